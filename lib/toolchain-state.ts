@@ -1,0 +1,46 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { repoRoot } from "./versions";
+
+/** Builds live outside the repo so every clone and CI run on this machine reuses them. */
+export function cacheRoot(): string {
+  return process.env.KRYONIX_CACHE ?? path.join(os.homedir(), ".cache", "kryonix");
+}
+
+export const statusFile = () => path.join(cacheRoot(), "toolchain-status.json");
+export const pulumiHome = () => path.join(cacheRoot(), "pulumi-home");
+
+export interface Blocked {
+  name: string;
+  command: string;
+  log: string;
+  error: string;
+}
+
+/** Written by `npm run toolchain`, read by the pulumi wrapper and the tests. */
+export interface ToolchainStatus {
+  versionsSha: string;
+  pulumi: string;
+  binDirs: string[];
+  pulumiHome: string;
+  plugins: Record<string, string>;
+  baseImage: string;
+  blocked: Blocked[];
+}
+
+export function versionsSha(file = path.join(repoRoot, "versions.json")): string {
+  return createHash("sha256").update(readFileSync(file)).digest("hex");
+}
+
+/** The toolchain as last installed, or an error that says what to run. */
+export function readStatus(): ToolchainStatus {
+  const file = statusFile();
+  if (!existsSync(file)) throw new Error(`no toolchain installed (${file} is missing): run \`npm run toolchain\` first`);
+  const status = JSON.parse(readFileSync(file, "utf8")) as ToolchainStatus;
+  if (status.versionsSha !== versionsSha()) {
+    throw new Error(`versions.json changed since the toolchain was installed: run \`npm run toolchain\` again`);
+  }
+  return status;
+}

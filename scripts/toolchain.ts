@@ -1,0 +1,379 @@
+/**
+ * `npm run toolchain`: everything kryonix-db needs that the registries we reach do not ship ready-made.
+ * Go programs are built from the module proxy, the Docker engine comes from Debian, and the base image
+ * is debootstrapped. Each step is cached outside the repo and installed atomically (build in a temp
+ * directory, rename into place), so a failed step leaves nothing half-installed.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, writeFileSync, copyFileSync, chmodSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import {
+  GoBuild,
+  buildKey,
+  classifyGoFailure,
+  escapeModulePath,
+  ldflagsFor,
+  noSumDbModules,
+  loadVersions,
+  mainModule,
+  pluginVersion,
+  renderGoMod,
+} from "../lib/versions";
+import { Blocked, ToolchainStatus, cacheRoot, pulumiHome, statusFile, versionsSha } from "../lib/toolchain-state";
+
+const versions = loadVersions();
+const root = cacheRoot();
+const logDir = path.join(root, "logs");
+mkdirSync(logDir, { recursive: true });
+
+const blocked: Blocked[] = [];
+const timings: { step: string; seconds: number; note: string }[] = [];
+
+class StepError extends Error {
+  constructor(readonly step: string, readonly command: string, readonly log: string, readonly detail: string) {
+    super(`step "${step}" failed: ${command}\n  ${detail}\n  read the log: ${log}`);
+  }
+}
+
+function say(msg: string) {
+  process.stdout.write(`[toolchain] ${msg}\n`);
+}
+
+async function step<T>(name: string, fn: () => Promise<{ note: string; value: T }>): Promise<T> {
+  const t0 = Date.now();
+  say(`${name}: starting`);
+  const { note, value } = await fn();
+  const seconds = (Date.now() - t0) / 1000;
+  timings.push({ step: name, seconds, note });
+  say(`${name}: ${note} (${seconds.toFixed(1)} s)`);
+  return value;
+}
+
+/** Runs a command with output to a log file, printing a heartbeat so long builds are visibly alive. */
+function run(
+  stepName: string,
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: string; input?: string },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const out = createWriteStream(opts.log, { flags: "a" });
+    out.write(`$ ${cmd} ${args.join(" ")}\n`);
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    child.stdout.pipe(out, { end: false });
+    child.stderr.pipe(out, { end: false });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+    const t0 = Date.now();
+    const beat = setInterval(() => say(`${stepName}: still running ${cmd} (${Math.round((Date.now() - t0) / 1000)} s)`), 60_000);
+    child.on("error", (e) => {
+      clearInterval(beat);
+      out.end();
+      reject(new StepError(stepName, `${cmd} ${args.join(" ")}`, opts.log, e.message));
+    });
+    child.on("close", (code) => {
+      clearInterval(beat);
+      out.end(() => {
+        if (code === 0) resolve();
+        else {
+          const tail = readFileSync(opts.log, "utf8").trim().split("\n").slice(-3).join("\n  ");
+          reject(new StepError(stepName, `${cmd} ${args.join(" ")}`, opts.log, `exit ${code}: ${tail}`));
+        }
+      });
+    });
+  });
+}
+
+function capture(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { ok: boolean; out: string } {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: env ?? process.env });
+  return { ok: r.status === 0, out: (r.stdout ?? "") + (r.stderr ?? "") };
+}
+
+const goVersion = capture("go", ["env", "GOVERSION"]).out.trim();
+const goEnv: NodeJS.ProcessEnv = { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" };
+
+/** Builds one Go program into <cache>/go/<key>/bin, or returns the cached one. */
+async function goBuild(name: string, build: GoBuild): Promise<string | undefined> {
+  return step(`build ${name}`, async () => {
+    const key = buildKey(name, build, goVersion);
+    const final = path.join(root, "go", key);
+    const binary = path.join(final, "bin", name);
+    if (existsSync(binary)) return { note: `cached at ${binary}`, value: binary };
+    const tmp = path.join(root, "go", `.tmp-${key}-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(path.join(tmp, "bin"), { recursive: true });
+    writeFileSync(path.join(tmp, "go.mod"), renderGoMod(name, build));
+    if (build.sums?.length) writeFileSync(path.join(tmp, "go.sum"), build.sums.join("\n") + "\n");
+    const log = path.join(logDir, `${key}.log`);
+    writeFileSync(log, "");
+    const env: NodeJS.ProcessEnv = { ...goEnv };
+    const noSum = noSumDbModules(build);
+    if (noSum.length) env.GONOSUMDB = [process.env.GONOSUMDB, ...noSum].filter(Boolean).join(",");
+    if (build.infoTime) env.GOPROXY = `file://${await fillProxyGaps(build, log)},${upstreamProxy}`;
+    const [mod, modVersion] = mainModule(build);
+    const others = Object.entries(build.require).filter(([m]) => m !== mod).map(([m, ver]) => `${m}@${ver}`);
+    try {
+      await run(`build ${name}`, "go", ["get", `${build.package}@${modVersion}`, ...others], { cwd: tmp, env, log });
+      await run(
+        `build ${name}`,
+        "go",
+        ["build", "-trimpath", "-ldflags", ldflagsFor(build), "-o", path.join(tmp, "bin", name), build.package],
+        { cwd: tmp, env, log },
+      );
+      if (name === "pulumi") copyDynamicProviderShim(tmp, log);
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      const err = e as StepError;
+      if (classifyGoFailure(readFileSync(log, "utf8")) === "not-served") {
+        const reason = readFileSync(log, "utf8").split("\n").find((l) => /403|not available|404|unknown revision|invalid version/.test(l)) ?? err.detail;
+        blocked.push({ name, command: err.command, log, error: reason.trim() });
+        return { note: `BLOCKED: the Go module proxy does not serve ${mod}@${modVersion} (${log})`, value: undefined };
+      }
+      throw e;
+    }
+    rmSync(final, { recursive: true, force: true });
+    renameSync(tmp, final);
+    return { note: `built ${binary}`, value: binary };
+  });
+}
+
+const upstreamProxy = capture("go", ["env", "GOPROXY"]).out.trim();
+
+/**
+ * A local file proxy that supplies the .info the upstream proxy refuses for a version whose .mod and
+ * .zip it does serve. The zip's integrity is still checked, against the go.sum lines pinned in versions.json.
+ */
+async function fillProxyGaps(build: GoBuild, log: string): Promise<string> {
+  const dir = path.join(root, "goproxy");
+  const base = upstreamProxy.split(/[,|]/)[0];
+  for (const [mod, time] of Object.entries(build.infoTime ?? {})) {
+    const version = build.require[mod];
+    const at = path.join(dir, escapeModulePath(mod), "@v");
+    mkdirSync(at, { recursive: true });
+    for (const ext of ["mod", "zip"]) {
+      const file = path.join(at, `${version}.${ext}`);
+      if (existsSync(file)) continue;
+      await run("go proxy gap", "curl", ["-fsSL", "-o", `${file}.partial`, `${base}/${escapeModulePath(mod)}/@v/${version}.${ext}`], { log });
+      renameSync(`${file}.partial`, file);
+    }
+    writeFileSync(path.join(at, `${version}.info`), JSON.stringify({ Version: version, Time: time }) + "\n");
+    writeFileSync(path.join(at, "list"), `${version}\n`);
+  }
+  return dir;
+}
+
+/** pulumi-resource-pulumi-nodejs (dynamic providers) is a script shipped in the sdk/v3 module beside the CLI. */
+function copyDynamicProviderShim(buildDir: string, log: string) {
+  const r = spawnSync("go", ["list", "-m", "-f", "{{.Dir}}", "github.com/pulumi/pulumi/sdk/v3"], { cwd: buildDir, env: goEnv, encoding: "utf8" });
+  const dir = (r.stdout ?? "").trim();
+  const src = path.join(dir, "nodejs", "dist", "pulumi-resource-pulumi-nodejs");
+  if (!existsSync(src)) throw new StepError("build pulumi", "go list -m sdk/v3", log, `${src} not found`);
+  const dst = path.join(buildDir, "bin", "pulumi-resource-pulumi-nodejs");
+  copyFileSync(src, dst);
+  chmodSync(dst, 0o755);
+}
+
+/** A user whose own `pulumi` is already the pinned version keeps it. */
+function pulumiOnPath(want: string): string | undefined {
+  const which = capture("sh", ["-c", "command -v pulumi"]);
+  if (!which.ok) return undefined;
+  const bin = which.out.trim();
+  if (bin.startsWith(root)) return undefined;
+  const v = capture(bin, ["version"]);
+  return v.ok && v.out.trim() === want ? bin : undefined;
+}
+
+async function dockerEngine(): Promise<void> {
+  await step("docker engine", async () => {
+    if (capture("docker", ["info"]).ok) return { note: "an engine already answers `docker info`", value: undefined };
+    const log = path.join(logDir, "docker-install.log");
+    if (!capture("sh", ["-c", "command -v dockerd"]).ok) {
+      writeFileSync(log, "");
+      await run("docker engine", "apt-get", ["update"], { log, env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+      await run("docker engine", "apt-get", ["install", "-y", "--no-install-recommends", "docker.io"], {
+        log,
+        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      });
+    }
+    const dockerdLog = path.join(logDir, "dockerd.log");
+    const out = createWriteStream(dockerdLog, { flags: "a" });
+    await new Promise((r) => out.on("open", r));
+    const child = spawn("dockerd", [], { detached: true, stdio: ["ignore", out, out] });
+    child.unref();
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      if (capture("docker", ["info"]).ok) return { note: `started dockerd (log: ${dockerdLog})`, value: undefined };
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    throw new StepError("docker engine", "dockerd", dockerdLog, "`docker info` did not answer within 90 s");
+  });
+}
+
+function debianSources(): string {
+  const d = versions.debian;
+  return [
+    "Types: deb",
+    `URIs: ${d.mirror}`,
+    `Suites: ${d.suite} ${d.suite}-updates`,
+    "Components: main",
+    "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg",
+    "",
+    "Types: deb",
+    `URIs: ${d.securityMirror}`,
+    `Suites: ${d.suite}-security`,
+    "Components: main",
+    "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg",
+    "",
+  ].join("\n");
+}
+
+/**
+ * The Debian base image: reused when present, pulled only from a registry the user configured
+ * (KRYONIX_BASE_IMAGE_FROM), otherwise debootstrapped and imported, then upgraded from
+ * -security and -updates so images start patched.
+ */
+async function baseImage(): Promise<string> {
+  const tag = versions.debian.baseImage;
+  return step("base image", async () => {
+    if (capture("docker", ["image", "inspect", tag]).ok) return { note: `${tag} already present`, value: tag };
+    const log = path.join(logDir, "base-image.log");
+    writeFileSync(log, "");
+    const from = process.env.KRYONIX_BASE_IMAGE_FROM;
+    if (from) {
+      await run("base image", "docker", ["pull", from], { log });
+      await run("base image", "docker", ["tag", from, tag], { log });
+      return { note: `pulled ${from} as ${tag}`, value: tag };
+    }
+    if (!capture("sh", ["-c", "command -v debootstrap"]).ok) {
+      await run("base image", "apt-get", ["install", "-y", "--no-install-recommends", "debootstrap"], {
+        log,
+        env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      });
+    }
+    const dir = path.join(root, "base");
+    const tarball = path.join(dir, `${versions.debian.suite}-minbase.tar`);
+    if (!existsSync(tarball)) {
+      const tmp = path.join(dir, `.tmp-rootfs-${process.pid}`);
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      try {
+        await run("base image", "debootstrap", ["--variant=minbase", versions.debian.suite, tmp, versions.debian.mirror], { log });
+        rmSync(path.join(tmp, "etc", "apt", "sources.list"), { force: true });
+        writeFileSync(path.join(tmp, "etc", "apt", "sources.list.d", "debian.sources"), debianSources());
+        rmSync(path.join(tmp, "var", "cache", "apt", "archives"), { recursive: true, force: true });
+        mkdirSync(path.join(tmp, "var", "cache", "apt", "archives", "partial"), { recursive: true });
+        await run("base image", "tar", ["-C", tmp, "-cf", `${tarball}.partial`, "."], { log });
+        renameSync(`${tarball}.partial`, tarball);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    }
+    const bootstrapTag = `${tag}-bootstrap`;
+    await run("base image", "docker", ["import", tarball, bootstrapTag], { log });
+    const ctx = path.join(dir, `.tmp-ctx-${process.pid}`);
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(
+      path.join(ctx, "Dockerfile"),
+      [
+        `FROM ${bootstrapTag}`,
+        "ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8",
+        "RUN apt-get update && apt-get -y upgrade && apt-get clean && rm -rf /var/lib/apt/lists/*",
+        'CMD ["bash"]',
+        "",
+      ].join("\n"),
+    );
+    try {
+      await run("base image", "docker", ["build", "-t", tag, ctx], { log });
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
+    }
+    await run("base image", "docker", ["rmi", bootstrapTag], { log }).catch(() => undefined);
+    return { note: `built ${tag} with debootstrap + docker import (log: ${log})`, value: tag };
+  });
+}
+
+async function installPlugin(pulumi: string, name: string, build: GoBuild, binary: string, env: NodeJS.ProcessEnv) {
+  const version = pluginVersion(versions, build);
+  const plugin = build.plugin!;
+  await step(`plugin ${plugin} ${version}`, async () => {
+    const ls = capture(pulumi, ["plugin", "ls", "--json"], env);
+    const listed = ls.ok ? (JSON.parse(ls.out || "[]") as { name: string; kind: string; version: string }[]) : [];
+    if (listed.some((p) => p.kind === "resource" && p.name === plugin && p.version === version)) {
+      return { note: "already installed", value: undefined };
+    }
+    const log = path.join(logDir, `plugin-${plugin}-${version}.log`);
+    writeFileSync(log, "");
+    await run(`plugin ${plugin}`, pulumi, ["plugin", "install", "resource", plugin, version, "--file", binary], { log, env });
+    return { note: `installed from ${binary} (${name})`, value: undefined };
+  });
+}
+
+async function main() {
+  const t0 = Date.now();
+  say(`cache: ${root}; go: ${goVersion}`);
+  await dockerEngine();
+
+  const binDirs: string[] = [];
+  let pulumi = pulumiOnPath(versions.go.pulumi.ldflags["github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"]);
+  if (pulumi) say(`using your pulumi at ${pulumi} (already the pinned version)`);
+
+  const providers: [string, GoBuild][] = [];
+  for (const [name, build] of Object.entries(versions.go)) {
+    if (build.kind === "provider") {
+      providers.push([name, build]);
+      continue;
+    }
+    if (name === "pulumi" && pulumi) continue;
+    const bin = await goBuild(name, build);
+    if (!bin) continue;
+    binDirs.push(path.dirname(bin));
+    if (name === "pulumi") pulumi = bin;
+  }
+  if (!pulumi) throw new StepError("build pulumi", "go build", logDir, "no Pulumi CLI could be built");
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: [...binDirs, process.env.PATH].join(path.delimiter),
+    PULUMI_HOME: pulumiHome(),
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+  };
+  const plugins: Record<string, string> = {};
+  for (const [name, build] of providers) {
+    const bin = await goBuild(name, build);
+    if (!bin) continue;
+    await installPlugin(pulumi, name, build, bin, env);
+    plugins[build.plugin!] = pluginVersion(versions, build);
+  }
+
+  const image = await baseImage();
+
+  const status: ToolchainStatus = {
+    versionsSha: versionsSha(),
+    pulumi,
+    binDirs,
+    pulumiHome: pulumiHome(),
+    plugins,
+    baseImage: image,
+    blocked,
+  };
+  writeFileSync(`${statusFile()}.partial`, JSON.stringify(status, null, 2));
+  renameSync(`${statusFile()}.partial`, statusFile());
+
+  say("summary:");
+  for (const t of timings) say(`  ${t.step.padEnd(34)} ${t.seconds.toFixed(1).padStart(7)} s  ${t.note}`);
+  say(`  total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  for (const b of blocked) {
+    say(`BLOCKED ${b.name}: \`${b.command}\` -> ${b.error} (log: ${b.log})`);
+  }
+  if (blocked.length) say(`${blocked.length} component(s) are blocked by the registries we reach; see README "Blocked".`);
+}
+
+main().catch((e) => {
+  if (e instanceof StepError) {
+    process.stderr.write(`[toolchain] FAILED in step "${e.step}"\n  command: ${e.command}\n  ${e.detail}\n  log: ${e.log}\n`);
+  } else {
+    process.stderr.write(`[toolchain] FAILED: ${(e as Error).stack ?? e}\n`);
+  }
+  process.exit(1);
+});

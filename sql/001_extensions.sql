@@ -1,0 +1,18 @@
+-- 001_extensions.sql
+--
+-- gen_random_uuid() is built into PostgreSQL core since version 13, so the
+-- pgcrypto extension the seed would need on older servers is not created.
+--
+-- pg_stat_statements backs audit.monitoring_slow_queries (006). It is NOT a
+-- trusted extension: only a superuser can create it, and this file runs as the
+-- NOLOGIN schema owner role. The stack therefore creates the extension as
+-- superuser before any migration runs, exactly as it creates the schemas; this
+-- statement then only asserts that it is there. On a database where it is
+-- missing it fails with "permission denied to create extension", and the
+-- migration runner stops on this file instead of building the monitoring
+-- views on nothing.
+--
+-- Creating the extension only defines its views and functions; reading them
+-- also needs shared_preload_libraries = 'pg_stat_statements' in the server
+-- configuration.
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;

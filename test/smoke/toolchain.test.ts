@@ -1,0 +1,173 @@
+/**
+ * The toolchain, for real: the pinned CLI and language host run a throwaway program against a local
+ * file backend with plugin acquisition disabled; the base image, MinIO and mc work. Requires
+ * `npm run toolchain` to have run (the README's test command does).
+ */
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { createServer } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { projectEnv } from "../../lib/pulumi-env";
+import { ToolchainStatus, readStatus } from "../../lib/toolchain-state";
+import { loadVersions, pluginVersion, repoRoot } from "../../lib/versions";
+
+const versions = loadVersions();
+let status: ToolchainStatus;
+
+beforeAll(() => {
+  status = readStatus();
+});
+
+function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv, cwd?: string) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: env ?? process.env, cwd });
+  return { code: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}`, stdout: r.stdout ?? "" };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+async function waitFor(what: string, deadlineMs: number, probe: () => Promise<boolean> | boolean) {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    if (await probe()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} not ready within ${deadlineMs} ms`);
+}
+
+describe("pinned binaries", () => {
+  it("the CLI is the pinned version and the language host is beside it on PATH", () => {
+    const want = versions.go.pulumi.ldflags["github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"];
+    expect(sh(status.pulumi, ["version"]).stdout.trim()).toBe(want);
+    const env = projectEnv(status, "smoke", process.env, { stateDir: os.tmpdir(), secretsDir: mkdtempSync(path.join(os.tmpdir(), "kx-s-")) });
+    for (const bin of ["pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"]) {
+      expect(sh("sh", ["-c", `command -v ${bin}`], env).code, `${bin} on the project PATH`).toBe(0);
+    }
+  });
+
+  it("every provider plugin is installed at its npm version, or reported blocked", () => {
+    const env = projectEnv(status, "smoke", process.env, { stateDir: os.tmpdir(), secretsDir: mkdtempSync(path.join(os.tmpdir(), "kx-s-")) });
+    const listed = JSON.parse(sh(status.pulumi, ["plugin", "ls", "--json"], env).stdout || "[]") as { name: string; version: string }[];
+    for (const [name, build] of Object.entries(versions.go)) {
+      if (build.kind !== "provider") continue;
+      const installed = listed.some((p) => p.name === build.plugin && p.version === pluginVersion(versions, build));
+      const blocked = status.blocked.some((b) => b.name === name);
+      expect(installed !== blocked, `${name}: installed=${installed} blocked=${blocked}`).toBe(true);
+    }
+  });
+});
+
+describe("base image", () => {
+  it("is Debian trixie with -security and -updates in its apt sources", () => {
+    const r = sh("docker", ["run", "--rm", "--network", "none", status.baseImage, "sh", "-c", "cat /etc/os-release /etc/apt/sources.list.d/debian.sources"]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.stdout).toMatch(/VERSION_CODENAME=trixie/);
+    expect(r.stdout).toMatch(/trixie-security/);
+    expect(r.stdout).toMatch(/trixie-updates/);
+  });
+});
+
+describe("pulumi up and destroy of a throwaway program", () => {
+  const prefix = `kryonix-smoke-${randomBytes(3).toString("hex")}`;
+  const stack = "smoke";
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  const token = randomBytes(12).toString("hex");
+  const pulumi = (...args: string[]) => sh(status.pulumi, [...args, "--non-interactive"], env, dir);
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "kryonix-smoke-"));
+    cpSync(path.join(__dirname, "fixtures", "throwaway"), dir, { recursive: true });
+    symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
+    cpSync(path.join(repoRoot, "package.json"), path.join(dir, "package.json"));
+    env = projectEnv(status, stack, process.env, { stateDir: path.join(dir, ".state"), secretsDir: path.join(dir, ".secrets") });
+    delete env.PULUMI_CONFIG_PASSPHRASE;
+  });
+
+  afterAll(() => {
+    // Best effort only for a failed run: the test itself asserts the clean-up.
+    sh("sh", ["-c", `docker network ls -q --filter label=kryonix.smoke=${prefix} | xargs -r docker network rm`]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("creates, is idempotent, destroys and leaves nothing behind", () => {
+    expect(pulumi("stack", "init", stack).code).toBe(0);
+    expect(pulumi("config", "set", "prefix", prefix).code).toBe(0);
+    expect(pulumi("config", "set", "--secret", "token", token).code).toBe(0);
+
+    const up = pulumi("up", "--yes", "--skip-preview");
+    expect(up.code, up.out).toBe(0);
+    const outputs = JSON.parse(pulumi("stack", "output", "--json").stdout);
+    expect(outputs.token).toBe("[secret]");
+    const inspect = sh("docker", ["network", "inspect", `${prefix}-net`, "--format", "{{.Id}}"]);
+    expect(inspect.code, inspect.out).toBe(0);
+    expect(inspect.stdout.trim()).toBe(outputs.networkId);
+
+    const stateFiles = sh("sh", ["-c", `cat $(find ${path.join(dir, ".state")} -name '*.json')`]).stdout;
+    expect(stateFiles).not.toContain(token);
+    expect(readFileSync(path.join(dir, `Pulumi.${stack}.yaml`), "utf8")).not.toContain(token);
+
+    const again = pulumi("preview", "--expect-no-changes");
+    expect(again.code, again.out).toBe(0);
+
+    const down = pulumi("destroy", "--yes", "--skip-preview");
+    expect(down.code, down.out).toBe(0);
+    expect(sh("docker", ["network", "inspect", `${prefix}-net`]).code).not.toBe(0);
+    expect(pulumi("stack", "rm", "--yes", stack).code).toBe(0);
+    const stacks = JSON.parse(pulumi("stack", "ls", "--json").stdout || "[]") as { name: string }[];
+    expect(stacks.map((s) => s.name)).not.toContain(stack);
+    expect(up.out).not.toMatch(/downloading plugin|installing plugin/i);
+  });
+});
+
+describe("MinIO server and mc client", () => {
+  const minio = () => status.binDirs.map((d) => path.join(d, "minio")).find((p) => sh(p, ["--version"]).code === 0);
+  const mc = () => status.binDirs.map((d) => path.join(d, "mc")).find((p) => sh(p, ["--version"]).code === 0);
+
+  it("serve and create a bucket on 127.0.0.1", async () => {
+    const server = minio();
+    const client = mc();
+    expect(server, "minio binary built by the toolchain").toBeDefined();
+    expect(client, "mc binary built by the toolchain").toBeDefined();
+    const data = mkdtempSync(path.join(os.tmpdir(), "kryonix-minio-"));
+    const cfg = mkdtempSync(path.join(os.tmpdir(), "kryonix-mc-"));
+    const port = await freePort();
+    const user = `smoke${randomBytes(4).toString("hex")}`;
+    const pass = randomBytes(18).toString("base64url");
+    const proc = spawn(server!, ["server", data, "--address", `127.0.0.1:${port}`, "--console-address", "127.0.0.1:0", "--quiet"], {
+      env: { ...process.env, MINIO_ROOT_USER: user, MINIO_ROOT_PASSWORD: pass, MINIO_BROWSER: "off" },
+      stdio: "ignore",
+    });
+    try {
+      await waitFor("minio /minio/health/live", 60_000, async () => {
+        try {
+          return (await fetch(`http://127.0.0.1:${port}/minio/health/live`)).ok;
+        } catch {
+          return false;
+        }
+      });
+      const mcEnv = { ...process.env, MC_CONFIG_DIR: cfg, [`MC_HOST_smoke`]: `http://${user}:${pass}@127.0.0.1:${port}` };
+      expect(sh(client!, ["mb", "smoke/kryonix-smoke"], mcEnv).code).toBe(0);
+      const ls = sh(client!, ["ls", "--json", "smoke"], mcEnv);
+      expect(ls.stdout).toContain("kryonix-smoke");
+      expect(readdirSync(data)).toContain("kryonix-smoke");
+    } finally {
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill("SIGTERM");
+      await exited;
+      rmSync(data, { recursive: true, force: true });
+      rmSync(cfg, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,273 @@
+import { describe, expect, it } from "vitest";
+import { CONFIG_KEYS, StackConfig, postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
+import { ConfigError } from "../../lib/messages";
+import { GiB, MiB } from "../../lib/size";
+
+const DEV_DEFAULTS: StackConfig = {
+  stack: "dev",
+  postgresMemoryBytes: GiB,
+  postgresCpus: 2,
+  pgbouncerMemoryBytes: 256 * MiB,
+  pgadminMemoryBytes: 512 * MiB,
+  minioMemoryBytes: 512 * MiB,
+  postgresPort: 15432,
+  publishPostgres: true,
+  pgbouncerPort: 16432,
+  pgadminPort: 15050,
+  minioPort: 19000,
+  minioConsolePort: 19001,
+  pgadminEmail: "admin@kryonix.com.br",
+  backupRetentionDays: 30,
+  storage: "ssd",
+  postgresOverrides: {},
+  protectData: false,
+};
+
+function problemsOf(raw: Record<string, unknown>, stack = "dev"): string[] {
+  try {
+    validateStackConfig(raw, stack);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  throw new Error("expected validateStackConfig to throw");
+}
+
+describe("validateStackConfig defaults", () => {
+  it("applies dev defaults to an empty configuration", () => {
+    expect(validateStackConfig({}, "dev")).toEqual(DEV_DEFAULTS);
+  });
+
+  it("protects data and keeps PostgreSQL unpublished on prod", () => {
+    expect(validateStackConfig({}, "prod")).toEqual({ ...DEV_DEFAULTS, stack: "prod", publishPostgres: false, protectData: true });
+  });
+
+  it("treats only the stack named prod as production", () => {
+    expect(validateStackConfig({}, "prod-test")).toMatchObject({ publishPostgres: true, protectData: false });
+    expect(validateStackConfig({}, "staging")).toMatchObject({ publishPostgres: true, protectData: false });
+  });
+
+  it("lets prod opt in to publishing and dev opt in to protection", () => {
+    expect(validateStackConfig({ "kryonix:publishPostgres": "true" }, "prod").publishPostgres).toBe(true);
+    expect(validateStackConfig({ "kryonix:protectData": "true" }, "dev").protectData).toBe(true);
+  });
+});
+
+describe("validateStackConfig parsing", () => {
+  it("reads Pulumi's string values", () => {
+    const config = validateStackConfig(
+      {
+        "kryonix:postgresMemory": "8GiB",
+        "kryonix:postgresCpus": "4",
+        "kryonix:pgbouncerMemory": "64MiB",
+        "kryonix:pgadminMemory": "1gb",
+        "kryonix:minioMemory": "1073741824",
+        "kryonix:postgresPort": "25432",
+        "kryonix:publishPostgres": "false",
+        "kryonix:pgbouncerPort": "26432",
+        "kryonix:pgadminPort": "25050",
+        "kryonix:minioPort": "29000",
+        "kryonix:minioConsolePort": "29001",
+        "kryonix:pgadminEmail": "dba@kryonix.com.br",
+        "kryonix:pgadminPublicUrl": "https://pgadmin.kryonix.com.br/",
+        "kryonix:backupRetentionDays": "7",
+        "kryonix:storage": "hdd",
+        "kryonix:postgresOverrides": '{"work_mem":"32MiB","max_connections":"200"}',
+        "kryonix:protectData": "TRUE",
+      },
+      "staging",
+    );
+    expect(config).toEqual({
+      stack: "staging",
+      postgresMemoryBytes: 8 * GiB,
+      postgresCpus: 4,
+      pgbouncerMemoryBytes: 64 * MiB,
+      pgadminMemoryBytes: GiB,
+      minioMemoryBytes: GiB,
+      postgresPort: 25432,
+      publishPostgres: false,
+      pgbouncerPort: 26432,
+      pgadminPort: 25050,
+      minioPort: 29000,
+      minioConsolePort: 29001,
+      pgadminEmail: "dba@kryonix.com.br",
+      pgadminPublicUrl: "https://pgadmin.kryonix.com.br/",
+      backupRetentionDays: 7,
+      storage: "hdd",
+      postgresOverrides: { work_mem: "32MB", max_connections: "200" },
+      protectData: true,
+    });
+  });
+
+  it("reads parsed JSON values and keys without the prefix", () => {
+    const config = validateStackConfig(
+      { postgresCpus: 0.5, postgresPort: 25432, publishPostgres: false, postgresOverrides: { jit: false } },
+      "dev",
+    );
+    expect(config).toMatchObject({ postgresCpus: 0.5, postgresPort: 25432, publishPostgres: false, postgresOverrides: { jit: "off" } });
+  });
+
+  it("ignores other namespaces, which belong to providers", () => {
+    expect(validateStackConfig({ "docker:host": "unix:///var/run/docker.sock", "aws:region": "sa-east-1" }, "dev")).toEqual(DEV_DEFAULTS);
+  });
+
+  it("treats an empty pgadminPublicUrl as unset", () => {
+    expect(validateStackConfig({ "kryonix:pgadminPublicUrl": "" }, "dev")).not.toHaveProperty("pgadminPublicUrl");
+  });
+});
+
+describe("validateStackConfig errors", () => {
+  it.each<[string, unknown, string]>([
+    ["postgresMemory", "lots", 'kryonix:postgresMemory: "lots" is invalid: a whole number of bytes, or a number followed by kB'],
+    ["postgresMemory", "128MiB", 'kryonix:postgresMemory: "128MiB" is invalid: a size of at least 256MB'],
+    ["pgbouncerMemory", "8MiB", 'kryonix:pgbouncerMemory: "8MiB" is invalid: a size of at least 16MB'],
+    ["pgadminMemory", "128MiB", 'kryonix:pgadminMemory: "128MiB" is invalid: a size of at least 256MB'],
+    ["minioMemory", true, "kryonix:minioMemory: true is invalid: a whole number of bytes"],
+    ["postgresCpus", "0.25", 'kryonix:postgresCpus: "0.25" is invalid: a number from 0.5 to 64'],
+    ["postgresCpus", "65", 'kryonix:postgresCpus: "65" is invalid: a number from 0.5 to 64'],
+    ["postgresCpus", "two", 'kryonix:postgresCpus: "two" is invalid: a number from 0.5 to 64'],
+    ["postgresPort", "80", 'kryonix:postgresPort: "80" is invalid: an integer from 1024 to 65535'],
+    ["pgbouncerPort", 70000, "kryonix:pgbouncerPort: 70000 is invalid: an integer from 1024 to 65535"],
+    ["pgadminPort", "5050.5", 'kryonix:pgadminPort: "5050.5" is invalid: an integer from 1024 to 65535'],
+    ["minioPort", "", 'kryonix:minioPort: "" is invalid: an integer from 1024 to 65535'],
+    ["minioConsolePort", "http", 'kryonix:minioConsolePort: "http" is invalid: an integer from 1024 to 65535'],
+    ["publishPostgres", "yes", 'kryonix:publishPostgres: "yes" is invalid: true or false'],
+    ["protectData", 1, "kryonix:protectData: 1 is invalid: true or false"],
+    ["pgadminEmail", "admin", 'kryonix:pgadminEmail: "admin" is invalid: an e-mail address such as admin@kryonix.com.br'],
+    ["pgadminEmail", "admin@localhost", 'kryonix:pgadminEmail: "admin@localhost" is invalid: an e-mail address'],
+    ["pgadminEmail", "admin@kryonix.local", 'kryonix:pgadminEmail: "admin@kryonix.local" is invalid: an e-mail address on a public domain; pgAdmin rejects .arpa, .invalid, .local'],
+    ["pgadminPublicUrl", "ftp://kryonix.com.br", 'kryonix:pgadminPublicUrl: "ftp://kryonix.com.br" is invalid: an absolute http:// or https:// URL'],
+    ["pgadminPublicUrl", "pgadmin.kryonix.com.br", 'kryonix:pgadminPublicUrl: "pgadmin.kryonix.com.br" is invalid: an absolute http'],
+    ["pgadminPublicUrl", "https://admin:pw@kryonix.com.br", "without user name or password"],
+    ["backupRetentionDays", "0", 'kryonix:backupRetentionDays: "0" is invalid: an integer from 1 to 3650'],
+    ["backupRetentionDays", "3651", 'kryonix:backupRetentionDays: "3651" is invalid: an integer from 1 to 3650'],
+    ["backupRetentionDays", "1.5", 'kryonix:backupRetentionDays: "1.5" is invalid: an integer from 1 to 3650'],
+    ["storage", "nvme", 'kryonix:storage: "nvme" is invalid: one of ssd, hdd'],
+    ["postgresOverrides", "{not json", 'kryonix:postgresOverrides: "{not json" is invalid: an object mapping PostgreSQL parameter names'],
+    ["postgresOverrides", "[1]", 'kryonix:postgresOverrides: "[1]" is invalid: an object mapping'],
+    ["postgresOverrides", { work_mem: "lots" }, 'kryonix:postgresOverrides.work_mem: "lots" is invalid: '],
+    ["postgresOverrides", { fsync: "off" }, 'kryonix:postgresOverrides: "fsync" is invalid: not a parameter the stack manages'],
+  ])("rejects %s = %j", (key, value, message) => {
+    const problems = problemsOf({ [`kryonix:${key}`]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(message);
+  });
+
+  it("rejects shared_buffers above 40% of the configured postgres memory", () => {
+    expect(problemsOf({ "kryonix:postgresMemory": "2GiB", "kryonix:postgresOverrides": { shared_buffers: "1GB" } })).toEqual([
+      'kryonix:postgresOverrides.shared_buffers: "1GB" is invalid: shared_buffers 1GB exceeds 40% of the 2GB postgres memory limit (at most 819MB); raise kryonix:postgresMemory instead',
+    ]);
+    expect(validateStackConfig({ "kryonix:postgresMemory": "4GiB", "kryonix:postgresOverrides": { shared_buffers: "1GB" } }, "dev").postgresOverrides).toEqual({
+      shared_buffers: "1GB",
+    });
+  });
+
+  it("rejects duplicate ports, naming both keys", () => {
+    expect(problemsOf({ "kryonix:pgbouncerPort": "15432" })).toEqual([
+      "kryonix:pgbouncerPort: 15432 is invalid: already used by kryonix:postgresPort; every port must be different",
+    ]);
+    expect(problemsOf({ "kryonix:minioPort": 20000, "kryonix:minioConsolePort": 20000 })).toEqual([
+      "kryonix:minioConsolePort: 20000 is invalid: already used by kryonix:minioPort; every port must be different",
+    ]);
+  });
+
+  it("rejects unknown keys with the list of known keys", () => {
+    expect(problemsOf({ "kryonix:postgresMemmory": "2GiB" })).toEqual([
+      `kryonix:postgresMemmory: "2GiB" is invalid: unknown key; known keys: ${CONFIG_KEYS.join(", ")}`,
+    ]);
+  });
+
+  it.each(["adminPassword", "postgresPassword", "minioSecretKey", "minioAccessKey", "apiToken", "pgadminPass", "jwtSecret", "dbCredentials"])(
+    "rejects the secret-looking key %s without echoing its value",
+    (key) => {
+      const problems = problemsOf({ [`kryonix:${key}`]: "hunter2" }, "prod");
+      expect(problems).toEqual([`kryonix:${key}: secrets are generated by the stack; remove kryonix:${key} from Pulumi.prod.yaml`]);
+      expect(problems.join("\n")).not.toContain("hunter2");
+    },
+  );
+
+  it("rejects Pulumi secure values under any key", () => {
+    expect(problemsOf({ "kryonix:pgadminEmail": { secure: "v1:abc" } })).toEqual([
+      "kryonix:pgadminEmail: secrets are generated by the stack; remove kryonix:pgadminEmail from Pulumi.dev.yaml",
+    ]);
+  });
+
+  it("rejects a key given both with and without the prefix", () => {
+    expect(problemsOf({ "kryonix:postgresPort": "20000", postgresPort: "20001" })[0]).toContain(
+      "kryonix:postgresPort: \"20001\" is invalid: set twice",
+    );
+  });
+
+  it("rejects invalid stack names", () => {
+    expect(problemsOf({}, "Prod")).toEqual([
+      "Pulumi stack name: \"Prod\" is invalid: 1 to 31 characters: lower-case letters, digits and '-', starting with a letter or digit",
+    ]);
+  });
+
+  it("reports every problem in one error, one line each", () => {
+    let error: unknown;
+    try {
+      validateStackConfig(
+        {
+          "kryonix:postgresMemory": "tiny",
+          "kryonix:postgresPort": "80",
+          "kryonix:pgadminPort": "16432",
+          "kryonix:storage": "tape",
+          "kryonix:rootPassword": "s3cret",
+          "kryonix:colour": "blue",
+        },
+        "dev",
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const lines = (error as Error).message.split("\n");
+    expect(lines[0]).toBe("Pulumi.dev.yaml has 6 invalid kryonix setting(s):");
+    expect(lines.slice(1)).toHaveLength(6);
+    for (const line of lines.slice(1)) expect(line).toMatch(/^kryonix:\w+: /);
+    expect((error as Error).message).not.toContain("s3cret");
+  });
+});
+
+describe("postgresParameters", () => {
+  it("gives the seed configuration for dev defaults", () => {
+    expect(postgresParameters(validateStackConfig({}, "dev"))).toMatchObject({
+      shared_buffers: "256MB",
+      effective_cache_size: "1GB",
+      work_mem: "4MB",
+      max_connections: "100",
+    });
+  });
+
+  it("sizes work_mem for an overridden max_connections and applies overrides last", () => {
+    const config = validateStackConfig(
+      { "kryonix:postgresMemory": "8GiB", "kryonix:postgresCpus": "4", "kryonix:postgresOverrides": { max_connections: 20, log_min_duration_statement: "250ms" } },
+      "dev",
+    );
+    expect(postgresParameters(config)).toMatchObject({ max_connections: "20", work_mem: "51MB", log_min_duration_statement: "250ms" });
+  });
+});
+
+describe("resourceName", () => {
+  it.each([
+    ["dev", "postgres", "kryonix-dev-postgres"],
+    ["prod", "pgbouncer", "kryonix-prod-pgbouncer"],
+    ["pr-42", "pgadmin", "kryonix-pr-42-pgadmin"],
+    ["0abc", "minio", "kryonix-0abc-minio"],
+  ] as const)("names %s/%s", (stack, service, name) => {
+    expect(resourceName(stack, service)).toBe(name);
+  });
+
+  it("rejects unknown services", () => {
+    expect(() => resourceName("dev", "redis" as "postgres")).toThrow('service: "redis" is invalid: one of postgres, pgbouncer, pgadmin, minio');
+  });
+
+  it.each(["", "Dev", "-dev", "dev_1", "a".repeat(32), "dev stack"])("rejects the stack name %j", (stack) => {
+    expect(() => resourceName(stack, "postgres")).toThrow(/^Pulumi stack name: .* is invalid: 1 to 31 characters/);
+  });
+
+  it("accepts a 31-character stack name", () => {
+    expect(resourceName("a".repeat(31), "minio")).toBe(`kryonix-${"a".repeat(31)}-minio`);
+  });
+});
