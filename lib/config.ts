@@ -108,15 +108,25 @@ export function isProductionStack(stack: string): boolean {
   return stack === "prod";
 }
 
-/** `kryonix-<stack>-<service>`: the Docker name of a service's container, volume, etc. */
-export function resourceName(stack: string, service: Service): string {
+function checkStackName(stack: string): void {
   if (typeof stack !== "string" || !STACK_NAME.test(stack)) {
     throw new Error(invalid("Pulumi stack name", stack, STACK_ALLOWED));
   }
+}
+
+/** `kryonix-<stack>-<service>`: the Docker name of a service's container, volume, etc. */
+export function resourceName(stack: string, service: Service): string {
+  checkStackName(stack);
   if (!(SERVICES as readonly string[]).includes(service)) {
     throw new Error(invalid("service", service, `one of ${SERVICES.join(", ")}`));
   }
   return `kryonix-${stack}-${service}`;
+}
+
+/** `kryonix-<stack>-net`: the Docker network the stack's containers share. */
+export function networkName(stack: string): string {
+  checkStackName(stack);
+  return `kryonix-${stack}-net`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -20,6 +20,15 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: "providers",
+          include: ["test/providers/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 15 * 60 * 1000,
+          hookTimeout: 15 * 60 * 1000,
+        },
+      },
     ],
   },
 });

@@ -1,0 +1,152 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { resourceName } from "../lib/config";
+import {
+  CONFIG_DIR,
+  LOG_DRIVER,
+  LOG_OPTS,
+  LOOPBACK,
+  RESTART_POLICY,
+  SECRETS_DIR,
+  UPLOAD_MODE,
+  healthcheck,
+  labels,
+  memoryMiB,
+  memoryProblems,
+  portProblems,
+  throwProblems,
+} from "../lib/containers";
+import { invalid } from "../lib/messages";
+import { MiB } from "../lib/size";
+
+/** MinIO inside the container (the image's contract). */
+export const MINIO_PORT = 9000;
+export const MINIO_CONSOLE_PORT = 9001;
+export const MINIO_ROOT_USER_FILE = `${SECRETS_DIR}/minio-root-user`;
+export const MINIO_ROOT_PASSWORD_FILE = `${SECRETS_DIR}/minio-root-password`;
+export const MINIO_CERTS_DIR = `${CONFIG_DIR}/minio-certs`;
+/** Where the image keeps its data (the volume kryonix-<stack>-minio is mounted here). */
+export const MINIO_DATA_DIR = "/data";
+/** The image's check: GET /minio/health/live over TLS on https://localhost:9000 (the certificate must name localhost). */
+export const MINIO_HEALTHCHECK = "/usr/local/bin/kryonix-minio-healthcheck";
+
+export interface MinioArgs {
+  stack: string;
+  /** Local image tag, `kryonix/minio:<hash>`. */
+  image: pulumi.Input<string>;
+  network: pulumi.Input<string>;
+  memoryBytes: number;
+  /** S3 API and console, published on 127.0.0.1. */
+  apiPort: number;
+  consolePort: number;
+  /** The server certificate (PEM); its names must include the container name and 127.0.0.1. */
+  tlsCertificate: pulumi.Input<string>;
+  /** The server certificate's private key (PEM), a secret. */
+  tlsKey: pulumi.Input<string>;
+  /** The CA that signed it (PEM): MinIO trusts it, and clients get it from the outputs. */
+  caCertificate: pulumi.Input<string>;
+  /** Protect the data volume (backups live here). */
+  protectData: boolean;
+}
+
+/** Throws one error naming every argument that cannot work. Pure. */
+export function checkMinioArgs(args: MinioArgs): void {
+  const problems: string[] = [];
+  try {
+    resourceName(args.stack, "minio");
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  problems.push(...memoryProblems("Minio memoryBytes", args.memoryBytes, 128 * MiB));
+  problems.push(...portProblems("Minio apiPort", args.apiPort));
+  problems.push(...portProblems("Minio consolePort", args.consolePort));
+  if (args.apiPort === args.consolePort) problems.push(invalid("Minio consolePort", args.consolePort, "a port other than apiPort"));
+  for (const key of ["tlsCertificate", "tlsKey", "caCertificate"] as const) {
+    if (args[key] === undefined || args[key] === null || args[key] === "") problems.push(invalid(`Minio ${key}`, args[key], "a PEM"));
+  }
+  if (typeof args.protectData !== "boolean") problems.push(invalid("Minio protectData", args.protectData, "true or false"));
+  throwProblems("Minio", problems);
+}
+
+/**
+ * MinIO over TLS only, published on 127.0.0.1, with generated root
+ * credentials handed over as files (so `docker inspect` shows none) and its
+ * data on a named volume.
+ */
+export class Minio extends pulumi.ComponentResource {
+  public readonly containerName: string;
+  public readonly apiPort: number;
+  public readonly consolePort: number;
+  public readonly rootUser: pulumi.Output<string>;
+  public readonly rootPassword: pulumi.Output<string>;
+  public readonly volume: docker.Volume;
+  public readonly container: docker.Container;
+
+  constructor(name: string, args: MinioArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kryonix:db:Minio", name, {}, opts);
+    checkMinioArgs(args);
+    const dockerName = resourceName(args.stack, "minio");
+    this.containerName = dockerName;
+    this.apiPort = args.apiPort;
+    this.consolePort = args.consolePort;
+    const memory = memoryMiB(args.memoryBytes);
+
+    const user = new random.RandomString(
+      `${name}-root-user`,
+      { length: 20, special: false, upper: false, minLower: 2, minNumeric: 2 },
+      { parent: this },
+    );
+    const password = new random.RandomPassword(
+      `${name}-root-password`,
+      { length: 40, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
+      { parent: this },
+    );
+    // The access key is a credential too.
+    this.rootUser = pulumi.secret(user.result);
+    this.rootPassword = pulumi.secret(password.result);
+
+    this.volume = new docker.Volume(
+      `${name}-data`,
+      { name: dockerName, labels: labels(args.stack, "minio") },
+      { parent: this, protect: args.protectData, retainOnDelete: args.protectData, deleteBeforeReplace: true },
+    );
+
+    const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+
+    this.container = new docker.Container(
+      name,
+      {
+        name: dockerName,
+        hostname: dockerName,
+        image: image.imageId,
+        restart: RESTART_POLICY,
+        memory,
+        networksAdvanced: [{ name: args.network, aliases: ["minio"] }],
+        ports: [
+          { internal: MINIO_PORT, external: args.apiPort, ip: LOOPBACK, protocol: "tcp" },
+          { internal: MINIO_CONSOLE_PORT, external: args.consolePort, ip: LOOPBACK, protocol: "tcp" },
+        ],
+        mounts: [{ type: "volume", source: this.volume.name, target: MINIO_DATA_DIR }],
+        uploads: [
+          { file: MINIO_ROOT_USER_FILE, content: this.rootUser, permissions: UPLOAD_MODE },
+          { file: MINIO_ROOT_PASSWORD_FILE, content: this.rootPassword, permissions: UPLOAD_MODE },
+          { file: `${MINIO_CERTS_DIR}/public.crt`, content: args.tlsCertificate, permissions: UPLOAD_MODE },
+          { file: `${MINIO_CERTS_DIR}/private.key`, content: pulumi.secret(args.tlsKey), permissions: UPLOAD_MODE },
+          { file: `${MINIO_CERTS_DIR}/CAs/kryonix-ca.crt`, content: args.caCertificate, permissions: UPLOAD_MODE },
+        ],
+        healthcheck: healthcheck([MINIO_HEALTHCHECK], "60s"),
+        wait: true,
+        waitTimeout: 120,
+        stopTimeout: 30,
+        logDriver: LOG_DRIVER,
+        logOpts: { ...LOG_OPTS },
+        labels: labels(args.stack, "minio"),
+      },
+      // Fixed name and host ports: the old container must go before its replacement starts.
+      { parent: this, dependsOn: [this.volume], deleteBeforeReplace: true },
+    );
+
+    this.registerOutputs({ containerName: this.containerName, apiPort: this.apiPort, consolePort: this.consolePort });
+  }
+}

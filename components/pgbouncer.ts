@@ -1,0 +1,148 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { resourceName } from "../lib/config";
+import {
+  CONFIG_DIR,
+  LOG_DRIVER,
+  LOG_OPTS,
+  LOOPBACK,
+  RESTART_POLICY,
+  UPLOAD_MODE,
+  healthcheck,
+  labels,
+  memoryMiB,
+  memoryProblems,
+  portProblems,
+  throwProblems,
+} from "../lib/containers";
+import { invalid } from "../lib/messages";
+import { MiB } from "../lib/size";
+import { pgbouncerAuthQuery, pgbouncerPoolSizes, renderPgbouncerIni } from "../lib/pgbouncer";
+
+/** PgBouncer inside the container (the image's contract). */
+export const PGBOUNCER_PORT = 6432;
+export const PGBOUNCER_INI_FILE = `${CONFIG_DIR}/pgbouncer.ini`;
+export const PGBOUNCER_USERLIST_FILE = `${CONFIG_DIR}/userlist.txt`;
+/** The image's check: pg_isready against PgBouncer's admin console (no PostgreSQL backend needed). */
+export const PGBOUNCER_HEALTHCHECK = "/usr/local/bin/kryonix-pgbouncer-healthcheck";
+
+export interface PgbouncerArgs {
+  stack: string;
+  /** Local image tag, `kryonix/pgbouncer:<hash>`. */
+  image: pulumi.Input<string>;
+  network: pulumi.Input<string>;
+  memoryBytes: number;
+  /** Published on 127.0.0.1:hostPort. */
+  hostPort: number;
+  /** PostgreSQL's name and port on the stack's network. */
+  postgresHost: string;
+  postgresPort: number;
+  /** PostgreSQL's max_connections: pools are sized from it. */
+  maxConnections: number;
+  database: string;
+  /** The role PgBouncer logs in as to run auth_query. */
+  authUser: string;
+  authPassword: pulumi.Input<string>;
+  /** The schema of the get_auth() function. */
+  authSchema: string;
+}
+
+/** userlist.txt with the auth_user's line only; `"` in a value is doubled. Pure. */
+export function renderUserlist(user: string, password: string): string {
+  const quote = (v: string) => `"${v.replace(/"/g, '""')}"`;
+  if (/[\r\n]/.test(user) || /[\r\n]/.test(password)) throw new Error("userlist.txt: user and password must be single lines");
+  return `${quote(user)} ${quote(password)}\n`;
+}
+
+/** pgbouncer.ini for the arguments (throws on a bad value). Pure. */
+export function pgbouncerIni(args: PgbouncerArgs): string {
+  return renderPgbouncerIni({
+    listenPort: PGBOUNCER_PORT,
+    dbHost: args.postgresHost,
+    dbPort: args.postgresPort,
+    dbName: args.database,
+    authUser: args.authUser,
+    authQuery: pgbouncerAuthQuery(args.authSchema),
+    authFile: PGBOUNCER_USERLIST_FILE,
+    pools: pgbouncerPoolSizes(args.maxConnections),
+  });
+}
+
+/** Throws one error naming every argument that cannot work. Pure. */
+export function checkPgbouncerArgs(args: PgbouncerArgs): void {
+  const problems: string[] = [];
+  try {
+    resourceName(args.stack, "pgbouncer");
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  problems.push(...memoryProblems("Pgbouncer memoryBytes", args.memoryBytes, 16 * MiB));
+  problems.push(...portProblems("Pgbouncer hostPort", args.hostPort));
+  if (!Number.isInteger(args.postgresPort) || args.postgresPort < 1 || args.postgresPort > 65535) {
+    problems.push(invalid("Pgbouncer postgresPort", args.postgresPort, "an integer from 1 to 65535"));
+  }
+  try {
+    pgbouncerIni(args);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  throwProblems("Pgbouncer", problems);
+}
+
+/**
+ * PgBouncer in transaction pooling mode in front of PostgreSQL, published on
+ * 127.0.0.1. Clients authenticate with SCRAM against the secret get_auth()
+ * returns; userlist.txt (a file, never an environment variable) holds only
+ * the lookup role. Pass the role and get_auth() in the component's
+ * `dependsOn`: the container starts after them.
+ */
+export class Pgbouncer extends pulumi.ComponentResource {
+  public readonly containerName: string;
+  public readonly internalHost: string;
+  public readonly internalPort = PGBOUNCER_PORT;
+  public readonly hostPort: number;
+  public readonly container: docker.Container;
+
+  constructor(name: string, args: PgbouncerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kryonix:db:Pgbouncer", name, {}, opts);
+    checkPgbouncerArgs(args);
+    const dockerName = resourceName(args.stack, "pgbouncer");
+    this.containerName = dockerName;
+    this.internalHost = dockerName;
+    this.hostPort = args.hostPort;
+    const memory = memoryMiB(args.memoryBytes);
+
+    const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+
+    const userlist = pulumi.secret(pulumi.output(args.authPassword).apply((password) => renderUserlist(args.authUser, password)));
+    this.container = new docker.Container(
+      name,
+      {
+        name: dockerName,
+        hostname: dockerName,
+        image: image.imageId,
+        restart: RESTART_POLICY,
+        memory,
+        networksAdvanced: [{ name: args.network, aliases: ["pgbouncer"] }],
+        ports: [{ internal: PGBOUNCER_PORT, external: args.hostPort, ip: LOOPBACK, protocol: "tcp" }],
+        uploads: [
+          { file: PGBOUNCER_INI_FILE, content: pgbouncerIni(args), permissions: UPLOAD_MODE },
+          { file: PGBOUNCER_USERLIST_FILE, content: userlist, permissions: UPLOAD_MODE },
+        ],
+        healthcheck: healthcheck([PGBOUNCER_HEALTHCHECK], "30s"),
+        wait: true,
+        waitTimeout: 120,
+        // SIGINT: PgBouncer's safe shutdown, waiting for transactions in flight.
+        stopSignal: "SIGINT",
+        stopTimeout: 30,
+        logDriver: LOG_DRIVER,
+        logOpts: { ...LOG_OPTS },
+        labels: labels(args.stack, "pgbouncer"),
+      },
+      // Fixed name and host ports: the old container must go before its replacement starts.
+      { parent: this, dependsOn: opts?.dependsOn, deleteBeforeReplace: true },
+    );
+
+    this.registerOutputs({ containerName: this.containerName, hostPort: this.hostPort });
+  }
+}

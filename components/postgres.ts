@@ -1,0 +1,201 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { resourceName } from "../lib/config";
+import {
+  CONFIG_DIR,
+  LOG_DRIVER,
+  LOG_OPTS,
+  LOOPBACK,
+  RESTART_POLICY,
+  SECRETS_DIR,
+  UPLOAD_MODE,
+  healthcheck,
+  labels,
+  memoryMiB,
+  memoryProblems,
+  portProblems,
+  throwProblems,
+} from "../lib/containers";
+import { invalid } from "../lib/messages";
+import { renderPgHbaConf } from "../lib/pg-hba";
+import { MAX_CPUS, MIN_CPUS, MIN_POSTGRES_MEMORY, type PgParams, renderPostgresqlConf } from "../lib/tuning";
+
+/** PostgreSQL inside the container (the image's contract). */
+export const POSTGRES_PORT = 5432;
+export const POSTGRES_DATA_DIR = "/var/lib/postgresql/data";
+export const POSTGRES_PASSWORD_FILE = `${SECRETS_DIR}/postgres-password`;
+export const POSTGRES_CONF_FILE = `${CONFIG_DIR}/postgresql.conf`;
+export const PG_HBA_FILE = `${CONFIG_DIR}/pg_hba.conf`;
+export const SUPERUSER = "postgres";
+export const POSTGRES_HEALTHCHECK = ["pg_isready", "-q", "-t", "3", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER, "-d", "postgres"];
+
+export interface PostgresArgs {
+  /** The Pulumi stack name: container and volume are `kryonix-<stack>-postgres`. */
+  stack: string;
+  /** Local image tag, `kryonix/postgres:<hash>`. */
+  image: pulumi.Input<string>;
+  /** The Docker network to join. */
+  network: pulumi.Input<string>;
+  /** Container memory limit in bytes (postgresql.conf is tuned for it by the caller). */
+  memoryBytes: number;
+  /** Container CPU limit (Docker --cpus). */
+  cpus: number;
+  /** The final postgresql.conf parameters, e.g. postgresParameters(config). */
+  parameters: PgParams;
+  /** Publish 5432 on 127.0.0.1:hostPort; when false PostgreSQL is reachable only on the Docker network. */
+  publish: boolean;
+  hostPort: number;
+  /** Protect the data volume: `pulumi destroy` and replacements refuse to delete it. */
+  protectData: boolean;
+  /** How long `pulumi up` waits for the healthcheck; initdb runs on first start. Default 300 s. */
+  waitTimeoutSeconds?: number;
+}
+
+/** Throws one error naming every argument that cannot work. Pure. */
+export function checkPostgresArgs(args: PostgresArgs): void {
+  const problems: string[] = [];
+  try {
+    resourceName(args.stack, "postgres");
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  problems.push(...memoryProblems("Postgres memoryBytes", args.memoryBytes, MIN_POSTGRES_MEMORY));
+  if (typeof args.cpus !== "number" || !(args.cpus >= MIN_CPUS && args.cpus <= MAX_CPUS)) {
+    problems.push(invalid("Postgres cpus", args.cpus, `a number from ${MIN_CPUS} to ${MAX_CPUS}`));
+  }
+  problems.push(...portProblems("Postgres hostPort", args.hostPort));
+  if (typeof args.publish !== "boolean") problems.push(invalid("Postgres publish", args.publish, "true or false"));
+  if (typeof args.protectData !== "boolean") problems.push(invalid("Postgres protectData", args.protectData, "true or false"));
+  const maxConnections = Number(args.parameters?.max_connections);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    problems.push(invalid("Postgres parameters.max_connections", args.parameters?.max_connections, "an integer (PgBouncer's pools are sized from it)"));
+  }
+  try {
+    renderPostgresqlConf(args.parameters);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  const wait = args.waitTimeoutSeconds;
+  if (wait !== undefined && !(Number.isInteger(wait) && wait >= 10 && wait <= 3600)) {
+    problems.push(invalid("Postgres waitTimeoutSeconds", wait, "an integer from 10 to 3600"));
+  }
+  throwProblems("Postgres", problems);
+}
+
+/**
+ * PostgreSQL 17 in a container: a named data volume (protected when asked),
+ * a generated superuser password handed over as a file, postgresql.conf and
+ * pg_hba.conf rendered from the stack configuration, and a TCP healthcheck
+ * that `pulumi up` waits on, so nothing downstream connects early.
+ */
+export class Postgres extends pulumi.ComponentResource {
+  /** `kryonix-<stack>-postgres`: the container's name, and its host name on the stack's network. */
+  public readonly containerName: string;
+  public readonly internalHost: string;
+  public readonly internalPort = POSTGRES_PORT;
+  public readonly volume: docker.Volume;
+  public readonly container: docker.Container;
+  /** The superuser (postgres) password, a secret. */
+  public readonly superuserPassword: pulumi.Output<string>;
+  /**
+   * Where this machine reaches the server as superuser: 127.0.0.1 and the
+   * published port, or, unpublished, the container's address on the bridge
+   * network (reachable from the Docker host on Linux) and 5432.
+   */
+  public readonly adminHost: pulumi.Output<string>;
+  public readonly adminPort: pulumi.Output<number>;
+  public readonly maxConnections: number;
+
+  constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kryonix:db:Postgres", name, {}, opts);
+    checkPostgresArgs(args);
+    const dockerName = resourceName(args.stack, "postgres");
+    this.containerName = dockerName;
+    this.internalHost = dockerName;
+    this.maxConnections = Number(args.parameters.max_connections);
+    const memory = memoryMiB(args.memoryBytes);
+
+    const password = new random.RandomPassword(
+      `${name}-superuser-password`,
+      { length: 32, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
+      { parent: this },
+    );
+    this.superuserPassword = pulumi.secret(password.result);
+
+    this.volume = new docker.Volume(
+      `${name}-data`,
+      { name: dockerName, labels: labels(args.stack, "postgres") },
+      // retainOnDelete: even a forced delete (stack rm, a replacement) leaves the data on the host.
+      { parent: this, protect: args.protectData, retainOnDelete: args.protectData, deleteBeforeReplace: true },
+    );
+
+    const image = new docker.RemoteImage(
+      `${name}-image`,
+      // The tag is local (built by scripts/images.ts); keepLocally leaves it for the build cache.
+      { name: args.image, keepLocally: true },
+      { parent: this },
+    );
+
+    this.container = new docker.Container(
+      name,
+      {
+        name: dockerName,
+        hostname: dockerName,
+        image: image.imageId,
+        restart: RESTART_POLICY,
+        memory,
+        cpus: String(args.cpus),
+        // Parallel query uses dynamic shared memory in /dev/shm (Docker's default is 64 MiB).
+        shmSize: Math.max(64, Math.floor(memory / 4)),
+        networksAdvanced: [{ name: args.network, aliases: ["postgres"] }],
+        ports: args.publish ? [{ internal: POSTGRES_PORT, external: args.hostPort, ip: LOOPBACK, protocol: "tcp" }] : [],
+        mounts: [{ type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR }],
+        uploads: [
+          { file: POSTGRES_PASSWORD_FILE, content: this.superuserPassword, permissions: UPLOAD_MODE },
+          { file: POSTGRES_CONF_FILE, content: renderPostgresqlConf(args.parameters), permissions: UPLOAD_MODE },
+          { file: PG_HBA_FILE, content: renderPgHbaConf(), permissions: UPLOAD_MODE },
+        ],
+        // A TCP check (not the socket): the server accepts connections from the network.
+        healthcheck: healthcheck(POSTGRES_HEALTHCHECK, "120s"),
+        wait: true,
+        waitTimeout: args.waitTimeoutSeconds ?? 300,
+        // SIGINT is PostgreSQL's fast shutdown: sessions end, a checkpoint is written.
+        stopSignal: "SIGINT",
+        stopTimeout: 60,
+        destroyGraceSeconds: 60,
+        logDriver: LOG_DRIVER,
+        logOpts: { ...LOG_OPTS },
+        labels: labels(args.stack, "postgres"),
+      },
+      // Fixed name and host ports: the old container must go before its replacement starts.
+      { parent: this, dependsOn: [this.volume], deleteBeforeReplace: true },
+    );
+
+    if (args.publish) {
+      this.adminHost = pulumi.output(LOOPBACK);
+      this.adminPort = pulumi.output(args.hostPort);
+    } else {
+      this.adminHost = pulumi
+        .all([this.container.networkDatas, args.network])
+        .apply(([datas, network]) => bridgeAddress(datas ?? [], network, dockerName));
+      this.adminPort = pulumi.output(POSTGRES_PORT);
+    }
+
+    this.registerOutputs({
+      containerName: this.containerName,
+      volumeName: this.volume.name,
+      adminHost: this.adminHost,
+      adminPort: this.adminPort,
+    });
+  }
+}
+
+/** The container's IPv4 address on `network`. Pure. */
+export function bridgeAddress(datas: ReadonlyArray<{ networkName?: string; ipAddress?: string }>, network: string, container: string): string {
+  const address = datas.find((d) => d.networkName === network)?.ipAddress;
+  if (!address) {
+    throw new Error(`${container} has no IPv4 address on network ${network}; is the container running?`);
+  }
+  return address;
+}

@@ -1,0 +1,78 @@
+import { type Service } from "./config";
+import { invalid } from "./messages";
+import { MiB } from "./size";
+
+/**
+ * Settings every kryonix container shares, and the checks the components run
+ * on their arguments. Pure.
+ */
+
+/** Published ports bind here only: nothing the stack runs is reachable from another machine. */
+export const LOOPBACK = "127.0.0.1";
+
+/** Where secret files go in a container (a tmpfs in the images is up to them; the path is the contract). */
+export const SECRETS_DIR = "/run/kryonix";
+/** Where generated configuration goes in a container. */
+export const CONFIG_DIR = "/etc/kryonix";
+
+/**
+ * Mode of uploaded files. Docker's copy API creates them owned by root, and
+ * the service may run as its own user after the entrypoint, so they are
+ * readable inside the container (and only there: uploads never appear in
+ * `docker inspect`, unlike environment variables).
+ */
+export const UPLOAD_MODE = "0444";
+
+export const RESTART_POLICY = "unless-stopped";
+export const LOG_DRIVER = "json-file";
+/** json-file rotation: at most 5 files of 10 MiB per container. */
+export const LOG_OPTS: Readonly<Record<string, string>> = { "max-size": "10m", "max-file": "5" };
+
+export function labels(stack: string, service: Service): { label: string; value: string }[] {
+  return [
+    { label: "com.kryonix.stack", value: stack },
+    { label: "com.kryonix.service", value: service },
+    { label: "com.kryonix.managed-by", value: "pulumi" },
+  ];
+}
+
+/** Docker's memory limit is in MiB; limits are floored to whole MiB (tuning floors to MiB too). */
+export function memoryMiB(bytes: number): number {
+  return Math.floor(bytes / MiB);
+}
+
+/**
+ * A Docker healthcheck running `command` (exec form) every 10 s; `pulumi up`
+ * waits for it (Container `wait`). startPeriod covers first-start work such
+ * as initdb; startInterval probes often inside it, so a ready service is
+ * seen within a second or two.
+ */
+export function healthcheck(command: string[], startPeriod: string) {
+  return {
+    tests: ["CMD", ...command],
+    interval: "10s",
+    timeout: "5s",
+    retries: 6,
+    startPeriod,
+    startInterval: "1s",
+  };
+}
+
+/** The problems with a host port argument, or none. */
+export function portProblems(setting: string, port: unknown): string[] {
+  return Number.isInteger(port) && (port as number) >= 1024 && (port as number) <= 65535
+    ? []
+    : [invalid(setting, port, "an integer from 1024 to 65535")];
+}
+
+/** The problems with a memory limit argument (bytes), or none. */
+export function memoryProblems(setting: string, bytes: unknown, minBytes: number): string[] {
+  return Number.isSafeInteger(bytes) && (bytes as number) >= minBytes
+    ? []
+    : [invalid(setting, bytes, `a byte count of at least ${minBytes} (${minBytes / MiB} MiB)`)];
+}
+
+/** Throws one Error listing every problem, prefixed with the component that found them. */
+export function throwProblems(component: string, problems: string[]): void {
+  if (problems.length) throw new Error(`${component}: ${problems.join("; ")}`);
+}

@@ -1,0 +1,825 @@
+/**
+ * The stack program (index.ts and components/) under pulumi.runtime.setMocks:
+ * every resource registration is recorded as the engine would receive it
+ * (inputs, dependencies, provider, protect), with no Docker or PostgreSQL.
+ *
+ * The program is loaded after setMocks, once per run, through tsx's CommonJS
+ * loader in a fresh namespace, not through vitest's module graph: that is how
+ * the Pulumi language host runs it (ts-node, CommonJS), and it matters for
+ * the dynamic providers, whose closures are serialized with the modules they
+ * capture. Under vitest's ESM wrappers, node:crypto would be captured as a
+ * module namespace that Pulumi's serializer cannot turn back into require().
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { X509Certificate, createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { createRequire } from "node:module";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  checkDatabaseArgs,
+  grantProblems,
+  MIGRATOR_ROLE,
+  OWNER_ROLE,
+  TABLE_GRANTS,
+  type DatabaseArgs,
+} from "../../components/database";
+import { checkMigrationsArgs, makeMigrationsProvider, migrationInputs, type MigrationsOutputs } from "../../components/migrations";
+import { checkMinioArgs, type MinioArgs } from "../../components/minio";
+import { checkNetworkArgs } from "../../components/network";
+import { checkPgadminArgs, pgadminEnvs, renderServersJson, type PgadminArgs } from "../../components/pgadmin";
+import { checkPgbouncerArgs, pgbouncerIni, renderUserlist, type PgbouncerArgs } from "../../components/pgbouncer";
+import { caProvider, checkPkiArgs, dueForRenewal, serverCertProvider } from "../../components/pki";
+import { bridgeAddress, checkPostgresArgs, type PostgresArgs } from "../../components/postgres";
+import { makeSqlScriptProvider } from "../../components/sql-script";
+import { postgresParameters, validateStackConfig } from "../../lib/config";
+import { ConfigError } from "../../lib/messages";
+import { checksum, LEDGER_TABLE, type MigrationFile } from "../../lib/migrations";
+import { loadMigrationFiles } from "../../lib/migrations-fs";
+import type { PgConnection, PgSession } from "../../lib/pg-connect";
+import { kryonixConfigValues } from "../../lib/pulumi-config";
+import { GiB, MiB } from "../../lib/size";
+
+// ---- recording mocks ---------------------------------------------------------
+
+// tsx's CommonJS API (required: its typings need moduleResolution node16, the repo uses node).
+const { register: registerTsx } = createRequire(__filename)("tsx/cjs/api") as {
+  register(options: { namespace: string }): (() => void) & { require(id: string, fromFile: string): any };
+};
+
+interface Recorded {
+  urn: string;
+  type: string;
+  name: string;
+  custom: boolean;
+  /** Inputs with secrets unwrapped. */
+  inputs: Record<string, any>;
+  /** Top-level inputs that were (or contained) secrets. */
+  secretInputs: string[];
+  parent: string;
+  /** URN of the provider resource, if any. */
+  provider?: string;
+  /** URNs from dependsOn and from the Outputs in the inputs. */
+  dependencies: string[];
+  protect: boolean;
+  retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
+  additionalSecretOutputs: string[];
+}
+
+interface Run {
+  resources: Recorded[];
+  /** RandomPassword and RandomString results the mocks handed out. */
+  generated: string[];
+  exports?: Record<string, unknown>;
+  error?: unknown;
+}
+
+const CONTAINER = "docker:index/container:Container";
+const VOLUME = "docker:index/volume:Volume";
+const NETWORK = "docker:index/network:Network";
+const CONTAINER_IP = "172.30.0.2";
+
+const IMAGES = {
+  postgres: "kryonix/postgres:0123456789ab",
+  pgbouncer: "kryonix/pgbouncer:0123456789ab",
+  pgadmin: "kryonix/pgadmin:0123456789ab",
+  minio: "kryonix/minio:0123456789ab",
+};
+
+let cacheDir: string;
+const savedCache = process.env.KRYONIX_CACHE;
+
+beforeAll(() => {
+  cacheDir = mkdtempSync(path.join(tmpdir(), "kryonix-components-"));
+  writeFileSync(path.join(cacheDir, "toolchain-status.json"), JSON.stringify({ images: IMAGES }));
+  process.env.KRYONIX_CACHE = cacheDir;
+});
+
+afterAll(() => {
+  if (savedCache === undefined) delete process.env.KRYONIX_CACHE;
+  else process.env.KRYONIX_CACHE = savedCache;
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+function mockState(type: string, name: string, inputs: Record<string, any>, generated: string[]): Record<string, any> {
+  const state: Record<string, any> = { ...inputs };
+  const hash = createHash("sha256").update(`${type}/${name}`).digest("hex");
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+    case "random:index/randomString:RandomString":
+      state.result = `Mock${hash.slice(0, 20)}Z9`;
+      generated.push(state.result);
+      break;
+    case "random:index/randomBytes:RandomBytes":
+      state.base64 = Buffer.from(hash.slice(0, 32), "hex").toString("base64");
+      state.hex = hash.slice(0, 32);
+      break;
+    case "docker:index/remoteImage:RemoteImage":
+      state.imageId = `sha256:${hash}`;
+      break;
+    case CONTAINER:
+      state.networkDatas = (inputs.networksAdvanced ?? []).map((n: { name: string }) => ({
+        networkName: n.name,
+        ipAddress: CONTAINER_IP,
+      }));
+      break;
+    case "pulumi-nodejs:dynamic/kryonix:CertificateAuthority":
+    case "pulumi-nodejs:dynamic/kryonix:ServerCertificate":
+      state.certificatePem = `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n`;
+      state.privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${name}\n-----END PRIVATE KEY-----\n`;
+      state.notAfter = "2030-01-01T00:00:00.000Z";
+      break;
+    case "pulumi-nodejs:dynamic/kryonix:SqlMigrations":
+      state.applied = (inputs.files ?? []).map((f: { name: string; checksum: string }) => ({ name: f.name, checksum: f.checksum }));
+      break;
+  }
+  return state;
+}
+
+function plain(value: any): any {
+  const v = pulumi.runtime.unwrapRpcSecret(value);
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+function inputsOf(object: any): { inputs: Record<string, any>; secretInputs: string[] } {
+  const raw = pulumi.runtime.deserializeProperties(object);
+  return {
+    inputs: plain(raw),
+    secretInputs: Object.keys(raw).filter((k) => pulumi.runtime.isRpcSecret(raw[k])),
+  };
+}
+
+function providerUrn(ref: string): string | undefined {
+  return ref ? ref.slice(0, ref.lastIndexOf("::")) : undefined;
+}
+
+let programRuns = 0;
+
+/** Runs index.ts for `stack` with the given kryonix:* config; never throws. */
+async function runProgram(stack: string, config: Record<string, string> = {}, secretKeys: string[] = []): Promise<Run> {
+  const resources: Recorded[] = [];
+  const generated: string[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, generated) }),
+      call: (args) => args.inputs,
+    },
+    "kryonix-db",
+    stack,
+    false,
+  );
+  // The mocks' newResource sees no options; the monitor sees the whole request.
+  const monitor = pulumi.runtime.getMonitor() as any;
+  const forward = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: (err: unknown, resp: any) => void) =>
+    forward(req, (err: unknown, resp: any) => {
+      if (!err) {
+        const propertyDeps: string[] = [];
+        req.getPropertydependenciesMap().forEach((v: any) => propertyDeps.push(...v.getUrnsList()));
+        resources.push({
+          urn: resp.getUrn(),
+          type: req.getType(),
+          name: req.getName(),
+          custom: req.getCustom(),
+          ...inputsOf(req.getObject()),
+          parent: req.getParent(),
+          provider: providerUrn(req.getProvider()),
+          dependencies: [...new Set([...req.getDependenciesList(), ...propertyDeps])],
+          protect: req.getProtect() === true,
+          retainOnDelete: req.getRetainondelete() === true,
+          deleteBeforeReplace: req.getDeletebeforereplace() === true,
+          additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+        });
+      }
+      callback(err, resp);
+    });
+  pulumi.runtime.setAllConfig(config, secretKeys);
+  const run: Run = { resources, generated };
+  const loader = registerTsx({ namespace: `kryonix-program-${++programRuns}` });
+  try {
+    run.exports = loader.require("../../index.ts", __filename);
+  } catch (err) {
+    run.error = err;
+  } finally {
+    loader();
+  }
+  // Waits for every registration in flight.
+  await pulumi.runtime.disconnect();
+  return run;
+}
+
+const containers = (run: Run) => run.resources.filter((r) => r.type === CONTAINER);
+const ofType = (run: Run, prefix: string) => run.resources.filter((r) => r.type.startsWith(prefix));
+const byName = (run: Run, type: string, dockerName: string) => {
+  const found = run.resources.find((r) => r.type === type && r.inputs.name === dockerName);
+  if (!found) throw new Error(`no ${type} named ${dockerName}`);
+  return found;
+};
+
+/** Every URN `r` waits for: dependencies and providers, transitively. */
+function dependencyClosure(run: Run, r: Recorded): Set<string> {
+  const byUrn = new Map(run.resources.map((x) => [x.urn, x]));
+  const seen = new Set<string>();
+  const stack = [...r.dependencies, ...(r.provider ? [r.provider] : [])];
+  while (stack.length) {
+    const urn = stack.pop()!;
+    if (seen.has(urn)) continue;
+    seen.add(urn);
+    const next = byUrn.get(urn);
+    if (next) stack.push(...next.dependencies, ...(next.provider ? [next.provider] : []));
+  }
+  return seen;
+}
+
+/** Pulumi.<stack>.yaml's kryonix:* values (the files hold flat `key: value` lines only). */
+function stackFile(stack: string): Record<string, string> {
+  const text = readFileSync(path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`), "utf8");
+  const values: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^\s+(kryonix:[A-Za-z]+):\s*(.+?)\s*$/.exec(line);
+    if (m) values[m[1]] = m[2].replace(/^"(.*)"$/, "$1");
+  }
+  return values;
+}
+
+// ---- the program, dev and prod ----------------------------------------------
+
+describe("the stack program", () => {
+  let dev: Run;
+  let prod: Run;
+
+  beforeAll(async () => {
+    dev = await runProgram("dev", stackFile("dev"));
+    prod = await runProgram("prod", stackFile("prod"));
+  }, 120_000);
+
+  it("runs without errors for dev and prod", () => {
+    expect(dev.error).toBeUndefined();
+    expect(prod.error).toBeUndefined();
+    expect(containers(dev)).toHaveLength(4);
+    expect(containers(prod)).toHaveLength(4);
+  });
+
+  it.each(["dev", "prod"])("%s: names containers, volumes and the network kryonix-<stack>-<service>", (stack) => {
+    const run = stack === "dev" ? dev : prod;
+    expect(containers(run).map((c) => c.inputs.name).sort()).toEqual(
+      ["minio", "pgadmin", "pgbouncer", "postgres"].map((s) => `kryonix-${stack}-${s}`),
+    );
+    expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual([`kryonix-${stack}-minio`, `kryonix-${stack}-postgres`]);
+    expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`kryonix-${stack}-net`]);
+    for (const c of containers(run)) {
+      expect(c.inputs.networksAdvanced.map((n: { name: string }) => n.name)).toEqual([`kryonix-${stack}-net`]);
+    }
+  });
+
+  it("binds every published port to 127.0.0.1", () => {
+    for (const run of [dev, prod]) {
+      const ports = containers(run).flatMap((c) => (c.inputs.ports ?? []).map((p: any) => ({ container: c.inputs.name, ...p })));
+      expect(ports.length).toBeGreaterThanOrEqual(4);
+      for (const p of ports) {
+        expect(p, `${p.container} port ${p.internal}`).toMatchObject({ ip: "127.0.0.1" });
+        expect(Number.isInteger(p.external)).toBe(true);
+      }
+    }
+  });
+
+  it("publishes PostgreSQL in dev and not in prod", () => {
+    expect(byName(dev, CONTAINER, "kryonix-dev-postgres").inputs.ports).toEqual([
+      { internal: 5432, external: 15432, ip: "127.0.0.1", protocol: "tcp" },
+    ]);
+    expect(byName(prod, CONTAINER, "kryonix-prod-postgres").inputs.ports ?? []).toEqual([]);
+  });
+
+  it("puts no secret in any container's environment", () => {
+    for (const run of [dev, prod]) {
+      expect(run.generated.length).toBeGreaterThanOrEqual(9);
+      for (const c of containers(run)) {
+        for (const env of (c.inputs.envs ?? []) as string[]) {
+          const [name, ...rest] = env.split("=");
+          const value = rest.join("=");
+          if (/PASSWORD|SECRET|KEY|TOKEN/i.test(name)) expect(value, `${c.inputs.name} ${name}`).toBe("");
+          for (const secret of run.generated) expect(value, `${c.inputs.name} ${name}`).not.toContain(secret);
+        }
+        // No secret on the command line or in labels either (both show in docker inspect).
+        const visible = JSON.stringify([c.inputs.command, c.inputs.entrypoints, c.inputs.labels, c.inputs.healthcheck]);
+        for (const secret of run.generated) expect(visible).not.toContain(secret);
+      }
+    }
+  });
+
+  it("hands secrets over as uploaded files", () => {
+    const uploads = (run: Run, name: string) =>
+      Object.fromEntries(byName(run, CONTAINER, name).inputs.uploads.map((u: any) => [u.file, u.content]));
+    for (const c of containers(dev)) expect(c.secretInputs, c.inputs.name).toContain("uploads");
+    const pg = uploads(dev, "kryonix-dev-postgres");
+    expect(Object.keys(pg).sort()).toEqual(["/etc/kryonix/pg_hba.conf", "/etc/kryonix/postgresql.conf", "/run/kryonix/postgres-password"]);
+    expect(dev.generated).toContain(pg["/run/kryonix/postgres-password"]);
+    const hba = (pg["/etc/kryonix/pg_hba.conf"] as string).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+    expect(hba.map((l) => l.split(/\s+/))).toEqual([
+      ["local", "all", "postgres", "peer"],
+      ["host", "all", "all", "0.0.0.0/0", "scram-sha-256"],
+      ["host", "all", "all", "::/0", "scram-sha-256"],
+    ]);
+    expect(pg["/etc/kryonix/postgresql.conf"]).toContain("shared_buffers = 256MB");
+    expect(uploads(prod, "kryonix-prod-postgres")["/etc/kryonix/postgresql.conf"]).toContain("shared_buffers = 2GB");
+
+    const minio = uploads(dev, "kryonix-dev-minio");
+    expect(dev.generated).toContain(minio["/run/kryonix/minio-root-user"]);
+    expect(dev.generated).toContain(minio["/run/kryonix/minio-root-password"]);
+    expect(minio["/etc/kryonix/minio-certs/private.key"]).toContain("BEGIN PRIVATE KEY");
+
+    const bouncer = uploads(dev, "kryonix-dev-pgbouncer");
+    expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("auth_file = /etc/kryonix/userlist.txt");
+    expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("host=kryonix-dev-postgres port=5432 dbname=kryonix_saas");
+    expect(bouncer["/etc/kryonix/userlist.txt"]).toMatch(/^"kryonix_pgbouncer" "Mock[0-9a-f]+Z9"\n$/);
+
+    const pgadmin = uploads(dev, "kryonix-dev-pgadmin");
+    expect(dev.generated).toContain(pgadmin["/run/kryonix/pgadmin-password"]);
+    const servers = JSON.parse(pgadmin["/etc/kryonix/servers.json"]);
+    expect(servers.Servers["1"]).toMatchObject({ Host: "kryonix-dev-pgbouncer", Port: 6432, MaintenanceDB: "kryonix_saas" });
+    expect(pgadmin["/etc/kryonix/servers.json"]).not.toMatch(/pass/i);
+  });
+
+  it("sets no role's password in clear: roles get SCRAM secrets", () => {
+    for (const role of ofType(dev, "postgresql:index/role:Role").filter((r) => r.inputs.login)) {
+      expect(role.inputs.password).toMatch(/^SCRAM-SHA-256\$4096:/);
+      expect(role.inputs.encryptedPassword).toBe(true);
+    }
+  });
+
+  it("makes every database object wait for the PostgreSQL container", () => {
+    for (const run of [dev, prod]) {
+      const container = byName(run, CONTAINER, `kryonix-${run === dev ? "dev" : "prod"}-postgres`);
+      const dbObjects = run.resources.filter(
+        (r) => r.type.startsWith("postgresql:") || r.type === "pulumi:providers:postgresql" || r.type.startsWith("pulumi-nodejs:dynamic/kryonix:Sql"),
+      );
+      expect(dbObjects.length).toBeGreaterThan(40);
+      for (const r of dbObjects) expect(dependencyClosure(run, r).has(container.urn), `${r.type} ${r.name}`).toBe(true);
+      for (const r of dbObjects.filter((x) => x.type.startsWith("postgresql:"))) {
+        expect(r.provider, `${r.type} ${r.name} uses the stack's provider`).toBeDefined();
+      }
+    }
+  });
+
+  it("builds the provider from the container's outputs", () => {
+    const provider = (run: Run) => run.resources.find((r) => r.type === "pulumi:providers:postgresql")!;
+    expect(provider(dev).inputs).toMatchObject({ host: "127.0.0.1", port: "15432", username: "postgres", sslmode: "disable" });
+    // Not published: the container's address on the bridge network.
+    expect(provider(prod).inputs).toMatchObject({ host: CONTAINER_IP, port: "5432" });
+  });
+
+  it("applies the DDL after every role, schema, grant and extension, and grants on its views after it", () => {
+    const migrations = dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:SqlMigrations")!;
+    const before = dependencyClosure(dev, migrations);
+    const ddlNeeds = dev.resources.filter(
+      (r) => r.type.startsWith("postgresql:") && !(r.type === "postgresql:index/grant:Grant" && r.inputs.objects?.length),
+    );
+    for (const r of ddlNeeds) expect(before.has(r.urn), `${r.type} ${r.name}`).toBe(true);
+    const viewGrant = dev.resources.find((r) => r.type === "postgresql:index/grant:Grant" && r.inputs.objects?.length)!;
+    expect(viewGrant.inputs).toMatchObject({ role: "kryonix_monitor", schema: "audit", privileges: ["SELECT"] });
+    expect(dependencyClosure(dev, viewGrant).has(migrations.urn)).toBe(true);
+    expect(migrations.inputs.role).toBe(OWNER_ROLE);
+    expect(migrations.inputs.connection.user).toBe(MIGRATOR_ROLE);
+    expect(migrations.inputs.files.map((f: { name: string }) => f.name)).toEqual(loadMigrationFiles().map((f) => f.name));
+    expect(migrations.additionalSecretOutputs).toContain("connection");
+  });
+
+  it("lists privileges explicitly, never ALL", () => {
+    for (const r of dev.resources.filter((x) => /postgresql:index\/(grant:Grant|defaultPrivileges:DefaultPrivileges)/.test(x.type))) {
+      expect(r.inputs.privileges.length, r.name).toBeGreaterThan(0);
+      expect(r.inputs.privileges, r.name).not.toContain("ALL");
+    }
+    const publicSchema = dev.resources.find((r) => r.inputs.role === "public" && r.inputs.schema === "public")!;
+    expect(publicSchema.inputs.privileges).toEqual(["USAGE"]);
+    const readonlyTables = dev.resources.filter((r) => r.inputs.role === "metabase_readonly" && r.inputs.objectType === "table");
+    expect(readonlyTables.map((r) => [r.type.split(":").pop(), r.inputs.schema, r.inputs.privileges]).sort()).toEqual(
+      [
+        ["DefaultPrivileges", "analytics", ["SELECT"]],
+        ["DefaultPrivileges", "core", ["SELECT"]],
+        ["Grant", "analytics", ["SELECT"]],
+        ["Grant", "core", ["SELECT"]],
+      ].sort(),
+    );
+  });
+
+  it("protects the data volumes in prod and not in dev", () => {
+    for (const service of ["postgres", "minio"]) {
+      const p = byName(prod, VOLUME, `kryonix-prod-${service}`);
+      expect([p.protect, p.retainOnDelete]).toEqual([true, true]);
+      const d = byName(dev, VOLUME, `kryonix-dev-${service}`);
+      expect([d.protect, d.retainOnDelete]).toEqual([false, false]);
+    }
+    expect(byName(prod, CONTAINER, "kryonix-prod-postgres").inputs.mounts).toEqual([
+      { type: "volume", source: "kryonix-prod-postgres", target: "/var/lib/postgresql/data" },
+    ]);
+  });
+
+  it("replaces named Docker objects delete-first, so names and ports never clash", () => {
+    for (const r of [...containers(dev), ...ofType(dev, VOLUME), ...ofType(dev, NETWORK)]) {
+      expect(r.deleteBeforeReplace, r.inputs.name).toBe(true);
+    }
+  });
+
+  it("limits memory and CPU and waits for healthy containers", () => {
+    const pg = byName(prod, CONTAINER, "kryonix-prod-postgres").inputs;
+    expect(pg).toMatchObject({ memory: 8192, cpus: "4", wait: true, restart: "unless-stopped", logDriver: "json-file" });
+    expect(pg.logOpts).toEqual({ "max-size": "10m", "max-file": "5" });
+    expect(pg.healthcheck.tests).toEqual(["CMD", "pg_isready", "-q", "-t", "3", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]);
+    for (const c of containers(prod)) {
+      expect(c.inputs.wait, c.inputs.name).toBe(true);
+      expect(c.inputs.healthcheck.tests.length, c.inputs.name).toBeGreaterThan(1);
+      expect(c.inputs.image, c.inputs.name).toMatch(/^sha256:/);
+    }
+  });
+
+  it("uses the images the toolchain recorded, without pulling them away", () => {
+    const images = ofType(dev, "docker:index/remoteImage:RemoteImage").map((r) => [r.inputs.name, r.inputs.keepLocally]);
+    expect(images.sort()).toEqual(Object.values(IMAGES).map((tag) => [tag, true]).sort());
+  });
+
+  it("exports endpoints without passwords and credentials only as a secret", async () => {
+    const exports = prod.exports as Record<string, any>;
+    const endpoints = await new Promise<any>((resolve) => pulumi.output(exports.endpoints).apply(resolve));
+    expect(endpoints.pgbouncer).toEqual({ host: "127.0.0.1", port: 26432, database: "kryonix_saas" });
+    expect(endpoints.postgres).toMatchObject({ published: false, database: "kryonix_saas" });
+    expect(endpoints.pgadmin).toMatchObject({ url: "http://127.0.0.1:25050", publicUrl: "https://pgadmin.kryonix.com.br" });
+    expect(endpoints.minio.url).toBe("https://127.0.0.1:29000");
+    for (const secret of prod.generated) expect(JSON.stringify(endpoints)).not.toContain(secret);
+    expect(await pulumi.isSecret(exports.credentials as pulumi.Output<unknown>)).toBe(true);
+  });
+
+  it("serializes the dynamic providers without capturing a secret", () => {
+    const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
+    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["CertificateAuthority", "ServerCertificate", "SqlMigrations", "SqlScript"]);
+    for (const r of dynamic) {
+      expect(typeof r.inputs.__provider, r.name).toBe("string");
+      for (const secret of dev.generated) expect(r.inputs.__provider).not.toContain(secret);
+    }
+  });
+
+  it("serializes providers that run in plain Node, as the dynamic-provider plugin runs them", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "kryonix-providers-"));
+    try {
+      const load = (type: string) => {
+        const r = dev.resources.find((x) => x.type === `pulumi-nodejs:dynamic/kryonix:${type}`)!;
+        const file = path.join(dir, `${type}.js`);
+        writeFileSync(file, r.inputs.__provider);
+        return createRequire(file)(file).handler() as pulumi.dynamic.ResourceProvider;
+      };
+      const ca = await load("CertificateAuthority").create!({ commonName: "kryonix-dev CA", organization: "KRYONIX", validityDays: 30, renewBeforeDays: 1 });
+      expect(new X509Certificate(ca.outs.certificatePem).ca).toBe(true);
+      const server = await load("ServerCertificate").create!({
+        caCertificatePem: ca.outs.certificatePem,
+        caPrivateKeyPem: ca.outs.privateKeyPem,
+        commonName: "kryonix-dev-minio",
+        dnsNames: ["kryonix-dev-minio", "localhost"],
+        ipAddresses: ["127.0.0.1"],
+        validityDays: 7,
+        renewBeforeDays: 1,
+      });
+      expect(new X509Certificate(server.outs.certificatePem).checkIssued(new X509Certificate(ca.outs.certificatePem))).toBe(true);
+
+      const migrations = load("SqlMigrations");
+      const a = { name: "001_a.sql", sql: "SELECT 1;\n" };
+      const applied = [{ name: a.name, checksum: checksum(a.sql) }];
+      const unreachable = { ...connection, port: 1 };
+      const changed = { connection: unreachable, role: "r", files: migrationInputs([{ ...a, sql: "SELECT 2;\n" }]) };
+      await expect(migrations.diff!("id", { ...changed, applied }, changed)).rejects.toThrow(/applied migrations are immutable/);
+      // Reaches node-postgres: missing (see lib/pg-connect.ts) or, once installed, refused by the closed port.
+      await expect(migrations.create!({ connection: unreachable, role: "r", files: migrationInputs([a]) })).rejects.toThrow(
+        /node-postgres|ECONNREFUSED/,
+      );
+      await expect(load("SqlScript").create!({ connection: unreachable, description: "d", sql: "SELECT 1" })).rejects.toThrow(
+        /node-postgres|ECONNREFUSED/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("configuration errors", () => {
+  it("surface before any resource is created", async () => {
+    const run = await runProgram("dev", { "kryonix:postgresPort": "80", "kryonix:postgresMemory": "lots", "kryonix:colour": "blue" });
+    // The program's own ConfigError class (loaded apart from this file's).
+    expect((run.error as Error).name).toBe(ConfigError.name);
+    const message = (run.error as Error).message;
+    expect(message).toContain('kryonix:postgresPort: "80" is invalid: an integer from 1024 to 65535');
+    expect(message).toContain('kryonix:postgresMemory: "lots" is invalid');
+    expect(message).toContain("kryonix:colour");
+    expect(run.resources).toEqual([]);
+  });
+
+  it("name a secret config value's key without echoing the value", async () => {
+    const run = await runProgram("dev", { "kryonix:storage": "hunter2-secret" }, ["kryonix:storage"]);
+    expect((run.error as Error).message).toContain("kryonix:storage: secrets are generated by the stack");
+    expect((run.error as Error).message).not.toContain("hunter2");
+    expect(run.resources).toEqual([]);
+  });
+
+  it("reject shared_buffers over 40% of the memory", async () => {
+    const run = await runProgram("dev", { "kryonix:postgresMemory": "1GiB", "kryonix:postgresOverrides": '{"shared_buffers":"512MB"}' });
+    expect((run.error as Error).message).toMatch(/shared_buffers/);
+    expect(run.resources).toEqual([]);
+  });
+
+  it("kryonixConfigValues keeps only kryonix keys and hides secret values", () => {
+    expect(kryonixConfigValues({ "kryonix:a": "1", "docker:host": "x", "kryonix:b": "s" }, (k) => k === "kryonix:b")).toEqual({
+      "kryonix:a": "1",
+      "kryonix:b": { secure: "[secret]" },
+    });
+  });
+});
+
+// ---- argument checks, one per component -------------------------------------------
+
+const params = postgresParameters(validateStackConfig({}, "dev"));
+const postgresArgs: PostgresArgs = {
+  stack: "dev",
+  image: "kryonix/postgres:x",
+  network: "kryonix-dev-net",
+  memoryBytes: GiB,
+  cpus: 2,
+  parameters: params,
+  publish: true,
+  hostPort: 15432,
+  protectData: false,
+};
+const pgbouncerArgs: PgbouncerArgs = {
+  stack: "dev",
+  image: "kryonix/pgbouncer:x",
+  network: "kryonix-dev-net",
+  memoryBytes: 256 * MiB,
+  hostPort: 16432,
+  postgresHost: "kryonix-dev-postgres",
+  postgresPort: 5432,
+  maxConnections: 100,
+  database: "kryonix_saas",
+  authUser: "kryonix_pgbouncer",
+  authPassword: "x",
+  authSchema: "pgbouncer",
+};
+const pgadminArgs: PgadminArgs = {
+  stack: "dev",
+  image: "kryonix/pgadmin:x",
+  network: "kryonix-dev-net",
+  memoryBytes: 512 * MiB,
+  hostPort: 15050,
+  email: "admin@kryonix.com.br",
+  server: { name: "kryonix", host: "kryonix-dev-pgbouncer", port: 6432, database: "kryonix_saas", username: "kryonix_monitor" },
+};
+const minioArgs: MinioArgs = {
+  stack: "dev",
+  image: "kryonix/minio:x",
+  network: "kryonix-dev-net",
+  memoryBytes: 512 * MiB,
+  apiPort: 19000,
+  consolePort: 19001,
+  tlsCertificate: "cert",
+  tlsKey: "key",
+  caCertificate: "ca",
+  protectData: false,
+};
+
+describe("component argument checks", () => {
+  it("accept the defaults", () => {
+    expect(() => checkNetworkArgs({ stack: "dev" })).not.toThrow();
+    expect(() => checkPostgresArgs(postgresArgs)).not.toThrow();
+    expect(() => checkPgbouncerArgs(pgbouncerArgs)).not.toThrow();
+    expect(() => checkPgadminArgs(pgadminArgs)).not.toThrow();
+    expect(() => checkMinioArgs(minioArgs)).not.toThrow();
+    expect(() => checkPkiArgs({ stack: "dev", servers: { minio: { dnsNames: ["minio"], ipAddresses: [] } } })).not.toThrow();
+    expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", role: "r", files: loadMigrationFiles() })).not.toThrow();
+  });
+
+  it("Network: a bad stack name", () => {
+    expect(() => checkNetworkArgs({ stack: "Prod!" })).toThrow(/Pulumi stack name: "Prod!" is invalid/);
+  });
+
+  it("Postgres: names every bad argument at once", () => {
+    const bad = { ...postgresArgs, memoryBytes: 100 * MiB, cpus: 0, hostPort: 80, parameters: { ...params, max_connections: "lots" } };
+    const message = (() => {
+      try {
+        checkPostgresArgs(bad);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return "";
+    })();
+    expect(message).toMatch(/^Postgres: /);
+    expect(message).toContain("Postgres memoryBytes: 104857600 is invalid");
+    expect(message).toContain("Postgres cpus: 0 is invalid");
+    expect(message).toContain("Postgres hostPort: 80 is invalid");
+    expect(message).toContain("Postgres parameters.max_connections");
+  });
+
+  it("Postgres: a parameter name postgresql.conf cannot hold", () => {
+    expect(() => checkPostgresArgs({ ...postgresArgs, parameters: { ...params, "bad name": "1" } })).toThrow(/postgresql.conf parameter name/);
+  });
+
+  it("Pgbouncer: bad port, host and database", () => {
+    expect(() => checkPgbouncerArgs({ ...pgbouncerArgs, hostPort: 70000 })).toThrow(/Pgbouncer hostPort: 70000/);
+    expect(() => checkPgbouncerArgs({ ...pgbouncerArgs, postgresHost: "bad host" })).toThrow(/\[databases\] host/);
+    expect(() => checkPgbouncerArgs({ ...pgbouncerArgs, database: "pgbouncer" })).toThrow(/admin console/);
+    expect(() => checkPgbouncerArgs({ ...pgbouncerArgs, maxConnections: 5 })).toThrow(/max_connections/);
+  });
+
+  it("Pgbouncer: userlist.txt quotes its values", () => {
+    expect(renderUserlist("kryonix_pgbouncer", 'a"b')).toBe('"kryonix_pgbouncer" "a""b"\n');
+    expect(() => renderUserlist("u", "a\nb")).toThrow(/single lines/);
+    expect(pgbouncerIni(pgbouncerArgs)).toContain("auth_query = SELECT usename, passwd FROM pgbouncer.get_auth($1)");
+  });
+
+  it("Pgadmin: bad e-mail, URL and server", () => {
+    expect(() => checkPgadminArgs({ ...pgadminArgs, email: "admin" })).toThrow(/Pgadmin email: "admin"/);
+    expect(() => checkPgadminArgs({ ...pgadminArgs, publicUrl: "ftp://x" })).toThrow(/Pgadmin publicUrl/);
+    expect(() => checkPgadminArgs({ ...pgadminArgs, server: { ...pgadminArgs.server, host: "" } })).toThrow(/Pgadmin server/);
+  });
+
+  it("Pgadmin: servers.json and the environment carry no password", () => {
+    expect(renderServersJson(pgadminArgs.server)).not.toMatch(/pass/i);
+    expect(pgadminEnvs({ email: "a@b.co", publicUrl: "https://pgadmin.kryonix.com.br" })).toEqual([
+      "PGADMIN_DEFAULT_EMAIL=a@b.co",
+      "PGADMIN_PUBLIC_URL=https://pgadmin.kryonix.com.br",
+    ]);
+    expect(pgadminEnvs({ email: "a@b.co" })).toEqual(["PGADMIN_DEFAULT_EMAIL=a@b.co"]);
+  });
+
+  it("Minio: clashing ports and a missing certificate", () => {
+    expect(() => checkMinioArgs({ ...minioArgs, consolePort: 19000 })).toThrow(/Minio consolePort: 19000 is invalid: a port other than apiPort/);
+    expect(() => checkMinioArgs({ ...minioArgs, tlsKey: "" })).toThrow(/Minio tlsKey/);
+  });
+
+  it("Pki: validity and names", () => {
+    expect(() => checkPkiArgs({ stack: "dev", servers: {}, serverValidityDays: 5000, caValidityDays: 3650 })).toThrow(/serverValidityDays/);
+    expect(() => checkPkiArgs({ stack: "dev", servers: { minio: { dnsNames: [], ipAddresses: [] } } })).toThrow(/servers.minio/);
+    expect(dueForRenewal("2030-01-31T00:00:00Z", 30, new Date("2030-01-02T00:00:00Z"))).toBe(true);
+    expect(dueForRenewal("2030-03-31T00:00:00Z", 30, new Date("2030-01-02T00:00:00Z"))).toBe(false);
+    expect(dueForRenewal(undefined, 30)).toBe(true);
+  });
+
+  it("Database: the grant table is explicit and well-formed", () => {
+    expect(grantProblems(TABLE_GRANTS)).toEqual([]);
+    expect(grantProblems({ kryonix_app: { core: { tables: ["ALL"] } } })).toEqual([
+      'privilege for kryonix_app on core: "ALL" is invalid: one of SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER, USAGE (never ALL)',
+    ]);
+    expect(grantProblems({ kryonix_app: { public: { tables: ["SELECT"] } } as never })[0]).toMatch(/grant schema for kryonix_app/);
+    const args = { stack: "dev", server: {} as pulumi.Resource, host: "h", port: 1, superuser: "Postgres", superuserPassword: "x" } satisfies DatabaseArgs;
+    expect(() => checkDatabaseArgs(args)).toThrow(/Database superuser: "Postgres"/);
+  });
+
+  it("Migrations: bad file names fail before anything runs", () => {
+    const files = [{ name: "1_init.sql", sql: "SELECT 1;" }];
+    expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", role: "r", files })).toThrow(/NNN_words.sql/);
+    expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", role: "r", files: [] })).toThrow(/no \*.sql/);
+  });
+
+  it("bridgeAddress finds the container on the stack network", () => {
+    expect(bridgeAddress([{ networkName: "a", ipAddress: "1.1.1.1" }, { networkName: "n", ipAddress: "2.2.2.2" }], "n", "c")).toBe("2.2.2.2");
+    expect(() => bridgeAddress([], "n", "c")).toThrow(/c has no IPv4 address on network n/);
+  });
+});
+
+// ---- the dynamic providers, on a fake database -----------------------------------
+
+/** Just enough of PostgreSQL for applyMigrations and the ledger reads. */
+class FakeDb {
+  readonly queries: string[] = [];
+  ledger: { name: string; checksum: string }[] = [];
+  failOn?: string;
+  ended = 0;
+
+  connect = async (_c: PgConnection): Promise<PgSession> => ({
+    query: async (sql: string, params?: unknown[]) => {
+      this.queries.push(sql);
+      if (this.failOn && sql.includes(this.failOn)) throw new Error(`boom in ${this.failOn}`);
+      if (sql.startsWith("SELECT to_regclass")) return { rows: [{ present: this.ledger.length > 0 }] };
+      if (sql.startsWith(`SELECT name, checksum FROM ${LEDGER_TABLE}`)) return { rows: [...this.ledger] };
+      if (sql.startsWith(`INSERT INTO ${LEDGER_TABLE}`)) this.ledger.push({ name: String(params![0]), checksum: String(params![1]) });
+      return { rows: [] };
+    },
+    end: async () => {
+      this.ended++;
+    },
+  });
+}
+
+const connection: PgConnection = { host: "127.0.0.1", port: 15432, database: "kryonix_saas", user: "kryonix_migrator", password: "pw" };
+const file = (name: string, sql = `-- ${name}\nSELECT 1;\n`): MigrationFile => ({ name, sql });
+
+describe("the migrations provider", () => {
+  const a = file("001_a.sql");
+  const b = file("002_b.sql");
+
+  it("applies pending files as the owner role and records the ledger", async () => {
+    const db = new FakeDb();
+    const provider = makeMigrationsProvider(db.connect);
+    const inputs = { connection, role: "kryonix_owner", files: migrationInputs([a, b]) };
+    const created = await provider.create!(inputs);
+    expect(created.outs.applied).toEqual([
+      { name: a.name, checksum: checksum(a.sql) },
+      { name: b.name, checksum: checksum(b.sql) },
+    ]);
+    expect(db.queries).toContain('SET LOCAL ROLE "kryonix_owner"');
+    expect(db.ended).toBe(1);
+  });
+
+  it("diff: nothing to do when every file is applied", async () => {
+    const provider = makeMigrationsProvider(new FakeDb().connect);
+    const outs: MigrationsOutputs = {
+      connection,
+      role: "kryonix_owner",
+      files: migrationInputs([a]),
+      applied: [{ name: a.name, checksum: checksum(a.sql) }],
+    };
+    expect((await provider.diff!("id", outs, { connection, role: "kryonix_owner", files: migrationInputs([a]) })).changes).toBe(false);
+    expect((await provider.diff!("id", outs, { connection, role: "kryonix_owner", files: migrationInputs([a, b]) })).changes).toBe(true);
+  });
+
+  it("diff: an applied file whose content changed fails the preview", async () => {
+    const provider = makeMigrationsProvider(new FakeDb().connect);
+    const outs: MigrationsOutputs = { connection, role: "r", files: migrationInputs([a]), applied: [{ name: a.name, checksum: checksum(a.sql) }] };
+    const changed = file(a.name, "SELECT 2;\n");
+    await expect(provider.diff!("id", outs, { connection, role: "r", files: migrationInputs([changed]) })).rejects.toThrow(
+      /sql\/001_a.sql was applied with checksum .* but now has .*: applied migrations are immutable/,
+    );
+  });
+
+  it("check: a checksum that does not match the SQL, and bad names", async () => {
+    const provider = makeMigrationsProvider(new FakeDb().connect);
+    const tampered = [{ name: a.name, checksum: "0".repeat(64), sql: a.sql }];
+    const checked = await provider.check!({}, { connection, role: "r", files: tampered });
+    expect(checked.failures?.[0].reason).toMatch(/recorded checksum 0+ does not match/);
+    const badName = await provider.check!({}, { connection, role: "r", files: migrationInputs([file("x.sql")]) });
+    expect(badName.failures?.[0].reason).toMatch(/NNN_words.sql/);
+  });
+
+  it("read: refresh reads the live ledger", async () => {
+    const db = new FakeDb();
+    db.ledger = [{ name: a.name, checksum: "abc" }];
+    const provider = makeMigrationsProvider(db.connect);
+    const read = await provider.read!("id", { connection, role: "r", files: [], applied: [] });
+    expect(read.props.applied).toEqual([{ name: a.name, checksum: "abc" }]);
+  });
+});
+
+describe("the SQL script provider", () => {
+  it("runs the script in one transaction and the destroy script on delete", async () => {
+    const db = new FakeDb();
+    const provider = makeSqlScriptProvider(db.connect);
+    const inputs = { connection, description: "pgbouncer auth function", sql: "CREATE SCHEMA x;", destroySql: "DROP SCHEMA x;" };
+    const created = await provider.create!(inputs);
+    expect(created.id).toBe("kryonix_saas/pgbouncer auth function");
+    await provider.delete!(created.id, inputs);
+    expect(db.queries).toEqual(["BEGIN", "CREATE SCHEMA x;", "COMMIT", "BEGIN", "DROP SCHEMA x;", "COMMIT"]);
+    expect((await provider.diff!("id", inputs, inputs)).changes).toBe(false);
+    expect((await provider.diff!("id", inputs, { ...inputs, sql: "CREATE SCHEMA y;" })).changes).toBe(true);
+  });
+
+  it("rolls back and names the script when it fails", async () => {
+    const db = new FakeDb();
+    db.failOn = "CREATE";
+    const provider = makeSqlScriptProvider(db.connect);
+    await expect(provider.create!({ connection, description: "auth fn", sql: "CREATE SCHEMA x;" })).rejects.toThrow(
+      /auth fn failed and was rolled back: boom in CREATE/,
+    );
+    expect(db.queries).toEqual(["BEGIN", "CREATE SCHEMA x;", "ROLLBACK"]);
+    expect(db.ended).toBe(1);
+  });
+});
+
+describe("the certificate providers", () => {
+  const caInputs = { commonName: "kryonix-dev CA", organization: "KRYONIX", validityDays: 3650, renewBeforeDays: 30 };
+
+  it("issue a CA and a server certificate it signed", async () => {
+    const ca = await caProvider.create!(caInputs);
+    const server = await serverCertProvider.create!({
+      caCertificatePem: ca.outs.certificatePem,
+      caPrivateKeyPem: ca.outs.privateKeyPem,
+      commonName: "kryonix-dev-minio",
+      dnsNames: ["kryonix-dev-minio", "minio"],
+      ipAddresses: ["127.0.0.1"],
+      validityDays: 825,
+      renewBeforeDays: 30,
+    });
+    const caCert = new X509Certificate(ca.outs.certificatePem);
+    const cert = new X509Certificate(server.outs.certificatePem);
+    expect(caCert.ca).toBe(true);
+    expect(cert.checkIssued(caCert)).toBe(true);
+    expect(cert.verify(caCert.publicKey)).toBe(true);
+    expect(cert.checkHost("minio")).toBe("minio");
+    expect(cert.checkIP("127.0.0.1")).toBe("127.0.0.1");
+  });
+
+  it("keep the certificate until its inputs change or it nears expiry", async () => {
+    const ca = await caProvider.create!(caInputs);
+    expect(await caProvider.diff!("id", ca.outs, caInputs)).toMatchObject({ changes: false, replaces: [] });
+    expect(await caProvider.diff!("id", ca.outs, { ...caInputs, commonName: "other" })).toMatchObject({ changes: true, replaces: ["commonName"] });
+    const expiring = { ...ca.outs, notAfter: new Date(Date.now() + 10 * 24 * 3600 * 1000).toISOString() };
+    expect(await caProvider.diff!("id", expiring, caInputs)).toMatchObject({ changes: true, replaces: ["notAfter"] });
+  });
+});
