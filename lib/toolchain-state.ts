@@ -27,6 +27,8 @@ export interface ToolchainStatus {
   pulumiHome: string;
   plugins: Record<string, string>;
   baseImage: string;
+  /** Service -> local tag `kryonix/<service>:<inputs hash>` (scripts/images.ts). */
+  images: Record<string, string>;
   blocked: Blocked[];
 }
 

@@ -19,6 +19,7 @@ import {
   pluginVersion,
   renderGoMod,
 } from "../lib/versions";
+import { buildImagesDetailed } from "./images";
 import { Blocked, ToolchainStatus, cacheRoot, pulumiHome, statusFile, versionsSha } from "../lib/toolchain-state";
 
 const versions = loadVersions();
@@ -348,6 +349,18 @@ async function main() {
 
   const image = await baseImage();
 
+  const minio = binDirs.map((d) => path.join(d, "minio")).find((f) => existsSync(f));
+  const images: Record<string, string> = {};
+  if (minio) {
+    for (const r of await step("service images", async () => {
+      const results = await buildImagesDetailed({ log: (m) => say(`  ${m}`), minioBinary: minio });
+      const built = results.filter((x) => x.built).map((x) => x.service);
+      return { note: built.length ? `built ${built.join(", ")}` : "all cached", value: results };
+    })) {
+      images[r.service] = r.tag;
+    }
+  }
+
   const status: ToolchainStatus = {
     versionsSha: versionsSha(),
     pulumi,
@@ -355,6 +368,7 @@ async function main() {
     pulumiHome: pulumiHome(),
     plugins,
     baseImage: image,
+    images,
     blocked,
   };
   writeFileSync(`${statusFile()}.partial`, JSON.stringify(status, null, 2));

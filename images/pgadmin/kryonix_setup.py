@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import sys
+import warnings
 
 PGADMIN_DIR = os.environ.get('PGADMIN_DIR', '/opt/pgadmin4')
 MIN_PASSWORD_LENGTH = 6
@@ -48,6 +49,8 @@ def main():
 
     sys.path.insert(0, PGADMIN_DIR)
     builtins.SERVER_MODE = True
+    # pgAdmin's own migrations warn about their unnamed constraints: nothing an operator can act on.
+    warnings.filterwarnings('ignore', category=UserWarning, module='alembic')
     # Read by the first migration of a new configuration database (pgadmin.setup.user_info).
     os.environ['PGADMIN_SETUP_EMAIL'] = email
     os.environ['PGADMIN_SETUP_PASSWORD'] = password
@@ -87,6 +90,8 @@ def main():
             if not ok:
                 fail('could not update the password of %s: %s' % (email, msg))
             info('user %s: password updated from the password file' % email)
+        elif new_db:
+            info('user %s created' % email)
         else:
             info('user %s exists' % email)
         user = User.query.filter_by(username=email, auth_source=INTERNAL).first()

@@ -49,7 +49,7 @@ afterAll(() => {
 });
 
 it("up creates a role through the postgresql provider; destroy leaves nothing", async () => {
-  const image = (status as ToolchainStatus & { images?: Record<string, string> }).images?.postgres;
+  const image = status.images?.postgres;
   expect(image, "postgres image from the toolchain").toBeDefined();
   const port = await freePort();
   expect(pulumi("stack", "init", "ptest").code).toBe(0);
