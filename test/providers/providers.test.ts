@@ -3,36 +3,22 @@
  * with automatic plugin acquisition disabled. Run with `npm run test:providers`; it fails while the
  * plugins are blocked (README "Blocked").
  */
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { projectEnv } from "../../lib/pulumi-env";
 import { ToolchainStatus, readStatus } from "../../lib/toolchain-state";
 import { repoRoot } from "../../lib/versions";
+import { freePort, sh } from "../support/process";
 
 let status: ToolchainStatus;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 const prefix = `kryonix-ptest-${randomBytes(3).toString("hex")}`;
 
-const sh = (cmd: string, args: string[], e = process.env, cwd?: string) => {
-  const r = spawnSync(cmd, args, { encoding: "utf8", env: e, cwd });
-  return { code: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}`, stdout: r.stdout ?? "" };
-};
-const pulumi = (...args: string[]) => sh(status.pulumi, [...args, "--non-interactive"], env, dir);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const p = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
+const pulumi = (...args: string[]) => sh(status.pulumi, [...args, "--non-interactive"], { env, cwd: dir });
 
 beforeAll(() => {
   status = readStatus();

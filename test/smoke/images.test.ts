@@ -5,16 +5,15 @@
  * strictest upload would be); no secret may show in `docker inspect` or `docker logs`.
  * Requires `npm run toolchain` (base image, MinIO and mc) and a psql client on the host.
  */
-import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
-import { createServer } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImages } from "../../scripts/images";
 import { readStatus } from "../../lib/toolchain-state";
+import { freePort, sh, sleep, type Result } from "../support/process";
 
 const PREFIX = `kryonix-imgtest-${randomBytes(4).toString("hex")}`;
 const NETWORK = `${PREFIX}-net`;
@@ -23,38 +22,12 @@ const name = (service: string) => `${PREFIX}-${service}`;
 let tags: Record<string, string> = {};
 let work = "";
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-  out: string;
-}
-
-function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Result {
-  const r = spawnSync(cmd, args, { encoding: "utf8", env: opts.env ?? process.env, input: opts.input, timeout: 120_000 });
-  const stdout = r.stdout ?? "";
-  const stderr = r.stderr ?? (r.error ? String(r.error) : "");
-  return { code: r.status ?? 1, stdout, stderr, out: `${stdout}${stderr}` };
-}
-
 function dockerOk(args: string[]): string {
   const r = sh("docker", args);
   if (r.code !== 0) throw new Error(`docker ${args.join(" ")} failed: ${r.out}`);
   return r.stdout.trim();
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls the container's health status until healthy; fails early when it stops or turns unhealthy. */
 async function waitHealthy(container: string, deadlineMs: number): Promise<number> {

@@ -3,16 +3,16 @@
  * file backend with plugin acquisition disabled; the base image, MinIO and mc work. Requires
  * `npm run toolchain` to have run (the README's test command does).
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectEnv } from "../../lib/pulumi-env";
 import { ToolchainStatus, readStatus } from "../../lib/toolchain-state";
 import { loadVersions, pluginVersion, repoRoot } from "../../lib/versions";
+import { freePort, sh, waitFor } from "../support/process";
 
 const versions = loadVersions();
 let status: ToolchainStatus;
@@ -21,44 +21,19 @@ beforeAll(() => {
   status = readStatus();
 });
 
-function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv, cwd?: string) {
-  const r = spawnSync(cmd, args, { encoding: "utf8", env: env ?? process.env, cwd });
-  return { code: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}`, stdout: r.stdout ?? "" };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
-
-async function waitFor(what: string, deadlineMs: number, probe: () => Promise<boolean> | boolean) {
-  const end = Date.now() + deadlineMs;
-  while (Date.now() < end) {
-    if (await probe()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${what} not ready within ${deadlineMs} ms`);
-}
-
 describe("pinned binaries", () => {
   it("the CLI is the pinned version and the language host is beside it on PATH", () => {
     const want = versions.go.pulumi.ldflags["github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"];
     expect(sh(status.pulumi, ["version"]).stdout.trim()).toBe(want);
     const env = projectEnv(status, "smoke", process.env, { stateDir: os.tmpdir(), secretsDir: mkdtempSync(path.join(os.tmpdir(), "kx-s-")) });
     for (const bin of ["pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"]) {
-      expect(sh("sh", ["-c", `command -v ${bin}`], env).code, `${bin} on the project PATH`).toBe(0);
+      expect(sh("sh", ["-c", `command -v ${bin}`], { env }).code, `${bin} on the project PATH`).toBe(0);
     }
   });
 
   it("every provider plugin is installed at its npm version, or reported blocked", () => {
     const env = projectEnv(status, "smoke", process.env, { stateDir: os.tmpdir(), secretsDir: mkdtempSync(path.join(os.tmpdir(), "kx-s-")) });
-    const listed = JSON.parse(sh(status.pulumi, ["plugin", "ls", "--json"], env).stdout || "[]") as { name: string; version: string }[];
+    const listed = JSON.parse(sh(status.pulumi, ["plugin", "ls", "--json"], { env }).stdout || "[]") as { name: string; version: string }[];
     for (const [name, build] of Object.entries(versions.go)) {
       if (build.kind !== "provider") continue;
       const installed = listed.some((p) => p.name === build.plugin && p.version === pluginVersion(versions, build));
@@ -84,7 +59,7 @@ describe("pulumi up and destroy of a throwaway program", () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   const token = randomBytes(12).toString("hex");
-  const pulumi = (...args: string[]) => sh(status.pulumi, [...args, "--non-interactive"], env, dir);
+  const pulumi = (...args: string[]) => sh(status.pulumi, [...args, "--non-interactive"], { env, cwd: dir });
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), "kryonix-smoke-"));
@@ -158,8 +133,8 @@ describe("MinIO server and mc client", () => {
         }
       });
       const mcEnv = { ...process.env, MC_CONFIG_DIR: cfg, [`MC_HOST_smoke`]: `http://${user}:${pass}@127.0.0.1:${port}` };
-      expect(sh(client!, ["mb", "smoke/kryonix-smoke"], mcEnv).code).toBe(0);
-      const ls = sh(client!, ["ls", "--json", "smoke"], mcEnv);
+      expect(sh(client!, ["mb", "smoke/kryonix-smoke"], { env: mcEnv }).code).toBe(0);
+      const ls = sh(client!, ["ls", "--json", "smoke"], { env: mcEnv });
       expect(ls.stdout).toContain("kryonix-smoke");
       expect(readdirSync(data)).toContain("kryonix-smoke");
     } finally {

@@ -1,0 +1,41 @@
+/** Helpers shared by the real (smoke and providers) tests: run a command, find a free loopback port, wait with a deadline. */
+import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+  out: string;
+}
+
+export function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Result {
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: opts.env ?? process.env, input: opts.input, cwd: opts.cwd, timeout: 600_000 });
+  const stdout = r.stdout ?? "";
+  const stderr = r.stderr ?? (r.error ? String(r.error) : "");
+  return { code: r.status ?? 1, stdout, stderr, out: `${stdout}${stderr}` };
+}
+
+/** A port nobody listens on right now, on 127.0.0.1 (the only address our tests publish on). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` until it is true; throws naming `what` when the deadline passes. */
+export async function waitFor(what: string, deadlineMs: number, probe: () => Promise<boolean> | boolean): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    if (await probe()) return;
+    await sleep(250);
+  }
+  throw new Error(`${what} not ready within ${deadlineMs} ms`);
+}
