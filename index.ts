@@ -33,7 +33,6 @@ const postgres = new Postgres("postgres", {
   memoryBytes: config.postgresMemoryBytes,
   cpus: config.postgresCpus,
   parameters: postgresParameters(config),
-  publish: config.publishPostgres,
   hostPort: config.postgresPort,
   protectData: config.protectData,
 });
@@ -123,10 +122,8 @@ const minio = new Minio("minio", {
 
 /** Where to connect; no password here (see `credentials`). */
 export const endpoints = {
-  postgres: config.publishPostgres
-    ? { host: LOOPBACK, port: config.postgresPort, database: DATABASE_NAME, published: true }
-    : // Not published: reachable from the stack's Docker network only.
-      { host: postgres.internalHost, port: POSTGRES_PORT, database: DATABASE_NAME, published: false },
+  // Always 127.0.0.1 (kryonix:publishPostgres accepts only true); applications use PgBouncer.
+  postgres: { host: LOOPBACK, port: config.postgresPort, database: DATABASE_NAME },
   pgbouncer: { host: LOOPBACK, port: pgbouncer.hostPort, database: DATABASE_NAME },
   pgadmin: {
     host: LOOPBACK,

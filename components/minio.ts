@@ -46,7 +46,7 @@ export interface MinioArgs {
   tlsKey: pulumi.Input<string>;
   /** The CA that signed it (PEM): MinIO trusts it, and clients get it from the outputs. */
   caCertificate: pulumi.Input<string>;
-  /** Protect the data volume (backups live here). */
+  /** Protect the data volume (backups live here). It is retained on delete either way. */
   protectData: boolean;
 }
 
@@ -109,7 +109,8 @@ export class Minio extends pulumi.ComponentResource {
     this.volume = new docker.Volume(
       `${name}-data`,
       { name: dockerName, labels: labels(args.stack, "minio") },
-      { parent: this, protect: args.protectData, retainOnDelete: args.protectData, deleteBeforeReplace: true },
+      // Retained on delete in every stack (a destroy leaves the data on the engine); protected when asked.
+      { parent: this, protect: args.protectData, retainOnDelete: true, deleteBeforeReplace: true },
     );
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });

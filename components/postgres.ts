@@ -43,10 +43,16 @@ export interface PostgresArgs {
   cpus: number;
   /** The final postgresql.conf parameters, e.g. postgresParameters(config). */
   parameters: PgParams;
-  /** Publish 5432 on 127.0.0.1:hostPort; when false PostgreSQL is reachable only on the Docker network. */
-  publish: boolean;
+  /**
+   * 5432 is always published on 127.0.0.1:hostPort, and only there (never 0.0.0.0): the
+   * postgresql provider and DBAs on the host connect through it. The host never addresses the
+   * container's own IP.
+   */
   hostPort: number;
-  /** Protect the data volume: `pulumi destroy` and replacements refuse to delete it. */
+  /**
+   * Protect the data volume: `pulumi destroy` and replacements refuse to delete it. Either way the
+   * volume is retained on delete: a destroy drops it from the state and leaves it on the engine.
+   */
   protectData: boolean;
   /** How long `pulumi up` waits for the healthcheck; initdb runs on first start. Default 300 s. */
   waitTimeoutSeconds?: number;
@@ -65,7 +71,6 @@ export function checkPostgresArgs(args: PostgresArgs): void {
     problems.push(invalid("Postgres cpus", args.cpus, `a number from ${MIN_CPUS} to ${MAX_CPUS}`));
   }
   problems.push(...portProblems("Postgres hostPort", args.hostPort));
-  if (typeof args.publish !== "boolean") problems.push(invalid("Postgres publish", args.publish, "true or false"));
   if (typeof args.protectData !== "boolean") problems.push(invalid("Postgres protectData", args.protectData, "true or false"));
   const maxConnections = Number(args.parameters?.max_connections);
   if (!Number.isInteger(maxConnections) || maxConnections < 1) {
@@ -84,7 +89,8 @@ export function checkPostgresArgs(args: PostgresArgs): void {
 }
 
 /**
- * PostgreSQL 17 in a container: a named data volume (protected when asked),
+ * PostgreSQL 17 in a container, published on 127.0.0.1 only: a named data volume
+ * (retained on delete, and protected when asked),
  * a generated superuser password handed over as a file, postgresql.conf and
  * pg_hba.conf rendered from the stack configuration, and a TCP healthcheck
  * that `pulumi up` waits on, so nothing downstream connects early.
@@ -98,13 +104,9 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly container: docker.Container;
   /** The superuser (postgres) password, a secret. */
   public readonly superuserPassword: pulumi.Output<string>;
-  /**
-   * Where this machine reaches the server as superuser: 127.0.0.1 and the
-   * published port, or, unpublished, the container's address on the bridge
-   * network (reachable from the Docker host on Linux) and 5432.
-   */
-  public readonly adminHost: pulumi.Output<string>;
-  public readonly adminPort: pulumi.Output<number>;
+  /** Where this machine reaches the server as superuser: 127.0.0.1 and the published port, nothing else. */
+  public readonly adminHost: string = LOOPBACK;
+  public readonly adminPort: number;
   public readonly maxConnections: number;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -114,6 +116,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.containerName = dockerName;
     this.internalHost = dockerName;
     this.maxConnections = Number(args.parameters.max_connections);
+    this.adminPort = args.hostPort;
     const memory = memoryMiB(args.memoryBytes);
 
     const password = new random.RandomPassword(
@@ -126,8 +129,10 @@ export class Postgres extends pulumi.ComponentResource {
     this.volume = new docker.Volume(
       `${name}-data`,
       { name: dockerName, labels: labels(args.stack, "postgres") },
-      // retainOnDelete: even a forced delete (stack rm, a replacement) leaves the data on the host.
-      { parent: this, protect: args.protectData, retainOnDelete: args.protectData, deleteBeforeReplace: true },
+      // retainOnDelete in every stack: `pulumi destroy` (and a replacement or `stack rm`) drops the
+      // volume from the state but leaves the data on the engine; `npm run destroy -- --including-data`
+      // removes it. protect (prod) makes destroy and replacements refuse outright.
+      { parent: this, protect: args.protectData, retainOnDelete: true, deleteBeforeReplace: true },
     );
 
     const image = new docker.RemoteImage(
@@ -149,7 +154,8 @@ export class Postgres extends pulumi.ComponentResource {
         // Parallel query uses dynamic shared memory in /dev/shm (Docker's default is 64 MiB).
         shmSize: Math.max(64, Math.floor(memory / 4)),
         networksAdvanced: [{ name: args.network, aliases: ["postgres"] }],
-        ports: args.publish ? [{ internal: POSTGRES_PORT, external: args.hostPort, ip: LOOPBACK, protocol: "tcp" }] : [],
+        // Loopback only: the host reaches PostgreSQL here and never at the container's own address.
+        ports: [{ internal: POSTGRES_PORT, external: args.hostPort, ip: LOOPBACK, protocol: "tcp" }],
         mounts: [{ type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR }],
         uploads: [
           { file: POSTGRES_PASSWORD_FILE, content: this.superuserPassword, permissions: UPLOAD_MODE },
@@ -172,16 +178,6 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.volume], deleteBeforeReplace: true },
     );
 
-    if (args.publish) {
-      this.adminHost = pulumi.output(LOOPBACK);
-      this.adminPort = pulumi.output(args.hostPort);
-    } else {
-      this.adminHost = pulumi
-        .all([this.container.networkDatas, args.network])
-        .apply(([datas, network]) => bridgeAddress(datas ?? [], network, dockerName));
-      this.adminPort = pulumi.output(POSTGRES_PORT);
-    }
-
     this.registerOutputs({
       containerName: this.containerName,
       volumeName: this.volume.name,
@@ -191,11 +187,3 @@ export class Postgres extends pulumi.ComponentResource {
   }
 }
 
-/** The container's IPv4 address on `network`. Pure. */
-export function bridgeAddress(datas: ReadonlyArray<{ networkName?: string; ipAddress?: string }>, network: string, container: string): string {
-  const address = datas.find((d) => d.networkName === network)?.ipAddress;
-  if (!address) {
-    throw new Error(`${container} has no IPv4 address on network ${network}; is the container running?`);
-  }
-  return address;
-}

@@ -27,9 +27,13 @@ export interface StackConfig {
   pgbouncerMemoryBytes: number;
   pgadminMemoryBytes: number;
   minioMemoryBytes: number;
-  /** Host port for PostgreSQL; only bound when publishPostgres is true. */
+  /** Host port for PostgreSQL, bound on 127.0.0.1 only. */
   postgresPort: number;
-  publishPostgres: boolean;
+  /**
+   * Always true: PostgreSQL is published on 127.0.0.1:postgresPort, because the postgresql
+   * provider runs on the host and the host never addresses a container's own IP.
+   */
+  publishPostgres: true;
   pgbouncerPort: number;
   pgadminPort: number;
   minioPort: number;
@@ -64,6 +68,10 @@ export const CONFIG_KEYS = [
   "protectData",
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+/** Why kryonix:publishPostgres accepts only true. */
+export const PUBLISH_POSTGRES_ALLOWED =
+  "true (PostgreSQL is bound to 127.0.0.1 only; the postgresql provider runs on the host and a container's own IP is never addressed from the host)";
 
 const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort"] as const;
 
@@ -189,6 +197,20 @@ class Reader {
     return this.fail(key, "true or false");
   }
 
+  /**
+   * A key that only accepts true (the default): PostgreSQL is bound to 127.0.0.1 and never
+   * unpublished, since the host-side postgresql provider would otherwise need the container's IP.
+   */
+  published(key: ConfigKey): true | undefined {
+    if (!this.has(key)) return true;
+    const raw = this.values.get(key);
+    const text = typeof raw === "string" ? raw.trim().toLowerCase() : undefined;
+    if (raw === true || text === "true") return true;
+    const shown = raw === false || text === "false" ? false : raw;
+    this.problems.push(invalid(`${NAMESPACE}:${key}`, shown, PUBLISH_POSTGRES_ALLOWED));
+    return undefined;
+  }
+
   email(key: ConfigKey, fallback: string): string | undefined {
     if (!this.has(key)) return fallback;
     const raw = this.values.get(key);
@@ -280,8 +302,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     (typeof PORT_KEYS)[number],
     number | undefined
   >;
-  // The database is reached through PgBouncer; production does not expose it.
-  const publishPostgres = read.boolean("publishPostgres", !prod);
+  const publishPostgres = read.published("publishPostgres");
   const pgadminEmail = read.email("pgadminEmail", DEFAULTS.pgadminEmail);
   const pgadminPublicUrl = read.url("pgadminPublicUrl");
   const backupRetentionDays = read.number("backupRetentionDays", DEFAULTS.backupRetentionDays, 1, 3650, true);

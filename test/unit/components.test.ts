@@ -31,9 +31,10 @@ import { checkNetworkArgs } from "../../components/network";
 import { checkPgadminArgs, pgadminEnvs, renderServersJson, type PgadminArgs } from "../../components/pgadmin";
 import { checkPgbouncerArgs, pgbouncerIni, renderUserlist, type PgbouncerArgs } from "../../components/pgbouncer";
 import { caProvider, checkPkiArgs, dueForRenewal, serverCertProvider } from "../../components/pki";
-import { bridgeAddress, checkPostgresArgs, type PostgresArgs } from "../../components/postgres";
+import { checkPostgresArgs, type PostgresArgs } from "../../components/postgres";
 import { makeSqlScriptProvider } from "../../components/sql-script";
 import { postgresParameters, validateStackConfig } from "../../lib/config";
+import { dataVolumes } from "../../lib/destroy-plan";
 import { ConfigError } from "../../lib/messages";
 import { checksum, LEDGER_TABLE, type MigrationFile } from "../../lib/migrations";
 import { loadMigrationFiles } from "../../lib/migrations-fs";
@@ -287,11 +288,19 @@ describe("the stack program", () => {
     }
   });
 
-  it("publishes PostgreSQL in dev and not in prod", () => {
+  it("publishes PostgreSQL on 127.0.0.1 only, in dev and in prod", () => {
     expect(byName(dev, CONTAINER, "kryonix-dev-postgres").inputs.ports).toEqual([
       { internal: 5432, external: 15432, ip: "127.0.0.1", protocol: "tcp" },
     ]);
-    expect(byName(prod, CONTAINER, "kryonix-prod-postgres").inputs.ports ?? []).toEqual([]);
+    expect(byName(prod, CONTAINER, "kryonix-prod-postgres").inputs.ports).toEqual([
+      { internal: 5432, external: 25432, ip: "127.0.0.1", protocol: "tcp" },
+    ]);
+  });
+
+  it("never addresses a container's own IP from the host", () => {
+    for (const run of [dev, prod]) {
+      for (const r of run.resources) expect(JSON.stringify(r.inputs), `${r.type} ${r.name}`).not.toContain(CONTAINER_IP);
+    }
   });
 
   it("puts no secret in any container's environment", () => {
@@ -368,8 +377,8 @@ describe("the stack program", () => {
   it("builds the provider from the container's outputs", () => {
     const provider = (run: Run) => run.resources.find((r) => r.type === "pulumi:providers:postgresql")!;
     expect(provider(dev).inputs).toMatchObject({ host: "127.0.0.1", port: "15432", username: "postgres", sslmode: "disable" });
-    // Not published: the container's address on the bridge network.
-    expect(provider(prod).inputs).toMatchObject({ host: CONTAINER_IP, port: "5432" });
+    // prod too: the port published on 127.0.0.1, never the container's address on the bridge network.
+    expect(provider(prod).inputs).toMatchObject({ host: "127.0.0.1", port: "25432", username: "postgres", sslmode: "disable" });
   });
 
   it("applies the DDL after every role, schema, grant and extension, and grants on its views after it", () => {
@@ -406,13 +415,22 @@ describe("the stack program", () => {
     );
   });
 
-  it("protects the data volumes in prod and not in dev", () => {
+  it.each(["dev", "prod"])("%s: every volume is a data volume npm run destroy knows of", (stack) => {
+    const run = stack === "dev" ? dev : prod;
+    expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual([...dataVolumes(stack)].sort());
+  });
+
+  it("retains every data volume on delete in dev and prod, and protects them in prod only", () => {
     for (const service of ["postgres", "minio"]) {
       const p = byName(prod, VOLUME, `kryonix-prod-${service}`);
       expect([p.protect, p.retainOnDelete]).toEqual([true, true]);
       const d = byName(dev, VOLUME, `kryonix-dev-${service}`);
-      expect([d.protect, d.retainOnDelete]).toEqual([false, false]);
+      expect([d.protect, d.retainOnDelete]).toEqual([false, true]);
     }
+    for (const v of [...ofType(dev, VOLUME), ...ofType(prod, VOLUME)]) expect(v.retainOnDelete, v.inputs.name).toBe(true);
+    // Nothing but the data volumes is protected, so the unprotect commands npm run destroy prints are exactly those.
+    expect(dev.resources.filter((r) => r.protect)).toEqual([]);
+    expect(prod.resources.filter((r) => r.protect).map((r) => r.inputs.name).sort()).toEqual(["kryonix-prod-minio", "kryonix-prod-postgres"]);
     expect(byName(prod, CONTAINER, "kryonix-prod-postgres").inputs.mounts).toEqual([
       { type: "volume", source: "kryonix-prod-postgres", target: "/var/lib/postgresql/data" },
     ]);
@@ -445,7 +463,9 @@ describe("the stack program", () => {
     const exports = prod.exports as Record<string, any>;
     const endpoints = await new Promise<any>((resolve) => pulumi.output(exports.endpoints).apply(resolve));
     expect(endpoints.pgbouncer).toEqual({ host: "127.0.0.1", port: 26432, database: "kryonix_saas" });
-    expect(endpoints.postgres).toMatchObject({ published: false, database: "kryonix_saas" });
+    expect(endpoints.postgres).toEqual({ host: "127.0.0.1", port: 25432, database: "kryonix_saas" });
+    const devEndpoints = await new Promise<any>((resolve) => pulumi.output((dev.exports as Record<string, any>).endpoints).apply(resolve));
+    expect(devEndpoints.postgres).toEqual({ host: "127.0.0.1", port: 15432, database: "kryonix_saas" });
     expect(endpoints.pgadmin).toMatchObject({ url: "http://127.0.0.1:25050", publicUrl: "https://pgadmin.kryonix.com.br" });
     expect(endpoints.minio.url).toBe("https://127.0.0.1:29000");
     for (const secret of prod.generated) expect(JSON.stringify(endpoints)).not.toContain(secret);
@@ -545,7 +565,6 @@ const postgresArgs: PostgresArgs = {
   memoryBytes: GiB,
   cpus: 2,
   parameters: params,
-  publish: true,
   hostPort: 15432,
   protectData: false,
 };
@@ -676,11 +695,6 @@ describe("component argument checks", () => {
     const files = [{ name: "1_init.sql", sql: "SELECT 1;" }];
     expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", role: "r", files })).toThrow(/NNN_words.sql/);
     expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", role: "r", files: [] })).toThrow(/no \*.sql/);
-  });
-
-  it("bridgeAddress finds the container on the stack network", () => {
-    expect(bridgeAddress([{ networkName: "a", ipAddress: "1.1.1.1" }, { networkName: "n", ipAddress: "2.2.2.2" }], "n", "c")).toBe("2.2.2.2");
-    expect(() => bridgeAddress([], "n", "c")).toThrow(/c has no IPv4 address on network n/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CONFIG_KEYS, StackConfig, postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
+import { CONFIG_KEYS, PUBLISH_POSTGRES_ALLOWED, StackConfig, postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
 import { ConfigError } from "../../lib/messages";
 import { GiB, MiB } from "../../lib/size";
 
@@ -38,8 +38,8 @@ describe("validateStackConfig defaults", () => {
     expect(validateStackConfig({}, "dev")).toEqual(DEV_DEFAULTS);
   });
 
-  it("protects data and keeps PostgreSQL unpublished on prod", () => {
-    expect(validateStackConfig({}, "prod")).toEqual({ ...DEV_DEFAULTS, stack: "prod", publishPostgres: false, protectData: true });
+  it("protects data on prod and publishes PostgreSQL (on 127.0.0.1) there too", () => {
+    expect(validateStackConfig({}, "prod")).toEqual({ ...DEV_DEFAULTS, stack: "prod", publishPostgres: true, protectData: true });
   });
 
   it("treats only the stack named prod as production", () => {
@@ -47,8 +47,9 @@ describe("validateStackConfig defaults", () => {
     expect(validateStackConfig({}, "staging")).toMatchObject({ publishPostgres: true, protectData: false });
   });
 
-  it("lets prod opt in to publishing and dev opt in to protection", () => {
+  it("accepts publishPostgres true on prod and lets dev opt in to protection", () => {
     expect(validateStackConfig({ "kryonix:publishPostgres": "true" }, "prod").publishPostgres).toBe(true);
+    expect(validateStackConfig({ "kryonix:publishPostgres": true }, "dev").publishPostgres).toBe(true);
     expect(validateStackConfig({ "kryonix:protectData": "true" }, "dev").protectData).toBe(true);
   });
 });
@@ -63,7 +64,7 @@ describe("validateStackConfig parsing", () => {
         "kryonix:pgadminMemory": "1gb",
         "kryonix:minioMemory": "1073741824",
         "kryonix:postgresPort": "25432",
-        "kryonix:publishPostgres": "false",
+        "kryonix:publishPostgres": "TRUE",
         "kryonix:pgbouncerPort": "26432",
         "kryonix:pgadminPort": "25050",
         "kryonix:minioPort": "29000",
@@ -85,7 +86,7 @@ describe("validateStackConfig parsing", () => {
       pgadminMemoryBytes: GiB,
       minioMemoryBytes: GiB,
       postgresPort: 25432,
-      publishPostgres: false,
+      publishPostgres: true,
       pgbouncerPort: 26432,
       pgadminPort: 25050,
       minioPort: 29000,
@@ -101,10 +102,10 @@ describe("validateStackConfig parsing", () => {
 
   it("reads parsed JSON values and keys without the prefix", () => {
     const config = validateStackConfig(
-      { postgresCpus: 0.5, postgresPort: 25432, publishPostgres: false, postgresOverrides: { jit: false } },
+      { postgresCpus: 0.5, postgresPort: 25432, publishPostgres: true, postgresOverrides: { jit: false } },
       "dev",
     );
-    expect(config).toMatchObject({ postgresCpus: 0.5, postgresPort: 25432, publishPostgres: false, postgresOverrides: { jit: "off" } });
+    expect(config).toMatchObject({ postgresCpus: 0.5, postgresPort: 25432, publishPostgres: true, postgresOverrides: { jit: "off" } });
   });
 
   it("ignores other namespaces, which belong to providers", () => {
@@ -131,7 +132,7 @@ describe("validateStackConfig errors", () => {
     ["pgadminPort", "5050.5", 'kryonix:pgadminPort: "5050.5" is invalid: an integer from 1024 to 65535'],
     ["minioPort", "", 'kryonix:minioPort: "" is invalid: an integer from 1024 to 65535'],
     ["minioConsolePort", "http", 'kryonix:minioConsolePort: "http" is invalid: an integer from 1024 to 65535'],
-    ["publishPostgres", "yes", 'kryonix:publishPostgres: "yes" is invalid: true or false'],
+    ["publishPostgres", "yes", `kryonix:publishPostgres: "yes" is invalid: ${PUBLISH_POSTGRES_ALLOWED}`],
     ["protectData", 1, "kryonix:protectData: 1 is invalid: true or false"],
     ["pgadminEmail", "admin", 'kryonix:pgadminEmail: "admin" is invalid: an e-mail address such as admin@kryonix.com.br'],
     ["pgadminEmail", "admin@localhost", 'kryonix:pgadminEmail: "admin@localhost" is invalid: an e-mail address'],
@@ -151,6 +152,16 @@ describe("validateStackConfig errors", () => {
     const problems = problemsOf({ [`kryonix:${key}`]: value });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toContain(message);
+  });
+
+  it.each<[string, unknown]>([
+    ["prod", "false"],
+    ["prod", false],
+    ["dev", " False "],
+  ])("rejects publishPostgres false on %s (%j): PostgreSQL is bound to 127.0.0.1 only", (stack, value) => {
+    expect(problemsOf({ "kryonix:publishPostgres": value }, stack)).toEqual([
+      "kryonix:publishPostgres: false is invalid: true (PostgreSQL is bound to 127.0.0.1 only; the postgresql provider runs on the host and a container's own IP is never addressed from the host)",
+    ]);
   });
 
   it("rejects shared_buffers above 40% of the configured postgres memory", () => {
