@@ -16,6 +16,7 @@ import {
   memoryProblems,
   portProblems,
   throwProblems,
+  type ServiceContainerArgs,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
@@ -31,12 +32,7 @@ export const MINIO_DATA_DIR = "/data";
 /** The image's check: GET /minio/health/live over TLS on https://localhost:9000 (the certificate must name localhost). */
 export const MINIO_HEALTHCHECK = "/usr/local/bin/kryonix-minio-healthcheck";
 
-export interface MinioArgs {
-  stack: string;
-  /** Local image tag, `kryonix/minio:<hash>`. */
-  image: pulumi.Input<string>;
-  network: pulumi.Input<string>;
-  memoryBytes: number;
+export interface MinioArgs extends ServiceContainerArgs {
   /** S3 API and console, published on 127.0.0.1. */
   apiPort: number;
   consolePort: number;

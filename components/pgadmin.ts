@@ -16,6 +16,7 @@ import {
   memoryProblems,
   portProblems,
   throwProblems,
+  type ServiceContainerArgs,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
@@ -36,12 +37,7 @@ export interface PgadminServer {
   username: string;
 }
 
-export interface PgadminArgs {
-  stack: string;
-  /** Local image tag, `kryonix/pgadmin:<hash>`. */
-  image: pulumi.Input<string>;
-  network: pulumi.Input<string>;
-  memoryBytes: number;
+export interface PgadminArgs extends ServiceContainerArgs {
   /** Published on 127.0.0.1:hostPort. */
   hostPort: number;
   /** The login e-mail (not a secret; the password is generated). */

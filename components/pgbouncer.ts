@@ -14,6 +14,7 @@ import {
   memoryProblems,
   portProblems,
   throwProblems,
+  type ServiceContainerArgs,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
@@ -26,12 +27,7 @@ export const PGBOUNCER_USERLIST_FILE = `${CONFIG_DIR}/userlist.txt`;
 /** The image's check: pg_isready against PgBouncer's admin console (no PostgreSQL backend needed). */
 export const PGBOUNCER_HEALTHCHECK = "/usr/local/bin/kryonix-pgbouncer-healthcheck";
 
-export interface PgbouncerArgs {
-  stack: string;
-  /** Local image tag, `kryonix/pgbouncer:<hash>`. */
-  image: pulumi.Input<string>;
-  network: pulumi.Input<string>;
-  memoryBytes: number;
+export interface PgbouncerArgs extends ServiceContainerArgs {
   /** Published on 127.0.0.1:hostPort. */
   hostPort: number;
   /** PostgreSQL's name and port on the stack's network. */

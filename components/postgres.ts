@@ -16,6 +16,7 @@ import {
   memoryProblems,
   portProblems,
   throwProblems,
+  type ServiceContainerArgs,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { renderPgHbaConf } from "../lib/pg-hba";
@@ -30,15 +31,7 @@ export const PG_HBA_FILE = `${CONFIG_DIR}/pg_hba.conf`;
 export const SUPERUSER = "postgres";
 export const POSTGRES_HEALTHCHECK = ["pg_isready", "-q", "-t", "3", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER, "-d", "postgres"];
 
-export interface PostgresArgs {
-  /** The Pulumi stack name: container and volume are `kryonix-<stack>-postgres`. */
-  stack: string;
-  /** Local image tag, `kryonix/postgres:<hash>`. */
-  image: pulumi.Input<string>;
-  /** The Docker network to join. */
-  network: pulumi.Input<string>;
-  /** Container memory limit in bytes (postgresql.conf is tuned for it by the caller). */
-  memoryBytes: number;
+export interface PostgresArgs extends ServiceContainerArgs {
   /** Container CPU limit (Docker --cpus). */
   cpus: number;
   /** The final postgresql.conf parameters, e.g. postgresParameters(config). */

@@ -1,3 +1,4 @@
+import type { Input } from "@pulumi/pulumi";
 import { type Service } from "./config";
 import { invalid } from "./messages";
 import { MiB } from "./size";
@@ -75,4 +76,16 @@ export function memoryProblems(setting: string, bytes: unknown, minBytes: number
 /** Throws one Error listing every problem, prefixed with the component that found them. */
 export function throwProblems(component: string, problems: string[]): void {
   if (problems.length) throw new Error(`${component}: ${problems.join("; ")}`);
+}
+
+/** What every service component takes: its stack (for names), its image, its network and its memory limit. */
+export interface ServiceContainerArgs {
+  /** The Pulumi stack name: the container is `kryonix-<stack>-<service>`. */
+  stack: string;
+  /** Local image tag, `kryonix/<service>:<hash>`. */
+  image: Input<string>;
+  /** The stack's Docker network. */
+  network: Input<string>;
+  /** Container memory limit in bytes. */
+  memoryBytes: number;
 }
