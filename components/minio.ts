@@ -4,19 +4,15 @@ import * as random from "@pulumi/random";
 import { resourceName } from "../lib/config";
 import {
   CONFIG_DIR,
-  LOG_DRIVER,
-  LOG_OPTS,
-  LOOPBACK,
-  RESTART_POLICY,
   SECRETS_DIR,
   UPLOAD_MODE,
   healthcheck,
   labels,
-  memoryMiB,
   memoryProblems,
   portProblems,
   throwProblems,
   type ServiceContainerArgs,
+  serviceContainerArgs,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
@@ -86,7 +82,6 @@ export class Minio extends pulumi.ComponentResource {
     this.containerName = dockerName;
     this.apiPort = args.apiPort;
     this.consolePort = args.consolePort;
-    const memory = memoryMiB(args.memoryBytes);
 
     const user = new random.RandomString(
       `${name}-root-user`,
@@ -114,16 +109,7 @@ export class Minio extends pulumi.ComponentResource {
     this.container = new docker.Container(
       name,
       {
-        name: dockerName,
-        hostname: dockerName,
-        image: image.imageId,
-        restart: RESTART_POLICY,
-        memory,
-        networksAdvanced: [{ name: args.network, aliases: ["minio"] }],
-        ports: [
-          { internal: MINIO_PORT, external: args.apiPort, ip: LOOPBACK, protocol: "tcp" },
-          { internal: MINIO_CONSOLE_PORT, external: args.consolePort, ip: LOOPBACK, protocol: "tcp" },
-        ],
+        ...serviceContainerArgs(args, "minio", image.imageId, [{ internal: MINIO_PORT, external: args.apiPort }, { internal: MINIO_CONSOLE_PORT, external: args.consolePort }]),
         mounts: [{ type: "volume", source: this.volume.name, target: MINIO_DATA_DIR }],
         uploads: [
           { file: MINIO_ROOT_USER_FILE, content: this.rootUser, permissions: UPLOAD_MODE },
@@ -133,12 +119,8 @@ export class Minio extends pulumi.ComponentResource {
           { file: `${MINIO_CERTS_DIR}/CAs/kryonix-ca.crt`, content: args.caCertificate, permissions: UPLOAD_MODE },
         ],
         healthcheck: healthcheck([MINIO_HEALTHCHECK], "60s"),
-        wait: true,
         waitTimeout: 120,
         stopTimeout: 30,
-        logDriver: LOG_DRIVER,
-        logOpts: { ...LOG_OPTS },
-        labels: labels(args.stack, "minio"),
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
       { parent: this, dependsOn: [this.volume], deleteBeforeReplace: true },

@@ -4,19 +4,14 @@ import * as random from "@pulumi/random";
 import { resourceName } from "../lib/config";
 import {
   CONFIG_DIR,
-  LOG_DRIVER,
-  LOG_OPTS,
-  LOOPBACK,
-  RESTART_POLICY,
   SECRETS_DIR,
   UPLOAD_MODE,
   healthcheck,
-  labels,
-  memoryMiB,
   memoryProblems,
   portProblems,
   throwProblems,
   type ServiceContainerArgs,
+  serviceContainerArgs,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
@@ -117,7 +112,6 @@ export class Pgadmin extends pulumi.ComponentResource {
     this.containerName = dockerName;
     this.hostPort = args.hostPort;
     this.email = args.email;
-    const memory = memoryMiB(args.memoryBytes);
 
     const password = new random.RandomPassword(
       `${name}-password`,
@@ -131,13 +125,7 @@ export class Pgadmin extends pulumi.ComponentResource {
     this.container = new docker.Container(
       name,
       {
-        name: dockerName,
-        hostname: dockerName,
-        image: image.imageId,
-        restart: RESTART_POLICY,
-        memory,
-        networksAdvanced: [{ name: args.network, aliases: ["pgadmin"] }],
-        ports: [{ internal: PGADMIN_PORT, external: args.hostPort, ip: LOOPBACK, protocol: "tcp" }],
+        ...serviceContainerArgs(args, "pgadmin", image.imageId, [{ internal: PGADMIN_PORT, external: args.hostPort }]),
         envs: pgadminEnvs(args),
         uploads: [
           { file: PGADMIN_PASSWORD_FILE, content: this.password, permissions: UPLOAD_MODE },
@@ -145,11 +133,7 @@ export class Pgadmin extends pulumi.ComponentResource {
         ],
         // The first start creates pgAdmin's configuration database.
         healthcheck: healthcheck([PGADMIN_HEALTHCHECK], "120s"),
-        wait: true,
         waitTimeout: 300,
-        logDriver: LOG_DRIVER,
-        logOpts: { ...LOG_OPTS },
-        labels: labels(args.stack, "pgadmin"),
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
       { parent: this, dependsOn: opts?.dependsOn, deleteBeforeReplace: true },

@@ -3,18 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { resourceName } from "../lib/config";
 import {
   CONFIG_DIR,
-  LOG_DRIVER,
-  LOG_OPTS,
-  LOOPBACK,
-  RESTART_POLICY,
   UPLOAD_MODE,
   healthcheck,
-  labels,
-  memoryMiB,
   memoryProblems,
   portProblems,
   throwProblems,
   type ServiceContainerArgs,
+  serviceContainerArgs,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
@@ -106,7 +101,6 @@ export class Pgbouncer extends pulumi.ComponentResource {
     this.containerName = dockerName;
     this.internalHost = dockerName;
     this.hostPort = args.hostPort;
-    const memory = memoryMiB(args.memoryBytes);
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
 
@@ -114,26 +108,16 @@ export class Pgbouncer extends pulumi.ComponentResource {
     this.container = new docker.Container(
       name,
       {
-        name: dockerName,
-        hostname: dockerName,
-        image: image.imageId,
-        restart: RESTART_POLICY,
-        memory,
-        networksAdvanced: [{ name: args.network, aliases: ["pgbouncer"] }],
-        ports: [{ internal: PGBOUNCER_PORT, external: args.hostPort, ip: LOOPBACK, protocol: "tcp" }],
+        ...serviceContainerArgs(args, "pgbouncer", image.imageId, [{ internal: PGBOUNCER_PORT, external: args.hostPort }]),
         uploads: [
           { file: PGBOUNCER_INI_FILE, content: pgbouncerIni(args), permissions: UPLOAD_MODE },
           { file: PGBOUNCER_USERLIST_FILE, content: userlist, permissions: UPLOAD_MODE },
         ],
         healthcheck: healthcheck([PGBOUNCER_HEALTHCHECK], "30s"),
-        wait: true,
         waitTimeout: 120,
         // SIGINT: PgBouncer's safe shutdown, waiting for transactions in flight.
         stopSignal: "SIGINT",
         stopTimeout: 30,
-        logDriver: LOG_DRIVER,
-        logOpts: { ...LOG_OPTS },
-        labels: labels(args.stack, "pgbouncer"),
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
       { parent: this, dependsOn: opts?.dependsOn, deleteBeforeReplace: true },

@@ -4,10 +4,7 @@ import * as random from "@pulumi/random";
 import { resourceName } from "../lib/config";
 import {
   CONFIG_DIR,
-  LOG_DRIVER,
-  LOG_OPTS,
   LOOPBACK,
-  RESTART_POLICY,
   SECRETS_DIR,
   UPLOAD_MODE,
   healthcheck,
@@ -17,6 +14,7 @@ import {
   portProblems,
   throwProblems,
   type ServiceContainerArgs,
+  serviceContainerArgs,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { renderPgHbaConf } from "../lib/pg-hba";
@@ -138,17 +136,11 @@ export class Postgres extends pulumi.ComponentResource {
     this.container = new docker.Container(
       name,
       {
-        name: dockerName,
-        hostname: dockerName,
-        image: image.imageId,
-        restart: RESTART_POLICY,
-        memory,
+        // Ports on loopback only: the host reaches PostgreSQL there and never at the container's own address.
+        ...serviceContainerArgs(args, "postgres", image.imageId, [{ internal: POSTGRES_PORT, external: args.hostPort }]),
         cpus: String(args.cpus),
         // Parallel query uses dynamic shared memory in /dev/shm (Docker's default is 64 MiB).
         shmSize: Math.max(64, Math.floor(memory / 4)),
-        networksAdvanced: [{ name: args.network, aliases: ["postgres"] }],
-        // Loopback only: the host reaches PostgreSQL here and never at the container's own address.
-        ports: [{ internal: POSTGRES_PORT, external: args.hostPort, ip: LOOPBACK, protocol: "tcp" }],
         mounts: [{ type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR }],
         uploads: [
           { file: POSTGRES_PASSWORD_FILE, content: this.superuserPassword, permissions: UPLOAD_MODE },
@@ -157,15 +149,11 @@ export class Postgres extends pulumi.ComponentResource {
         ],
         // A TCP check (not the socket): the server accepts connections from the network.
         healthcheck: healthcheck(POSTGRES_HEALTHCHECK, "120s"),
-        wait: true,
         waitTimeout: args.waitTimeoutSeconds ?? 300,
         // SIGINT is PostgreSQL's fast shutdown: sessions end, a checkpoint is written.
         stopSignal: "SIGINT",
         stopTimeout: 60,
         destroyGraceSeconds: 60,
-        logDriver: LOG_DRIVER,
-        logOpts: { ...LOG_OPTS },
-        labels: labels(args.stack, "postgres"),
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
       { parent: this, dependsOn: [this.volume], deleteBeforeReplace: true },

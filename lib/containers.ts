@@ -1,5 +1,6 @@
+import type { ContainerArgs } from "@pulumi/docker";
 import type { Input } from "@pulumi/pulumi";
-import { type Service } from "./config";
+import { resourceName, type Service } from "./config";
 import { invalid } from "./messages";
 import { MiB } from "./size";
 
@@ -88,4 +89,31 @@ export interface ServiceContainerArgs {
   network: Input<string>;
   /** Container memory limit in bytes. */
   memoryBytes: number;
+}
+
+/**
+ * The container settings every service shares: its name and hostname, the image, the restart policy,
+ * the memory limit, its alias on the stack's network, ports on 127.0.0.1 only, waiting for healthy,
+ * rotated logs and the stack's labels. Each component adds what is its own. Pure.
+ */
+export function serviceContainerArgs(
+  args: ServiceContainerArgs,
+  service: Service,
+  image: Input<string>,
+  ports: ReadonlyArray<{ internal: number; external: number }>,
+): ContainerArgs {
+  const dockerName = resourceName(args.stack, service);
+  return {
+    name: dockerName,
+    hostname: dockerName,
+    image,
+    restart: RESTART_POLICY,
+    memory: memoryMiB(args.memoryBytes),
+    networksAdvanced: [{ name: args.network, aliases: [service] }],
+    ports: ports.map((p) => ({ internal: p.internal, external: p.external, ip: LOOPBACK, protocol: "tcp" })),
+    wait: true,
+    logDriver: LOG_DRIVER,
+    logOpts: { ...LOG_OPTS },
+    labels: labels(args.stack, service),
+  };
 }

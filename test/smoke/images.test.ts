@@ -13,7 +13,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImages } from "../../scripts/images";
 import { readStatus } from "../../lib/toolchain-state";
-import { freePort, sh, sleep, type Result } from "../support/process";
+import { freePort, sh, sleep, type Result, dockerLeftovers, removeDockerObjects } from "../support/process";
 
 const PREFIX = `kryonix-imgtest-${randomBytes(4).toString("hex")}`;
 const NETWORK = `${PREFIX}-net`;
@@ -71,22 +71,8 @@ function expectNoSecret(container: string, secrets: string[]) {
   }
 }
 
-function cleanup() {
-  const containers = sh("docker", ["ps", "-aq", "--filter", `name=${PREFIX}`]).stdout.split(/\s+/).filter(Boolean);
-  if (containers.length) sh("docker", ["rm", "-f", "-v", ...containers]);
-  const networks = sh("docker", ["network", "ls", "-q", "--filter", `name=${PREFIX}`]).stdout.split(/\s+/).filter(Boolean);
-  if (networks.length) sh("docker", ["network", "rm", ...networks]);
-  const volumes = sh("docker", ["volume", "ls", "-q", "--filter", `name=${PREFIX}`]).stdout.split(/\s+/).filter(Boolean);
-  if (volumes.length) sh("docker", ["volume", "rm", "-f", ...volumes]);
-}
-
-function leftovers(): string[] {
-  return [
-    ...sh("docker", ["ps", "-a", "--format", "container {{.Names}}", "--filter", `name=${PREFIX}`]).stdout.split("\n"),
-    ...sh("docker", ["network", "ls", "--format", "network {{.Name}}", "--filter", `name=${PREFIX}`]).stdout.split("\n"),
-    ...sh("docker", ["volume", "ls", "--format", "volume {{.Name}}", "--filter", `name=${PREFIX}`]).stdout.split("\n"),
-  ].filter((l) => l.trim());
-}
+const cleanup = () => removeDockerObjects(PREFIX);
+const leftovers = () => dockerLeftovers(PREFIX);
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(os.tmpdir(), "kryonix-imgtest-"));

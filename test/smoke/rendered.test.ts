@@ -71,7 +71,7 @@ import { renderPgbouncerAuthFunctionSql } from "../../lib/pgbouncer";
 import { scramSha256Secret } from "../../lib/scram";
 import { readStatus } from "../../lib/toolchain-state";
 import { renderPostgresqlConf } from "../../lib/tuning";
-import { freePort, sh, sleep, waitFor } from "../support/process";
+import { freePort, sh, sleep, waitFor, dockerLeftovers, removeDockerObjects } from "../support/process";
 
 const PREFIX = `kryonix-rtest-${randomBytes(4).toString("hex")}`;
 const NETWORK = `${PREFIX}-net`;
@@ -298,22 +298,8 @@ function expectedMonthlyPartitions(now = new Date()): string[] {
   return names;
 }
 
-function cleanup(): void {
-  const containers = sh("docker", ["ps", "-aq", "--filter", `name=${PREFIX}`]).stdout.split(/\s+/).filter(Boolean);
-  if (containers.length) sh("docker", ["rm", "-f", "-v", ...containers]);
-  const networks = sh("docker", ["network", "ls", "-q", "--filter", `name=${PREFIX}`]).stdout.split(/\s+/).filter(Boolean);
-  if (networks.length) sh("docker", ["network", "rm", ...networks]);
-  const volumes = sh("docker", ["volume", "ls", "-q", "--filter", `name=${PREFIX}`]).stdout.split(/\s+/).filter(Boolean);
-  if (volumes.length) sh("docker", ["volume", "rm", "-f", ...volumes]);
-}
-
-function leftovers(): string[] {
-  return [
-    ...sh("docker", ["ps", "-a", "--format", "container {{.Names}}", "--filter", `name=${PREFIX}`]).stdout.split("\n"),
-    ...sh("docker", ["network", "ls", "--format", "network {{.Name}}", "--filter", `name=${PREFIX}`]).stdout.split("\n"),
-    ...sh("docker", ["volume", "ls", "--format", "volume {{.Name}}", "--filter", `name=${PREFIX}`]).stdout.split("\n"),
-  ].filter((l) => l.trim());
-}
+const cleanup = () => removeDockerObjects(PREFIX);
+const leftovers = () => dockerLeftovers(PREFIX);
 
 beforeAll(() => {
   tags = readStatus().images;

@@ -39,3 +39,24 @@ export async function waitFor(what: string, deadlineMs: number, probe: () => Pro
   }
   throw new Error(`${what} not ready within ${deadlineMs} ms`);
 }
+
+const ids = (r: Result) => r.stdout.split(/\s+/).filter(Boolean);
+
+/** Removes every container (with its anonymous volumes), network and volume whose name contains `prefix`. */
+export function removeDockerObjects(prefix: string): void {
+  const containers = ids(sh("docker", ["ps", "-aq", "--filter", `name=${prefix}`]));
+  if (containers.length) sh("docker", ["rm", "-f", "-v", ...containers]);
+  const networks = ids(sh("docker", ["network", "ls", "-q", "--filter", `name=${prefix}`]));
+  if (networks.length) sh("docker", ["network", "rm", ...networks]);
+  const volumes = ids(sh("docker", ["volume", "ls", "-q", "--filter", `name=${prefix}`]));
+  if (volumes.length) sh("docker", ["volume", "rm", "-f", ...volumes]);
+}
+
+/** What is left of a test's Docker objects, one "kind name" line each. */
+export function dockerLeftovers(prefix: string): string[] {
+  return [
+    ...sh("docker", ["ps", "-a", "--format", "container {{.Names}}", "--filter", `name=${prefix}`]).stdout.split("\n"),
+    ...sh("docker", ["network", "ls", "--format", "network {{.Name}}", "--filter", `name=${prefix}`]).stdout.split("\n"),
+    ...sh("docker", ["volume", "ls", "--format", "volume {{.Name}}", "--filter", `name=${prefix}`]).stdout.split("\n"),
+  ].filter((l) => l.trim());
+}
