@@ -137,6 +137,8 @@ export const endpoints = {
     port: minio.apiPort,
     url: `https://${LOOPBACK}:${minio.apiPort}`,
     consoleUrl: `https://${LOOPBACK}:${minio.consolePort}`,
+    /** The versioned backup bucket (pgBackRest's repository). */
+    bucket: minio.bucketName,
   },
 };
 export const dockerNetwork = network.name;

@@ -4,6 +4,7 @@ import * as random from "@pulumi/random";
 import { resourceName } from "../lib/config";
 import {
   CONFIG_DIR,
+  LOOPBACK,
   SECRETS_DIR,
   UPLOAD_MODE,
   healthcheck,
@@ -16,6 +17,7 @@ import {
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
+import { BACKUP_BUCKET, MinioBucket } from "./minio-bucket";
 
 /** MinIO inside the container (the image's contract). */
 export const MINIO_PORT = 9000;
@@ -74,6 +76,9 @@ export class Minio extends pulumi.ComponentResource {
   public readonly rootPassword: pulumi.Output<string>;
   public readonly volume: docker.Volume;
   public readonly container: docker.Container;
+  /** The backup bucket (BACKUP_BUCKET), versioned, made once the container is healthy. */
+  public readonly bucket: MinioBucket;
+  public readonly bucketName: pulumi.Output<string>;
 
   constructor(name: string, args: MinioArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Minio", name, {}, opts);
@@ -126,6 +131,22 @@ export class Minio extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.volume], deleteBeforeReplace: true },
     );
 
-    this.registerOutputs({ containerName: this.containerName, apiPort: this.apiPort, consolePort: this.consolePort });
+    this.bucket = new MinioBucket(
+      `${name}-backups`,
+      {
+        // The host reaches MinIO where it is published; the certificate names 127.0.0.1.
+        endpoint: `https://${LOOPBACK}:${args.apiPort}`,
+        caCertificatePem: args.caCertificate,
+        accessKey: this.rootUser,
+        secretKey: this.rootPassword,
+        bucket: BACKUP_BUCKET,
+        versioning: true,
+      },
+      // The container is created with wait: true, so it is healthy (S3 answering) when it is "created".
+      { parent: this, dependsOn: [this.container] },
+    );
+    this.bucketName = this.bucket.bucket;
+
+    this.registerOutputs({ containerName: this.containerName, apiPort: this.apiPort, consolePort: this.consolePort, bucket: this.bucketName });
   }
 }

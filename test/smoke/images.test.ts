@@ -13,7 +13,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImages } from "../../scripts/images";
 import { readStatus } from "../../lib/toolchain-state";
-import { freePort, sh, sleep, type Result, dockerLeftovers, removeDockerObjects } from "../support/process";
+import { freePort, sh, type Result, dockerLeftovers, removeDockerObjects } from "../support/process";
+import { dockerOk, waitHealthy } from "../support/docker";
 
 const PREFIX = `kryonix-imgtest-${randomBytes(4).toString("hex")}`;
 const NETWORK = `${PREFIX}-net`;
@@ -22,29 +23,8 @@ const name = (service: string) => `${PREFIX}-${service}`;
 let tags: Record<string, string> = {};
 let work = "";
 
-function dockerOk(args: string[]): string {
-  const r = sh("docker", args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(" ")} failed: ${r.out}`);
-  return r.stdout.trim();
-}
 
 
-/** Polls the container's health status until healthy; fails early when it stops or turns unhealthy. */
-async function waitHealthy(container: string, deadlineMs: number): Promise<number> {
-  const t0 = Date.now();
-  let last = "";
-  while (Date.now() - t0 < deadlineMs) {
-    const r = sh("docker", ["inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", container]);
-    last = r.out.trim();
-    const [state, health] = last.split(" ");
-    if (health === "healthy") return Date.now() - t0;
-    if (state !== "running" || health === "unhealthy") break;
-    await sleep(500);
-  }
-  const logs = sh("docker", ["logs", "--tail", "60", container]).out;
-  const healthLog = sh("docker", ["inspect", "-f", "{{json .State.Health.Log}}", container]).out;
-  throw new Error(`${container} not healthy within ${deadlineMs} ms (last: ${last})\nhealth: ${healthLog}\nlogs:\n${logs}`);
-}
 
 /** A secret file as the strictest upload would leave it: root's (the test user's), mode 0600. */
 function secretFile(rel: string, content: string): string {

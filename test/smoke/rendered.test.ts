@@ -18,7 +18,7 @@
  * 127.0.0.1 only and the host connects only through 127.0.0.1. Needs `npm run toolchain` (images).
  */
 import { randomBytes, randomInt } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import pg from "pg";
@@ -61,7 +61,7 @@ import {
 } from "../../components/postgres";
 import { makeSqlScriptProvider } from "../../components/sql-script";
 import { postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
-import { LOOPBACK, UPLOAD_MODE, memoryMiB } from "../../lib/containers";
+import { LOOPBACK, memoryMiB } from "../../lib/containers";
 import { applyMigrations } from "../../lib/migration-runner";
 import { LEDGER_TABLE } from "../../lib/migrations";
 import { loadMigrationFiles } from "../../lib/migrations-fs";
@@ -71,7 +71,8 @@ import { renderPgbouncerAuthFunctionSql } from "../../lib/pgbouncer";
 import { scramSha256Secret } from "../../lib/scram";
 import { readStatus } from "../../lib/toolchain-state";
 import { renderPostgresqlConf } from "../../lib/tuning";
-import { freePort, sh, sleep, waitFor, dockerLeftovers, removeDockerObjects } from "../support/process";
+import { freePort, sh, sleep, dockerLeftovers, removeDockerObjects } from "../support/process";
+import { dockerOk, uploadFiles, waitHealthy } from "../support/docker";
 
 const PREFIX = `kryonix-rtest-${randomBytes(4).toString("hex")}`;
 const NETWORK = `${PREFIX}-net`;
@@ -141,58 +142,8 @@ const clients: pg.Client[] = [];
 
 // ---- helpers -----------------------------------------------------------------
 
-function dockerOk(args: string[]): string {
-  const r = sh("docker", args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(" ")} failed: ${r.out}`);
-  return r.stdout.trim();
-}
 
-/**
- * Copies files into a (created, not started) container the way the docker provider's `uploads`
- * do: one tar of file entries only, owned by root, mode UPLOAD_MODE, extracted at / through
- * Docker's copy API (missing parent directories are created 0755 by the engine).
- */
-function upload(container: string, files: { file: string; content: string }[]): void {
-  const stage = mkdtempSync(path.join(work, "upload-"));
-  const rels = files.map(({ file, content }) => {
-    const rel = file.replace(/^\/+/, "");
-    const abs = path.join(stage, rel);
-    mkdirSync(path.dirname(abs), { recursive: true });
-    writeFileSync(abs, content);
-    chmodSync(abs, parseInt(UPLOAD_MODE, 8));
-    return rel;
-  });
-  const r = sh("bash", [
-    "-c",
-    'set -euo pipefail; tar --create --file=- --no-recursion --owner=0 --group=0 --numeric-owner -C "$1" "${@:3}" | docker cp - "$2":/',
-    "upload",
-    stage,
-    container,
-    ...rels,
-  ]);
-  rmSync(stage, { recursive: true, force: true });
-  if (r.code !== 0) throw new Error(`upload into ${container} failed: ${r.out}`);
-}
 
-/** Polls Docker's health status with a deadline; fails early when the container stops or turns unhealthy. */
-async function waitHealthy(container: string, deadlineMs: number): Promise<number> {
-  const t0 = Date.now();
-  let last = "";
-  try {
-    await waitFor(`${container} healthy`, deadlineMs, () => {
-      last = sh("docker", ["inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", container]).out.trim();
-      const [state, health] = last.split(" ");
-      if (health === "healthy") return true;
-      if (state !== "running" || health === "unhealthy") throw new Error(`${container} is ${last}`);
-      return false;
-    });
-  } catch (err) {
-    const logs = sh("docker", ["logs", "--tail", "80", container]).out;
-    const health = sh("docker", ["inspect", "-f", "{{json .State.Health}}", container]).out;
-    throw new Error(`${(err as Error).message} (last: ${last})\nhealth: ${health}\nlogs:\n${logs}`);
-  }
-  return Date.now() - t0;
-}
 
 /** A node-postgres connection through 127.0.0.1 only, closed in afterAll if the test does not. */
 async function connect(port: number, user: string, password: string, database: string): Promise<pg.Client> {
@@ -352,11 +303,11 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=5",
       tags.postgres,
     ]);
-    upload(PG_CONTAINER, [
+    uploadFiles(PG_CONTAINER, [
       { file: POSTGRES_PASSWORD_FILE, content: superuserPassword },
       { file: POSTGRES_CONF_FILE, content: postgresqlConf },
       { file: PG_HBA_FILE, content: pgHbaConf },
-    ]);
+    ], work);
     dockerOk(["start", PG_CONTAINER]);
     const ms = await waitHealthy(PG_CONTAINER, 180_000);
     process.stdout.write(`[rendered] postgres healthy after ${(ms / 1000).toFixed(1)} s\n`);
@@ -580,10 +531,10 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
       "--log-driver", "json-file", "--log-opt", "max-size=10m", "--log-opt", "max-file=5",
       tags.pgbouncer,
     ]);
-    upload(BOUNCER_CONTAINER, [
+    uploadFiles(BOUNCER_CONTAINER, [
       { file: PGBOUNCER_INI_FILE, content: pgbouncerIni(args) },
       { file: PGBOUNCER_USERLIST_FILE, content: renderUserlist(PGBOUNCER_ROLE, passwords[PGBOUNCER_ROLE]) },
-    ]);
+    ], work);
     dockerOk(["start", BOUNCER_CONTAINER]);
     const ms = await waitHealthy(BOUNCER_CONTAINER, 60_000);
     process.stdout.write(`[rendered] pgbouncer healthy after ${(ms / 1000).toFixed(1)} s\n`);

@@ -12,7 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { X509Certificate, createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { createRequire } from "node:module";
@@ -27,6 +27,15 @@ import {
 } from "../../components/database";
 import { checkMigrationsArgs, makeMigrationsProvider, migrationInputs, type MigrationsOutputs } from "../../components/migrations";
 import { checkMinioArgs, type MinioArgs } from "../../components/minio";
+import {
+  BACKUP_BUCKET,
+  bucketNameProblems,
+  makeMinioBucketProvider,
+  minioBucketInputProblems,
+  type BucketClient,
+  type MinioBucketInputs,
+  type MinioBucketOutputs,
+} from "../../components/minio-bucket";
 import { checkNetworkArgs } from "../../components/network";
 import { checkPgadminArgs, pgadminEnvs, renderServersJson, type PgadminArgs } from "../../components/pgadmin";
 import { checkPgbouncerArgs, pgbouncerIni, renderUserlist, type PgbouncerArgs } from "../../components/pgbouncer";
@@ -131,6 +140,9 @@ function mockState(type: string, name: string, inputs: Record<string, any>, gene
       state.certificatePem = `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n`;
       state.privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${name}\n-----END PRIVATE KEY-----\n`;
       state.notAfter = "2030-01-01T00:00:00.000Z";
+      break;
+    case "pulumi-nodejs:dynamic/kryonix:MinioBucket":
+      state.versioningStatus = inputs.versioning ? "Enabled" : "";
       break;
     case "pulumi-nodejs:dynamic/kryonix:SqlMigrations":
       state.applied = (inputs.files ?? []).map((f: { name: string; checksum: string }) => ({ name: f.name, checksum: f.checksum }));
@@ -468,16 +480,63 @@ describe("the stack program", () => {
     expect(devEndpoints.postgres).toEqual({ host: "127.0.0.1", port: 15432, database: "kryonix_saas" });
     expect(endpoints.pgadmin).toMatchObject({ url: "http://127.0.0.1:25050", publicUrl: "https://pgadmin.kryonix.com.br" });
     expect(endpoints.minio.url).toBe("https://127.0.0.1:29000");
+    expect(endpoints.minio.bucket).toBe("kryonix-backups");
     for (const secret of prod.generated) expect(JSON.stringify(endpoints)).not.toContain(secret);
     expect(await pulumi.isSecret(exports.credentials as pulumi.Output<unknown>)).toBe(true);
   });
 
   it("serializes the dynamic providers without capturing a secret", () => {
     const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
-    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["CertificateAuthority", "ServerCertificate", "SqlMigrations", "SqlScript"]);
+    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["CertificateAuthority", "MinioBucket", "ServerCertificate", "SqlMigrations", "SqlScript"]);
     for (const r of dynamic) {
       expect(typeof r.inputs.__provider, r.name).toBe("string");
       for (const secret of dev.generated) expect(r.inputs.__provider).not.toContain(secret);
+    }
+  });
+
+  it.each(["dev", "prod"])("%s: makes the versioned backup bucket after the MinIO container, with no credential in clear", (stack) => {
+    const run = stack === "dev" ? dev : prod;
+    const buckets = run.resources.filter((r) => r.type === "pulumi-nodejs:dynamic/kryonix:MinioBucket");
+    expect(buckets).toHaveLength(1);
+    const bucket = buckets[0];
+    const container = byName(run, CONTAINER, `kryonix-${stack}-minio`);
+    expect(dependencyClosure(run, bucket).has(container.urn)).toBe(true);
+    const port = stack === "dev" ? 19000 : 29000;
+    expect(bucket.inputs).toMatchObject({ endpoint: `https://127.0.0.1:${port}`, bucket: BACKUP_BUCKET, versioning: true });
+    expect(bucket.inputs.caCertificatePem).toContain("BEGIN CERTIFICATE");
+    // The root credentials the container gets, as secrets only.
+    const uploads = Object.fromEntries(container.inputs.uploads.map((u: any) => [u.file, u.content]));
+    expect(bucket.inputs.accessKey).toBe(uploads["/run/kryonix/minio-root-user"]);
+    expect(bucket.inputs.secretKey).toBe(uploads["/run/kryonix/minio-root-password"]);
+    expect(bucket.secretInputs).toEqual(expect.arrayContaining(["accessKey", "secretKey"]));
+    expect(bucket.additionalSecretOutputs).toEqual(expect.arrayContaining(["accessKey", "secretKey"]));
+    const inClear = JSON.stringify({ ...bucket.inputs, accessKey: undefined, secretKey: undefined, __provider: undefined });
+    for (const secret of run.generated) expect(inClear).not.toContain(secret);
+  });
+
+  it("serializes the MinioBucket provider with the MinIO client loaded at run time", async () => {
+    // Inside the project, so that the serialized require("minio") resolves as it does in the plugin.
+    const cache = path.join(__dirname, "..", "..", "node_modules", ".cache");
+    mkdirSync(cache, { recursive: true });
+    const dir = mkdtempSync(path.join(cache, "kryonix-minio-provider-"));
+    try {
+      const r = dev.resources.find((x) => x.type === "pulumi-nodejs:dynamic/kryonix:MinioBucket")!;
+      const file = path.join(dir, "MinioBucket.js");
+      writeFileSync(file, r.inputs.__provider);
+      const provider = createRequire(file)(file).handler() as pulumi.dynamic.ResourceProvider;
+      const inputs: Record<string, any> = { ...r.inputs, endpoint: "https://127.0.0.1:1" };
+      delete inputs.__provider;
+      delete inputs.versioningStatus;
+      expect((await provider.check!({}, inputs)).failures).toEqual([]);
+      // The client is there and refused by the closed port (not "minio is not installed").
+      const err = await provider.create!(inputs).then(
+        () => new Error("created"),
+        (e: Error) => e,
+      );
+      expect(err.message).toMatch(/bucketExists failed: .*ECONNREFUSED/);
+      for (const secret of dev.generated) expect(err.message).not.toContain(secret);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -835,5 +894,130 @@ describe("the certificate providers", () => {
     expect(await caProvider.diff!("id", ca.outs, { ...caInputs, commonName: "other" })).toMatchObject({ changes: true, replaces: ["commonName"] });
     const expiring = { ...ca.outs, notAfter: new Date(Date.now() + 10 * 24 * 3600 * 1000).toISOString() };
     expect(await caProvider.diff!("id", expiring, caInputs)).toMatchObject({ changes: true, replaces: ["notAfter"] });
+  });
+});
+
+// ---- the MinioBucket provider against a fake S3 -------------------------------------
+
+/** An in-memory MinIO: buckets with a versioning status and a number of object versions. */
+function fakeMinio() {
+  const buckets = new Map<string, { status: string; versions: number }>();
+  const calls: string[] = [];
+  const client: BucketClient = {
+    async bucketExists(b) {
+      calls.push(`bucketExists ${b}`);
+      return buckets.has(b);
+    },
+    async makeBucket(b) {
+      calls.push(`makeBucket ${b}`);
+      if (buckets.has(b)) throw Object.assign(new Error("exists"), { code: "BucketAlreadyOwnedByYou" });
+      buckets.set(b, { status: "", versions: 0 });
+    },
+    async getBucketVersioning(b) {
+      return buckets.get(b)!.status ? { Status: buckets.get(b)!.status } : {};
+    },
+    async setBucketVersioning(b, config) {
+      calls.push(`setBucketVersioning ${b} ${config.Status}`);
+      buckets.get(b)!.status = config.Status;
+    },
+    async listObjectsQuery(b, _p, _m, opts) {
+      expect(opts.IncludeVersion).toBe(true);
+      return { objects: Array.from({ length: Math.min(buckets.get(b)!.versions, opts.MaxKeys) }, (_, i) => ({ name: `o${i}` })) };
+    },
+    async removeBucket(b) {
+      calls.push(`removeBucket ${b}`);
+      if (buckets.get(b)!.versions > 0) throw Object.assign(new Error("not empty"), { code: "BucketNotEmpty" });
+      buckets.delete(b);
+    },
+  };
+  return { buckets, calls, client };
+}
+
+describe("MinioBucket provider", () => {
+  const inputs: MinioBucketInputs = {
+    endpoint: "https://127.0.0.1:19000",
+    caCertificatePem: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
+    accessKey: "access-key-0123",
+    secretKey: "secret-key-4567",
+    bucket: BACKUP_BUCKET,
+    versioning: true,
+  };
+
+  it("creates the bucket with versioning Enabled, and a second create is a no-op", async () => {
+    const s3 = fakeMinio();
+    const provider = makeMinioBucketProvider(() => s3.client);
+    const first = await provider.create!(inputs);
+    expect(first.id).toBe(BACKUP_BUCKET);
+    expect(first.outs).toEqual({ ...inputs, versioningStatus: "Enabled" });
+    expect(s3.calls).toEqual([`bucketExists ${BACKUP_BUCKET}`, `makeBucket ${BACKUP_BUCKET}`, `setBucketVersioning ${BACKUP_BUCKET} Enabled`]);
+    s3.calls.length = 0;
+    expect((await provider.create!(inputs)).outs.versioningStatus).toBe("Enabled");
+    expect(s3.calls).toEqual([`bucketExists ${BACKUP_BUCKET}`]);
+  });
+
+  it("reads drift: versioning suspended behind its back is a change, a missing bucket reads as gone", async () => {
+    const s3 = fakeMinio();
+    const provider = makeMinioBucketProvider(() => s3.client);
+    const { outs } = await provider.create!(inputs);
+    expect((await provider.read!(BACKUP_BUCKET, outs)).props).toEqual(outs);
+    expect((await provider.diff!(BACKUP_BUCKET, outs, inputs)).changes).toBe(false);
+    s3.buckets.get(BACKUP_BUCKET)!.status = "Suspended";
+    const read = await provider.read!(BACKUP_BUCKET, outs);
+    expect(read.props.versioningStatus).toBe("Suspended");
+    const diff = await provider.diff!(BACKUP_BUCKET, read.props as MinioBucketOutputs, inputs);
+    expect(diff).toMatchObject({ changes: true, replaces: [] });
+    expect((await provider.update!(BACKUP_BUCKET, read.props as MinioBucketOutputs, inputs)).outs.versioningStatus).toBe("Enabled");
+    s3.buckets.delete(BACKUP_BUCKET);
+    expect((await provider.read!(BACKUP_BUCKET, outs)).id).toBe("");
+  });
+
+  it("replaces on a new name, updates in place for anything else", async () => {
+    const provider = makeMinioBucketProvider(() => fakeMinio().client);
+    const outs: MinioBucketOutputs = { ...inputs, versioningStatus: "Enabled" };
+    expect(await provider.diff!(BACKUP_BUCKET, outs, { ...inputs, bucket: "other-bucket" })).toMatchObject({ changes: true, replaces: ["bucket"] });
+    expect(await provider.diff!(BACKUP_BUCKET, outs, { ...inputs, endpoint: "https://127.0.0.1:19100" })).toMatchObject({ changes: true, replaces: [] });
+    expect(await provider.diff!(BACKUP_BUCKET, outs, { ...inputs, secretKey: "rotated" })).toMatchObject({ changes: true, replaces: [] });
+  });
+
+  it("deletes an empty bucket and keeps one that holds object versions, saying why", async () => {
+    const s3 = fakeMinio();
+    const logged: string[] = [];
+    const provider = makeMinioBucketProvider(() => s3.client, (m) => logged.push(m));
+    const { outs } = await provider.create!(inputs);
+    s3.buckets.get(BACKUP_BUCKET)!.versions = 2;
+    await provider.delete!(BACKUP_BUCKET, outs);
+    expect(s3.buckets.has(BACKUP_BUCKET)).toBe(true);
+    expect(s3.calls).not.toContain(`removeBucket ${BACKUP_BUCKET}`);
+    expect(logged).toEqual([expect.stringMatching(/kryonix-backups .* is not empty: left in place/)]);
+    for (const line of logged) expect(line).not.toMatch(/access-key-0123|secret-key-4567/);
+    s3.buckets.get(BACKUP_BUCKET)!.versions = 0;
+    await provider.delete!(BACKUP_BUCKET, outs);
+    expect(s3.buckets.has(BACKUP_BUCKET)).toBe(false);
+    // Already gone: nothing to do.
+    await provider.delete!(BACKUP_BUCKET, outs);
+  });
+
+  it("keeps the credentials out of its errors", async () => {
+    const provider = makeMinioBucketProvider(() => ({
+      ...fakeMinio().client,
+      bucketExists: async () => {
+        throw Object.assign(new Error(`The access key access-key-0123 with secret-key-4567 is wrong`), { code: "InvalidAccessKeyId" });
+      },
+    }));
+    const err = await provider.create!(inputs).then(() => new Error("created"), (e: Error) => e);
+    expect(err.message).toBe(
+      "MinIO bucket kryonix-backups at https://127.0.0.1:19000: bucketExists failed: InvalidAccessKeyId: The access key [secret] with [secret] is wrong",
+    );
+  });
+
+  it("checks its inputs without echoing a credential", async () => {
+    expect(minioBucketInputProblems(inputs)).toEqual([]);
+    const failures = minioBucketInputProblems({ ...inputs, endpoint: "http://127.0.0.1:9000", caCertificatePem: "", secretKey: "", bucket: "Backups" });
+    expect(failures.map((f) => f.property)).toEqual(["endpoint", "caCertificatePem", "secretKey", "bucket"]);
+    expect(JSON.stringify(failures)).not.toContain("access-key-0123");
+    expect(bucketNameProblems("kryonix-backups")).toEqual([]);
+    expect(bucketNameProblems("ab")).toHaveLength(1);
+    expect(bucketNameProblems("10.0.0.1")).toHaveLength(1);
+    expect(bucketNameProblems("a..b")).toHaveLength(1);
   });
 });
