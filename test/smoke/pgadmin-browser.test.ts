@@ -189,15 +189,20 @@ describe("pgAdmin in headless Chromium", () => {
       const group = tree.locator(".file-entry.depth-1", { has: page.getByText("Servers", { exact: true }) });
       await group.waitFor({ state: "visible", timeout: 90_000 });
       const serverEntry = tree.locator(".file-entry.depth-2", { has: page.getByText(server.name, { exact: true }) });
-      if (!(await serverEntry.isVisible())) await group.locator(".directory-toggle").click();
-      await serverEntry.waitFor({ state: "visible", timeout: 60_000 });
+      // pgAdmin expands the group by itself after login; clicking while it does so would hit the
+      // server's own toggle once the tree shifts, so click only if it never does.
+      try {
+        await serverEntry.waitFor({ state: "visible", timeout: 20_000 });
+      } catch {
+        await group.locator(".directory-toggle").click();
+        await serverEntry.waitFor({ state: "visible", timeout: 60_000 });
+      }
       const serverNode = serverEntry.locator(".file-name");
-      // A server node (Shared: true in servers.json), not connected: listing it made no connection.
-      await expect(serverEntry.locator(".file-icon").getAttribute("class")).resolves.toMatch(/\bicon-shared-server-not-connected\b/);
+      // No assertion on the node's icon: pgAdmin auto-expands a sole child, which starts a connection
+      // (and asks for the password servers.json does not hold), so the icon changes under the test.
+      await page.screenshot({ path: SCREENSHOT, fullPage: false });
       expect(await serverNode.textContent()).toBe(server.name);
       await expect(group.locator(".children-count").textContent()).resolves.toBe("(1)");
-
-      await page.screenshot({ path: SCREENSHOT, fullPage: false });
       expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
       process.stdout.write(`[pgadmin-browser] screenshot: ${SCREENSHOT}\n`);
     } catch (err) {
