@@ -9,11 +9,11 @@ import {
   UPLOAD_MODE,
   healthcheck,
   labels,
-  memoryProblems,
   portProblems,
   throwProblems,
   type ServiceContainerArgs,
   serviceContainerArgs,
+  serviceArgsProblems,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
@@ -46,13 +46,7 @@ export interface MinioArgs extends ServiceContainerArgs {
 
 /** Throws one error naming every argument that cannot work. Pure. */
 export function checkMinioArgs(args: MinioArgs): void {
-  const problems: string[] = [];
-  try {
-    resourceName(args.stack, "minio");
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
-  problems.push(...memoryProblems("Minio memoryBytes", args.memoryBytes, 128 * MiB));
+  const problems = serviceArgsProblems(args, "minio", "Minio", 128 * MiB);
   problems.push(...portProblems("Minio apiPort", args.apiPort));
   problems.push(...portProblems("Minio consolePort", args.consolePort));
   if (args.apiPort === args.consolePort) problems.push(invalid("Minio consolePort", args.consolePort, "a port other than apiPort"));

@@ -7,11 +7,11 @@ import {
   SECRETS_DIR,
   UPLOAD_MODE,
   healthcheck,
-  memoryProblems,
   portProblems,
   throwProblems,
   type ServiceContainerArgs,
   serviceContainerArgs,
+  serviceArgsProblems,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
@@ -71,13 +71,7 @@ export function pgadminEnvs(args: Pick<PgadminArgs, "email" | "publicUrl">): str
 
 /** Throws one error naming every argument that cannot work. Pure. */
 export function checkPgadminArgs(args: PgadminArgs): void {
-  const problems: string[] = [];
-  try {
-    resourceName(args.stack, "pgadmin");
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
-  problems.push(...memoryProblems("Pgadmin memoryBytes", args.memoryBytes, 256 * MiB));
+  const problems = serviceArgsProblems(args, "pgadmin", "Pgadmin", 256 * MiB);
   problems.push(...portProblems("Pgadmin hostPort", args.hostPort));
   if (typeof args.email !== "string" || !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(args.email)) {
     problems.push(invalid("Pgadmin email", args.email, "an e-mail address"));

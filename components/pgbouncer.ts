@@ -5,11 +5,11 @@ import {
   CONFIG_DIR,
   UPLOAD_MODE,
   healthcheck,
-  memoryProblems,
   portProblems,
   throwProblems,
   type ServiceContainerArgs,
   serviceContainerArgs,
+  serviceArgsProblems,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
@@ -61,13 +61,7 @@ export function pgbouncerIni(args: PgbouncerArgs): string {
 
 /** Throws one error naming every argument that cannot work. Pure. */
 export function checkPgbouncerArgs(args: PgbouncerArgs): void {
-  const problems: string[] = [];
-  try {
-    resourceName(args.stack, "pgbouncer");
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
-  problems.push(...memoryProblems("Pgbouncer memoryBytes", args.memoryBytes, 16 * MiB));
+  const problems = serviceArgsProblems(args, "pgbouncer", "Pgbouncer", 16 * MiB);
   problems.push(...portProblems("Pgbouncer hostPort", args.hostPort));
   if (!Number.isInteger(args.postgresPort) || args.postgresPort < 1 || args.postgresPort > 65535) {
     problems.push(invalid("Pgbouncer postgresPort", args.postgresPort, "an integer from 1 to 65535"));

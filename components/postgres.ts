@@ -10,11 +10,11 @@ import {
   healthcheck,
   labels,
   memoryMiB,
-  memoryProblems,
   portProblems,
   throwProblems,
   type ServiceContainerArgs,
   serviceContainerArgs,
+  serviceArgsProblems,
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { renderPgHbaConf } from "../lib/pg-hba";
@@ -51,13 +51,7 @@ export interface PostgresArgs extends ServiceContainerArgs {
 
 /** Throws one error naming every argument that cannot work. Pure. */
 export function checkPostgresArgs(args: PostgresArgs): void {
-  const problems: string[] = [];
-  try {
-    resourceName(args.stack, "postgres");
-  } catch (err) {
-    problems.push((err as Error).message);
-  }
-  problems.push(...memoryProblems("Postgres memoryBytes", args.memoryBytes, MIN_POSTGRES_MEMORY));
+  const problems = serviceArgsProblems(args, "postgres", "Postgres", MIN_POSTGRES_MEMORY);
   if (typeof args.cpus !== "number" || !(args.cpus >= MIN_CPUS && args.cpus <= MAX_CPUS)) {
     problems.push(invalid("Postgres cpus", args.cpus, `a number from ${MIN_CPUS} to ${MAX_CPUS}`));
   }

@@ -92,6 +92,21 @@ export interface ServiceContainerArgs {
 }
 
 /**
+ * The problems with what every service component takes: a stack name that makes valid Docker names,
+ * and a memory limit of at least `minMemoryBytes`. `label` prefixes the argument names ("Minio"). Pure.
+ */
+export function serviceArgsProblems(args: ServiceContainerArgs, service: Service, label: string, minMemoryBytes: number): string[] {
+  const problems: string[] = [];
+  try {
+    resourceName(args.stack, service);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  problems.push(...memoryProblems(`${label} memoryBytes`, args.memoryBytes, minMemoryBytes));
+  return problems;
+}
+
+/**
  * The container settings every service shares: its name and hostname, the image, the restart policy,
  * the memory limit, its alias on the stack's network, ports on 127.0.0.1 only, waiting for healthy,
  * rotated logs and the stack's labels. Each component adds what is its own. Pure.
