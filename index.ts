@@ -4,7 +4,7 @@
  * Composition only: each piece is a component in components/.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { Database, DATABASE_NAME, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
+import { Database, DATABASE_NAME, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
 import { Migrations } from "./components/migrations";
 import { Minio } from "./components/minio";
 import { Network } from "./components/network";
@@ -12,8 +12,10 @@ import { Pgadmin } from "./components/pgadmin";
 import { Pgbouncer } from "./components/pgbouncer";
 import { Pki } from "./components/pki";
 import { Postgres, POSTGRES_PORT, SUPERUSER } from "./components/postgres";
+import { Secrets } from "./components/secrets";
 import { postgresParameters, resourceName, validateStackConfig } from "./lib/config";
 import { LOOPBACK } from "./lib/containers";
+import { adoptExistingCluster, viewEngine } from "./lib/docker-engine";
 import { readImageTags } from "./lib/image-tags";
 import { loadMigrationFiles } from "./lib/migrations-fs";
 import { readKryonixConfig } from "./lib/pulumi-config";
@@ -23,18 +25,30 @@ const stack = pulumi.getStack();
 const config = validateStackConfig(readKryonixConfig(), stack);
 const images = readImageTags();
 const migrationFiles = loadMigrationFiles();
+const engine = viewEngine(stack);
+const adopt = adoptExistingCluster(engine);
+if (adopt) pulumi.log.info(`the data volume ${resourceName(stack, "postgres")} outlived its container: its roles and database are imported`);
+
+const secrets = new Secrets("secrets", { stack, loginRoles: LOGIN_ROLES });
+const minioHost = resourceName(stack, "minio");
+const pki = new Pki("pki", {
+  stack,
+  servers: { minio: { dnsNames: [minioHost, "minio", "localhost"], ipAddresses: [LOOPBACK] } },
+  renewBeforeDays: config.certRenewBeforeDays,
+});
 
 const network = new Network("network", { stack });
+const common = { stack, network: network.name, engine: engine.features };
 
 const postgres = new Postgres("postgres", {
-  stack,
+  ...common,
   image: images.postgres,
-  network: network.name,
   memoryBytes: config.postgresMemoryBytes,
   cpus: config.postgresCpus,
   parameters: postgresParameters(config),
   hostPort: config.postgresPort,
   protectData: config.protectData,
+  superuserPassword: secrets.superuserPassword,
 });
 
 const database = new Database("database", {
@@ -44,6 +58,9 @@ const database = new Database("database", {
   port: postgres.adminPort,
   superuser: SUPERUSER,
   superuserPassword: postgres.superuserPassword,
+  roleSecrets: secrets.roles,
+  dataVolume: postgres.volume,
+  adopt,
 });
 
 const migrations = new Migrations(
@@ -59,14 +76,13 @@ const migrations = new Migrations(
   },
   { dependsOn: database.ready },
 );
-database.monitoringGrant(migrations);
+database.monitoringGrant(migrations.migrations);
 
 const pgbouncer = new Pgbouncer(
   "pgbouncer",
   {
-    stack,
+    ...common,
     image: images.pgbouncer,
-    network: network.name,
     memoryBytes: config.pgbouncerMemoryBytes,
     hostPort: config.pgbouncerPort,
     postgresHost: postgres.internalHost,
@@ -83,13 +99,13 @@ const pgbouncer = new Pgbouncer(
 const pgadmin = new Pgadmin(
   "pgadmin",
   {
-    stack,
+    ...common,
     image: images.pgadmin,
-    network: network.name,
     memoryBytes: config.pgadminMemoryBytes,
     hostPort: config.pgadminPort,
     email: config.pgadminEmail,
     publicUrl: config.pgadminPublicUrl,
+    password: secrets.pgadminPassword,
     server: {
       name: `kryonix ${stack} (PgBouncer)`,
       host: pgbouncer.internalHost,
@@ -101,16 +117,9 @@ const pgadmin = new Pgadmin(
   { dependsOn: [pgbouncer] },
 );
 
-const minioHost = resourceName(stack, "minio");
-const pki = new Pki("pki", {
-  stack,
-  servers: { minio: { dnsNames: [minioHost, "minio", "localhost"], ipAddresses: [LOOPBACK] } },
-});
-
 const minio = new Minio("minio", {
-  stack,
+  ...common,
   image: images.minio,
-  network: network.name,
   memoryBytes: config.minioMemoryBytes,
   apiPort: config.minioPort,
   consolePort: config.minioConsolePort,
@@ -118,6 +127,8 @@ const minio = new Minio("minio", {
   tlsKey: pki.servers.minio.privateKeyPem,
   caCertificate: pki.caCertificate,
   protectData: config.protectData,
+  rootUser: secrets.minioRootUser,
+  rootPassword: secrets.minioRootPassword,
 });
 
 /** Where to connect; no password here (see `credentials`). */
@@ -147,6 +158,7 @@ export const caCertificate = pki.caCertificate;
 export const appliedMigrations = migrations.applied;
 /** `pulumi stack output --show-secrets credentials` */
 export const credentials = pulumi.secret({
+  postgres: { user: SUPERUSER, password: postgres.superuserPassword },
   pgadmin: { email: pgadmin.email, password: pgadmin.password },
   minio: { accessKey: minio.rootUser, secretKey: minio.rootPassword },
   roles: database.passwords,

@@ -22,11 +22,12 @@ export default defineConfig({
       },
       {
         test: {
-          name: "providers",
-          include: ["test/providers/**/*.test.ts"],
+          name: "stack",
+          include: ["test/stack/**/*.test.ts"],
           environment: "node",
-          testTimeout: 15 * 60 * 1000,
-          hookTimeout: 15 * 60 * 1000,
+          testTimeout: 20 * 60 * 1000,
+          hookTimeout: 5 * 60 * 1000,
+          fileParallelism: false,
         },
       },
     ],

@@ -1,11 +1,10 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { resourceName } from "../lib/config";
 import { throwProblems } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { renderPgbouncerAuthFunctionSql } from "../lib/pgbouncer";
-import { scramSha256Secret } from "../lib/scram";
+import type { RoleSecret } from "./secrets";
 import { SqlScript } from "./sql-script";
 
 export const DATABASE_NAME = "kryonix_saas";
@@ -90,12 +89,25 @@ export function grantProblems(grants: Readonly<Record<string, SchemaPrivileges>>
 export interface DatabaseArgs {
   stack: string;
   /** The PostgreSQL container; every database object waits for it (it is created with wait: true, so: healthy). */
-  server: pulumi.Resource;
+  server: pulumi.CustomResource;
   /** Where this machine reaches PostgreSQL as superuser. */
   host: pulumi.Input<string>;
   port: pulumi.Input<number>;
   superuser: string;
   superuserPassword: pulumi.Input<string>;
+  /** Each login role's password and SCRAM verifier (Secrets). */
+  roleSecrets: Readonly<Record<LoginRole, RoleSecret>>;
+  /**
+   * The volume holding the cluster. Every object here lives in it, so none is dropped when the
+   * volume goes too (a destroy keeps the data): they are `deletedWith` it. Removing one object
+   * from the code still drops or revokes it.
+   */
+  dataVolume: pulumi.Resource;
+  /**
+   * The volume holds a cluster from an earlier deployment that this stack's state no longer
+   * tracks (a destroy that kept the data): its roles and database are imported, not created.
+   */
+  adopt: boolean;
 }
 
 /** Throws when the arguments cannot work. Pure. */
@@ -107,6 +119,11 @@ export function checkDatabaseArgs(args: DatabaseArgs): void {
     problems.push((err as Error).message);
   }
   if (!args.server) problems.push(invalid("Database server", args.server, "the PostgreSQL container resource"));
+  if (!args.dataVolume) problems.push(invalid("Database dataVolume", args.dataVolume, "the PostgreSQL data volume resource"));
+  if (typeof args.adopt !== "boolean") problems.push(invalid("Database adopt", args.adopt, "true or false"));
+  for (const role of LOGIN_ROLES) {
+    if (!args.roleSecrets?.[role]) problems.push(invalid(`Database roleSecrets.${role}`, undefined, "the role's password and SCRAM verifier"));
+  }
   if (typeof args.superuser !== "string" || !IDENTIFIER.test(args.superuser)) {
     problems.push(invalid("Database superuser", args.superuser, "a lower-case role name"));
   }
@@ -138,16 +155,22 @@ export class Database extends pulumi.ComponentResource {
    */
   public readonly ready: pulumi.Resource[];
   private readonly logicalName: string;
+  private readonly dataVolume: pulumi.Resource;
+  /** The last of the serial grants: later grants wait for it too. */
+  private readonly lastGrant: pulumi.Resource;
 
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Database", name, {}, opts);
     checkDatabaseArgs(args);
     this.logicalName = name;
+    this.dataVolume = args.dataVolume;
 
     this.provider = new postgresql.Provider(
       `${name}-provider`,
       {
-        host: args.host,
+        // When adopting, the host waits for the new container: a preview then leaves the provider
+        // unconfigured, and importing reads nothing from a server that is not there yet.
+        host: args.adopt ? pulumi.all([args.server.id, args.host]).apply(([, host]) => host) : args.host,
         port: args.port,
         username: args.superuser,
         password: args.superuserPassword,
@@ -159,36 +182,29 @@ export class Database extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [args.server] },
     );
-    // Everything below talks to the server through the provider and waits for the healthy container.
-    const on = (...more: pulumi.Resource[]): pulumi.CustomResourceOptions => ({
+    // Everything below talks to the server through the provider, waits for the healthy container,
+    // and lives in the data volume.
+    const on = (more: pulumi.Resource[] = [], extra: pulumi.CustomResourceOptions = {}): pulumi.CustomResourceOptions => ({
       parent: this,
       provider: this.provider,
       dependsOn: [args.server, ...more],
+      deletedWith: args.dataVolume,
+      ...extra,
     });
+    const adopted = (id: string): pulumi.CustomResourceOptions => (args.adopt ? { import: id } : {});
 
-    const owner = new postgresql.Role(`${name}-${OWNER_ROLE}`, { name: OWNER_ROLE, login: false }, on());
+    const owner = new postgresql.Role(`${name}-${OWNER_ROLE}`, { name: OWNER_ROLE, login: false }, on([], adopted(OWNER_ROLE)));
 
     const passwords = {} as Record<LoginRole, pulumi.Output<string>>;
-    const scram = {} as Record<LoginRole, pulumi.Output<string>>;
-    for (const role of LOGIN_ROLES) {
-      const password = new random.RandomPassword(
-        `${name}-${role}-password`,
-        { length: 32, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
-        { parent: this },
-      );
-      const salt = new random.RandomBytes(`${name}-${role}-salt`, { length: 16 }, { parent: this });
-      passwords[role] = pulumi.secret(password.result);
-      scram[role] = pulumi.secret(
-        pulumi.all([password.result, salt.base64]).apply(([p, s]) => scramSha256Secret(p, Buffer.from(s, "base64"))),
-      );
-    }
+    for (const role of LOGIN_ROLES) passwords[role] = pulumi.secret(args.roleSecrets[role].password);
     this.passwords = passwords;
 
     const loginRole = (role: LoginRole, extra: Partial<postgresql.RoleArgs> = {}) =>
       new postgresql.Role(
         `${name}-${role}`,
-        { name: role, login: true, password: scram[role], encryptedPassword: true, ...extra },
-        on(),
+        // The verifier, never the password: ALTER ROLE ... PASSWORD reaches the server log.
+        { name: role, login: true, password: args.roleSecrets[role].scramVerifier, encryptedPassword: true, ...extra },
+        on([], adopted(role)),
       );
     const migrator = loginRole(MIGRATOR_ROLE, { roles: [owner.name] });
     const app = loginRole(APP_ROLE);
@@ -200,7 +216,8 @@ export class Database extends pulumi.ComponentResource {
     const database = new postgresql.Database(
       `${name}-${DATABASE_NAME}`,
       { name: DATABASE_NAME, owner: owner.name, encoding: "UTF8", lcCollate: "C.UTF-8", lcCtype: "C.UTF-8", template: "template0" },
-      on(),
+      // The template matters only to CREATE DATABASE and cannot be read back (an import would see none).
+      on([], { ...adopted(DATABASE_NAME), ignoreChanges: ["template"] }),
     );
     this.name = database.name;
 
@@ -210,20 +227,29 @@ export class Database extends pulumi.ComponentResource {
         new postgresql.Schema(
           `${name}-schema-${schema}`,
           // dropCascade stays off: removing a schema from code must not silently drop its tables.
-          { name: schema, database: database.name, owner: owner.name, ifNotExists: false },
+          // IF NOT EXISTS: a cluster kept by a destroy already has it.
+          { name: schema, database: database.name, owner: owner.name, ifNotExists: true },
           on(),
         ),
       ]),
     ) as Record<Schema, postgresql.Schema>;
 
+    // One at a time: each grant revokes, then grants, and two of them on the same schema or database
+    // at once fail with "tuple concurrently updated" (they update the same ACL row).
     const grants: pulumi.Resource[] = [];
+    const serially = <T extends pulumi.Resource>(make: (opts: pulumi.CustomResourceOptions) => T): T => {
+      const made = make(on(grants.length ? [grants[grants.length - 1]] : []));
+      grants.push(made);
+      return made;
+    };
     // PostgreSQL 15+ no longer lets PUBLIC create in schema public; this keeps it that way, explicitly.
-    grants.push(
-      new postgresql.Grant(
-        `${name}-public-schema`,
-        { database: database.name, role: "public", schema: "public", objectType: "schema", privileges: ["USAGE"] },
-        on(),
-      ),
+    serially(
+      (o) =>
+        new postgresql.Grant(
+          `${name}-public-schema`,
+          { database: database.name, role: "public", schema: "public", objectType: "schema", privileges: ["USAGE"] },
+          o,
+        ),
     );
     for (const [role, resource] of [
       [MIGRATOR_ROLE, migrator],
@@ -232,12 +258,13 @@ export class Database extends pulumi.ComponentResource {
       [MONITOR_ROLE, monitor],
       [PGBOUNCER_ROLE, pgbouncer],
     ] as const) {
-      grants.push(
-        new postgresql.Grant(
-          `${name}-${role}-connect`,
-          { database: database.name, role: resource.name, objectType: "database", privileges: ["CONNECT"] },
-          on(),
-        ),
+      serially(
+        (o) =>
+          new postgresql.Grant(
+            `${name}-${role}-connect`,
+            { database: database.name, role: resource.name, objectType: "database", privileges: ["CONNECT"] },
+            o,
+          ),
       );
     }
 
@@ -246,35 +273,41 @@ export class Database extends pulumi.ComponentResource {
       for (const [schema, privs] of Object.entries(bySchema) as [Schema, { tables: Privileges; sequences?: Privileges }][]) {
         const target = { database: database.name, schema: schemas[schema].name };
         const id = `${name}-${role}-${schema}`;
-        grants.push(
-          new postgresql.Grant(`${id}-usage`, { ...target, role: grantee, objectType: "schema", privileges: ["USAGE"] }, on()),
-          new postgresql.Grant(`${id}-tables`, { ...target, role: grantee, objectType: "table", privileges: [...privs.tables] }, on()),
-          new postgresql.DefaultPrivileges(
-            `${id}-default-tables`,
-            { ...target, role: grantee, owner: owner.name, objectType: "table", privileges: [...privs.tables] },
-            on(),
-          ),
+        serially((o) => new postgresql.Grant(`${id}-usage`, { ...target, role: grantee, objectType: "schema", privileges: ["USAGE"] }, o));
+        serially((o) => new postgresql.Grant(`${id}-tables`, { ...target, role: grantee, objectType: "table", privileges: [...privs.tables] }, o));
+        serially(
+          (o) =>
+            new postgresql.DefaultPrivileges(
+              `${id}-default-tables`,
+              { ...target, role: grantee, owner: owner.name, objectType: "table", privileges: [...privs.tables] },
+              o,
+            ),
         );
         if (privs.sequences) {
-          grants.push(
-            new postgresql.Grant(`${id}-sequences`, { ...target, role: grantee, objectType: "sequence", privileges: [...privs.sequences] }, on()),
-            new postgresql.DefaultPrivileges(
-              `${id}-default-sequences`,
-              { ...target, role: grantee, owner: owner.name, objectType: "sequence", privileges: [...privs.sequences] },
-              on(),
-            ),
+          serially(
+            (o) => new postgresql.Grant(`${id}-sequences`, { ...target, role: grantee, objectType: "sequence", privileges: [...privs.sequences!] }, o),
+          );
+          serially(
+            (o) =>
+              new postgresql.DefaultPrivileges(
+                `${id}-default-sequences`,
+                { ...target, role: grantee, owner: owner.name, objectType: "sequence", privileges: [...privs.sequences!] },
+                o,
+              ),
           );
         }
       }
     }
     // The monitoring views live in audit; SELECT on them is granted after the DDL (see monitoringGrant).
-    grants.push(
-      new postgresql.Grant(
-        `${name}-${MONITOR_ROLE}-audit-usage`,
-        { database: database.name, schema: schemas.audit.name, role: monitor.name, objectType: "schema", privileges: ["USAGE"] },
-        on(),
-      ),
+    serially(
+      (o) =>
+        new postgresql.Grant(
+          `${name}-${MONITOR_ROLE}-audit-usage`,
+          { database: database.name, schema: schemas.audit.name, role: monitor.name, objectType: "schema", privileges: ["USAGE"] },
+          o,
+        ),
     );
+    this.lastGrant = grants[grants.length - 1];
 
     // Created as superuser before any migration: pg_stat_statements is not a trusted extension.
     const extensions = ["pg_stat_statements", "pgaudit"].map(
@@ -297,7 +330,7 @@ export class Database extends pulumi.ComponentResource {
         sql: renderPgbouncerAuthFunctionSql(PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE),
         destroySql: `DROP SCHEMA IF EXISTS "${PGBOUNCER_AUTH_SCHEMA}" CASCADE`,
       },
-      { parent: this, dependsOn: [args.server, database, pgbouncer] },
+      { parent: this, dependsOn: [args.server, database, pgbouncer], deletedWith: args.dataVolume },
     );
 
     this.ready = [owner, migrator, app, readonly, monitor, pgbouncer, database, ...Object.values(schemas), ...grants, ...extensions, this.pgbouncerAuth];
@@ -321,7 +354,7 @@ export class Database extends pulumi.ComponentResource {
         objects: [...MONITORING_VIEWS],
         privileges: ["SELECT"],
       },
-      { parent: this, provider: this.provider, dependsOn: [after] },
+      { parent: this, provider: this.provider, dependsOn: [after, this.lastGrant], deletedWith: this.dataVolume },
     );
   }
 }

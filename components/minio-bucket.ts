@@ -67,9 +67,20 @@ export function bucketNameProblems(name: unknown): string[] {
   return [];
 }
 
-/** The problems with the inputs, as check failures; never shows a credential. Pure. */
+/**
+ * How the engine hands a dynamic provider's check a value that is not known yet (during a
+ * preview, the CA certificate of a CA that is still to be created): @pulumi/pulumi's
+ * runtime.unknownValue, spelled out because the provider's code is serialized.
+ */
+export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** The problems with the inputs, as check failures; never shows a credential. A value not known yet is not judged. Pure. */
 export function minioBucketInputProblems(inputs: Partial<MinioBucketInputs>): { property: string; reason: string }[] {
   const failures: { property: string; reason: string }[] = [];
+  const unknown = new Set(Object.keys(inputs).filter((k) => (inputs as Record<string, unknown>)[k] === UNKNOWN_VALUE));
+  const report = (f: { property: string; reason: string }) => {
+    if (!unknown.has(f.property)) failures.push(f);
+  };
   let url: URL | undefined;
   try {
     url = new URL(String(inputs.endpoint));
@@ -77,17 +88,17 @@ export function minioBucketInputProblems(inputs: Partial<MinioBucketInputs>): { 
     url = undefined;
   }
   if (!url || url.protocol !== "https:" || !url.hostname || url.pathname !== "/" || url.search || url.username || url.password) {
-    failures.push({ property: "endpoint", reason: invalid("MinioBucket endpoint", inputs.endpoint, "an https://host:port URL without a path") });
+    report({ property: "endpoint", reason: invalid("MinioBucket endpoint", inputs.endpoint, "an https://host:port URL without a path") });
   }
   if (typeof inputs.caCertificatePem !== "string" || !inputs.caCertificatePem.includes("-----BEGIN CERTIFICATE-----")) {
-    failures.push({ property: "caCertificatePem", reason: "MinioBucket caCertificatePem: a PEM certificate is required" });
+    report({ property: "caCertificatePem", reason: "MinioBucket caCertificatePem: a PEM certificate is required" });
   }
   for (const key of ["accessKey", "secretKey"] as const) {
-    if (typeof inputs[key] !== "string" || inputs[key] === "") failures.push({ property: key, reason: `MinioBucket ${key}: required` });
+    if (typeof inputs[key] !== "string" || inputs[key] === "") report({ property: key, reason: `MinioBucket ${key}: required` });
   }
-  for (const reason of bucketNameProblems(inputs.bucket)) failures.push({ property: "bucket", reason });
+  for (const reason of bucketNameProblems(inputs.bucket)) report({ property: "bucket", reason });
   if (typeof inputs.versioning !== "boolean") {
-    failures.push({ property: "versioning", reason: invalid("MinioBucket versioning", inputs.versioning, "true or false") });
+    report({ property: "versioning", reason: invalid("MinioBucket versioning", inputs.versioning, "true or false") });
   }
   return failures;
 }

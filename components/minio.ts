@@ -1,6 +1,5 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { resourceName } from "../lib/config";
 import {
   CONFIG_DIR,
@@ -42,6 +41,9 @@ export interface MinioArgs extends ServiceContainerArgs {
   caCertificate: pulumi.Input<string>;
   /** Protect the data volume (backups live here). It is retained on delete either way. */
   protectData: boolean;
+  /** Root credentials (Secrets), handed over as files. */
+  rootUser: pulumi.Input<string>;
+  rootPassword: pulumi.Input<string>;
 }
 
 /** Throws one error naming every argument that cannot work. Pure. */
@@ -82,19 +84,9 @@ export class Minio extends pulumi.ComponentResource {
     this.apiPort = args.apiPort;
     this.consolePort = args.consolePort;
 
-    const user = new random.RandomString(
-      `${name}-root-user`,
-      { length: 20, special: false, upper: false, minLower: 2, minNumeric: 2 },
-      { parent: this },
-    );
-    const password = new random.RandomPassword(
-      `${name}-root-password`,
-      { length: 40, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
-      { parent: this },
-    );
     // The access key is a credential too.
-    this.rootUser = pulumi.secret(user.result);
-    this.rootPassword = pulumi.secret(password.result);
+    this.rootUser = pulumi.secret(args.rootUser);
+    this.rootPassword = pulumi.secret(args.rootPassword);
 
     this.volume = new docker.Volume(
       `${name}-data`,
@@ -117,7 +109,7 @@ export class Minio extends pulumi.ComponentResource {
           { file: `${MINIO_CERTS_DIR}/private.key`, content: pulumi.secret(args.tlsKey), permissions: UPLOAD_MODE },
           { file: `${MINIO_CERTS_DIR}/CAs/kryonix-ca.crt`, content: args.caCertificate, permissions: UPLOAD_MODE },
         ],
-        healthcheck: healthcheck([MINIO_HEALTHCHECK], "60s"),
+        healthcheck: healthcheck([MINIO_HEALTHCHECK], 60, args.engine),
         waitTimeout: 120,
         stopTimeout: 30,
       },
@@ -137,7 +129,8 @@ export class Minio extends pulumi.ComponentResource {
         versioning: true,
       },
       // The container is created with wait: true, so it is healthy (S3 answering) when it is "created".
-      { parent: this, dependsOn: [this.container] },
+      // The bucket lives in the volume: a destroy that keeps the volume keeps it too.
+      { parent: this, dependsOn: [this.container], deletedWith: this.volume },
     );
     this.bucketName = this.bucket.bucket;
 

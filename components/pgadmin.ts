@@ -1,6 +1,5 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { resourceName } from "../lib/config";
 import {
   CONFIG_DIR,
@@ -40,6 +39,8 @@ export interface PgadminArgs extends ServiceContainerArgs {
   /** The URL a reverse proxy serves pgAdmin under, e.g. https://pgadmin.kryonix.com.br. */
   publicUrl?: string;
   server: PgadminServer;
+  /** The login password (Secrets), handed over as a file. */
+  password: pulumi.Input<string>;
 }
 
 /** servers.json (pgAdmin's import format) pre-registering one server, without a password. Pure. */
@@ -107,12 +108,7 @@ export class Pgadmin extends pulumi.ComponentResource {
     this.hostPort = args.hostPort;
     this.email = args.email;
 
-    const password = new random.RandomPassword(
-      `${name}-password`,
-      { length: 24, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
-      { parent: this },
-    );
-    this.password = pulumi.secret(password.result);
+    this.password = pulumi.secret(args.password);
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
 
@@ -126,7 +122,7 @@ export class Pgadmin extends pulumi.ComponentResource {
           { file: PGADMIN_SERVERS_FILE, content: renderServersJson(args.server), permissions: UPLOAD_MODE },
         ],
         // The first start creates pgAdmin's configuration database.
-        healthcheck: healthcheck([PGADMIN_HEALTHCHECK], "120s"),
+        healthcheck: healthcheck([PGADMIN_HEALTHCHECK], 120, args.engine),
         waitTimeout: 300,
       },
       // Fixed name and host ports: the old container must go before its replacement starts.

@@ -107,7 +107,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
           { file: PGBOUNCER_INI_FILE, content: pgbouncerIni(args), permissions: UPLOAD_MODE },
           { file: PGBOUNCER_USERLIST_FILE, content: userlist, permissions: UPLOAD_MODE },
         ],
-        healthcheck: healthcheck([PGBOUNCER_HEALTHCHECK], "30s"),
+        healthcheck: healthcheck([PGBOUNCER_HEALTHCHECK], 30, args.engine),
         waitTimeout: 120,
         // SIGINT: PgBouncer's safe shutdown, waiting for transactions in flight.
         stopSignal: "SIGINT",

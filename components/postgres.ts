@@ -1,12 +1,12 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { resourceName } from "../lib/config";
 import {
   CONFIG_DIR,
   LOOPBACK,
   SECRETS_DIR,
   UPLOAD_MODE,
+  cpusString,
   healthcheck,
   labels,
   memoryMiB,
@@ -32,6 +32,8 @@ export const POSTGRES_HEALTHCHECK = ["pg_isready", "-q", "-t", "3", "-h", "127.0
 export interface PostgresArgs extends ServiceContainerArgs {
   /** Container CPU limit (Docker --cpus). */
   cpus: number;
+  /** The superuser's password (Secrets), a secret: written to a file for initdb, never to the environment. */
+  superuserPassword: pulumi.Input<string>;
   /** The final postgresql.conf parameters, e.g. postgresParameters(config). */
   parameters: PgParams;
   /**
@@ -104,12 +106,7 @@ export class Postgres extends pulumi.ComponentResource {
     this.adminPort = args.hostPort;
     const memory = memoryMiB(args.memoryBytes);
 
-    const password = new random.RandomPassword(
-      `${name}-superuser-password`,
-      { length: 32, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
-      { parent: this },
-    );
-    this.superuserPassword = pulumi.secret(password.result);
+    this.superuserPassword = pulumi.secret(args.superuserPassword);
 
     this.volume = new docker.Volume(
       `${name}-data`,
@@ -132,7 +129,7 @@ export class Postgres extends pulumi.ComponentResource {
       {
         // Ports on loopback only: the host reaches PostgreSQL there and never at the container's own address.
         ...serviceContainerArgs(args, "postgres", image.imageId, [{ internal: POSTGRES_PORT, external: args.hostPort }]),
-        cpus: String(args.cpus),
+        cpus: cpusString(args.cpus),
         // Parallel query uses dynamic shared memory in /dev/shm (Docker's default is 64 MiB).
         shmSize: Math.max(64, Math.floor(memory / 4)),
         mounts: [{ type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR }],
@@ -142,7 +139,7 @@ export class Postgres extends pulumi.ComponentResource {
           { file: PG_HBA_FILE, content: renderPgHbaConf(), permissions: UPLOAD_MODE },
         ],
         // A TCP check (not the socket): the server accepts connections from the network.
-        healthcheck: healthcheck(POSTGRES_HEALTHCHECK, "120s"),
+        healthcheck: healthcheck(POSTGRES_HEALTHCHECK, 120, args.engine),
         waitTimeout: args.waitTimeoutSeconds ?? 300,
         // SIGINT is PostgreSQL's fast shutdown: sessions end, a checkpoint is written.
         stopSignal: "SIGINT",

@@ -45,6 +45,8 @@ export interface StackConfig {
   /** Normalised postgresql.conf overrides (lower-case names, PostgreSQL units). */
   postgresOverrides: PgParams;
   protectData: boolean;
+  /** Days before expiry at which `pulumi up` replaces a certificate of the stack's CA. */
+  certRenewBeforeDays: number;
 }
 
 /** Every key the stack reads, in the order problems are reported. */
@@ -66,6 +68,7 @@ export const CONFIG_KEYS = [
   "storage",
   "postgresOverrides",
   "protectData",
+  "certRenewBeforeDays",
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -101,6 +104,7 @@ const DEFAULTS = {
   pgadminEmail: "admin@kryonix.com.br",
   backupRetentionDays: 30,
   storage: "ssd" as Storage,
+  certRenewBeforeDays: 30,
 };
 
 // pgAdmin validates its login e-mail with python-email-validator, which
@@ -309,6 +313,8 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
   const storage = read.oneOf("storage", DEFAULTS.storage, STORAGE_TYPES);
   const rawOverrides = read.object("postgresOverrides");
   const protectData = read.boolean("protectData", prod);
+  // Below the server certificates' 825 days (components/pki.ts).
+  const certRenewBeforeDays = read.number("certRenewBeforeDays", DEFAULTS.certRenewBeforeDays, 1, 365, true);
   problems.push(...read.problems);
 
   // Compare effective values, so a setting that collides with a default is caught too.
@@ -349,6 +355,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     storage: storage!,
     postgresOverrides: overrides.params,
     protectData: protectData!,
+    certRenewBeforeDays: certRenewBeforeDays!,
   };
 }
 

@@ -43,20 +43,52 @@ export function memoryMiB(bytes: number): number {
   return Math.floor(bytes / MiB);
 }
 
+/** What the Docker engine supports, where the stack's settings depend on it. */
+export interface EngineFeatures {
+  /** Healthcheck start_interval needs API 1.44 (Docker 25); Debian 12's 20.10 speaks 1.41. */
+  healthcheckStartInterval: boolean;
+}
+
+/** The features of an engine speaking API `apiVersion` ("1.41"). Pure. */
+export function engineFeatures(apiVersion: string): EngineFeatures {
+  const [major, minor] = apiVersion.split(".").map(Number);
+  return { healthcheckStartInterval: major > 1 || (major === 1 && minor >= 44) };
+}
+
+/** A duration as Go prints it (time.Duration.String): the engine reports healthchecks this way, so "120s" would differ from "2m0s" on every refresh. Pure. */
+export function goDuration(seconds: number): string {
+  if (!Number.isInteger(seconds) || seconds < 0) throw new Error(invalid("duration", seconds, "a whole number of seconds, 0 or more"));
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h) return `${h}h${m}m${s}s`;
+  if (m) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+/** Docker --cpus as the engine reports it back (NanoCPUs as a decimal: 2 -> "2.0", 1.5 -> "1.5"). Pure. */
+export function cpusString(cpus: number): string {
+  return Number.isInteger(cpus) ? cpus.toFixed(1) : String(cpus);
+}
+
 /**
  * A Docker healthcheck running `command` (exec form) every 10 s; `pulumi up`
  * waits for it (Container `wait`). startPeriod covers first-start work such
- * as initdb; startInterval probes often inside it, so a ready service is
- * seen within a second or two.
+ * as initdb. Inside it, an engine that can probes every second
+ * (start_interval), so a ready service is seen at once; an older engine
+ * probes every 5 s throughout instead.
+ * Durations are written as the engine reports them back, so a refresh
+ * finds no difference.
  */
-export function healthcheck(command: string[], startPeriod: string) {
+export function healthcheck(command: string[], startPeriodSeconds: number, engine: EngineFeatures) {
   return {
     tests: ["CMD", ...command],
-    interval: "10s",
-    timeout: "5s",
-    retries: 6,
-    startPeriod,
-    startInterval: "1s",
+    interval: goDuration(engine.healthcheckStartInterval ? 10 : 5),
+    timeout: goDuration(5),
+    retries: engine.healthcheckStartInterval ? 6 : 12,
+    startPeriod: goDuration(startPeriodSeconds),
+    // "0s" (not left out) on an old engine: the engine reports 0s, and an absent value would differ from it.
+    startInterval: goDuration(engine.healthcheckStartInterval ? 1 : 0),
   };
 }
 
@@ -89,6 +121,8 @@ export interface ServiceContainerArgs {
   network: Input<string>;
   /** Container memory limit in bytes. */
   memoryBytes: number;
+  /** What the Docker engine supports (engineFeatures). */
+  engine: EngineFeatures;
 }
 
 /**
@@ -103,6 +137,9 @@ export function serviceArgsProblems(args: ServiceContainerArgs, service: Service
     problems.push((err as Error).message);
   }
   problems.push(...memoryProblems(`${label} memoryBytes`, args.memoryBytes, minMemoryBytes));
+  if (typeof args.engine?.healthcheckStartInterval !== "boolean") {
+    problems.push(invalid(`${label} engine`, args.engine, "the engine's features, engineFeatures(<API version>)"));
+  }
   return problems;
 }
 
@@ -124,6 +161,9 @@ export function serviceContainerArgs(
     image,
     restart: RESTART_POLICY,
     memory: memoryMiB(args.memoryBytes),
+    // No swap: a database that swaps is slower than one that is told it has less memory. Set
+    // explicitly, because the engine otherwise reports twice the memory and every refresh differs.
+    memorySwap: memoryMiB(args.memoryBytes),
     networksAdvanced: [{ name: args.network, aliases: [service] }],
     ports: ports.map((p) => ({ internal: p.internal, external: p.external, ip: LOOPBACK, protocol: "tcp" })),
     wait: true,

@@ -76,7 +76,24 @@ export function planDestroy(args: string[]): DestroyPlan {
       );
     }
   }
-  return { stack, includingData, pulumiArgs: ["destroy", "--stack", stack, ...rest] };
+  // No terminal to confirm at (CI, cron): `npm run destroy` is the confirmation.
+  const unattended = [...(rest.some((a) => isFlag(a, "--yes") || a === "-y") ? [] : ["--yes"]), ...(rest.includes("--non-interactive") ? [] : ["--non-interactive"])];
+  return { stack, includingData, pulumiArgs: ["destroy", "--stack", stack, ...unattended, ...rest] };
+}
+
+/** Components whose resources a destroy that keeps the data keeps too: the keys to that data (components/secrets.ts, components/pki.ts). */
+export const KEPT_WITH_DATA_TYPES = ["kryonix:db:Secrets", "kryonix:db:Pki"];
+
+/**
+ * URNs to pass as `--exclude` to a destroy that keeps the data: the components of
+ * KEPT_WITH_DATA_TYPES and everything below them, from `pulumi stack export` output. Pure.
+ */
+export function keptWithDataUrns(exported: unknown): string[] {
+  const resources = exportedResources(exported) as (ExportedResource & { parent?: unknown })[];
+  const kept = new Set(resources.filter((r) => KEPT_WITH_DATA_TYPES.includes(String(r.type))).map((r) => String(r.urn)));
+  // Parents come before their children in an export, so one pass finds every descendant.
+  for (const r of resources) if (typeof r.parent === "string" && kept.has(r.parent)) kept.add(String(r.urn));
+  return [...kept];
 }
 
 /**
@@ -135,7 +152,8 @@ export function keptVolumesMessage(stack: string, kept: string[]): string {
   if (!kept.length) return prefixed([`stack ${stack} has no data volume on the Docker engine; nothing was kept.`]);
   return prefixed([
     `kept the data volumes of stack ${stack} on the Docker engine (no longer in the Pulumi state): ${kept.join(", ")}`,
-    `a later \`npm run up -- --stack ${stack}\` mounts them again. To delete them, and the data with them:`,
+    `and kept the stack's generated secrets and CA in its state, so that the data opens with the same keys.`,
+    `a later \`npm run up -- --stack ${stack}\` mounts them again and adopts the database in them. To delete them, and the data with them:`,
     `  docker volume rm ${kept.map(shellQuote).join(" ")}`,
     `(or \`npm run destroy -- --stack ${stack} ${INCLUDING_DATA}\`)`,
   ]);

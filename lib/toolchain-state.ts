@@ -12,13 +12,6 @@ export function cacheRoot(): string {
 export const statusFile = () => path.join(cacheRoot(), "toolchain-status.json");
 export const pulumiHome = () => path.join(cacheRoot(), "pulumi-home");
 
-export interface Blocked {
-  name: string;
-  command: string;
-  log: string;
-  error: string;
-}
-
 /** Written by `npm run toolchain`, read by the pulumi wrapper and the tests. */
 export interface ToolchainStatus {
   versionsSha: string;
@@ -29,7 +22,6 @@ export interface ToolchainStatus {
   baseImage: string;
   /** Service -> local tag `kryonix/<service>:<inputs hash>` (scripts/images.ts). */
   images: Record<string, string>;
-  blocked: Blocked[];
 }
 
 export function versionsSha(file = path.join(repoRoot, "versions.json")): string {

@@ -1,14 +1,20 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import type { SourceRecipe } from "./source-build";
 
-/** One Go program we build from the module proxy (see versions.json). */
+/**
+ * One Go program we build (see versions.json): from the module proxy in a throwaway module that
+ * requires it (`require`), or from source archives (`source`) when the proxy refuses its module.
+ */
 export interface GoBuild {
   kind: "cli" | "provider";
-  /** Main package to build. */
+  /** Main package to build: an import path, or a path inside `source.module` such as "./cmd/x". */
   package: string;
-  /** Modules our throwaway build module requires, at exact versions. */
-  require: Record<string, string>;
+  /** Modules our throwaway build module requires, at exact versions (proxy builds). */
+  require?: Record<string, string>;
+  /** The archives, patches and go.mod edits of a build from source (lib/source-build.ts). */
+  source?: SourceRecipe;
   /** Replace directives the upstream go.mod carries and `go build` from a dependency would drop. */
   replace?: Record<string, string>;
   /** go.sum lines we pin ourselves, for versions sum.golang.org has no record of. */
@@ -81,7 +87,7 @@ export function versionMismatches(
 /** go.mod for the throwaway module that builds one program; upstream replaces are not honoured in dependencies. */
 export function renderGoMod(name: string, build: GoBuild, goDirective = "1.24"): string {
   const lines = [`module kryonix.local/toolchain/${name}`, "", `go ${goDirective}`, ""];
-  const reqs = Object.entries(build.require);
+  const reqs = Object.entries(build.require ?? {});
   if (reqs.length) lines.push("require (", ...reqs.map(([m, ver]) => `\t${m} ${ver}`), ")", "");
   for (const [from, to] of Object.entries(build.replace ?? {})) lines.push(`replace ${from} => ${to}`);
   return lines.join("\n") + "\n";
@@ -94,7 +100,7 @@ export function ldflagsFor(build: GoBuild): string {
 
 /** The module in `require` that provides `build.package` (longest path prefix). */
 export function mainModule(build: GoBuild): [string, string] {
-  const candidates = Object.entries(build.require).filter(
+  const candidates = Object.entries(build.require ?? {}).filter(
     ([m]) => build.package === m || build.package.startsWith(m + "/"),
   );
   if (!candidates.length) throw new Error(`no module in require provides package ${build.package}`);
@@ -107,14 +113,6 @@ export function buildKey(name: string, build: GoBuild, goVersion: string): strin
     .update(JSON.stringify({ name, build, goVersion, cgo: 0 }))
     .digest("hex");
   return `${name}-${h.slice(0, 12)}`;
-}
-
-/** What kind of failure a `go get`/`go build` log shows. A registry refusal is final, not a flake. */
-export function classifyGoFailure(log: string): "not-served" | "failed" {
-  if (/403 Forbidden|This module version is not available|404 Not Found|unknown revision|invalid version/.test(log)) {
-    return "not-served";
-  }
-  return "failed";
 }
 
 /** Module path as the GOPROXY protocol spells it: upper-case letters become '!' + lower-case. */

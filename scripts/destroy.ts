@@ -1,43 +1,38 @@
 /**
  * `npm run destroy [-- --stack NAME] [--including-data] [pulumi destroy flags]`: destroys the stack
- * (dev by default) with the pinned CLI. pulumi asks for confirmation unless you pass `--yes`.
+ * (dev by default) with the pinned CLI, without asking (no terminal is needed).
  *
  * The data volumes (lib/destroy-plan.ts dataVolumes) are retained on delete in every stack: they
- * leave the state and stay on the Docker engine, and this script says how to remove them. With
- * `--including-data` it removes them itself once the destroy succeeded. A stack whose volumes are
+ * leave the state and stay on the Docker engine, and this script says how to remove them. The
+ * database objects inside them are deleted with the volume, so no schema is dropped; the secrets
+ * and the CA stay in the state (keptWithDataUrns), so a later up opens the same data. With
+ * `--including-data` everything goes, and the volumes are removed once the destroy succeeded. A stack whose volumes are
  * protected (prod) fails the destroy; the script prints the `pulumi state unprotect` commands and
  * exits 4. It never unprotects anything.
  */
 import { spawnSync } from "node:child_process";
-import { keptVolumesMessage, managedDataVolumes, planDestroy, presentDataVolumes, protectedMessage, protectedUrns, type DestroyPlan } from "../lib/destroy-plan";
-import { projectEnv } from "../lib/pulumi-env";
-import { readStatus, type ToolchainStatus } from "../lib/toolchain-state";
+import { keptVolumesMessage, keptWithDataUrns, managedDataVolumes, planDestroy, presentDataVolumes, protectedMessage, protectedUrns, type DestroyPlan } from "../lib/destroy-plan";
+import { stackCli, type StackCli } from "../lib/stack-run";
 import { repoRoot } from "../lib/versions";
 
 const say = (line: string) => process.stderr.write(`[destroy] ${line}\n`);
 
 let plan: DestroyPlan;
-let status: ToolchainStatus;
+let cli: StackCli;
 try {
   plan = planDestroy(process.argv.slice(2));
-  status = readStatus();
+  cli = stackCli(plan.stack);
 } catch (e) {
   say((e as Error).message);
   process.exit(2);
 }
 const { stack } = plan;
-const env = projectEnv(status, stack);
+const env = cli.env;
 
 /** `pulumi stack export`, parsed; undefined when the stack cannot be read (e.g. it does not exist). */
 function exportState(): unknown {
-  const r = spawnSync(status.pulumi, ["stack", "export", "--stack", stack], {
-    cwd: repoRoot,
-    env,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  if (r.status !== 0) return undefined;
+  const r = cli.capture(["stack", "export", "--stack", stack]);
+  if (r.code !== 0) return undefined;
   try {
     return JSON.parse(r.stdout);
   } catch {
@@ -45,15 +40,17 @@ function exportState(): unknown {
   }
 }
 
-const destroyed = spawnSync(status.pulumi, plan.pulumiArgs, { cwd: repoRoot, stdio: "inherit", env });
-if (destroyed.status !== 0) {
+// Keeping the data keeps its keys: the generated secrets and the CA stay in the state.
+const excludes = plan.includingData ? [] : keptWithDataUrns(exportState()).flatMap((urn) => ["--exclude", urn]);
+const destroyed = cli.run([...plan.pulumiArgs, ...excludes]);
+if (destroyed !== 0) {
   const urns = protectedUrns(exportState());
   if (urns.length) {
     process.stderr.write(protectedMessage(plan, urns));
     process.exit(4);
   }
-  say(`pulumi destroy failed (${destroyed.error?.message ?? `exit code ${destroyed.status ?? destroyed.signal}`}); no volume was removed.`);
-  process.exit(destroyed.status || 1);
+  say(`pulumi destroy failed (exit code ${destroyed}); no volume was removed.`);
+  process.exit(destroyed);
 }
 
 const ls = spawnSync("docker", ["volume", "ls", "--format", "{{.Name}}"], { cwd: repoRoot, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });

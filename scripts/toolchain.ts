@@ -1,16 +1,19 @@
 /**
- * `npm run toolchain`: everything kryonix-db needs that the registries we reach do not ship ready-made.
- * Go programs are built from the module proxy, the Docker engine comes from Debian, and the base image
- * is debootstrapped. Each step is cached outside the repo and installed atomically (build in a temp
- * directory, rename into place), so a failed step leaves nothing half-installed.
+ * `npm run toolchain [-- --provider-src DIR]`: everything kryonix-db needs that the registries we
+ * reach do not ship ready-made. The Pulumi CLI, MinIO and mc are built from the Go module proxy; the
+ * provider plugins and the Node.js language host from the source archives in the provider source
+ * folder (checked against SHA256SUMS and the hashes in versions.json); the Docker engine comes from
+ * Debian, and the base image is debootstrapped. Each step is cached outside the repo, keyed by
+ * everything that goes into it, and installed atomically (build in a temp directory, rename into
+ * place), so a failed step leaves nothing half-installed.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, writeFileSync, copyFileSync, chmodSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { createWriteStream, existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, chmodSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import {
   GoBuild,
   buildKey,
-  classifyGoFailure,
   escapeModulePath,
   ldflagsFor,
   noSumDbModules,
@@ -20,14 +23,14 @@ import {
   renderGoMod,
 } from "../lib/versions";
 import { buildImagesDetailed } from "./images";
-import { Blocked, ToolchainStatus, cacheRoot, pulumiHome, statusFile, versionsSha } from "../lib/toolchain-state";
+import { archiveProblems, planSourceBuild, providerSrcDir, recipeArchives, type SourceRecipe } from "../lib/source-build";
+import { ToolchainStatus, cacheRoot, pulumiHome, statusFile, versionsSha } from "../lib/toolchain-state";
 
 const versions = loadVersions();
 const root = cacheRoot();
 const logDir = path.join(root, "logs");
 mkdirSync(logDir, { recursive: true });
 
-const blocked: Blocked[] = [];
 const timings: { step: string; seconds: number; note: string }[] = [];
 
 class StepError extends Error {
@@ -55,18 +58,21 @@ function run(
   stepName: string,
   cmd: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: string; input?: string },
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; log: string; input?: string; quiet?: boolean },
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const out = createWriteStream(opts.log, { flags: "a" });
     out.write(`$ ${cmd} ${args.join(" ")}\n`);
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
-    child.stdout.pipe(out, { end: false });
+    if (opts.quiet) child.stdout.resume();
+    else child.stdout.pipe(out, { end: false });
     child.stderr.pipe(out, { end: false });
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
     const t0 = Date.now();
-    const beat = setInterval(() => say(`${stepName}: still running ${cmd} (${Math.round((Date.now() - t0) / 1000)} s)`), 60_000);
+    const beat = setInterval(() => {
+      if (!opts.quiet) say(`${stepName}: still running ${cmd} (${Math.round((Date.now() - t0) / 1000)} s)`);
+    }, 60_000);
     child.on("error", (e) => {
       clearInterval(beat);
       out.end();
@@ -91,50 +97,90 @@ function capture(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { ok: bo
 }
 
 const goVersion = capture("go", ["env", "GOVERSION"]).out.trim();
-const goEnv: NodeJS.ProcessEnv = { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" };
+// -mod=mod: the source recipes edit go.mod, and go.sum must take what the edits bring in.
+const goEnv: NodeJS.ProcessEnv = { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-mod=mod -buildvcs=false" };
 
-/** Builds one Go program into <cache>/go/<key>/bin, or returns the cached one. */
-async function goBuild(name: string, build: GoBuild): Promise<string | undefined> {
-  return step(`build ${name}`, async () => {
-    const key = buildKey(name, build, goVersion);
-    const final = path.join(root, "go", key);
-    const binary = path.join(final, "bin", name);
-    if (existsSync(binary)) return { note: `cached at ${binary}`, value: binary };
-    const tmp = path.join(root, "go", `.tmp-${key}-${process.pid}`);
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(path.join(tmp, "bin"), { recursive: true });
+interface GoJob {
+  name: string;
+  build: GoBuild;
+  key: string;
+  final: string;
+  binary: string;
+  tmp: string;
+  log: string;
+  env: NodeJS.ProcessEnv;
+  /** Where `go build` runs and the package argument it gets. */
+  cwd: string;
+  pkg: string;
+}
+
+/**
+ * Phase one of a Go build, run for every program at once so that module downloads (network) overlap
+ * the compiles (CPU) of the builds before it: lays out the throwaway module or the source tree,
+ * applies the recipe, and downloads what the main package needs.
+ */
+async function prepareGoBuild(name: string, build: GoBuild, srcDir: string): Promise<GoJob | { cached: string }> {
+  const key = buildKey(name, build, goVersion);
+  const final = path.join(root, "go", key);
+  const binary = path.join(final, "bin", name);
+  if (existsSync(binary)) return { cached: binary };
+  const tmp = path.join(root, "go", `.tmp-${key}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(path.join(tmp, "bin"), { recursive: true });
+  const log = path.join(logDir, `${key}.log`);
+  writeFileSync(log, "");
+  const env: NodeJS.ProcessEnv = { ...goEnv };
+  const job = { name, build, key, final, binary, tmp, log, env };
+  try {
+    if (build.source) {
+      const src = path.join(tmp, "src");
+      mkdirSync(src);
+      const out = path.join(tmp, "bin", name);
+      const steps = planSourceBuild(build.source, { package: build.package, ldflags: ldflagsFor(build) }, srcDir, out);
+      const compile = steps.pop()!;
+      for (const s of steps) await run(`build ${name}`, s.cmd, s.args, { cwd: path.join(src, s.cwd), env: { ...env, ...s.env }, log });
+      const cwd = path.join(src, compile.cwd);
+      await run(`build ${name}`, "go", ["list", "-deps", build.package], { cwd, env, log, quiet: true });
+      return { ...job, cwd, pkg: build.package };
+    }
     writeFileSync(path.join(tmp, "go.mod"), renderGoMod(name, build));
     if (build.sums?.length) writeFileSync(path.join(tmp, "go.sum"), build.sums.join("\n") + "\n");
-    const log = path.join(logDir, `${key}.log`);
-    writeFileSync(log, "");
-    const env: NodeJS.ProcessEnv = { ...goEnv };
     const noSum = noSumDbModules(build);
     if (noSum.length) env.GONOSUMDB = [process.env.GONOSUMDB, ...noSum].filter(Boolean).join(",");
     if (build.infoTime) env.GOPROXY = `file://${await fillProxyGaps(build, log)},${upstreamProxy}`;
     const [mod, modVersion] = mainModule(build);
-    const others = Object.entries(build.require).filter(([m]) => m !== mod).map(([m, ver]) => `${m}@${ver}`);
+    const others = Object.entries(build.require ?? {}).filter(([m]) => m !== mod).map(([m, ver]) => `${m}@${ver}`);
+    await run(`build ${name}`, "go", ["get", `${build.package}@${modVersion}`, ...others], { cwd: tmp, env, log });
+    return { ...job, cwd: tmp, pkg: build.package };
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Phase two: compiles a prepared build and moves it into place, or returns the cached binary. */
+async function goBuild(name: string, prepared: Promise<GoJob | { cached: string }>): Promise<string> {
+  return step(`build ${name}`, async () => {
+    const job = await prepared;
+    if ("cached" in job) return { note: `cached at ${job.cached}`, value: job.cached };
     try {
-      await run(`build ${name}`, "go", ["get", `${build.package}@${modVersion}`, ...others], { cwd: tmp, env, log });
       await run(
         `build ${name}`,
         "go",
-        ["build", "-trimpath", "-ldflags", ldflagsFor(build), "-o", path.join(tmp, "bin", name), build.package],
-        { cwd: tmp, env, log },
+        ["build", "-trimpath", "-ldflags", ldflagsFor(job.build), "-o", path.join(job.tmp, "bin", name), job.pkg],
+        { cwd: job.cwd, env: job.env, log: job.log },
       );
-      if (name === "pulumi") copyDynamicProviderShim(tmp, log);
+      if (name === "pulumi") copyDynamicProviderShim(job.tmp, job.log);
+      // Keep the binaries only: a provider's source tree is gigabytes of nothing once built.
+      rmSync(path.join(job.tmp, "src"), { recursive: true, force: true });
+      writeFileSync(path.join(job.tmp, "build.json"), JSON.stringify({ name, build: job.build, goVersion }, null, 2));
     } catch (e) {
-      rmSync(tmp, { recursive: true, force: true });
-      const err = e as StepError;
-      if (classifyGoFailure(readFileSync(log, "utf8")) === "not-served") {
-        const reason = readFileSync(log, "utf8").split("\n").find((l) => /403|not available|404|unknown revision|invalid version/.test(l)) ?? err.detail;
-        blocked.push({ name, command: err.command, log, error: reason.trim() });
-        return { note: `BLOCKED: the Go module proxy does not serve ${mod}@${modVersion} (${log})`, value: undefined };
-      }
+      rmSync(job.tmp, { recursive: true, force: true });
       throw e;
     }
-    rmSync(final, { recursive: true, force: true });
-    renameSync(tmp, final);
-    return { note: `built ${binary}`, value: binary };
+    rmSync(job.final, { recursive: true, force: true });
+    renameSync(job.tmp, job.final);
+    return { note: `built ${job.binary}`, value: job.binary };
   });
 }
 
@@ -148,7 +194,7 @@ async function fillProxyGaps(build: GoBuild, log: string): Promise<string> {
   const dir = path.join(root, "goproxy");
   const base = upstreamProxy.split(/[,|]/)[0];
   for (const [mod, time] of Object.entries(build.infoTime ?? {})) {
-    const version = build.require[mod];
+    const version = (build.require ?? {})[mod];
     const at = path.join(dir, escapeModulePath(mod), "@v");
     mkdirSync(at, { recursive: true });
     for (const ext of ["mod", "zip"]) {
@@ -172,6 +218,20 @@ function copyDynamicProviderShim(buildDir: string, log: string) {
   const dst = path.join(buildDir, "bin", "pulumi-resource-pulumi-nodejs");
   copyFileSync(src, dst);
   chmodSync(dst, 0o755);
+}
+
+/** Hard links to `files` in <cache>/bin (replacing what differs), so they sit side by side; returns the folder. */
+function linkBeside(files: string[]): string {
+  const dir = path.join(root, "bin");
+  mkdirSync(dir, { recursive: true });
+  for (const file of files) {
+    const dst = path.join(dir, path.basename(file));
+    if (existsSync(dst) && statSync(dst).ino === statSync(file).ino) continue;
+    rmSync(`${dst}.tmp`, { force: true });
+    linkSync(file, `${dst}.tmp`);
+    renameSync(`${dst}.tmp`, dst);
+  }
+  return dir;
 }
 
 /** A user whose own `pulumi` is already the pinned version keeps it. */
@@ -297,16 +357,31 @@ async function installPlugin(pulumi: string, name: string, build: GoBuild, binar
   const version = pluginVersion(versions, build);
   const plugin = build.plugin!;
   await step(`plugin ${plugin} ${version}`, async () => {
-    const ls = capture(pulumi, ["plugin", "ls", "--json"], env);
-    const listed = ls.ok ? (JSON.parse(ls.out || "[]") as { name: string; kind: string; version: string }[]) : [];
-    if (listed.some((p) => p.kind === "resource" && p.name === plugin && p.version === version)) {
-      return { note: "already installed", value: undefined };
-    }
+    // Reinstalled whenever our build differs from the installed binary (a changed recipe keeps the version).
+    const installed = path.join(pulumiHome(), "plugins", `resource-${plugin}-v${version}`, `pulumi-resource-${plugin}`);
+    if (existsSync(installed) && fileSha256(installed) === fileSha256(binary)) return { note: "already installed", value: undefined };
     const log = path.join(logDir, `plugin-${plugin}-${version}.log`);
     writeFileSync(log, "");
+    await run(`plugin ${plugin}`, pulumi, ["plugin", "rm", "resource", plugin, version, "--yes"], { log, env }).catch(() => undefined);
     await run(`plugin ${plugin}`, pulumi, ["plugin", "install", "resource", plugin, version, "--file", binary], { log, env });
     return { note: `installed from ${binary} (${name})`, value: undefined };
   });
+}
+
+const fileSha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+/** What the archive folder holds: SHA256SUMS and the SHA-256 of each archive the recipes name. */
+function viewFolder(dir: string, recipes: SourceRecipe[]) {
+  const exists = existsSync(dir);
+  const sumsFile = path.join(dir, "SHA256SUMS");
+  const actual = new Map<string, string>();
+  if (exists) {
+    for (const a of recipes.flatMap(recipeArchives)) {
+      const f = path.join(dir, a.file);
+      if (existsSync(f) && !actual.has(a.file)) actual.set(a.file, fileSha256(f));
+    }
+  }
+  return { exists, sha256sums: exists && existsSync(sumsFile) ? readFileSync(sumsFile, "utf8") : undefined, actual };
 }
 
 async function main() {
@@ -314,23 +389,42 @@ async function main() {
   say(`cache: ${root}; go: ${goVersion}`);
   await dockerEngine();
 
-  const binDirs: string[] = [];
+  const srcDir = providerSrcDir(process.argv.slice(2), process.env);
+  const fromSource = Object.values(versions.go).flatMap((b) => (b.source ? [b.source] : []));
+  await step("source archives", async () => {
+    const problems = archiveProblems(srcDir, fromSource, viewFolder(srcDir, fromSource));
+    if (problems.length) throw new StepError("source archives", `check ${srcDir}`, srcDir, problems.join("\n  "));
+    return { note: `${srcDir}: every archive matches SHA256SUMS and versions.json`, value: undefined };
+  });
+
   let pulumi = pulumiOnPath(versions.go.pulumi.ldflags["github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"]);
   if (pulumi) say(`using your pulumi at ${pulumi} (already the pinned version)`);
-
-  const providers: [string, GoBuild][] = [];
-  for (const [name, build] of Object.entries(versions.go)) {
-    if (build.kind === "provider") {
-      providers.push([name, build]);
-      continue;
-    }
-    if (name === "pulumi" && pulumi) continue;
-    const bin = await goBuild(name, build);
-    if (!bin) continue;
-    binDirs.push(path.dirname(bin));
+  const wanted = Object.entries(versions.go).filter(([name]) => !(name === "pulumi" && pulumi));
+  // Every download starts now; the compiles then run one at a time in versions.json order.
+  const prepared = new Map(
+    wanted.map(([name, build]) => {
+      const p = prepareGoBuild(name, build, srcDir);
+      p.catch(() => undefined); // awaited (and reported) by goBuild, in order
+      return [name, p] as const;
+    }),
+  );
+  let binDirs: string[] = [];
+  const providers: [string, GoBuild, string][] = [];
+  let host: string | undefined;
+  for (const [name, build] of wanted) {
+    const bin = await goBuild(name, prepared.get(name)!);
+    if (build.kind === "provider") providers.push([name, build, bin]);
+    else binDirs.push(path.dirname(bin));
     if (name === "pulumi") pulumi = bin;
+    if (name === "pulumi-language-nodejs") host = bin;
   }
   if (!pulumi) throw new StepError("build pulumi", "go build", logDir, "no Pulumi CLI could be built");
+  if (host && pulumi.startsWith(root)) {
+    // The CLI prefers a language host beside its own binary; one found on PATH draws a warning on every command.
+    const dir = linkBeside([pulumi, path.join(path.dirname(pulumi), "pulumi-resource-pulumi-nodejs"), host]);
+    binDirs = [dir, ...binDirs.filter((d) => d !== path.dirname(pulumi!) && d !== path.dirname(host!))];
+    pulumi = path.join(dir, "pulumi");
+  }
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -340,9 +434,7 @@ async function main() {
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
   };
   const plugins: Record<string, string> = {};
-  for (const [name, build] of providers) {
-    const bin = await goBuild(name, build);
-    if (!bin) continue;
+  for (const [name, build, bin] of providers) {
     await installPlugin(pulumi, name, build, bin, env);
     plugins[build.plugin!] = pluginVersion(versions, build);
   }
@@ -369,7 +461,6 @@ async function main() {
     plugins,
     baseImage: image,
     images,
-    blocked,
   };
   writeFileSync(`${statusFile()}.partial`, JSON.stringify(status, null, 2));
   renameSync(`${statusFile()}.partial`, statusFile());
@@ -377,10 +468,6 @@ async function main() {
   say("summary:");
   for (const t of timings) say(`  ${t.step.padEnd(34)} ${t.seconds.toFixed(1).padStart(7)} s  ${t.note}`);
   say(`  total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  for (const b of blocked) {
-    say(`BLOCKED ${b.name}: \`${b.command}\` -> ${b.error} (log: ${b.log})`);
-  }
-  if (blocked.length) say(`${blocked.length} component(s) are blocked by the registries we reach; see README "Blocked".`);
 }
 
 main().catch((e) => {

@@ -1,31 +1,36 @@
 /**
- * `npm run up [-- --stack NAME]`: installs the toolchain, then brings the stack (dev by default) up.
- * While provider plugins are blocked (README "Blocked"), it stops after the toolchain and says why.
+ * `npm run up [-- --stack NAME] [pulumi up flags]`: installs the toolchain, then brings the stack
+ * (dev by default) up, with no prompt:
+ *  1. `pulumi stack select --create`;
+ *  2. a refresh of the stack's Docker resources, so that a container, network or volume removed
+ *     by hand is seen as gone and created again (lib/stack-run.ts dockerUrns);
+ *  3. `pulumi up --yes`.
  */
 import { spawnSync } from "node:child_process";
-import { projectEnv, stackFromArgs } from "../lib/pulumi-env";
-import { readStatus } from "../lib/toolchain-state";
-import { loadVersions, repoRoot } from "../lib/versions";
+import { stackFromArgs } from "../lib/pulumi-env";
+import { dockerUrns, stackCli } from "../lib/stack-run";
+import { repoRoot } from "../lib/versions";
 
 const args = process.argv.slice(2);
 const stack = stackFromArgs(args);
+const upArgs = args.filter((a, i) => a !== "--stack" && a !== "-s" && args[i - 1] !== "--stack" && args[i - 1] !== "-s" && !a.startsWith("--stack="));
+const say = (line: string) => process.stderr.write(`[up] ${line}\n`);
 
 const tc = spawnSync("npx", ["tsx", "scripts/toolchain.ts"], { cwd: repoRoot, stdio: "inherit" });
 if (tc.status !== 0) process.exit(tc.status ?? 1);
 
-const status = readStatus();
-const missing = Object.entries(loadVersions().go)
-  .filter(([, b]) => b.kind === "provider" && !(b.plugin! in status.plugins))
-  .map(([name]) => name);
-if (missing.length) {
-  process.stderr.write(
-    `[up] the toolchain is ready, but the stack needs provider plugins that could not be built here: ${missing.join(", ")}.\n` +
-      `[up] README "Blocked" has the exact command and the registry's answer. Nothing was deployed.\n`,
-  );
-  process.exit(3);
-}
+const cli = stackCli(stack);
+if (cli.run(["stack", "select", "--create", stack]) !== 0) process.exit(1);
 
-const env = projectEnv(status, stack);
-const pulumi = (...a: string[]) => spawnSync(status.pulumi, a, { cwd: repoRoot, stdio: "inherit", env }).status ?? 1;
-if (pulumi("stack", "select", "--create", stack) !== 0) process.exit(1);
-process.exit(pulumi("up", "--yes", "--stack", stack, ...args.filter((a, i) => a !== "--stack" && args[i - 1] !== "--stack" && !a.startsWith("--stack="))));
+const exported = cli.capture(["stack", "export", "--stack", stack]);
+if (exported.code !== 0) {
+  say(`cannot read the state of stack ${stack}: ${exported.stderr.trim()}`);
+  process.exit(1);
+}
+const urns = dockerUrns(JSON.parse(exported.stdout || "{}"));
+if (urns.length) {
+  say(`refreshing the ${urns.length} Docker resources of stack ${stack} first`);
+  const refresh = cli.run(["refresh", "--yes", "--skip-preview", "--non-interactive", "--stack", stack, ...urns.flatMap((u) => ["--target", u])]);
+  if (refresh !== 0) process.exit(refresh);
+}
+process.exit(cli.run(["up", "--yes", "--non-interactive", "--stack", stack, ...upArgs]));

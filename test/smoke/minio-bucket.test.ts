@@ -1,7 +1,8 @@
 /**
  * The MinioBucket dynamic provider (components/minio-bucket.ts), for real, against the kryonix
- * minio image started the way components/minio.ts would start it: root credentials and a server
- * certificate issued by the stack's own CA code (lib/pki.ts) uploaded as root-owned 0444 files at
+ * minio image started the way components/minio.ts would start it: root credentials and an ECDSA
+ * P-256 server certificate signed by a CA of the same shape as components/pki.ts makes (with
+ * openssl here, test/support/pki.ts: the provider plugins cannot run) uploaded as root-owned 0444 files at
  * the component's paths, the API published on 127.0.0.1 only, waited for healthy with a deadline.
  * The provider is then called directly (create, read, diff, update, delete), as the engine would,
  * against https://127.0.0.1:<port>, trusting only the CA.
@@ -35,10 +36,10 @@ import { postgresParameters, validateStackConfig } from "../../lib/config";
 import { CONFIG_DIR, LOOPBACK, SECRETS_DIR, memoryMiB } from "../../lib/containers";
 import { renderPgHbaConf } from "../../lib/pg-hba";
 import { renderPostgresqlConf } from "../../lib/tuning";
-import { createCertificateAuthority, issueServerCertificate } from "../../lib/pki";
 import { readStatus } from "../../lib/toolchain-state";
 import { dockerLeftovers, freePort, removeDockerObjects, sh } from "../support/process";
 import { dockerOk, uploadFiles, waitHealthy } from "../support/docker";
+import { createCertificateAuthority, issueServerCertificate } from "../support/pki";
 
 const PREFIX = `kryonix-btest-${randomBytes(4).toString("hex")}`;
 const NETWORK = `${PREFIX}-net`;
@@ -54,7 +55,7 @@ function generated(length: number, alphabet: string): string {
 const accessKey = generated(20, "abcdefghijklmnopqrstuvwxyz0123456789");
 const secretKey = generated(40, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
 
-// The stack's CA and MinIO certificate, as components/pki.ts makes them (names as index.ts gives them).
+// The stack's CA and MinIO certificate, shaped as components/pki.ts makes them (names as index.ts gives them).
 const ca = createCertificateAuthority({ commonName: "kryonix-btest CA", organization: "KRYONIX", validityDays: 30 });
 const server = issueServerCertificate({
   ca,

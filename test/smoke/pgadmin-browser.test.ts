@@ -34,7 +34,7 @@ import { PGBOUNCER_PORT } from "../../components/pgbouncer";
 import { resourceName, validateStackConfig } from "../../lib/config";
 import { LOG_OPTS, memoryMiB } from "../../lib/containers";
 import { readStatus } from "../../lib/toolchain-state";
-import { dockerOk, uploadFiles, waitHealthy } from "../support/docker";
+import { dockerOk, engineOfDocker, uploadFiles, waitHealthy } from "../support/docker";
 import { dockerLeftovers, freePort, removeDockerObjects, sh } from "../support/process";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -59,12 +59,12 @@ const server: PgadminServer = {
 };
 const email = config.pgadminEmail;
 
-/** Like random.RandomPassword { length: 24, special: false, minLower/minUpper/minNumeric: 2 } (components/pgadmin.ts). */
+/** Like random.RandomPassword { length: 32, special: false, minLower/minUpper/minNumeric: 2 } (components/secrets.ts, pgadmin-password). */
 function generatedPassword(): string {
   const sets = ["abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789"];
   const all = sets.join("");
   const chars = [...sets.flatMap((s) => [s[randomInt(s.length)], s[randomInt(s.length)]])];
-  while (chars.length < 24) chars.push(all[randomInt(all.length)]);
+  while (chars.length < 32) chars.push(all[randomInt(all.length)]);
   for (let i = chars.length - 1; i > 0; i--) {
     const j = randomInt(i + 1);
     [chars[i], chars[j]] = [chars[j], chars[i]];
@@ -117,7 +117,17 @@ describe("pgAdmin in headless Chromium", () => {
   it("starts as components/pgadmin.ts would start it and becomes healthy", async () => {
     port = await freePort();
     const tag = readStatus().images.pgadmin;
-    checkPgadminArgs({ stack: STACK, image: tag, network: NETWORK, memoryBytes: config.pgadminMemoryBytes, hostPort: config.pgadminPort, email, server });
+    checkPgadminArgs({
+      stack: STACK,
+      image: tag,
+      network: NETWORK,
+      memoryBytes: config.pgadminMemoryBytes,
+      engine: engineOfDocker(),
+      hostPort: config.pgadminPort,
+      email,
+      password,
+      server,
+    });
     dockerOk([
       "create", "--name", CONTAINER, "--hostname", CONTAINER,
       "--label", "org.kryonix.test=pgadmin-browser",

@@ -72,7 +72,7 @@ import { scramSha256Secret } from "../../lib/scram";
 import { readStatus } from "../../lib/toolchain-state";
 import { renderPostgresqlConf } from "../../lib/tuning";
 import { freePort, sh, sleep, dockerLeftovers, removeDockerObjects } from "../support/process";
-import { dockerOk, uploadFiles, waitHealthy } from "../support/docker";
+import { dockerOk, engineOfDocker, uploadFiles, waitHealthy } from "../support/docker";
 
 const PREFIX = `kryonix-rtest-${randomBytes(4).toString("hex")}`;
 const NETWORK = `${PREFIX}-net`;
@@ -130,7 +130,7 @@ function generatedPassword(): string {
 
 const superuserPassword = generatedPassword();
 const passwords = Object.fromEntries(LOGIN_ROLES.map((r) => [r, generatedPassword()])) as Record<LoginRole, string>;
-// database.ts: RandomBytes { length: 16 } as the salt of each role's SCRAM secret.
+// components/secrets.ts: RandomBytes { length: 16 } as the salt of each role's SCRAM verifier.
 const scram = Object.fromEntries(LOGIN_ROLES.map((r) => [r, scramSha256Secret(passwords[r], randomBytes(16))])) as Record<LoginRole, string>;
 const allPasswords = [superuserPassword, ...LOGIN_ROLES.map((r) => passwords[r])];
 
@@ -206,7 +206,8 @@ function databaseSql(): { cluster: string[]; database: string[] } {
   ];
   const db = ident(DATABASE_NAME);
   const database = [
-    ...SCHEMAS.map((schema) => `CREATE SCHEMA ${ident(schema)} AUTHORIZATION ${ident(OWNER_ROLE)}`),
+    // ifNotExists: true (a cluster kept by a destroy already has them).
+    ...SCHEMAS.map((schema) => `CREATE SCHEMA IF NOT EXISTS ${ident(schema)} AUTHORIZATION ${ident(OWNER_ROLE)}`),
     // Grant public-schema: USAGE only for PUBLIC (no CREATE).
     "REVOKE ALL ON SCHEMA public FROM PUBLIC",
     "GRANT USAGE ON SCHEMA public TO PUBLIC",
@@ -281,10 +282,12 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       image: tags.postgres,
       network: NETWORK,
       memoryBytes: config.postgresMemoryBytes,
+      engine: engineOfDocker(),
       cpus: config.postgresCpus,
       parameters,
       hostPort: config.postgresPort,
       protectData: config.protectData,
+      superuserPassword,
     });
     dockerOk([
       "create", "--name", PG_CONTAINER, "--hostname", PG_CONTAINER,
@@ -509,6 +512,7 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
       image: tags.pgbouncer,
       network: NETWORK,
       memoryBytes: config.pgbouncerMemoryBytes,
+      engine: engineOfDocker(),
       hostPort: config.pgbouncerPort,
       postgresHost: resourceName(STACK, "postgres"),
       postgresPort: POSTGRES_PORT,

@@ -31,15 +31,23 @@ describe("pinned binaries", () => {
     }
   });
 
-  it("every provider plugin is installed at its npm version, or reported blocked", () => {
+  it("every provider plugin is installed at exactly its npm package's version", () => {
     const env = projectEnv(status, "smoke", process.env, { stateDir: os.tmpdir(), secretsDir: mkdtempSync(path.join(os.tmpdir(), "kx-s-")) });
-    const listed = JSON.parse(sh(status.pulumi, ["plugin", "ls", "--json"], { env }).stdout || "[]") as { name: string; version: string }[];
-    for (const [name, build] of Object.entries(versions.go)) {
-      if (build.kind !== "provider") continue;
-      const installed = listed.some((p) => p.name === build.plugin && p.version === pluginVersion(versions, build));
-      const blocked = status.blocked.some((b) => b.name === name);
-      expect(installed !== blocked, `${name}: installed=${installed} blocked=${blocked}`).toBe(true);
+    const listed = JSON.parse(sh(status.pulumi, ["plugin", "ls", "--json"], { env }).stdout || "[]") as { name: string; kind: string; version: string }[];
+    const providers = Object.values(versions.go).filter((b) => b.kind === "provider");
+    expect(providers.map((b) => b.plugin).sort()).toEqual(["docker", "postgresql", "random", "tls"]);
+    for (const build of providers) {
+      const want = pluginVersion(versions, build);
+      expect(listed.filter((p) => p.kind === "resource" && p.name === build.plugin).map((p) => p.version), build.plugin).toContain(want);
+      expect(status.plugins[build.plugin!]).toBe(want);
     }
+  });
+
+  it("the language host is the one built for CLI v3.259.0", () => {
+    const env = projectEnv(status, "smoke", process.env, { stateDir: os.tmpdir(), secretsDir: mkdtempSync(path.join(os.tmpdir(), "kx-s-")) });
+    const host = sh("sh", ["-c", "command -v pulumi-language-nodejs"], { env }).stdout.trim();
+    const r = sh(host, ["-version"]);
+    expect(r.out.trim()).toBe(versions.go["pulumi-language-nodejs"].ldflags["github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"]);
   });
 });
 

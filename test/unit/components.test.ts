@@ -1,7 +1,9 @@
 /**
  * The stack program (index.ts and components/) under pulumi.runtime.setMocks:
  * every resource registration is recorded as the engine would receive it
- * (inputs, dependencies, provider, protect), with no Docker or PostgreSQL.
+ * (inputs, dependencies, provider, protect, import, deletedWith), with no Docker or PostgreSQL:
+ * what index.ts asks the Docker engine first (lib/docker-engine.ts) a fake `docker` on PATH answers
+ * (test/support/fake-docker.ts), so a run can also play an engine that kept the data volume.
  *
  * The program is loaded after setMocks, once per run, through tsx's CommonJS
  * loader in a fresh namespace, not through vitest's module graph: that is how
@@ -11,7 +13,7 @@
  * module namespace that Pulumi's serializer cannot turn back into require().
  */
 import * as pulumi from "@pulumi/pulumi";
-import { X509Certificate, createHash } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -19,11 +21,14 @@ import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   checkDatabaseArgs,
+  DATABASE_NAME,
   grantProblems,
+  LOGIN_ROLES,
   MIGRATOR_ROLE,
   OWNER_ROLE,
   TABLE_GRANTS,
   type DatabaseArgs,
+  type LoginRole,
 } from "../../components/database";
 import { checkMigrationsArgs, makeMigrationsProvider, migrationInputs, type MigrationsOutputs } from "../../components/migrations";
 import { checkMinioArgs, type MinioArgs } from "../../components/minio";
@@ -35,21 +40,27 @@ import {
   type BucketClient,
   type MinioBucketInputs,
   type MinioBucketOutputs,
+  UNKNOWN_VALUE,
 } from "../../components/minio-bucket";
 import { checkNetworkArgs } from "../../components/network";
 import { checkPgadminArgs, pgadminEnvs, renderServersJson, type PgadminArgs } from "../../components/pgadmin";
 import { checkPgbouncerArgs, pgbouncerIni, renderUserlist, type PgbouncerArgs } from "../../components/pgbouncer";
-import { caProvider, checkPkiArgs, dueForRenewal, serverCertProvider } from "../../components/pki";
+import { checkPkiArgs } from "../../components/pki";
 import { checkPostgresArgs, type PostgresArgs } from "../../components/postgres";
+import { checkSecretsArgs, type RoleSecret } from "../../components/secrets";
 import { makeSqlScriptProvider } from "../../components/sql-script";
 import { postgresParameters, validateStackConfig } from "../../lib/config";
+import type { EngineFeatures } from "../../lib/containers";
 import { dataVolumes } from "../../lib/destroy-plan";
 import { ConfigError } from "../../lib/messages";
 import { checksum, LEDGER_TABLE, type MigrationFile } from "../../lib/migrations";
 import { loadMigrationFiles } from "../../lib/migrations-fs";
 import type { PgConnection, PgSession } from "../../lib/pg-connect";
 import { kryonixConfigValues } from "../../lib/pulumi-config";
+import { scramSha256Secret } from "../../lib/scram";
 import { GiB, MiB } from "../../lib/size";
+import { connectionTargetFrom } from "../../lib/stack-run";
+import { installFakeDocker, type FakeDocker, type FakeDockerState } from "../support/fake-docker";
 
 // ---- recording mocks ---------------------------------------------------------
 
@@ -72,16 +83,27 @@ interface Recorded {
   provider?: string;
   /** URNs from dependsOn and from the Outputs in the inputs. */
   dependencies: string[];
+  /** URNs each input property depends on (the Outputs in it). */
+  propertyDependencies: Record<string, string[]>;
   protect: boolean;
   retainOnDelete: boolean;
   deleteBeforeReplace: boolean;
   additionalSecretOutputs: string[];
+  /** The `import` resource option's ID ("" when not imported). */
+  importId: string;
+  /** URN of the `deletedWith` resource ("" when none). */
+  deletedWith: string;
+  ignoreChanges: string[];
 }
 
 interface Run {
   resources: Recorded[];
   /** RandomPassword and RandomString results the mocks handed out. */
   generated: string[];
+  /** tls PrivateKey PEMs the mocks handed out. */
+  privateKeys: string[];
+  /** What the program asked the (fake) `docker` command, one line per call. */
+  dockerCalls: string[];
   exports?: Record<string, unknown>;
   error?: unknown;
 }
@@ -100,20 +122,30 @@ const IMAGES = {
 
 let cacheDir: string;
 const savedCache = process.env.KRYONIX_CACHE;
+// index.ts asks the Docker engine (lib/docker-engine.ts) before it declares anything: these tests
+// give it a fake `docker` first on PATH (test/support/fake-docker.ts), never the real engine.
+let docker: FakeDocker;
+/** An engine without healthcheck start_interval (Debian 12's Docker 20.10), and no kryonix volume or container. */
+const FRESH_ENGINE: FakeDockerState = { apiVersion: "1.41" };
 
 beforeAll(() => {
   cacheDir = mkdtempSync(path.join(tmpdir(), "kryonix-components-"));
   writeFileSync(path.join(cacheDir, "toolchain-status.json"), JSON.stringify({ images: IMAGES }));
   process.env.KRYONIX_CACHE = cacheDir;
+  docker = installFakeDocker(FRESH_ENGINE);
 });
 
 afterAll(() => {
   if (savedCache === undefined) delete process.env.KRYONIX_CACHE;
   else process.env.KRYONIX_CACHE = savedCache;
   rmSync(cacheDir, { recursive: true, force: true });
+  docker?.restore();
 });
 
-function mockState(type: string, name: string, inputs: Record<string, any>, generated: string[]): Record<string, any> {
+/** The PEMs the tls mocks hand out: recognisable by the resource name. */
+const pem = (label: string, name: string) => `-----BEGIN ${label}-----\n${name}\n-----END ${label}-----\n`;
+
+function mockState(type: string, name: string, inputs: Record<string, any>, generated: string[], privateKeys: string[]): Record<string, any> {
   const state: Record<string, any> = { ...inputs };
   const hash = createHash("sha256").update(`${type}/${name}`).digest("hex");
   switch (type) {
@@ -135,11 +167,20 @@ function mockState(type: string, name: string, inputs: Record<string, any>, gene
         ipAddress: CONTAINER_IP,
       }));
       break;
-    case "pulumi-nodejs:dynamic/kryonix:CertificateAuthority":
-    case "pulumi-nodejs:dynamic/kryonix:ServerCertificate":
-      state.certificatePem = `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n`;
-      state.privateKeyPem = `-----BEGIN PRIVATE KEY-----\n${name}\n-----END PRIVATE KEY-----\n`;
-      state.notAfter = "2030-01-01T00:00:00.000Z";
+    case "tls:index/privateKey:PrivateKey":
+      // What the tls provider writes for an ECDSA key (SEC 1).
+      state.privateKeyPem = pem("EC PRIVATE KEY", name);
+      state.publicKeyPem = pem("PUBLIC KEY", name);
+      privateKeys.push(state.privateKeyPem);
+      break;
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      state.certPem = pem("CERTIFICATE", name);
+      state.validityEndTime = "2030-01-01T00:00:00Z";
+      state.readyForRenewal = false;
+      break;
+    case "tls:index/certRequest:CertRequest":
+      state.certRequestPem = pem("CERTIFICATE REQUEST", name);
       break;
     case "pulumi-nodejs:dynamic/kryonix:MinioBucket":
       state.versioningStatus = inputs.versioning ? "Enabled" : "";
@@ -172,13 +213,23 @@ function providerUrn(ref: string): string | undefined {
 
 let programRuns = 0;
 
-/** Runs index.ts for `stack` with the given kryonix:* config; never throws. */
-async function runProgram(stack: string, config: Record<string, string> = {}, secretKeys: string[] = []): Promise<Run> {
+/**
+ * Runs index.ts for `stack` with the given kryonix:* config, against a fake Docker engine in
+ * `engine` state; never throws.
+ */
+async function runProgram(
+  stack: string,
+  config: Record<string, string> = {},
+  secretKeys: string[] = [],
+  engine: FakeDockerState = FRESH_ENGINE,
+): Promise<Run> {
   const resources: Recorded[] = [];
   const generated: string[] = [];
+  const privateKeys: string[] = [];
+  docker.set(engine);
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, generated) }),
+      newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs, generated, privateKeys) }),
       call: (args) => args.inputs,
     },
     "kryonix-db",
@@ -192,7 +243,11 @@ async function runProgram(stack: string, config: Record<string, string> = {}, se
     forward(req, (err: unknown, resp: any) => {
       if (!err) {
         const propertyDeps: string[] = [];
-        req.getPropertydependenciesMap().forEach((v: any) => propertyDeps.push(...v.getUrnsList()));
+        const propertyDependencies: Record<string, string[]> = {};
+        req.getPropertydependenciesMap().forEach((v: any, key: string) => {
+          propertyDeps.push(...v.getUrnsList());
+          propertyDependencies[key] = v.getUrnsList();
+        });
         resources.push({
           urn: resp.getUrn(),
           type: req.getType(),
@@ -202,16 +257,20 @@ async function runProgram(stack: string, config: Record<string, string> = {}, se
           parent: req.getParent(),
           provider: providerUrn(req.getProvider()),
           dependencies: [...new Set([...req.getDependenciesList(), ...propertyDeps])],
+          propertyDependencies,
           protect: req.getProtect() === true,
           retainOnDelete: req.getRetainondelete() === true,
           deleteBeforeReplace: req.getDeletebeforereplace() === true,
           additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+          importId: req.getImportid(),
+          deletedWith: req.getDeletedwith(),
+          ignoreChanges: req.getIgnorechangesList(),
         });
       }
       callback(err, resp);
     });
   pulumi.runtime.setAllConfig(config, secretKeys);
-  const run: Run = { resources, generated };
+  const run: Run = { resources, generated, privateKeys, dockerCalls: [] };
   const loader = registerTsx({ namespace: `kryonix-program-${++programRuns}` });
   try {
     run.exports = loader.require("../../index.ts", __filename);
@@ -222,6 +281,7 @@ async function runProgram(stack: string, config: Record<string, string> = {}, se
   }
   // Waits for every registration in flight.
   await pulumi.runtime.disconnect();
+  run.dockerCalls = docker.calls();
   return run;
 }
 
@@ -232,6 +292,15 @@ const byName = (run: Run, type: string, dockerName: string) => {
   if (!found) throw new Error(`no ${type} named ${dockerName}`);
   return found;
 };
+
+const single = (run: Run, type: string) => {
+  const found = run.resources.filter((r) => r.type === type);
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return found[0];
+};
+
+/** The value of an Output (or a plain value), secrets included. */
+const resolved = <T>(value: unknown) => new Promise<T>((resolve) => pulumi.output(value as pulumi.Input<T>).apply((v) => resolve(v as T)));
 
 /** Every URN `r` waits for: dependencies and providers, transitively. */
 function dependencyClosure(run: Run, r: Recorded): Set<string> {
@@ -264,17 +333,41 @@ function stackFile(stack: string): Record<string, string> {
 describe("the stack program", () => {
   let dev: Run;
   let prod: Run;
+  /**
+   * dev again, on a newer engine (API 1.44: healthcheck start_interval) that still holds the
+   * volume kryonix-dev-postgres but not its container: a destroy that kept the data, then an up.
+   */
+  let adopted: Run;
 
   beforeAll(async () => {
     dev = await runProgram("dev", stackFile("dev"));
     prod = await runProgram("prod", stackFile("prod"));
+    adopted = await runProgram("dev", stackFile("dev"), [], { apiVersion: "1.44", volumes: ["kryonix-dev-postgres", "kryonix-dev-minio"] });
   }, 120_000);
+
+  const runs = () => [
+    ["dev", dev],
+    ["prod", prod],
+    ["dev", adopted],
+  ] as const;
 
   it("runs without errors for dev and prod", () => {
     expect(dev.error).toBeUndefined();
     expect(prod.error).toBeUndefined();
+    expect(adopted.error).toBeUndefined();
     expect(containers(dev)).toHaveLength(4);
     expect(containers(prod)).toHaveLength(4);
+    expect(containers(adopted)).toHaveLength(4);
+  });
+
+  it("asks the Docker engine its API version and about the postgres volume and container, nothing else", () => {
+    for (const [stack, run] of runs()) {
+      expect(run.dockerCalls).toEqual([
+        "version --format {{.Server.APIVersion}}",
+        `volume inspect kryonix-${stack}-postgres`,
+        `container inspect kryonix-${stack}-postgres`,
+      ]);
+    }
   });
 
   it.each(["dev", "prod"])("%s: names containers, volumes and the network kryonix-<stack>-<service>", (stack) => {
@@ -351,7 +444,11 @@ describe("the stack program", () => {
     const minio = uploads(dev, "kryonix-dev-minio");
     expect(dev.generated).toContain(minio["/run/kryonix/minio-root-user"]);
     expect(dev.generated).toContain(minio["/run/kryonix/minio-root-password"]);
-    expect(minio["/etc/kryonix/minio-certs/private.key"]).toContain("BEGIN PRIVATE KEY");
+    // The Pki's MinIO key and certificate, and its CA (the tls mocks name each PEM after its resource).
+    expect(minio["/etc/kryonix/minio-certs/private.key"]).toBe(pem("EC PRIVATE KEY", "pki-minio-key"));
+    expect(dev.privateKeys).toContain(minio["/etc/kryonix/minio-certs/private.key"]);
+    expect(minio["/etc/kryonix/minio-certs/public.crt"]).toBe(pem("CERTIFICATE", "pki-minio"));
+    expect(minio["/etc/kryonix/minio-certs/CAs/kryonix-ca.crt"]).toBe(pem("CERTIFICATE", "pki-ca"));
 
     const bouncer = uploads(dev, "kryonix-dev-pgbouncer");
     expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("auth_file = /etc/kryonix/userlist.txt");
@@ -369,6 +466,43 @@ describe("the stack program", () => {
     for (const role of ofType(dev, "postgresql:index/role:Role").filter((r) => r.inputs.login)) {
       expect(role.inputs.password).toMatch(/^SCRAM-SHA-256\$4096:/);
       expect(role.inputs.encryptedPassword).toBe(true);
+    }
+  });
+
+  it("gives each login role the SCRAM verifier of the password it exports, never the password", async () => {
+    for (const [, run] of runs()) {
+      const credentials = await resolved<{ roles: Record<LoginRole, string> }>((run.exports as Record<string, any>).credentials);
+      const roles = ofType(run, "postgresql:index/role:Role").filter((r) => r.inputs.login);
+      expect(roles.map((r) => r.inputs.name).sort()).toEqual([...LOGIN_ROLES].sort());
+      for (const role of roles) {
+        const password = credentials.roles[role.inputs.name as LoginRole];
+        expect(run.generated, role.inputs.name).toContain(password);
+        const salt = /^SCRAM-SHA-256\$4096:([A-Za-z0-9+/=]+)\$/.exec(role.inputs.password)![1];
+        expect(Buffer.from(salt, "base64")).toHaveLength(16);
+        expect(role.inputs.password, role.inputs.name).toBe(scramSha256Secret(password, Buffer.from(salt, "base64")));
+        expect(JSON.stringify(role.inputs), role.inputs.name).not.toContain(password);
+        expect(role.secretInputs, role.inputs.name).toContain("password");
+      }
+      // Each role has its own password and its own salt.
+      expect(new Set(roles.map((r) => credentials.roles[r.inputs.name as LoginRole])).size).toBe(LOGIN_ROLES.length);
+      expect(new Set(roles.map((r) => r.inputs.password.split("$")[1])).size).toBe(LOGIN_ROLES.length);
+    }
+  });
+
+  it("exports the superuser's credentials with the others, and they make a connection target", async () => {
+    for (const [stack, run] of runs()) {
+      const exports = run.exports as Record<string, any>;
+      const credentials = await resolved<any>(exports.credentials);
+      const postgres = byName(run, CONTAINER, `kryonix-${stack}-postgres`);
+      const uploaded = postgres.inputs.uploads.find((u: any) => u.file === "/run/kryonix/postgres-password").content;
+      expect(credentials.postgres).toEqual({ user: "postgres", password: uploaded });
+      expect(run.generated).toContain(credentials.postgres.password);
+      expect(Object.keys(credentials).sort()).toEqual(["minio", "pgadmin", "postgres", "roles"]);
+      const target = connectionTargetFrom(stack, { endpoints: await resolved(exports.endpoints), credentials });
+      expect(target.superuser).toEqual({ user: "postgres", password: uploaded });
+      expect(Object.keys(target.roles).sort()).toEqual([...LOGIN_ROLES].sort());
+      expect(target.postgres).toEqual({ host: "127.0.0.1", port: stack === "dev" ? 15432 : 25432, database: DATABASE_NAME });
+      expect(target.pgbouncer).toEqual({ host: "127.0.0.1", port: stack === "dev" ? 16432 : 26432, database: DATABASE_NAME });
     }
   });
 
@@ -456,7 +590,9 @@ describe("the stack program", () => {
 
   it("limits memory and CPU and waits for healthy containers", () => {
     const pg = byName(prod, CONTAINER, "kryonix-prod-postgres").inputs;
-    expect(pg).toMatchObject({ memory: 8192, cpus: "4", wait: true, restart: "unless-stopped", logDriver: "json-file" });
+    // cpus as the engine reports NanoCPUs back ("4.0"), so a refresh finds no difference.
+    expect(pg).toMatchObject({ memory: 8192, memorySwap: 8192, cpus: "4.0", wait: true, restart: "unless-stopped", logDriver: "json-file" });
+    expect(byName(dev, CONTAINER, "kryonix-dev-postgres").inputs).toMatchObject({ memory: 1024, memorySwap: 1024, cpus: "2.0" });
     expect(pg.logOpts).toEqual({ "max-size": "10m", "max-file": "5" });
     expect(pg.healthcheck.tests).toEqual(["CMD", "pg_isready", "-q", "-t", "3", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]);
     for (const c of containers(prod)) {
@@ -487,10 +623,11 @@ describe("the stack program", () => {
 
   it("serializes the dynamic providers without capturing a secret", () => {
     const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
-    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["CertificateAuthority", "MinioBucket", "ServerCertificate", "SqlMigrations", "SqlScript"]);
+    // The certificates are @pulumi/tls resources now, not dynamic providers.
+    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["MinioBucket", "SqlMigrations", "SqlScript"]);
     for (const r of dynamic) {
       expect(typeof r.inputs.__provider, r.name).toBe("string");
-      for (const secret of dev.generated) expect(r.inputs.__provider).not.toContain(secret);
+      for (const secret of [...dev.generated, ...dev.privateKeys]) expect(r.inputs.__provider).not.toContain(secret);
     }
   });
 
@@ -503,7 +640,10 @@ describe("the stack program", () => {
     expect(dependencyClosure(run, bucket).has(container.urn)).toBe(true);
     const port = stack === "dev" ? 19000 : 29000;
     expect(bucket.inputs).toMatchObject({ endpoint: `https://127.0.0.1:${port}`, bucket: BACKUP_BUCKET, versioning: true });
-    expect(bucket.inputs.caCertificatePem).toContain("BEGIN CERTIFICATE");
+    // The stack CA's certificate (what clients trust), not the server's.
+    expect(bucket.inputs.caCertificatePem).toBe(pem("CERTIFICATE", "pki-ca"));
+    // The bucket lives in the MinIO volume: a destroy that keeps the volume keeps the bucket.
+    expect(bucket.deletedWith).toBe(byName(run, VOLUME, `kryonix-${stack}-minio`).urn);
     // The root credentials the container gets, as secrets only.
     const uploads = Object.fromEntries(container.inputs.uploads.map((u: any) => [u.file, u.content]));
     expect(bucket.inputs.accessKey).toBe(uploads["/run/kryonix/minio-root-user"]);
@@ -549,19 +689,6 @@ describe("the stack program", () => {
         writeFileSync(file, r.inputs.__provider);
         return createRequire(file)(file).handler() as pulumi.dynamic.ResourceProvider;
       };
-      const ca = await load("CertificateAuthority").create!({ commonName: "kryonix-dev CA", organization: "KRYONIX", validityDays: 30, renewBeforeDays: 1 });
-      expect(new X509Certificate(ca.outs.certificatePem).ca).toBe(true);
-      const server = await load("ServerCertificate").create!({
-        caCertificatePem: ca.outs.certificatePem,
-        caPrivateKeyPem: ca.outs.privateKeyPem,
-        commonName: "kryonix-dev-minio",
-        dnsNames: ["kryonix-dev-minio", "localhost"],
-        ipAddresses: ["127.0.0.1"],
-        validityDays: 7,
-        renewBeforeDays: 1,
-      });
-      expect(new X509Certificate(server.outs.certificatePem).checkIssued(new X509Certificate(ca.outs.certificatePem))).toBe(true);
-
       const migrations = load("SqlMigrations");
       const a = { name: "001_a.sql", sql: "SELECT 1;\n" };
       const applied = [{ name: a.name, checksum: checksum(a.sql) }];
@@ -577,6 +704,202 @@ describe("the stack program", () => {
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // ---- the refactor: secrets, PKI, engine features, adoption, serial grants ----
+
+  it("generates every credential in the Secrets component, which depends on nothing", () => {
+    for (const [, run] of runs()) {
+      const secrets = single(run, "kryonix:db:Secrets");
+      expect(secrets.dependencies).toEqual([]);
+      const randoms = ofType(run, "random:");
+      expect(randoms.map((r) => r.type.split(":").pop()).sort()).toEqual(
+        [...Array(5).fill("RandomBytes"), ...Array(8).fill("RandomPassword"), "RandomString"].sort(),
+      );
+      for (const r of randoms) {
+        expect(r.parent, `${r.type} ${r.name}`).toBe(secrets.urn);
+        expect(r.dependencies, `${r.type} ${r.name}`).toEqual([]);
+      }
+      // Nothing else is below it.
+      expect(run.resources.filter((r) => r.parent === secrets.urn && !r.type.startsWith("random:"))).toEqual([]);
+    }
+  });
+
+  it("makes the CA and MinIO's certificate with @pulumi/tls in the Pki component, which depends on nothing", () => {
+    for (const [stack, run] of runs()) {
+      const pki = single(run, "kryonix:db:Pki");
+      expect(pki.dependencies).toEqual([]);
+      const tls = ofType(run, "tls:");
+      expect(tls.map((r) => r.type.split(":").pop()).sort()).toEqual(["CertRequest", "LocallySignedCert", "PrivateKey", "PrivateKey", "SelfSignedCert"]);
+      const own = new Set(tls.map((r) => r.urn));
+      for (const r of tls) {
+        expect(r.parent, r.name).toBe(pki.urn);
+        // Within the Pki only: a destroy that keeps the data keeps all of it.
+        for (const d of r.dependencies) expect(own.has(d), `${r.name} depends on ${d}`).toBe(true);
+      }
+      for (const key of ofType(run, "tls:index/privateKey:PrivateKey")) {
+        expect(key.inputs).toMatchObject({ algorithm: "ECDSA", ecdsaCurve: "P256" });
+        expect(key.additionalSecretOutputs).toContain("privateKeyPem");
+      }
+      const caKey = run.resources.find((r) => r.name === "pki-ca-key")!;
+      const ca = single(run, "tls:index/selfSignedCert:SelfSignedCert");
+      expect(ca.inputs).toMatchObject({
+        isCaCertificate: true,
+        privateKeyPem: pem("EC PRIVATE KEY", "pki-ca-key"),
+        subject: { commonName: `kryonix-${stack} CA`, organization: "KRYONIX" },
+        validityPeriodHours: 3650 * 24,
+        earlyRenewalHours: 30 * 24,
+      });
+      expect(ca.inputs.allowedUses).toEqual(expect.arrayContaining(["cert_signing"]));
+      expect(ca.secretInputs).toContain("privateKeyPem");
+      expect(ca.dependencies).toContain(caKey.urn);
+      const request = single(run, "tls:index/certRequest:CertRequest");
+      expect(request.inputs).toMatchObject({
+        privateKeyPem: pem("EC PRIVATE KEY", "pki-minio-key"),
+        dnsNames: [`kryonix-${stack}-minio`, "minio", "localhost"],
+        ipAddresses: ["127.0.0.1"],
+        subject: { commonName: `kryonix-${stack}-minio` },
+      });
+      const cert = single(run, "tls:index/locallySignedCert:LocallySignedCert");
+      expect(cert.inputs).toMatchObject({
+        certRequestPem: pem("CERTIFICATE REQUEST", "pki-minio-request"),
+        caCertPem: pem("CERTIFICATE", "pki-ca"),
+        caPrivateKeyPem: pem("EC PRIVATE KEY", "pki-ca-key"),
+        validityPeriodHours: 825 * 24,
+        earlyRenewalHours: 30 * 24,
+      });
+      expect(cert.inputs.allowedUses).toEqual(expect.arrayContaining(["digital_signature", "server_auth"]));
+      expect(cert.secretInputs).toContain("caPrivateKeyPem");
+      expect(cert.dependencies).toEqual(expect.arrayContaining([request.urn, ca.urn, caKey.urn]));
+    }
+  });
+
+  it("renews certificates kryonix:certRenewBeforeDays days before they expire", async () => {
+    const run = await runProgram("dev", { "kryonix:certRenewBeforeDays": "10" });
+    expect(run.error).toBeUndefined();
+    for (const type of ["tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"]) {
+      expect(single(run, type).inputs.earlyRenewalHours, type).toBe(240);
+    }
+  });
+
+  it("exports the CA's certificate, not a private key", async () => {
+    for (const [, run] of runs()) {
+      expect(await resolved((run.exports as Record<string, any>).caCertificate)).toBe(pem("CERTIFICATE", "pki-ca"));
+      const endpoints = JSON.stringify(await resolved((run.exports as Record<string, any>).endpoints));
+      for (const key of run.privateKeys) expect(endpoints).not.toContain(key);
+    }
+    expect(await pulumi.isSecret((dev.exports as Record<string, any>).caCertificate)).toBe(false);
+  });
+
+  it.each([
+    ["1.41 (no start_interval)", "old"],
+    ["1.44", "new"],
+  ])("writes healthchecks for the engine's API %s, with durations as the engine reports them", (_api, which) => {
+    const engine: EngineFeatures = { healthcheckStartInterval: which === "new" };
+    const list = which === "new" ? [adopted] : [dev, prod];
+    const startPeriods: Record<string, string> = { postgres: "2m0s", pgbouncer: "30s", pgadmin: "2m0s", minio: "1m0s" };
+    for (const run of list) {
+      for (const c of containers(run)) {
+        const service = c.inputs.name.split("-").pop();
+        expect(c.inputs.healthcheck, c.inputs.name).toMatchObject({
+          interval: engine.healthcheckStartInterval ? "10s" : "5s",
+          timeout: "5s",
+          retries: engine.healthcheckStartInterval ? 6 : 12,
+          startPeriod: startPeriods[service],
+          startInterval: engine.healthcheckStartInterval ? "1s" : "0s",
+        });
+      }
+    }
+  });
+
+  it("disables swap on every container: memorySwap equals memory", () => {
+    for (const [, run] of runs()) {
+      for (const c of containers(run)) {
+        expect(Number.isInteger(c.inputs.memory), c.inputs.name).toBe(true);
+        expect(c.inputs.memory, c.inputs.name).toBeGreaterThan(0);
+        expect(c.inputs.memorySwap, c.inputs.name).toBe(c.inputs.memory);
+      }
+    }
+  });
+
+  it("deletes every database object with the postgres data volume, so a destroy that keeps the data drops nothing", () => {
+    for (const [stack, run] of runs()) {
+      const volume = byName(run, VOLUME, `kryonix-${stack}-postgres`);
+      const objects = ofType(run, "postgresql:");
+      expect(objects.length).toBeGreaterThan(40);
+      for (const r of objects) expect(r.deletedWith, `${r.type} ${r.name}`).toBe(volume.urn);
+      expect(single(run, "pulumi-nodejs:dynamic/kryonix:SqlScript").deletedWith).toBe(volume.urn);
+      // The volume itself and the containers go (or stay) by their own rules.
+      for (const r of [...containers(run), ...ofType(run, VOLUME)]) expect(r.deletedWith, r.inputs.name).toBe("");
+    }
+  });
+
+  it("adopts the cluster of a volume that outlived its container: imports its roles and database by name", () => {
+    const imported = adopted.resources.filter((r) => r.importId);
+    expect(imported.map((r) => [r.type, r.importId]).sort()).toEqual(
+      [
+        ...["kryonix_owner", ...LOGIN_ROLES].map((role) => ["postgresql:index/role:Role", role]),
+        ["postgresql:index/database:Database", DATABASE_NAME],
+      ].sort(),
+    );
+    for (const r of imported) expect(r.importId, r.name).toBe(r.inputs.name);
+    // Schemas already there are fine: IF NOT EXISTS.
+    for (const schema of ofType(adopted, "postgresql:index/schema:Schema")) expect(schema.inputs.ifNotExists, schema.name).toBe(true);
+  });
+
+  it("imports nothing on a fresh engine", () => {
+    for (const run of [dev, prod]) {
+      expect(run.resources.filter((r) => r.importId).map((r) => r.name)).toEqual([]);
+      for (const schema of ofType(run, "postgresql:index/schema:Schema")) expect(schema.inputs.ifNotExists, schema.name).toBe(true);
+    }
+  });
+
+  it("ignores the database's template, which cannot be read back", () => {
+    for (const [, run] of runs()) {
+      const database = single(run, "postgresql:index/database:Database");
+      expect(database.ignoreChanges).toEqual(["template"]);
+      expect(database.inputs).toMatchObject({ name: DATABASE_NAME, template: "template0" });
+    }
+  });
+
+  it("points the provider at the server only once its container exists when adopting", () => {
+    const provider = (run: Run) => single(run, "pulumi:providers:postgresql");
+    const container = byName(adopted, CONTAINER, "kryonix-dev-postgres");
+    expect(provider(adopted).propertyDependencies.host).toContain(container.urn);
+    expect(provider(adopted).inputs.host).toBe("127.0.0.1");
+    // Otherwise a plain value: the provider waits for the container through dependsOn only.
+    expect(provider(dev).propertyDependencies.host ?? []).toEqual([]);
+    expect(provider(dev).dependencies).toContain(byName(dev, CONTAINER, "kryonix-dev-postgres").urn);
+  });
+
+  it("makes grants and default privileges one after another, in a single chain", () => {
+    for (const [, run] of runs()) {
+      const isGrant = (r: Recorded) => /^postgresql:index\/(grant:Grant|defaultPrivileges:DefaultPrivileges)$/.test(r.type);
+      const viewGrant = run.resources.find((r) => r.type === "postgresql:index/grant:Grant" && r.inputs.objects?.length)!;
+      const chain = run.resources.filter((r) => isGrant(r) && r !== viewGrant);
+      expect(chain.length).toBeGreaterThan(20);
+      const inChain = new Set(chain.map((r) => r.urn));
+      // Each one's grant dependencies: none for the first, exactly its predecessor for the rest.
+      const previous = new Map(chain.map((r) => [r.urn, r.dependencies.filter((d) => inChain.has(d))]));
+      const heads = chain.filter((r) => previous.get(r.urn)!.length === 0);
+      expect(heads.map((r) => r.name)).toEqual(["database-public-schema"]);
+      for (const r of chain) expect(previous.get(r.urn)!.length, r.name).toBeLessThanOrEqual(1);
+      // No fork: every grant is the predecessor of at most one other, so walking from the head visits them all.
+      const next = new Map<string, string>();
+      for (const r of chain) {
+        const [p] = previous.get(r.urn)!;
+        if (!p) continue;
+        expect(next.has(p), `two grants follow ${p}`).toBe(false);
+        next.set(p, r.urn);
+      }
+      const order = [heads[0].urn];
+      while (next.has(order[order.length - 1])) order.push(next.get(order[order.length - 1])!);
+      expect(order).toHaveLength(chain.length);
+      // The monitoring views' grant comes after the last of them, and after the migrations.
+      const migrations = single(run, "pulumi-nodejs:dynamic/kryonix:SqlMigrations");
+      expect(viewGrant.dependencies).toEqual(expect.arrayContaining([order[order.length - 1], migrations.urn]));
+      expect(viewGrant.deletedWith).toBe(run.resources.find((r) => r.type === VOLUME && r.inputs.name.endsWith("-postgres"))!.urn);
     }
   });
 });
@@ -617,21 +940,25 @@ describe("configuration errors", () => {
 // ---- argument checks, one per component -------------------------------------------
 
 const params = postgresParameters(validateStackConfig({}, "dev"));
+const engine: EngineFeatures = { healthcheckStartInterval: false };
 const postgresArgs: PostgresArgs = {
   stack: "dev",
   image: "kryonix/postgres:x",
   network: "kryonix-dev-net",
   memoryBytes: GiB,
+  engine,
   cpus: 2,
   parameters: params,
   hostPort: 15432,
   protectData: false,
+  superuserPassword: "x",
 };
 const pgbouncerArgs: PgbouncerArgs = {
   stack: "dev",
   image: "kryonix/pgbouncer:x",
   network: "kryonix-dev-net",
   memoryBytes: 256 * MiB,
+  engine,
   hostPort: 16432,
   postgresHost: "kryonix-dev-postgres",
   postgresPort: 5432,
@@ -646,8 +973,10 @@ const pgadminArgs: PgadminArgs = {
   image: "kryonix/pgadmin:x",
   network: "kryonix-dev-net",
   memoryBytes: 512 * MiB,
+  engine,
   hostPort: 15050,
   email: "admin@kryonix.com.br",
+  password: "x",
   server: { name: "kryonix", host: "kryonix-dev-pgbouncer", port: 6432, database: "kryonix_saas", username: "kryonix_monitor" },
 };
 const minioArgs: MinioArgs = {
@@ -655,12 +984,27 @@ const minioArgs: MinioArgs = {
   image: "kryonix/minio:x",
   network: "kryonix-dev-net",
   memoryBytes: 512 * MiB,
+  engine,
   apiPort: 19000,
   consolePort: 19001,
   tlsCertificate: "cert",
   tlsKey: "key",
   caCertificate: "ca",
   protectData: false,
+  rootUser: "u",
+  rootPassword: "p",
+};
+const roleSecret: RoleSecret = { password: pulumi.output("pw"), scramVerifier: pulumi.output("SCRAM-SHA-256$4096:x$y:z") };
+const databaseArgs: DatabaseArgs = {
+  stack: "dev",
+  server: {} as pulumi.CustomResource,
+  host: "h",
+  port: 1,
+  superuser: "postgres",
+  superuserPassword: "x",
+  roleSecrets: Object.fromEntries(LOGIN_ROLES.map((r) => [r, roleSecret])) as Record<LoginRole, RoleSecret>,
+  dataVolume: {} as pulumi.Resource,
+  adopt: false,
 };
 
 describe("component argument checks", () => {
@@ -671,6 +1015,10 @@ describe("component argument checks", () => {
     expect(() => checkPgadminArgs(pgadminArgs)).not.toThrow();
     expect(() => checkMinioArgs(minioArgs)).not.toThrow();
     expect(() => checkPkiArgs({ stack: "dev", servers: { minio: { dnsNames: ["minio"], ipAddresses: [] } } })).not.toThrow();
+    expect(() => checkPkiArgs({ stack: "dev", servers: {}, renewBeforeDays: 365 })).not.toThrow();
+    expect(() => checkSecretsArgs({ stack: "dev", loginRoles: LOGIN_ROLES })).not.toThrow();
+    expect(() => checkDatabaseArgs(databaseArgs)).not.toThrow();
+    expect(() => checkDatabaseArgs({ ...databaseArgs, adopt: true })).not.toThrow();
     expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", role: "r", files: loadMigrationFiles() })).not.toThrow();
   });
 
@@ -732,12 +1080,25 @@ describe("component argument checks", () => {
     expect(() => checkMinioArgs({ ...minioArgs, tlsKey: "" })).toThrow(/Minio tlsKey/);
   });
 
-  it("Pki: validity and names", () => {
+  it("Pki: validity, renewal and names", () => {
     expect(() => checkPkiArgs({ stack: "dev", servers: {}, serverValidityDays: 5000, caValidityDays: 3650 })).toThrow(/serverValidityDays/);
     expect(() => checkPkiArgs({ stack: "dev", servers: { minio: { dnsNames: [], ipAddresses: [] } } })).toThrow(/servers.minio/);
-    expect(dueForRenewal("2030-01-31T00:00:00Z", 30, new Date("2030-01-02T00:00:00Z"))).toBe(true);
-    expect(dueForRenewal("2030-03-31T00:00:00Z", 30, new Date("2030-01-02T00:00:00Z"))).toBe(false);
-    expect(dueForRenewal(undefined, 30)).toBe(true);
+    expect(() => checkPkiArgs({ stack: "Dev!", servers: {} })).toThrow(/Pulumi stack name/);
+    // Renewal must come before expiry: below the server certificates' validity.
+    expect(() => checkPkiArgs({ stack: "dev", servers: {}, renewBeforeDays: 0 })).toThrow(/Pki renewBeforeDays: 0 is invalid/);
+    expect(() => checkPkiArgs({ stack: "dev", servers: {}, renewBeforeDays: 1.5 })).toThrow(/Pki renewBeforeDays/);
+    expect(() => checkPkiArgs({ stack: "dev", servers: {}, serverValidityDays: 30, renewBeforeDays: 30 })).toThrow(
+      /Pki renewBeforeDays: 30 is invalid: an integer from 1 to below serverValidityDays \(30\)/,
+    );
+    expect(() => checkPkiArgs({ stack: "dev", servers: {}, serverValidityDays: 30, renewBeforeDays: 29 })).not.toThrow();
+    // kryonix:certRenewBeforeDays' whole range fits the default 825 days.
+    expect(() => checkPkiArgs({ stack: "dev", servers: {}, renewBeforeDays: 1 })).not.toThrow();
+  });
+
+  it("Secrets: a bad stack name and bad role names", () => {
+    expect(() => checkSecretsArgs({ stack: "Dev!", loginRoles: LOGIN_ROLES })).toThrow(/^Secrets: Pulumi stack name/);
+    expect(() => checkSecretsArgs({ stack: "dev", loginRoles: ["kryonix_app", "Bad Role"] })).toThrow(/Secrets loginRoles: .* lower-case role names/);
+    expect(() => checkSecretsArgs({ stack: "dev", loginRoles: "kryonix_app" as never })).toThrow(/Secrets loginRoles/);
   });
 
   it("Database: the grant table is explicit and well-formed", () => {
@@ -746,8 +1107,24 @@ describe("component argument checks", () => {
       'privilege for kryonix_app on core: "ALL" is invalid: one of SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER, USAGE (never ALL)',
     ]);
     expect(grantProblems({ kryonix_app: { public: { tables: ["SELECT"] } } as never })[0]).toMatch(/grant schema for kryonix_app/);
-    const args = { stack: "dev", server: {} as pulumi.Resource, host: "h", port: 1, superuser: "Postgres", superuserPassword: "x" } satisfies DatabaseArgs;
-    expect(() => checkDatabaseArgs(args)).toThrow(/Database superuser: "Postgres"/);
+    expect(() => checkDatabaseArgs({ ...databaseArgs, superuser: "Postgres" })).toThrow(/Database superuser: "Postgres"/);
+  });
+
+  it("Database: the data volume, the role secrets and adopt are required", () => {
+    const message = (args: DatabaseArgs) => {
+      try {
+        checkDatabaseArgs(args);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return "";
+    };
+    expect(message({ ...databaseArgs, dataVolume: undefined as never })).toMatch(/Database dataVolume/);
+    expect(message({ ...databaseArgs, adopt: "yes" as never })).toMatch(/Database adopt: "yes" is invalid: true or false/);
+    const { kryonix_app: _app, ...missingApp } = databaseArgs.roleSecrets;
+    expect(message({ ...databaseArgs, roleSecrets: missingApp as never })).toMatch(/Database roleSecrets\.kryonix_app/);
+    const all = message({ ...databaseArgs, roleSecrets: undefined as never });
+    for (const role of LOGIN_ROLES) expect(all).toContain(`Database roleSecrets.${role}`);
   });
 
   it("Migrations: bad file names fail before anything runs", () => {
@@ -862,38 +1239,6 @@ describe("the SQL script provider", () => {
     );
     expect(db.queries).toEqual(["BEGIN", "CREATE SCHEMA x;", "ROLLBACK"]);
     expect(db.ended).toBe(1);
-  });
-});
-
-describe("the certificate providers", () => {
-  const caInputs = { commonName: "kryonix-dev CA", organization: "KRYONIX", validityDays: 3650, renewBeforeDays: 30 };
-
-  it("issue a CA and a server certificate it signed", async () => {
-    const ca = await caProvider.create!(caInputs);
-    const server = await serverCertProvider.create!({
-      caCertificatePem: ca.outs.certificatePem,
-      caPrivateKeyPem: ca.outs.privateKeyPem,
-      commonName: "kryonix-dev-minio",
-      dnsNames: ["kryonix-dev-minio", "minio"],
-      ipAddresses: ["127.0.0.1"],
-      validityDays: 825,
-      renewBeforeDays: 30,
-    });
-    const caCert = new X509Certificate(ca.outs.certificatePem);
-    const cert = new X509Certificate(server.outs.certificatePem);
-    expect(caCert.ca).toBe(true);
-    expect(cert.checkIssued(caCert)).toBe(true);
-    expect(cert.verify(caCert.publicKey)).toBe(true);
-    expect(cert.checkHost("minio")).toBe("minio");
-    expect(cert.checkIP("127.0.0.1")).toBe("127.0.0.1");
-  });
-
-  it("keep the certificate until its inputs change or it nears expiry", async () => {
-    const ca = await caProvider.create!(caInputs);
-    expect(await caProvider.diff!("id", ca.outs, caInputs)).toMatchObject({ changes: false, replaces: [] });
-    expect(await caProvider.diff!("id", ca.outs, { ...caInputs, commonName: "other" })).toMatchObject({ changes: true, replaces: ["commonName"] });
-    const expiring = { ...ca.outs, notAfter: new Date(Date.now() + 10 * 24 * 3600 * 1000).toISOString() };
-    expect(await caProvider.diff!("id", expiring, caInputs)).toMatchObject({ changes: true, replaces: ["notAfter"] });
   });
 });
 
@@ -1019,5 +1364,19 @@ describe("MinioBucket provider", () => {
     expect(bucketNameProblems("ab")).toHaveLength(1);
     expect(bucketNameProblems("10.0.0.1")).toHaveLength(1);
     expect(bucketNameProblems("a..b")).toHaveLength(1);
+  });
+
+  it("does not judge a value not known yet: a preview before the CA is made passes check", async () => {
+    expect(UNKNOWN_VALUE).toBe(pulumi.runtime.unknownValue);
+    // The CA certificate and the credentials of a first preview.
+    const preview = { ...inputs, caCertificatePem: UNKNOWN_VALUE, accessKey: UNKNOWN_VALUE, secretKey: UNKNOWN_VALUE };
+    expect(minioBucketInputProblems(preview)).toEqual([]);
+    expect(await makeMinioBucketProvider(() => fakeMinio().client).check!({}, preview)).toMatchObject({ failures: [] });
+    expect(minioBucketInputProblems({ ...inputs, endpoint: UNKNOWN_VALUE, bucket: UNKNOWN_VALUE, versioning: UNKNOWN_VALUE as never })).toEqual([]);
+    // Known values are still judged next to unknown ones.
+    const failures = minioBucketInputProblems({ ...preview, endpoint: "http://127.0.0.1:9000", bucket: "Backups" });
+    expect(failures.map((f) => f.property)).toEqual(["endpoint", "bucket"]);
+    // A missing value is not an unknown one.
+    expect(minioBucketInputProblems({ ...inputs, caCertificatePem: undefined }).map((f) => f.property)).toEqual(["caCertificatePem"]);
   });
 });

@@ -21,6 +21,7 @@ const DEV_DEFAULTS: StackConfig = {
   storage: "ssd",
   postgresOverrides: {},
   protectData: false,
+  certRenewBeforeDays: 30,
 };
 
 function problemsOf(raw: Record<string, unknown>, stack = "dev"): string[] {
@@ -75,6 +76,7 @@ describe("validateStackConfig parsing", () => {
         "kryonix:storage": "hdd",
         "kryonix:postgresOverrides": '{"work_mem":"32MiB","max_connections":"200"}',
         "kryonix:protectData": "TRUE",
+        "kryonix:certRenewBeforeDays": "14",
       },
       "staging",
     );
@@ -97,6 +99,7 @@ describe("validateStackConfig parsing", () => {
       storage: "hdd",
       postgresOverrides: { work_mem: "32MB", max_connections: "200" },
       protectData: true,
+      certRenewBeforeDays: 14,
     });
   });
 
@@ -106,6 +109,12 @@ describe("validateStackConfig parsing", () => {
       "dev",
     );
     expect(config).toMatchObject({ postgresCpus: 0.5, postgresPort: 25432, publishPostgres: true, postgresOverrides: { jit: "off" } });
+  });
+
+  it("reads certRenewBeforeDays from 1 to 365 days", () => {
+    expect(validateStackConfig({ "kryonix:certRenewBeforeDays": "1" }, "dev").certRenewBeforeDays).toBe(1);
+    expect(validateStackConfig({ certRenewBeforeDays: 365 }, "prod").certRenewBeforeDays).toBe(365);
+    expect(validateStackConfig({}, "prod").certRenewBeforeDays).toBe(30);
   });
 
   it("ignores other namespaces, which belong to providers", () => {
@@ -134,6 +143,10 @@ describe("validateStackConfig errors", () => {
     ["minioConsolePort", "http", 'kryonix:minioConsolePort: "http" is invalid: an integer from 1024 to 65535'],
     ["publishPostgres", "yes", `kryonix:publishPostgres: "yes" is invalid: ${PUBLISH_POSTGRES_ALLOWED}`],
     ["protectData", 1, "kryonix:protectData: 1 is invalid: true or false"],
+    ["certRenewBeforeDays", "0", 'kryonix:certRenewBeforeDays: "0" is invalid: an integer from 1 to 365'],
+    ["certRenewBeforeDays", "366", 'kryonix:certRenewBeforeDays: "366" is invalid: an integer from 1 to 365'],
+    ["certRenewBeforeDays", "7.5", 'kryonix:certRenewBeforeDays: "7.5" is invalid: an integer from 1 to 365'],
+    ["certRenewBeforeDays", "soon", 'kryonix:certRenewBeforeDays: "soon" is invalid: an integer from 1 to 365'],
     ["pgadminEmail", "admin", 'kryonix:pgadminEmail: "admin" is invalid: an e-mail address such as admin@kryonix.com.br'],
     ["pgadminEmail", "admin@localhost", 'kryonix:pgadminEmail: "admin@localhost" is invalid: an e-mail address'],
     ["pgadminEmail", "admin@kryonix.local", 'kryonix:pgadminEmail: "admin@kryonix.local" is invalid: an e-mail address on a public domain; pgAdmin rejects .arpa, .invalid, .local'],

@@ -5,7 +5,6 @@ import {
   GoBuild,
   Versions,
   buildKey,
-  classifyGoFailure,
   escapeModulePath,
   ldflagsFor,
   loadVersions,
@@ -88,11 +87,6 @@ describe("go build helpers", () => {
     expect(buildKey("pulumi", cli, "go1.26.8")).toBe(k);
     expect(buildKey("pulumi", cli, "go1.26.9")).not.toBe(k);
     expect(buildKey("pulumi", { ...cli, require: { ...cli.require, "github.com/pulumi/pulumi/pkg/v3": "v3.260.0" } }, "go1.26.8")).not.toBe(k);
-  });
-
-  it("tells a registry refusal from a build failure", () => {
-    expect(classifyGoFailure("reading https://proxy.golang.org/x/@v/v1.info: 403 Forbidden")).toBe("not-served");
-    expect(classifyGoFailure("./main.go:3:2: undefined: foo")).toBe("failed");
   });
 
   it("escapes module paths for the GOPROXY protocol", () => {

@@ -1,0 +1,83 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { resourceName } from "../lib/config";
+import { throwProblems } from "../lib/containers";
+import { scramSha256Secret } from "../lib/scram";
+
+/**
+ * Every generated credential of the stack, in one component that depends on nothing.
+ *
+ * The data volumes keep what these open (the superuser's password from initdb, the roles'
+ * SCRAM verifiers, MinIO's root user), so `npm run destroy` without --including-data keeps this
+ * component in the state together with the volumes, and a later `npm run up` finds its data
+ * with the same keys. Nothing here may depend on another resource: keeping a resource in the
+ * state keeps everything it depends on.
+ */
+
+/** What makes a generated password: letters and digits only, so it never breaks a URI, an ini file or a userlist. */
+const PASSWORD = { special: false, minLower: 2, minUpper: 2, minNumeric: 2 } as const;
+
+export interface SecretsArgs {
+  stack: string;
+  /** Login roles that get a password and a SCRAM salt. */
+  loginRoles: readonly string[];
+}
+
+export interface RoleSecret {
+  password: pulumi.Output<string>;
+  /** The SCRAM-SHA-256 verifier of `password` (what PostgreSQL stores), so no statement carries the password. */
+  scramVerifier: pulumi.Output<string>;
+}
+
+/** Throws one error naming every argument that cannot work. Pure. */
+export function checkSecretsArgs(args: SecretsArgs): void {
+  const problems: string[] = [];
+  try {
+    resourceName(args.stack, "postgres");
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  if (!Array.isArray(args.loginRoles) || args.loginRoles.some((r) => !/^[a-z_][a-z0-9_]{0,62}$/.test(r))) {
+    problems.push(`Secrets loginRoles: ${JSON.stringify(args.loginRoles)} is not allowed; allowed: lower-case role names`);
+  }
+  throwProblems("Secrets", problems);
+}
+
+export class Secrets extends pulumi.ComponentResource {
+  /** The PostgreSQL superuser's password (initdb). */
+  public readonly superuserPassword: pulumi.Output<string>;
+  public readonly roles: Readonly<Record<string, RoleSecret>>;
+  /** MinIO's root credentials; the access key is a credential too. */
+  public readonly minioRootUser: pulumi.Output<string>;
+  public readonly minioRootPassword: pulumi.Output<string>;
+  /** pgAdmin's login password. */
+  public readonly pgadminPassword: pulumi.Output<string>;
+
+  constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kryonix:db:Secrets", name, {}, opts);
+    checkSecretsArgs(args);
+    const password = (id: string, length: number) =>
+      pulumi.secret(new random.RandomPassword(`${name}-${id}`, { length, ...PASSWORD }, { parent: this }).result);
+
+    this.superuserPassword = password("postgres-superuser", 32);
+    const roles: Record<string, RoleSecret> = {};
+    for (const role of args.loginRoles) {
+      const pw = password(`${role}-password`, 32);
+      const salt = new random.RandomBytes(`${name}-${role}-salt`, { length: 16 }, { parent: this });
+      roles[role] = {
+        password: pw,
+        scramVerifier: pulumi.secret(pulumi.all([pw, salt.base64]).apply(([p, s]) => scramSha256Secret(p, Buffer.from(s, "base64")))),
+      };
+    }
+    this.roles = roles;
+    const user = new random.RandomString(
+      `${name}-minio-root-user`,
+      { length: 20, special: false, upper: false, minLower: 2, minNumeric: 2 },
+      { parent: this },
+    );
+    this.minioRootUser = pulumi.secret(user.result);
+    this.minioRootPassword = password("minio-root-password", 40);
+    this.pgadminPassword = password("pgadmin-password", 32);
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Running the stack from this project's scripts: the pinned CLI with the project's environment
+ * (lib/pulumi-env.ts), what `npm run up` does before `pulumi up`, and reading a stack's outputs.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import type { ConnectionTarget } from "./connection-checks";
+import { projectEnv } from "./pulumi-env";
+import { settleStackFile } from "./stack-file";
+import { readStatus, type ToolchainStatus } from "./toolchain-state";
+import { repoRoot } from "./versions";
+
+export interface StackCli {
+  status: ToolchainStatus;
+  env: NodeJS.ProcessEnv;
+  /** Runs pulumi with the output on this terminal; returns the exit code. */
+  run(args: string[]): number;
+  /** Runs pulumi and returns what it printed. */
+  capture(args: string[]): { code: number; stdout: string; stderr: string };
+}
+
+/** Runs `fn`, then puts Pulumi.<stack>.yaml back as committed but for real changes (lib/stack-file.ts). */
+function keepingStackFile<T>(stack: string, fn: () => T): T {
+  const file = path.join(repoRoot, `Pulumi.${stack}.yaml`);
+  const read = () => (existsSync(file) ? readFileSync(file, "utf8") : undefined);
+  const before = read();
+  try {
+    return fn();
+  } finally {
+    const after = read();
+    const settled = settleStackFile(before, after);
+    if (settled !== undefined && settled !== after) writeFileSync(file, settled);
+  }
+}
+
+export function stackCli(stack: string, base: NodeJS.ProcessEnv = process.env): StackCli {
+  const status = readStatus();
+  const env = projectEnv(status, stack, base);
+  return {
+    status,
+    env,
+    run: (args) => keepingStackFile(stack, () => spawnSync(status.pulumi, args, { cwd: repoRoot, stdio: "inherit", env }).status ?? 1),
+    capture: (args) =>
+      keepingStackFile(stack, () => {
+        const r = spawnSync(status.pulumi, args, { cwd: repoRoot, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+        return { code: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? r.error?.message ?? "" };
+      }),
+  };
+}
+
+interface ExportedResource {
+  urn: string;
+  type: string;
+}
+
+/** The resources in `pulumi stack export` output (none for a stack that was never deployed). Pure. */
+export function exportedResources(exported: unknown): ExportedResource[] {
+  const resources = (exported as { deployment?: { resources?: unknown } } | null)?.deployment?.resources;
+  return Array.isArray(resources) ? (resources as ExportedResource[]).filter((r) => typeof r?.urn === "string") : [];
+}
+
+/**
+ * The Docker resources of a stack (containers, networks, volumes, images), which a person can
+ * remove by hand: `npm run up` refreshes these first, so that what is gone is created again.
+ * The database objects are left out: reading them needs the server, which may be what is gone. Pure.
+ */
+export function dockerUrns(exported: unknown): string[] {
+  return exportedResources(exported)
+    .filter((r) => r.type.startsWith("docker:index/"))
+    .map((r) => r.urn);
+}
+
+/** The stack's outputs with secrets shown, or an error that says what to run. */
+export function readOutputs(stack: string): Record<string, unknown> {
+  const cli = stackCli(stack);
+  const r = cli.capture(["stack", "output", "--json", "--show-secrets", "--stack", stack]);
+  if (r.code !== 0) throw new Error(`cannot read the outputs of stack ${stack} (${r.stderr.trim()}): run \`npm run up -- --stack ${stack}\` first`);
+  const outputs = JSON.parse(r.stdout || "{}") as Record<string, unknown>;
+  if (!outputs.endpoints || !outputs.credentials) throw new Error(`stack ${stack} has no endpoints or credentials outputs: run \`npm run up -- --stack ${stack}\` first`);
+  return outputs;
+}
+
+/** Outputs as the stack (index.ts) exports them, down to what the connection checks need. */
+interface StackOutputs {
+  endpoints: { postgres: { host: string; port: number; database: string }; pgbouncer: { host: string; port: number; database: string } };
+  credentials: { postgres: { user: string; password: string }; roles: Record<string, string> };
+}
+
+/** The ConnectionTarget of `npm run test:db:connection`, from the stack's outputs. Pure. */
+export function connectionTargetFrom(stack: string, outputs: unknown): ConnectionTarget {
+  const o = outputs as StackOutputs;
+  return {
+    stack,
+    postgres: o.endpoints.postgres,
+    pgbouncer: o.endpoints.pgbouncer,
+    superuser: o.credentials.postgres,
+    roles: o.credentials.roles,
+  };
+}
+
+export async function readConnectionTarget(stack: string): Promise<ConnectionTarget> {
+  return connectionTargetFrom(stack, readOutputs(stack));
+}

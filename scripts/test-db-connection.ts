@@ -1,0 +1,41 @@
+/**
+ * `npm run test:db:connection [-- --stack NAME] [--json]`: logs in to the running stack (dev by
+ * default) as every login role and checks what each may do and is refused
+ * (lib/connection-checks.ts). Prints a table and `N passed, M failed`, or with --json
+ * `{ stack, results, passed, failed }`.
+ *
+ * Exit code: 0 all passed, 1 any failed, 2 the stack's connection details could not be read
+ * (or bad arguments). No password is printed: the stack's passwords are scrubbed from the output.
+ */
+import { parseCliArgs, renderTable, runConnectionChecks, scrubSecrets, summarize, targetSecrets, unreadableTargetMessage } from "../lib/connection-checks";
+import { readConnectionTarget } from "../lib/stack-run";
+
+async function main(): Promise<number> {
+  let options;
+  try {
+    options = parseCliArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  }
+  const { stack, json } = options;
+
+  let target;
+  try {
+    target = await readConnectionTarget(stack);
+  } catch (err) {
+    process.stderr.write(`${unreadableTargetMessage(stack, err)}\n`);
+    return 2;
+  }
+
+  const results = await runConnectionChecks(target);
+  const { passed, failed, line } = summarize(results);
+  const output = json ? `${JSON.stringify({ stack, results, passed, failed }, null, 2)}\n` : `${renderTable(results)}\n\n${line}\n`;
+  // The details are scrubbed already; this also covers anything the table adds around them.
+  process.stdout.write(scrubSecrets(output, targetSecrets(target)));
+  return failed === 0 ? 0 : 1;
+}
+
+void main().then((code) => {
+  process.exitCode = code;
+});

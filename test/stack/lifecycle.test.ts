@@ -1,0 +1,210 @@
+/**
+ * The whole stack for real, on a stack of its own ("itest": containers kryonix-itest-*, ports
+ * picked free on 127.0.0.1, its own file backend and passphrase): `npm run up` from empty, a
+ * second up that changes nothing, preview and refresh with --expect-no-changes (also after every
+ * container was restarted), `npm run test:db:connection`, containers and the network removed by
+ * hand and brought back by `npm run up`, a destroy that keeps the data and an up that finds the
+ * same rows in the same cluster, and `npm run destroy -- --including-data` leaving nothing.
+ *
+ * The npm scripts run as a user runs them; the checks in between drive the CLI through the
+ * Automation API. Each step prints how long it took.
+ */
+import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dataVolumes } from "../../lib/destroy-plan";
+import { projectEnv } from "../../lib/pulumi-env";
+import { readStatus } from "../../lib/toolchain-state";
+import { repoRoot } from "../../lib/versions";
+import { dockerLeftovers, freePort, removeDockerObjects, sh, waitFor } from "../support/process";
+
+const STACK = "itest";
+const PREFIX = `kryonix-${STACK}-`;
+const stackFile = path.join(repoRoot, `Pulumi.${STACK}.yaml`);
+const timings: [string, number][] = [];
+
+let dir: string;
+let env: NodeJS.ProcessEnv;
+let stack: Stack;
+
+/** Runs one step and records how long it took. */
+async function timed<T>(step: string, fn: () => Promise<T> | T): Promise<T> {
+  const t0 = Date.now();
+  try {
+    return await fn();
+  } finally {
+    const s = (Date.now() - t0) / 1000;
+    timings.push([step, s]);
+    process.stdout.write(`[stack test] ${step}: ${s.toFixed(1)} s\n`);
+  }
+}
+
+/** An npm script, run as a user runs it, against this test's backend and passphrase. */
+function npmScript(script: string, ...args: string[]) {
+  const r = sh("npx", ["tsx", `scripts/${script}.ts`, "--stack", STACK, ...args], { env, cwd: repoRoot });
+  return r;
+}
+
+const containerNames = () => sh("docker", ["ps", "-a", "--format", "{{.Names}}", "--filter", `name=${PREFIX}`]).stdout.split("\n").filter(Boolean).sort();
+
+/** Resource changes of the last update, from the stack's history: { same: 70 } for a no-op. */
+async function lastChanges(): Promise<Record<string, number>> {
+  const [last] = await stack.history(1);
+  return last.resourceChanges ?? {};
+}
+
+async function outputs(): Promise<Record<string, any>> {
+  return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
+}
+
+async function superuserClient(): Promise<Client> {
+  const o = await outputs();
+  const client = new Client({
+    host: o.endpoints.postgres.host,
+    port: o.endpoints.postgres.port,
+    database: o.endpoints.postgres.database,
+    user: o.credentials.postgres.user,
+    password: o.credentials.postgres.password,
+    connectionTimeoutMillis: 10_000,
+  });
+  await client.connect();
+  return client;
+}
+
+async function query<T = any>(sql: string): Promise<T[]> {
+  const client = await superuserClient();
+  try {
+    return (await client.query(sql)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** Every container of the stack running and, where it has a healthcheck, healthy. */
+function allHealthy(): boolean {
+  const names = containerNames();
+  if (names.length !== 4) return false;
+  const r = sh("docker", ["inspect", "--format", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", ...names]);
+  return r.code === 0 && r.stdout.trim().split("\n").every((l) => l.trim() === "running healthy");
+}
+
+beforeAll(async () => {
+  removeDockerObjects(PREFIX);
+  dir = mkdtempSync(path.join(os.tmpdir(), "kryonix-itest-"));
+  const ports = [];
+  for (let i = 0; i < 5; i++) ports.push(await freePort());
+  writeFileSync(
+    stackFile,
+    [
+      "# Written by test/stack/lifecycle.test.ts, removed after it.",
+      "config:",
+      `  kryonix:postgresPort: "${ports[0]}"`,
+      `  kryonix:pgbouncerPort: "${ports[1]}"`,
+      `  kryonix:pgadminPort: "${ports[2]}"`,
+      `  kryonix:minioPort: "${ports[3]}"`,
+      `  kryonix:minioConsolePort: "${ports[4]}"`,
+      "",
+    ].join("\n"),
+  );
+  const base = { ...process.env, PULUMI_BACKEND_URL: `file://${dir}`, PULUMI_CONFIG_PASSPHRASE_FILE: path.join(dir, "passphrase") };
+  writeFileSync(base.PULUMI_CONFIG_PASSPHRASE_FILE, "kryonix-itest-passphrase\n", { mode: 0o600 });
+  env = projectEnv(readStatus(), STACK, base);
+  const status = readStatus();
+  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(status.pulumi)), skipVersionCheck: true });
+  const envVars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"));
+  stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: repoRoot }, { pulumiCommand, envVars });
+});
+
+afterAll(() => {
+  // Best effort after a failure; the last test asserts that destroy itself leaves nothing.
+  removeDockerObjects(PREFIX);
+  rmSync(stackFile, { force: true });
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(`[stack test] timings:\n${timings.map(([s, t]) => `  ${s.padEnd(48)} ${t.toFixed(1).padStart(7)} s`).join("\n")}\n`);
+});
+
+describe.sequential("the stack, for real", () => {
+  it("1. comes up from empty with `npm run up`", async () => {
+    const up = await timed("npm run up (from empty)", () => npmScript("up"));
+    expect(up.code, up.out).toBe(0);
+    expect(containerNames()).toEqual([`${PREFIX}minio`, `${PREFIX}pgadmin`, `${PREFIX}pgbouncer`, `${PREFIX}postgres`]);
+    expect(allHealthy()).toBe(true);
+    const schemas = await query<{ nspname: string }>(
+      "SELECT nspname FROM pg_namespace WHERE nspname IN ('auth','core','analytics','audit','integration') ORDER BY 1",
+    );
+    expect(schemas.map((r) => r.nspname)).toEqual(["analytics", "audit", "auth", "core", "integration"]);
+  });
+
+  it("2. a second `npm run up` changes nothing", async () => {
+    const up = await timed("npm run up (no-op)", () => npmScript("up"));
+    expect(up.code, up.out).toBe(0);
+    const changes = await lastChanges();
+    expect(Object.keys(changes), JSON.stringify(changes)).toEqual(["same"]);
+  });
+
+  it("3. preview and refresh see no change", async () => {
+    await timed("preview --expect-no-changes", () => stack.preview({ expectNoChanges: true }));
+    await timed("refresh --preview-only --expect-no-changes", () => stack.previewRefresh({ expectNoChanges: true }));
+  });
+
+  it("4. after every container is restarted, refresh is still clean", async () => {
+    const restart = await timed("docker restart (all four)", () => sh("docker", ["restart", ...containerNames()]));
+    expect(restart.code, restart.out).toBe(0);
+    await timed("wait for healthy", () => waitFor("every container healthy", 180_000, allHealthy));
+    await timed("refresh --preview-only after restarts", () => stack.previewRefresh({ expectNoChanges: true }));
+    await timed("preview after restarts", () => stack.preview({ expectNoChanges: true }));
+  });
+
+  it("5. `npm run test:db:connection` passes for every role", async () => {
+    const r = await timed("npm run test:db:connection", () => npmScript("test-db-connection", "--json"));
+    expect(r.code, r.out).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.failed).toBe(0);
+    expect(report.passed).toBeGreaterThan(10);
+    const o = await outputs();
+    for (const password of Object.values<string>(o.credentials.roles)) expect(r.out).not.toContain(password);
+  });
+
+  it("6. containers and the network removed by hand come back with `npm run up`", async () => {
+    sh("docker", ["rm", "-f", ...containerNames()]);
+    const net = sh("docker", ["network", "rm", `${PREFIX}net`]);
+    expect(net.code, net.out).toBe(0);
+    const up = await timed("npm run up (after removal by hand)", () => npmScript("up"));
+    expect(up.code, up.out).toBe(0);
+    expect(allHealthy()).toBe(true);
+    await timed("refresh --preview-only after recreation", () => stack.previewRefresh({ expectNoChanges: true }));
+  });
+
+  it("7. a destroy that keeps the data, then up: the same rows in the same cluster", async () => {
+    const marker = `itest-${Date.now()}`;
+    await query(`INSERT INTO auth.companies (name, domain) VALUES ('${marker}', '${marker}.example')`);
+    const [{ system_identifier: cluster }] = await query("SELECT system_identifier::text FROM pg_control_system()");
+
+    const down = await timed("npm run destroy (keeping data)", () => npmScript("destroy"));
+    expect(down.code, down.out).toBe(0);
+    expect(containerNames()).toEqual([]);
+    expect(sh("docker", ["network", "inspect", `${PREFIX}net`]).code).not.toBe(0);
+    for (const v of dataVolumes(STACK)) expect(sh("docker", ["volume", "inspect", v]).code, v).toBe(0);
+
+    const up = await timed("npm run up (on the kept data)", () => npmScript("up"));
+    expect(up.code, up.out).toBe(0);
+    const rows = await query(`SELECT name FROM auth.companies WHERE name = '${marker}'`);
+    expect(rows).toHaveLength(1);
+    const [{ system_identifier: after }] = await query("SELECT system_identifier::text FROM pg_control_system()");
+    expect(after).toBe(cluster);
+    const again = await timed("npm run up (no-op after adoption)", () => npmScript("up"));
+    expect(again.code, again.out).toBe(0);
+    expect(Object.keys(await lastChanges())).toEqual(["same"]);
+    const conn = npmScript("test-db-connection", "--json");
+    expect(conn.code, conn.out).toBe(0);
+  });
+
+  it("8. `npm run destroy -- --including-data` leaves nothing with the stack's name", async () => {
+    const down = await timed("npm run destroy --including-data", () => npmScript("destroy", "--including-data"));
+    expect(down.code, down.out).toBe(0);
+    expect(dockerLeftovers(PREFIX)).toEqual([]);
+  });
+});
