@@ -29,7 +29,8 @@ const engine = viewEngine(stack);
 const adopt = adoptExistingCluster(engine);
 if (adopt) pulumi.log.info(`the data volume ${resourceName(stack, "postgres")} outlived its container: its roles and database are imported`);
 
-const secrets = new Secrets("secrets", { stack, loginRoles: LOGIN_ROLES });
+// Protected with the data (prod): without these the kept volumes cannot be opened by the stack.
+const secrets = new Secrets("secrets", { stack, loginRoles: LOGIN_ROLES }, { protect: config.protectData });
 const minioHost = resourceName(stack, "minio");
 const pki = new Pki("pki", {
   stack,

@@ -574,9 +574,15 @@ describe("the stack program", () => {
       expect([d.protect, d.retainOnDelete]).toEqual([false, true]);
     }
     for (const v of [...ofType(dev, VOLUME), ...ofType(prod, VOLUME)]) expect(v.retainOnDelete, v.inputs.name).toBe(true);
-    // Nothing but the data volumes is protected, so the unprotect commands npm run destroy prints are exactly those.
+    // Nothing but the data volumes and the secrets that open them is protected, so the unprotect
+    // commands npm run destroy prints are exactly those.
     expect(dev.resources.filter((r) => r.protect)).toEqual([]);
-    expect(prod.resources.filter((r) => r.protect).map((r) => r.inputs.name).sort()).toEqual(["kryonix-prod-minio", "kryonix-prod-postgres"]);
+    const protectedInProd = prod.resources.filter((r) => r.protect);
+    expect(protectedInProd.filter((r) => r.type === VOLUME).map((r) => r.inputs.name).sort()).toEqual(["kryonix-prod-minio", "kryonix-prod-postgres"]);
+    expect(new Set(protectedInProd.filter((r) => r.type !== VOLUME).map((r) => r.type.split(":")[0]))).toEqual(new Set(["kryonix", "random"]));
+    const secrets = prod.resources.filter((r) => r.type === "kryonix:db:Secrets" || r.type.startsWith("random:"));
+    expect(secrets.length).toBeGreaterThan(10);
+    expect(secrets.every((r) => r.protect)).toBe(true);
     expect(byName(prod, CONTAINER, "kryonix-prod-postgres").inputs.mounts).toEqual([
       { type: "volume", source: "kryonix-prod-postgres", target: "/var/lib/postgresql/data" },
     ]);
