@@ -8,16 +8,18 @@ import { Database, DATABASE_NAME, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNE
 import { Migrations } from "./components/migrations";
 import { Minio } from "./components/minio";
 import { Network } from "./components/network";
-import { Pgadmin } from "./components/pgadmin";
+import { PGADMIN_PORT, Pgadmin } from "./components/pgadmin";
 import { Pgbouncer } from "./components/pgbouncer";
 import { Pki } from "./components/pki";
 import { Postgres, POSTGRES_PORT, SUPERUSER } from "./components/postgres";
+import { Proxy } from "./components/proxy";
 import { Secrets } from "./components/secrets";
 import { postgresParameters, resourceName, validateStackConfig } from "./lib/config";
 import { LOOPBACK } from "./lib/containers";
-import { adoptExistingCluster, viewEngine } from "./lib/docker-engine";
+import { adoptExistingCluster, dockerConfigProblems, viewEngine } from "./lib/docker-engine";
 import { readImageTags } from "./lib/image-tags";
 import { loadMigrationFiles } from "./lib/migrations-fs";
+import { renderPgpass } from "./lib/pgpass";
 import { readKryonixConfig } from "./lib/pulumi-config";
 
 const stack = pulumi.getStack();
@@ -25,6 +27,10 @@ const stack = pulumi.getStack();
 const config = validateStackConfig(readKryonixConfig(), stack);
 const images = readImageTags();
 const migrationFiles = loadMigrationFiles();
+// The provider must reach the engine this program asks (and `npm run destroy` removes volumes from).
+const dockerConfig = new pulumi.Config("docker");
+const dockerProblems = dockerConfigProblems({ host: dockerConfig.get("host"), context: dockerConfig.get("context") }, process.env);
+if (dockerProblems.length) throw new Error(`Pulumi.${stack}.yaml: ${dockerProblems.join("; ")}`);
 const engine = viewEngine(stack);
 const adopt = adoptExistingCluster(engine);
 if (adopt) pulumi.log.info(`the data volume ${resourceName(stack, "postgres")} outlived its container: its roles and database are imported`);
@@ -34,7 +40,11 @@ const secrets = new Secrets("secrets", { stack, loginRoles: LOGIN_ROLES }, { pro
 const minioHost = resourceName(stack, "minio");
 const pki = new Pki("pki", {
   stack,
-  servers: { minio: { dnsNames: [minioHost, "minio", "localhost"], ipAddresses: [LOOPBACK] } },
+  servers: {
+    minio: { dnsNames: [minioHost, "minio", "localhost"], ipAddresses: [LOOPBACK] },
+    // The proxy's certificate comes from config when one is set there; otherwise the stack CA issues it.
+    ...(config.proxyCertificate ? {} : { proxy: { dnsNames: [config.pgadminHost], ipAddresses: [] } }),
+  },
   renewBeforeDays: config.certRenewBeforeDays,
 });
 
@@ -107,15 +117,47 @@ const pgadmin = new Pgadmin(
     email: config.pgadminEmail,
     publicUrl: config.pgadminPublicUrl,
     password: secrets.pgadminPassword,
-    server: {
-      name: `kryonix ${stack} (PgBouncer)`,
-      host: pgbouncer.internalHost,
-      port: pgbouncer.internalPort,
-      database: DATABASE_NAME,
-      username: MONITOR_ROLE,
-    },
+    servers: [
+      // Browsing, one click away: kryonix_monitor (pg_monitor, no write on any schema) through
+      // PgBouncer, its password in the pgpass file.
+      {
+        name: `kryonix ${stack} (PgBouncer)`,
+        host: pgbouncer.internalHost,
+        port: pgbouncer.internalPort,
+        database: DATABASE_NAME,
+        username: MONITOR_ROLE,
+        passFile: true,
+      },
+      // DBAs: the superuser straight to PostgreSQL. Never stored: pgAdmin asks for the password.
+      {
+        name: `kryonix ${stack} (PostgreSQL, DBA)`,
+        host: postgres.internalHost,
+        port: POSTGRES_PORT,
+        database: DATABASE_NAME,
+        username: SUPERUSER,
+      },
+    ],
+    pgpass: pulumi
+      .secret(database.passwords[MONITOR_ROLE])
+      .apply((password) => renderPgpass([{ host: pgbouncer.internalHost, port: pgbouncer.internalPort, database: "*", username: MONITOR_ROLE, password }])),
   },
   { dependsOn: [pgbouncer] },
+);
+
+const proxy = new Proxy(
+  "proxy",
+  {
+    ...common,
+    image: images.proxy,
+    memoryBytes: config.proxyMemoryBytes,
+    httpPort: config.proxyHttpPort,
+    httpsPort: config.proxyHttpsPort,
+    bindAddress: config.proxyBindAddress,
+    pgadmin: { serverName: config.pgadminHost, publicPort: config.pgadminPublicPort, upstreamHost: pgadmin.containerName, upstreamPort: PGADMIN_PORT },
+    certificatePem: config.proxyCertificate ?? pki.servers.proxy.certificatePem,
+    privateKeyPem: config.proxyCertificateKey ? pulumi.secret(config.proxyCertificateKey) : pki.servers.proxy.privateKeyPem,
+  },
+  { dependsOn: [pgadmin] },
 );
 
 const minio = new Minio("minio", {
@@ -141,8 +183,17 @@ export const endpoints = {
     host: LOOPBACK,
     port: pgadmin.hostPort,
     url: `http://${LOOPBACK}:${pgadmin.hostPort}`,
-    ...(config.pgadminPublicUrl ? { publicUrl: config.pgadminPublicUrl } : {}),
+    /** Through the proxy: what users open. */
+    publicUrl: config.pgadminPublicUrl,
     email: pgadmin.email,
+  },
+  proxy: {
+    container: proxy.containerName,
+    bindAddress: config.proxyBindAddress,
+    httpPort: config.proxyHttpPort,
+    httpsPort: config.proxyHttpsPort,
+    /** "config" (kryonix:proxyCertificate) or "stack CA". */
+    certificate: config.proxyCertificate ? "config" : "stack CA",
   },
   minio: {
     host: LOOPBACK,

@@ -19,16 +19,22 @@ import { MiB } from "../lib/size";
 export const PGADMIN_PORT = 80;
 export const PGADMIN_PASSWORD_FILE = `${SECRETS_DIR}/pgadmin-password`;
 export const PGADMIN_SERVERS_FILE = `${CONFIG_DIR}/servers.json`;
+/** libpq's pgpass for the registered servers (root-owned upload); the image installs a 0600 copy as `.pgpass` in the user's storage directory. */
+export const PGADMIN_PGPASS_FILE = `${SECRETS_DIR}/pgadmin-pgpass`;
+/** The PassFile in servers.json: pgAdmin (server mode) resolves it in the user's storage directory. */
+export const PGADMIN_PASSFILE = "/.pgpass";
 /** The image's check: GET /misc/ping answers 200 without a login. */
 export const PGADMIN_HEALTHCHECK = "/usr/local/bin/kryonix-pgadmin-healthcheck";
 
-/** The server pgAdmin shows in its tree; no password is stored, pgAdmin asks for it. */
+/** A server pgAdmin shows in its tree. No password is ever in servers.json. */
 export interface PgadminServer {
   name: string;
   host: string;
   port: number;
   database: string;
   username: string;
+  /** Connect with the password from the uploaded pgpass (PassFile), without a prompt. Default false: pgAdmin asks. */
+  passFile?: boolean;
 }
 
 export interface PgadminArgs extends ServiceContainerArgs {
@@ -38,31 +44,34 @@ export interface PgadminArgs extends ServiceContainerArgs {
   email: string;
   /** The URL a reverse proxy serves pgAdmin under, e.g. https://pgadmin.kryonix.com.br. */
   publicUrl?: string;
-  server: PgadminServer;
+  /** The servers to pre-register, in this order. */
+  servers: PgadminServer[];
   /** The login password (Secrets), handed over as a file. */
   password: pulumi.Input<string>;
+  /** libpq pgpass text (lib/pgpass.ts) for the servers with passFile, a secret; uploaded as a file only. */
+  pgpass?: pulumi.Input<string>;
 }
 
-/** servers.json (pgAdmin's import format) pre-registering one server, without a password. Pure. */
-export function renderServersJson(server: PgadminServer): string {
-  return `${JSON.stringify(
+/** servers.json (pgAdmin's import format) pre-registering the servers, never with a password: a passFile server names the PassFile only. Pure. */
+export function renderServersJson(...servers: PgadminServer[]): string {
+  const entries = servers.map((server, i) => [
+    String(i + 1),
     {
-      Servers: {
-        "1": {
-          Name: server.name,
-          Group: "Servers",
-          Host: server.host,
-          Port: server.port,
-          MaintenanceDB: server.database,
-          Username: server.username,
-          Shared: true,
-          ConnectionParameters: { sslmode: "disable", connect_timeout: 10 },
-        },
+      Name: server.name,
+      Group: "Servers",
+      Host: server.host,
+      Port: server.port,
+      MaintenanceDB: server.database,
+      Username: server.username,
+      Shared: true,
+      ConnectionParameters: {
+        sslmode: "disable",
+        connect_timeout: 10,
+        ...(server.passFile ? { passfile: PGADMIN_PASSFILE } : {}),
       },
     },
-    null,
-    2,
-  )}\n`;
+  ]);
+  return `${JSON.stringify({ Servers: Object.fromEntries(entries) }, null, 2)}\n`;
 }
 
 /** Environment of the container: names and non-secret values only. Pure. */
@@ -80,17 +89,25 @@ export function checkPgadminArgs(args: PgadminArgs): void {
   if (args.publicUrl !== undefined && !/^https?:\/\/[^\s/@]+(\/\S*)?$/.test(args.publicUrl)) {
     problems.push(invalid("Pgadmin publicUrl", args.publicUrl, "an http:// or https:// URL without credentials"));
   }
-  const s = args.server;
-  if (!s || !s.name || !s.host || !s.database || !s.username || !Number.isInteger(s.port)) {
-    problems.push(invalid("Pgadmin server", s, "{name, host, port, database, username}"));
+  if (!Array.isArray(args.servers) || args.servers.length === 0) problems.push(invalid("Pgadmin servers", args.servers, "at least one server"));
+  for (const s of Array.isArray(args.servers) ? args.servers : []) {
+    if (!s || !s.name || !s.host || !s.database || !s.username || !Number.isInteger(s.port)) {
+      problems.push(invalid("Pgadmin server", s, "{name, host, port, database, username, passFile?}"));
+    }
+  }
+  const names = (args.servers ?? []).map((s) => s?.name);
+  if (new Set(names).size !== names.length) problems.push(invalid("Pgadmin servers", names, "distinct names"));
+  if ((args.servers ?? []).some((s) => s?.passFile) && args.pgpass === undefined) {
+    problems.push(invalid("Pgadmin pgpass", undefined, "the pgpass text, when a server connects with passFile"));
   }
   throwProblems("Pgadmin", problems);
 }
 
 /**
  * pgAdmin 4 in server mode on 127.0.0.1, with a generated login password
- * handed over as a file and the kryonix server pre-registered through
- * PgBouncer. In prod a reverse proxy may publish it under publicUrl.
+ * handed over as a file and the servers pre-registered (the browsing one
+ * connecting from the uploaded pgpass, without a prompt). The proxy
+ * (components/proxy.ts) publishes it under publicUrl.
  */
 export class Pgadmin extends pulumi.ComponentResource {
   public readonly containerName: string;
@@ -119,7 +136,9 @@ export class Pgadmin extends pulumi.ComponentResource {
         envs: pgadminEnvs(args),
         uploads: [
           { file: PGADMIN_PASSWORD_FILE, content: this.password, permissions: UPLOAD_MODE },
-          { file: PGADMIN_SERVERS_FILE, content: renderServersJson(args.server), permissions: UPLOAD_MODE },
+          { file: PGADMIN_SERVERS_FILE, content: renderServersJson(...args.servers), permissions: UPLOAD_MODE },
+          // Readable inside the container only (as every upload); the image keeps a 0600 copy for libpq.
+          ...(args.pgpass === undefined ? [] : [{ file: PGADMIN_PGPASS_FILE, content: pulumi.secret(args.pgpass), permissions: UPLOAD_MODE }]),
         ],
         // The first start creates pgAdmin's configuration database.
         healthcheck: healthcheck([PGADMIN_HEALTHCHECK], 120, args.engine),

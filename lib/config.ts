@@ -1,4 +1,6 @@
+import { X509Certificate, createPrivateKey } from "node:crypto";
 import { ConfigError, invalid } from "./messages";
+import { isDnsName } from "./nginx";
 import { GiB, MiB, SIZE_ALLOWED, formatPgSize, parseSize } from "./size";
 import {
   MAX_CPUS,
@@ -12,7 +14,7 @@ import {
   tunePostgres,
 } from "./tuning";
 
-export const SERVICES = ["postgres", "pgbouncer", "pgadmin", "minio"] as const;
+export const SERVICES = ["postgres", "pgbouncer", "pgadmin", "minio", "proxy"] as const;
 export type Service = (typeof SERVICES)[number];
 
 const STACK_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
@@ -27,6 +29,7 @@ export interface StackConfig {
   pgbouncerMemoryBytes: number;
   pgadminMemoryBytes: number;
   minioMemoryBytes: number;
+  proxyMemoryBytes: number;
   /** Host port for PostgreSQL, bound on 127.0.0.1 only. */
   postgresPort: number;
   /**
@@ -39,7 +42,20 @@ export interface StackConfig {
   minioPort: number;
   minioConsolePort: number;
   pgadminEmail: string;
-  pgadminPublicUrl?: string;
+  /** https://<pgadminHost>[:port]: where users open pgAdmin, through the proxy. */
+  pgadminPublicUrl: string;
+  /** The public DNS name the proxy serves pgAdmin at (the URL's host). */
+  pgadminHost: string;
+  /** The port users type (the URL's, 443 when it has none). */
+  pgadminPublicPort: number;
+  /** Host ports of the proxy (plain HTTP answers a redirect, HTTPS serves pgAdmin). */
+  proxyHttpPort: number;
+  proxyHttpsPort: number;
+  /** Where the proxy's two ports bind: 127.0.0.1, or 0.0.0.0 in prod only. Nothing else ever binds beyond 127.0.0.1. */
+  proxyBindAddress: ProxyBindAddress;
+  /** A certificate (PEM, leaf first, chain after) and its key from config; absent: the stack CA issues one. The key is a secret. */
+  proxyCertificate?: string;
+  proxyCertificateKey?: string;
   backupRetentionDays: number;
   storage: Storage;
   /** Normalised postgresql.conf overrides (lower-case names, PostgreSQL units). */
@@ -56,6 +72,7 @@ export const CONFIG_KEYS = [
   "pgbouncerMemory",
   "pgadminMemory",
   "minioMemory",
+  "proxyMemory",
   "postgresPort",
   "publishPostgres",
   "pgbouncerPort",
@@ -64,6 +81,11 @@ export const CONFIG_KEYS = [
   "minioConsolePort",
   "pgadminEmail",
   "pgadminPublicUrl",
+  "proxyHttpPort",
+  "proxyHttpsPort",
+  "proxyBindAddress",
+  "proxyCertificate",
+  "proxyCertificateKey",
   "backupRetentionDays",
   "storage",
   "postgresOverrides",
@@ -72,13 +94,25 @@ export const CONFIG_KEYS = [
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
+/** The keys that may (proxyCertificate) or must (proxyCertificateKey) be Pulumi secrets: `pulumi config set --secret`. */
+export const SECRET_CONFIG_KEYS = ["proxyCertificate", "proxyCertificateKey"] as const;
+const SECRET_REQUIRED = new Set<string>(["proxyCertificateKey"]);
+
+export const PROXY_BIND_ADDRESSES = ["127.0.0.1", "0.0.0.0"] as const;
+export type ProxyBindAddress = (typeof PROXY_BIND_ADDRESSES)[number];
+export const PROXY_BIND_ALLOWED = "127.0.0.1 (the default; 0.0.0.0 is allowed in the prod stack only, for the proxy's HTTP and HTTPS ports; everything else binds 127.0.0.1 always)";
+
+/** The public name pgAdmin gets when kryonix:pgadminPublicUrl is not set. */
+export const PGADMIN_PROD_HOST = "pgadmin.kryonix.com.br";
+export const PGADMIN_DEV_HOST = "pgadmin.kryonix.localhost";
+
 /** Why kryonix:publishPostgres accepts only true. */
 export const PUBLISH_POSTGRES_ALLOWED =
   "true (PostgreSQL is bound to 127.0.0.1 only; the postgresql provider runs on the host and a container's own IP is never addressed from the host)";
 
 const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort"] as const;
 
-const MEMORY_KEYS = ["postgresMemory", "pgbouncerMemory", "pgadminMemory", "minioMemory"] as const;
+const MEMORY_KEYS = ["postgresMemory", "pgbouncerMemory", "pgadminMemory", "minioMemory", "proxyMemory"] as const;
 type MemoryKey = (typeof MEMORY_KEYS)[number];
 
 // Containers below these limits get OOM-killed at start, far from the setting
@@ -88,6 +122,7 @@ const MEMORY_MINIMUMS: Readonly<Record<MemoryKey, number>> = {
   pgbouncerMemory: 16 * MiB,
   pgadminMemory: 256 * MiB,
   minioMemory: 128 * MiB,
+  proxyMemory: 16 * MiB,
 };
 
 const DEFAULTS = {
@@ -95,12 +130,15 @@ const DEFAULTS = {
   pgbouncerMemory: 256 * MiB,
   pgadminMemory: 512 * MiB,
   minioMemory: 512 * MiB,
+  proxyMemory: 64 * MiB,
   postgresCpus: 2,
   postgresPort: 15432,
   pgbouncerPort: 16432,
   pgadminPort: 15050,
   minioPort: 19000,
   minioConsolePort: 19001,
+  proxyHttpPort: 15080,
+  proxyHttpsPort: 15443,
   pgadminEmail: "admin@kryonix.com.br",
   backupRetentionDays: 30,
   storage: "ssd" as Storage,
@@ -228,21 +266,47 @@ class Reader {
     return raw.trim();
   }
 
-  url(key: ConfigKey): string | undefined {
+  /** An https:// URL at a DNS name, nothing after the host and port: what the proxy serves. */
+  publicUrl(key: ConfigKey, fallback: string): URL | undefined {
     const raw = this.values.get(key);
-    if (!this.has(key) || raw === "") return undefined;
-    const allowed = "an absolute http:// or https:// URL without user name or password, e.g. https://pgadmin.kryonix.com.br";
-    if (typeof raw !== "string") return this.fail(key, allowed);
+    const text = !this.has(key) || raw === "" ? fallback : raw;
+    const allowed =
+      "an https:// URL at a DNS name (at least two labels, letters, digits and '-'), with an optional port and nothing else: no path, query, user name or password, e.g. https://pgadmin.kryonix.com.br";
+    if (typeof text !== "string") return this.fail(key, allowed);
     let url: URL;
     try {
-      url = new URL(raw.trim());
+      url = new URL(text.trim());
     } catch {
       return this.fail(key, allowed);
     }
-    if (!["http:", "https:"].includes(url.protocol) || url.username || url.password) {
-      return this.fail(key, allowed);
+    const bare = url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
+    if (url.protocol !== "https:" || !bare || !isDnsName(url.hostname)) return this.fail(key, allowed);
+    return url;
+  }
+
+  /** 127.0.0.1, or 0.0.0.0 where the stack is prod. */
+  bindAddress(key: ConfigKey, prod: boolean): ProxyBindAddress | undefined {
+    if (!this.has(key)) return "127.0.0.1";
+    const raw = this.values.get(key);
+    const text = typeof raw === "string" ? raw.trim() : raw;
+    if (text === "127.0.0.1" || (text === "0.0.0.0" && prod)) return text;
+    return this.fail(key, PROXY_BIND_ALLOWED);
+  }
+
+  /** A PEM value of a key that may be a Pulumi secret; never echoed in a problem. */
+  pem(key: ConfigKey): string | undefined {
+    if (!this.has(key)) return undefined;
+    const raw = this.values.get(key);
+    const value = isPlainObject(raw) ? raw.value : raw;
+    if (SECRET_REQUIRED.has(key) && !isPlainObject(raw)) {
+      this.problems.push(`${NAMESPACE}:${key}: must be a Pulumi secret (value not shown): pulumi config set --secret ${NAMESPACE}:${key} < key.pem`);
+      return undefined;
     }
-    return raw.trim();
+    if (typeof value !== "string" || !value.includes("-----BEGIN ")) {
+      this.problems.push(`${NAMESPACE}:${key}: is not PEM text (value not shown)`);
+      return undefined;
+    }
+    return value.trim() + "\n";
   }
 
   oneOf<T extends string>(key: ConfigKey, fallback: T, values: readonly T[]): T | undefined {
@@ -272,7 +336,7 @@ class Reader {
  * belong to providers and are skipped), applies defaults and throws one
  * ConfigError listing every problem.
  */
-export function validateStackConfig(raw: Record<string, unknown>, stack: string): StackConfig {
+export function validateStackConfig(raw: Record<string, unknown>, stack: string, now: Date = new Date()): StackConfig {
   const problems: string[] = [];
   const stackOk = typeof stack === "string" && STACK_NAME.test(stack);
   if (!stackOk) problems.push(invalid("Pulumi stack name", stack, STACK_ALLOWED));
@@ -285,7 +349,10 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     const key = colon >= 0 ? fullKey.slice(colon + 1) : fullKey;
     // The value is deliberately not echoed: it may be the secret itself.
     const secure = isPlainObject(value) && "secure" in value;
-    if (SECRET_KEY.test(key) || secure) {
+    if ((SECRET_CONFIG_KEYS as readonly string[]).includes(key)) {
+      if (values.has(key)) problems.push(`${NAMESPACE}:${key}: set twice (with and without the kryonix: prefix); keep one`);
+      else values.set(key, value);
+    } else if (SECRET_KEY.test(key) || secure) {
       problems.push(`${NAMESPACE}:${key}: secrets are generated by the stack; remove ${NAMESPACE}:${key} from ${stackFile}`);
     } else if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
       problems.push(invalid(`${NAMESPACE}:${key}`, value, `unknown key; known keys: ${CONFIG_KEYS.join(", ")}`));
@@ -308,7 +375,13 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
   >;
   const publishPostgres = read.published("publishPostgres");
   const pgadminEmail = read.email("pgadminEmail", DEFAULTS.pgadminEmail);
-  const pgadminPublicUrl = read.url("pgadminPublicUrl");
+  const proxyHttpPort = read.number("proxyHttpPort", prod ? 80 : DEFAULTS.proxyHttpPort, 1, 65535, true);
+  const proxyHttpsPort = read.number("proxyHttpsPort", prod ? 443 : DEFAULTS.proxyHttpsPort, 1, 65535, true);
+  const proxyBindAddress = read.bindAddress("proxyBindAddress", prod);
+  const defaultUrl = prod ? `https://${PGADMIN_PROD_HOST}` : `https://${PGADMIN_DEV_HOST}${proxyHttpsPort === undefined || proxyHttpsPort === 443 ? "" : `:${proxyHttpsPort}`}`;
+  const publicUrl = read.publicUrl("pgadminPublicUrl", defaultUrl);
+  const proxyCertificate = read.pem("proxyCertificate");
+  const proxyCertificateKey = read.pem("proxyCertificateKey");
   const backupRetentionDays = read.number("backupRetentionDays", DEFAULTS.backupRetentionDays, 1, 3650, true);
   const storage = read.oneOf("storage", DEFAULTS.storage, STORAGE_TYPES);
   const rawOverrides = read.object("postgresOverrides");
@@ -317,10 +390,21 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
   const certRenewBeforeDays = read.number("certRenewBeforeDays", DEFAULTS.certRenewBeforeDays, 1, 365, true);
   problems.push(...read.problems);
 
+  if (values.has("proxyCertificate") !== values.has("proxyCertificateKey")) {
+    const missing = values.has("proxyCertificate") ? "proxyCertificateKey" : "proxyCertificate";
+    problems.push(`${NAMESPACE}:${missing}: missing: kryonix:proxyCertificate and kryonix:proxyCertificateKey are set together (or neither: the stack CA issues the certificate)`);
+  } else if (proxyCertificate && proxyCertificateKey && publicUrl) {
+    problems.push(...certificateProblems(proxyCertificate, proxyCertificateKey, publicUrl.hostname, now));
+  }
+
   // Compare effective values, so a setting that collides with a default is caught too.
   const portOwners = new Map<number, string>();
-  for (const key of PORT_KEYS) {
-    const port = ports[key];
+  const allPorts: [string, number | undefined][] = [
+    ...PORT_KEYS.map((key): [string, number | undefined] => [key, ports[key]]),
+    ["proxyHttpPort", proxyHttpPort],
+    ["proxyHttpsPort", proxyHttpsPort],
+  ];
+  for (const [key, port] of allPorts) {
     if (port === undefined) continue;
     const owner = portOwners.get(port);
     if (owner) {
@@ -343,6 +427,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     pgbouncerMemoryBytes: memories.pgbouncerMemory!,
     pgadminMemoryBytes: memories.pgadminMemory!,
     minioMemoryBytes: memories.minioMemory!,
+    proxyMemoryBytes: memories.proxyMemory!,
     postgresPort: ports.postgresPort!,
     publishPostgres: publishPostgres!,
     pgbouncerPort: ports.pgbouncerPort!,
@@ -350,7 +435,13 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string)
     minioPort: ports.minioPort!,
     minioConsolePort: ports.minioConsolePort!,
     pgadminEmail: pgadminEmail!,
-    ...(pgadminPublicUrl === undefined ? {} : { pgadminPublicUrl }),
+    pgadminPublicUrl: publicUrl!.origin,
+    pgadminHost: publicUrl!.hostname,
+    pgadminPublicPort: publicUrl!.port ? Number(publicUrl!.port) : 443,
+    proxyHttpPort: proxyHttpPort!,
+    proxyHttpsPort: proxyHttpsPort!,
+    proxyBindAddress: proxyBindAddress!,
+    ...(proxyCertificate && proxyCertificateKey ? { proxyCertificate, proxyCertificateKey } : {}),
     backupRetentionDays: backupRetentionDays!,
     storage: storage!,
     postgresOverrides: overrides.params,
@@ -370,4 +461,40 @@ export function postgresParameters(config: StackConfig): PgParams {
     maxConnections: maxConnections === undefined ? undefined : Number(maxConnections),
   });
   return applyOverrides(tuned, config.postgresOverrides, config.postgresMemoryBytes);
+}
+
+/**
+ * What is wrong with a configured proxy certificate and key: not a certificate, not a private key,
+ * a key that is not the certificate's, a certificate not valid for `host`, expired or not yet
+ * valid at `now`. Each problem names its key; the key's text is never shown. Pure.
+ */
+export function certificateProblems(certPem: string, keyPem: string, host: string, now: Date): string[] {
+  const problems: string[] = [];
+  let cert: X509Certificate | undefined;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch (err) {
+    problems.push(`${NAMESPACE}:proxyCertificate: is not a PEM X.509 certificate (${(err as Error).message})`);
+  }
+  let key;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch {
+    problems.push(`${NAMESPACE}:proxyCertificateKey: is not a PEM private key (value not shown)`);
+  }
+  if (!cert) return problems;
+  if (key && !cert.checkPrivateKey(key)) {
+    problems.push(`${NAMESPACE}:proxyCertificateKey: does not match kryonix:proxyCertificate (it is not the private key of the certificate's public key; value not shown)`);
+  }
+  if (!cert.checkHost(host, { subject: "default" })) {
+    problems.push(`${NAMESPACE}:proxyCertificate: is not valid for ${host} (the host of kryonix:pgadminPublicUrl); it names ${cert.subjectAltName ?? cert.subject}`);
+  }
+  const notAfter = new Date(cert.validTo);
+  const notBefore = new Date(cert.validFrom);
+  if (notAfter.getTime() <= now.getTime()) {
+    problems.push(`${NAMESPACE}:proxyCertificate: expired on ${notAfter.toISOString()}; set a current certificate (or remove both proxyCertificate keys for one from the stack CA)`);
+  } else if (notBefore.getTime() > now.getTime()) {
+    problems.push(`${NAMESPACE}:proxyCertificate: is not valid before ${notBefore.toISOString()}`);
+  }
+  return problems;
 }

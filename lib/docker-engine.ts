@@ -25,6 +25,45 @@ export function adoptExistingCluster(view: Pick<EngineView, "postgresVolume" | "
   return view.postgresVolume && !view.postgresContainer;
 }
 
+/** Where the docker provider goes when neither DOCKER_HOST nor a context is given to it. */
+export const PROVIDER_DEFAULT_HOST = "unix:///var/run/docker.sock";
+
+/**
+ * The environment every docker call of the project runs with, so that the docker CLI (this
+ * program's engine view, the npm scripts, the tests) and the docker provider reach the same
+ * engine. They resolve it differently: the CLI prefers DOCKER_HOST to DOCKER_CONTEXT and follows
+ * `docker context use` (config.json's currentContext, under DOCKER_CONFIG); the provider prefers
+ * DOCKER_CONTEXT to DOCKER_HOST, reads contexts from ~/.docker only and never the current context.
+ * So the CLI's own endpoint (`cliEndpoint`, from `docker context inspect`) is written into
+ * DOCKER_HOST and DOCKER_CONTEXT is dropped. Pure.
+ */
+export function pinnedDockerEnv(base: NodeJS.ProcessEnv, cliEndpoint: string | undefined): NodeJS.ProcessEnv {
+  const { DOCKER_CONTEXT: _context, ...env } = base;
+  return { ...env, DOCKER_HOST: cliEndpoint || base.DOCKER_HOST || PROVIDER_DEFAULT_HOST };
+}
+
+/** The endpoint the docker CLI uses with `base` (DOCKER_HOST, DOCKER_CONTEXT or the current context); undefined when it cannot tell. */
+export function cliEndpoint(base: NodeJS.ProcessEnv = process.env): string | undefined {
+  const r = spawnSync("docker", ["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], { encoding: "utf8", env: base, timeout: 30_000 });
+  const out = (r.stdout ?? "").trim();
+  return r.status === 0 && /^[a-z]+:\/\//.test(out) ? out : undefined;
+}
+
+/**
+ * The problems with the stack's docker:* provider settings: docker:context, and a docker:host
+ * other than DOCKER_HOST, would send the provider to another engine than the one this program
+ * inspects (API version, data volume) and `npm run destroy` removes volumes from. Pure.
+ */
+export function dockerConfigProblems(config: { host?: string; context?: string }, env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  const engine = env.DOCKER_HOST || PROVIDER_DEFAULT_HOST;
+  if (config.context) problems.push(`docker:context: ${JSON.stringify(config.context)} is not supported: set DOCKER_HOST (or \`docker context use\`) instead, so the docker CLI and the provider reach the same engine`);
+  if (config.host && config.host !== engine) {
+    problems.push(`docker:host: ${JSON.stringify(config.host)} differs from the engine the docker CLI uses (${engine}): remove docker:host from the stack file and set DOCKER_HOST=${config.host} instead`);
+  }
+  return problems;
+}
+
 function docker(args: string[]): { ok: boolean; out: string; err: string } {
   const r = spawnSync("docker", args, { encoding: "utf8", timeout: 30_000 });
   return { ok: r.status === 0, out: (r.stdout ?? "").trim(), err: (r.stderr ?? r.error?.message ?? "").trim() };

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { cliEndpoint, pinnedDockerEnv } from "./docker-engine";
 import { ToolchainStatus } from "./toolchain-state";
 import { repoRoot } from "./versions";
 
@@ -43,7 +44,8 @@ export function projectEnv(
   const stateDir = opts.stateDir ?? path.join(repoRoot, ".pulumi-state");
   mkdirSync(stateDir, { recursive: true });
   const env: NodeJS.ProcessEnv = {
-    ...base,
+    // DOCKER_HOST pinned to the docker CLI's engine, so the provider goes there too (lib/docker-engine.ts).
+    ...pinnedDockerEnv(base, cliEndpoint(base)),
     PATH: [...status.binDirs, path.dirname(status.pulumi), base.PATH ?? ""].join(path.delimiter),
     PULUMI_HOME: status.pulumiHome,
     PULUMI_BACKEND_URL: base.PULUMI_BACKEND_URL ?? `file://${stateDir}`,

@@ -21,7 +21,8 @@ function settings(text: string): Record<string, unknown> {
 
 /** What the stack file should hold after a command: `before` and `after` are its text then and now (undefined: no file). Pure. */
 export function settleStackFile(before: string | undefined, after: string | undefined): string | undefined {
-  if (after === undefined) return before;
+  // Removed by the command (`pulumi stack rm`): stays removed.
+  if (after === undefined) return undefined;
   if (after.includes("secure:")) return after;
   const cleaned = after.replace(SALT_LINE, "");
   if (before !== undefined && isDeepStrictEqual(settings(cleaned), settings(before))) return before;

@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { cacheRoot, readStatus } from "../lib/toolchain-state";
 import { repoRoot } from "../lib/versions";
 
-export const SERVICES = ["postgres", "pgbouncer", "pgadmin", "minio"] as const;
+export const SERVICES = ["postgres", "pgbouncer", "pgadmin", "minio", "proxy"] as const;
 export type Service = (typeof SERVICES)[number];
 
 export const BASE_IMAGE = "kryonix/debian:trixie";

@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createWriteStream, existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, chmodSync, readFileSync } from "node:fs";
+import { createWriteStream, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, chmodSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import {
   GoBuild,
@@ -35,7 +35,7 @@ const timings: { step: string; seconds: number; note: string }[] = [];
 
 class StepError extends Error {
   constructor(readonly step: string, readonly command: string, readonly log: string, readonly detail: string) {
-    super(`step "${step}" failed: ${command}\n  ${detail}\n  read the log: ${log}`);
+    super(`step "${step}" failed: ${command}\n  ${detail}${log ? `\n  read the log: ${log}` : ""}`);
   }
 }
 
@@ -384,8 +384,24 @@ function viewFolder(dir: string, recipes: SourceRecipe[]) {
   return { exists, sha256sums: exists && existsSync(sumsFile) ? readFileSync(sumsFile, "utf8") : undefined, actual };
 }
 
+/** Build folders (`.tmp-<key>-<pid>`) left by a toolchain run that died: gigabytes nobody will finish. */
+function removeAbandonedBuilds(): void {
+  const dir = path.join(root, "go");
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir)) {
+    const pid = Number(/^\.tmp-.*-(\d+)$/.exec(entry)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      rmSync(path.join(dir, entry), { recursive: true, force: true });
+    }
+  }
+}
+
 async function main() {
   const t0 = Date.now();
+  removeAbandonedBuilds();
   say(`cache: ${root}; go: ${goVersion}`);
   await dockerEngine();
 
@@ -393,7 +409,7 @@ async function main() {
   const fromSource = Object.values(versions.go).flatMap((b) => (b.source ? [b.source] : []));
   await step("source archives", async () => {
     const problems = archiveProblems(srcDir, fromSource, viewFolder(srcDir, fromSource));
-    if (problems.length) throw new StepError("source archives", `check ${srcDir}`, srcDir, problems.join("\n  "));
+    if (problems.length) throw new StepError("source archives", `check ${srcDir}`, "", problems.join("\n  "));
     return { note: `${srcDir}: every archive matches SHA256SUMS and versions.json`, value: undefined };
   });
 
@@ -472,7 +488,7 @@ async function main() {
 
 main().catch((e) => {
   if (e instanceof StepError) {
-    process.stderr.write(`[toolchain] FAILED in step "${e.step}"\n  command: ${e.command}\n  ${e.detail}\n  log: ${e.log}\n`);
+    process.stderr.write(`[toolchain] FAILED in step "${e.step}"\n  command: ${e.command}\n  ${e.detail}\n${e.log ? `  log: ${e.log}\n` : ""}`);
   } else {
     process.stderr.write(`[toolchain] FAILED: ${(e as Error).stack ?? e}\n`);
   }

@@ -10,6 +10,12 @@ started, and removed once the configuration database exists).
 
 usage: kryonix_setup.py EMAIL [SERVERS_JSON]   (password on stdin, first line)
 
+- installs the password file PGADMIN_PGPASS_FILE (default /run/kryonix/pgadmin-pgpass, libpq's
+  pgpass format, uploaded by the stack) as `.pgpass` in the user's storage directory, mode 0600
+  owned by pgadmin (libpq ignores a pgpass that others can read): servers.json names it as the
+  PassFile `/.pgpass`, which pgAdmin resolves in that directory. Without the file, an earlier copy
+  is removed;
+
 - creates or upgrades the configuration database (SQLite under DATA_DIR);
 - makes sure the internal user EMAIL exists, as an Administrator, with that password (a changed
   password file updates it);
@@ -98,9 +104,33 @@ def main():
         if not user.active:
             update_user(user.id, {'active': True})
 
+        install_pgpass(config.STORAGE_DIR, email)
+
         if servers_file:
             load_servers(servers_file, user, db, Server, ServerGroup, load_database_servers,
                          INTERNAL, config.DATA_DIR)
+
+
+def install_pgpass(storage_root, email):
+    from pgadmin.utils.paths import preprocess_username
+    source = os.environ.get('PGADMIN_PGPASS_FILE', '/run/kryonix/pgadmin-pgpass')
+    user_dir = os.path.join(storage_root, preprocess_username(email))
+    target = os.path.join(user_dir, '.pgpass')
+    if not os.path.isfile(source):
+        if os.path.exists(target):
+            os.remove(target)
+            info('no %s: removed the earlier %s' % (source, target))
+        return
+    os.makedirs(user_dir, 0o700, exist_ok=True)
+    with open(source, 'rb') as f:
+        content = f.read()
+    tmp = target + '.tmp'
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'wb') as f:
+        f.write(content)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, target)
+    info('password file for the registered servers installed as %s' % target)
 
 
 def load_servers(servers_file, user, db, Server, ServerGroup, load_database_servers, internal,

@@ -126,7 +126,7 @@ describe("pgAdmin in headless Chromium", () => {
       hostPort: config.pgadminPort,
       email,
       password,
-      server,
+      servers: [server],
     });
     dockerOk([
       "create", "--name", CONTAINER, "--hostname", CONTAINER,

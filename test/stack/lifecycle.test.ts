@@ -86,7 +86,7 @@ async function query<T = any>(sql: string): Promise<T[]> {
 /** Every container of the stack running and, where it has a healthcheck, healthy. */
 function allHealthy(): boolean {
   const names = containerNames();
-  if (names.length !== 4) return false;
+  if (names.length !== 5) return false;
   const r = sh("docker", ["inspect", "--format", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", ...names]);
   return r.code === 0 && r.stdout.trim().split("\n").every((l) => l.trim() === "running healthy");
 }
@@ -94,8 +94,11 @@ function allHealthy(): boolean {
 beforeAll(async () => {
   removeDockerObjects(PREFIX);
   dir = mkdtempSync(path.join(os.tmpdir(), "kryonix-itest-"));
-  const ports = [];
-  for (let i = 0; i < 5; i++) ports.push(await freePort());
+  const ports: number[] = [];
+  while (ports.length < 7) {
+    const port = await freePort();
+    if (!ports.includes(port)) ports.push(port);
+  }
   writeFileSync(
     stackFile,
     [
@@ -106,6 +109,8 @@ beforeAll(async () => {
       `  kryonix:pgadminPort: "${ports[2]}"`,
       `  kryonix:minioPort: "${ports[3]}"`,
       `  kryonix:minioConsolePort: "${ports[4]}"`,
+      `  kryonix:proxyHttpPort: "${ports[5]}"`,
+      `  kryonix:proxyHttpsPort: "${ports[6]}"`,
       "",
     ].join("\n"),
   );
@@ -130,7 +135,7 @@ describe.sequential("the stack, for real", () => {
   it("1. comes up from empty with `npm run up`", async () => {
     const up = await timed("npm run up (from empty)", () => npmScript("up"));
     expect(up.code, up.out).toBe(0);
-    expect(containerNames()).toEqual([`${PREFIX}minio`, `${PREFIX}pgadmin`, `${PREFIX}pgbouncer`, `${PREFIX}postgres`]);
+    expect(containerNames()).toEqual([`${PREFIX}minio`, `${PREFIX}pgadmin`, `${PREFIX}pgbouncer`, `${PREFIX}postgres`, `${PREFIX}proxy`]);
     expect(allHealthy()).toBe(true);
     const schemas = await query<{ nspname: string }>(
       "SELECT nspname FROM pg_namespace WHERE nspname IN ('auth','core','analytics','audit','integration') ORDER BY 1",
@@ -151,7 +156,7 @@ describe.sequential("the stack, for real", () => {
   });
 
   it("4. after every container is restarted, refresh is still clean", async () => {
-    const restart = await timed("docker restart (all four)", () => sh("docker", ["restart", ...containerNames()]));
+    const restart = await timed("docker restart (all five)", () => sh("docker", ["restart", ...containerNames()]));
     expect(restart.code, restart.out).toBe(0);
     await timed("wait for healthy", () => waitFor("every container healthy", 180_000, allHealthy));
     await timed("refresh --preview-only after restarts", () => stack.previewRefresh({ expectNoChanges: true }));
@@ -169,7 +174,8 @@ describe.sequential("the stack, for real", () => {
   });
 
   it("6. containers and the network removed by hand come back with `npm run up`", async () => {
-    sh("docker", ["rm", "-f", ...containerNames()]);
+    // -v: pgAdmin's image declares a volume; a person's `docker rm -f` without it would leave it behind.
+    sh("docker", ["rm", "-f", "-v", ...containerNames()]);
     const net = sh("docker", ["network", "rm", `${PREFIX}net`]);
     expect(net.code, net.out).toBe(0);
     const up = await timed("npm run up (after removal by hand)", () => npmScript("up"));

@@ -44,6 +44,7 @@ import {
 } from "../../components/minio-bucket";
 import { checkNetworkArgs } from "../../components/network";
 import { checkPgadminArgs, pgadminEnvs, renderServersJson, type PgadminArgs } from "../../components/pgadmin";
+import { checkProxyArgs, proxyPorts, type ProxyArgs } from "../../components/proxy";
 import { checkPgbouncerArgs, pgbouncerIni, renderUserlist, type PgbouncerArgs } from "../../components/pgbouncer";
 import { checkPkiArgs } from "../../components/pki";
 import { checkPostgresArgs, type PostgresArgs } from "../../components/postgres";
@@ -118,6 +119,7 @@ const IMAGES = {
   pgbouncer: "kryonix/pgbouncer:0123456789ab",
   pgadmin: "kryonix/pgadmin:0123456789ab",
   minio: "kryonix/minio:0123456789ab",
+  proxy: "kryonix/proxy:0123456789ab",
 };
 
 let cacheDir: string;
@@ -355,9 +357,9 @@ describe("the stack program", () => {
     expect(dev.error).toBeUndefined();
     expect(prod.error).toBeUndefined();
     expect(adopted.error).toBeUndefined();
-    expect(containers(dev)).toHaveLength(4);
-    expect(containers(prod)).toHaveLength(4);
-    expect(containers(adopted)).toHaveLength(4);
+    expect(containers(dev)).toHaveLength(5);
+    expect(containers(prod)).toHaveLength(5);
+    expect(containers(adopted)).toHaveLength(5);
   });
 
   it("asks the Docker engine its API version and about the postgres volume and container, nothing else", () => {
@@ -373,7 +375,7 @@ describe("the stack program", () => {
   it.each(["dev", "prod"])("%s: names containers, volumes and the network kryonix-<stack>-<service>", (stack) => {
     const run = stack === "dev" ? dev : prod;
     expect(containers(run).map((c) => c.inputs.name).sort()).toEqual(
-      ["minio", "pgadmin", "pgbouncer", "postgres"].map((s) => `kryonix-${stack}-${s}`),
+      ["minio", "pgadmin", "pgbouncer", "postgres", "proxy"].map((s) => `kryonix-${stack}-${s}`),
     );
     expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual([`kryonix-${stack}-minio`, `kryonix-${stack}-postgres`]);
     expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`kryonix-${stack}-net`]);
@@ -382,15 +384,30 @@ describe("the stack program", () => {
     }
   });
 
-  it("binds every published port to 127.0.0.1", () => {
+  it("binds every published port to 127.0.0.1, but the prod proxy's 80 and 443 (0.0.0.0, Pulumi.prod.yaml)", () => {
     for (const run of [dev, prod]) {
       const ports = containers(run).flatMap((c) => (c.inputs.ports ?? []).map((p: any) => ({ container: c.inputs.name, ...p })));
-      expect(ports.length).toBeGreaterThanOrEqual(4);
+      expect(ports.length).toBeGreaterThanOrEqual(6);
       for (const p of ports) {
-        expect(p, `${p.container} port ${p.internal}`).toMatchObject({ ip: "127.0.0.1" });
+        const open = run === prod && p.container === "kryonix-prod-proxy";
+        expect(p, `${p.container} port ${p.internal}`).toMatchObject({ ip: open ? "0.0.0.0" : "127.0.0.1" });
         expect(Number.isInteger(p.external)).toBe(true);
       }
     }
+    expect(byName(dev, CONTAINER, "kryonix-dev-proxy").inputs.ports).toEqual([
+      { internal: 80, external: 15080, ip: "127.0.0.1", protocol: "tcp" },
+      { internal: 443, external: 15443, ip: "127.0.0.1", protocol: "tcp" },
+    ]);
+    expect(byName(prod, CONTAINER, "kryonix-prod-proxy").inputs.ports).toEqual([
+      { internal: 80, external: 80, ip: "0.0.0.0", protocol: "tcp" },
+      { internal: 443, external: 443, ip: "0.0.0.0", protocol: "tcp" },
+    ]);
+  });
+
+  it("refuses kryonix:proxyBindAddress 0.0.0.0 outside prod, before any resource", async () => {
+    const run = await runProgram("dev", { "kryonix:proxyBindAddress": "0.0.0.0" });
+    expect(String(run.error)).toContain("kryonix:proxyBindAddress");
+    expect(containers(run)).toEqual([]);
   });
 
   it("publishes PostgreSQL on 127.0.0.1 only, in dev and in prod", () => {
@@ -458,8 +475,23 @@ describe("the stack program", () => {
     const pgadmin = uploads(dev, "kryonix-dev-pgadmin");
     expect(dev.generated).toContain(pgadmin["/run/kryonix/pgadmin-password"]);
     const servers = JSON.parse(pgadmin["/etc/kryonix/servers.json"]);
-    expect(servers.Servers["1"]).toMatchObject({ Host: "kryonix-dev-pgbouncer", Port: 6432, MaintenanceDB: "kryonix_saas" });
-    expect(pgadmin["/etc/kryonix/servers.json"]).not.toMatch(/pass/i);
+    expect(servers.Servers["1"]).toMatchObject({ Host: "kryonix-dev-pgbouncer", Port: 6432, MaintenanceDB: "kryonix_saas", Username: "kryonix_monitor" });
+    expect(servers.Servers["1"].ConnectionParameters.passfile).toBe("/.pgpass");
+    expect(servers.Servers["2"]).toMatchObject({ Host: "kryonix-dev-postgres", Port: 5432, Username: "postgres" });
+    expect(servers.Servers["2"].ConnectionParameters).not.toHaveProperty("passfile");
+    for (const secret of dev.generated) expect(pgadmin["/etc/kryonix/servers.json"]).not.toContain(secret);
+    // The monitor role's generated password, in libpq's pgpass format, as a file only.
+    const pgpass = pgadmin["/run/kryonix/pgadmin-pgpass"] as string;
+    expect(pgpass).toMatch(/^kryonix-dev-pgbouncer:6432:\*:kryonix_monitor:Mock[0-9a-f]+Z9\n$/);
+    expect(dev.generated).toContain(pgpass.trim().split(":").pop());
+
+    const proxy = uploads(dev, "kryonix-dev-proxy");
+    expect(Object.keys(proxy).sort()).toEqual(["/etc/kryonix/nginx.conf", "/etc/kryonix/tls/server.crt", "/run/kryonix/tls/server.key"]);
+    expect(proxy["/etc/kryonix/nginx.conf"]).toContain("server_name pgadmin.kryonix.localhost;");
+    expect(proxy["/etc/kryonix/nginx.conf"]).toContain("set $pgadmin_upstream http://kryonix-dev-pgadmin:80;");
+    expect(proxy["/etc/kryonix/tls/server.crt"]).toBe(pem("CERTIFICATE", "pki-proxy"));
+    expect(proxy["/run/kryonix/tls/server.key"]).toBe(pem("EC PRIVATE KEY", "pki-proxy-key"));
+    expect(dev.privateKeys).toContain(proxy["/run/kryonix/tls/server.key"]);
   });
 
   it("sets no role's password in clear: roles get SCRAM secrets", () => {
@@ -737,7 +769,9 @@ describe("the stack program", () => {
       const pki = single(run, "kryonix:db:Pki");
       expect(pki.dependencies).toEqual([]);
       const tls = ofType(run, "tls:");
-      expect(tls.map((r) => r.type.split(":").pop()).sort()).toEqual(["CertRequest", "LocallySignedCert", "PrivateKey", "PrivateKey", "SelfSignedCert"]);
+      expect(tls.map((r) => r.type.split(":").pop()).sort()).toEqual([
+        "CertRequest", "CertRequest", "LocallySignedCert", "LocallySignedCert", "PrivateKey", "PrivateKey", "PrivateKey", "SelfSignedCert",
+      ]);
       const own = new Set(tls.map((r) => r.urn));
       for (const r of tls) {
         expect(r.parent, r.name).toBe(pki.urn);
@@ -760,14 +794,14 @@ describe("the stack program", () => {
       expect(ca.inputs.allowedUses).toEqual(expect.arrayContaining(["cert_signing"]));
       expect(ca.secretInputs).toContain("privateKeyPem");
       expect(ca.dependencies).toContain(caKey.urn);
-      const request = single(run, "tls:index/certRequest:CertRequest");
+      const request = run.resources.find((r) => r.name === "pki-minio-request")!;
       expect(request.inputs).toMatchObject({
         privateKeyPem: pem("EC PRIVATE KEY", "pki-minio-key"),
         dnsNames: [`kryonix-${stack}-minio`, "minio", "localhost"],
         ipAddresses: ["127.0.0.1"],
         subject: { commonName: `kryonix-${stack}-minio` },
       });
-      const cert = single(run, "tls:index/locallySignedCert:LocallySignedCert");
+      const cert = run.resources.find((r) => r.name === "pki-minio")!;
       expect(cert.inputs).toMatchObject({
         certRequestPem: pem("CERTIFICATE REQUEST", "pki-minio-request"),
         caCertPem: pem("CERTIFICATE", "pki-ca"),
@@ -785,7 +819,7 @@ describe("the stack program", () => {
     const run = await runProgram("dev", { "kryonix:certRenewBeforeDays": "10" });
     expect(run.error).toBeUndefined();
     for (const type of ["tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"]) {
-      expect(single(run, type).inputs.earlyRenewalHours, type).toBe(240);
+      for (const r of ofType(run, type)) expect(r.inputs.earlyRenewalHours, r.name).toBe(240);
     }
   });
 
@@ -804,7 +838,7 @@ describe("the stack program", () => {
   ])("writes healthchecks for the engine's API %s, with durations as the engine reports them", (_api, which) => {
     const engine: EngineFeatures = { healthcheckStartInterval: which === "new" };
     const list = which === "new" ? [adopted] : [dev, prod];
-    const startPeriods: Record<string, string> = { postgres: "2m0s", pgbouncer: "30s", pgadmin: "2m0s", minio: "1m0s" };
+    const startPeriods: Record<string, string> = { postgres: "2m0s", pgbouncer: "30s", pgadmin: "2m0s", minio: "1m0s", proxy: "15s" };
     for (const run of list) {
       for (const c of containers(run)) {
         const service = c.inputs.name.split("-").pop();
@@ -983,7 +1017,8 @@ const pgadminArgs: PgadminArgs = {
   hostPort: 15050,
   email: "admin@kryonix.com.br",
   password: "x",
-  server: { name: "kryonix", host: "kryonix-dev-pgbouncer", port: 6432, database: "kryonix_saas", username: "kryonix_monitor" },
+  servers: [{ name: "kryonix", host: "kryonix-dev-pgbouncer", port: 6432, database: "kryonix_saas", username: "kryonix_monitor", passFile: true }],
+  pgpass: "kryonix-dev-pgbouncer:6432:*:kryonix_monitor:x\n",
 };
 const minioArgs: MinioArgs = {
   stack: "dev",
@@ -1069,16 +1104,46 @@ describe("component argument checks", () => {
   it("Pgadmin: bad e-mail, URL and server", () => {
     expect(() => checkPgadminArgs({ ...pgadminArgs, email: "admin" })).toThrow(/Pgadmin email: "admin"/);
     expect(() => checkPgadminArgs({ ...pgadminArgs, publicUrl: "ftp://x" })).toThrow(/Pgadmin publicUrl/);
-    expect(() => checkPgadminArgs({ ...pgadminArgs, server: { ...pgadminArgs.server, host: "" } })).toThrow(/Pgadmin server/);
+    expect(() => checkPgadminArgs({ ...pgadminArgs, servers: [{ ...pgadminArgs.servers[0], host: "" }] })).toThrow(/Pgadmin server/);
+    expect(() => checkPgadminArgs({ ...pgadminArgs, servers: [] })).toThrow(/Pgadmin servers/);
+    expect(() => checkPgadminArgs({ ...pgadminArgs, pgpass: undefined })).toThrow(/Pgadmin pgpass/);
   });
 
   it("Pgadmin: servers.json and the environment carry no password", () => {
-    expect(renderServersJson(pgadminArgs.server)).not.toMatch(/pass/i);
+    // The passFile server names the PassFile only; no password, no other "pass" key.
+    const json = JSON.parse(renderServersJson(...pgadminArgs.servers, { ...pgadminArgs.servers[0], name: "dba", passFile: false }));
+    expect(json.Servers["1"].ConnectionParameters.passfile).toBe("/.pgpass");
+    expect(json.Servers["2"].ConnectionParameters).not.toHaveProperty("passfile");
+    expect(renderServersJson(...pgadminArgs.servers).replace('"passfile": "/.pgpass"', "")).not.toMatch(/pass/i);
     expect(pgadminEnvs({ email: "a@b.co", publicUrl: "https://pgadmin.kryonix.com.br" })).toEqual([
       "PGADMIN_DEFAULT_EMAIL=a@b.co",
       "PGADMIN_PUBLIC_URL=https://pgadmin.kryonix.com.br",
     ]);
     expect(pgadminEnvs({ email: "a@b.co" })).toEqual(["PGADMIN_DEFAULT_EMAIL=a@b.co"]);
+  });
+
+  it("Proxy: ports, bind address and site", () => {
+    const proxyArgs: ProxyArgs = {
+      stack: "dev",
+      image: "kryonix/proxy:x",
+      network: "kryonix-dev-net",
+      memoryBytes: 64 * MiB,
+      engine,
+      httpPort: 15080,
+      httpsPort: 15443,
+      bindAddress: "127.0.0.1",
+      pgadmin: { serverName: "pgadmin.kryonix.localhost", publicPort: 15443, upstreamHost: "kryonix-dev-pgadmin", upstreamPort: 80 },
+      certificatePem: "c",
+      privateKeyPem: "k",
+    };
+    expect(() => checkProxyArgs(proxyArgs)).not.toThrow();
+    expect(() => checkProxyArgs({ ...proxyArgs, httpsPort: 15080 })).toThrow(/Proxy httpsPort: 15080 is invalid: a port other than httpPort/);
+    expect(() => checkProxyArgs({ ...proxyArgs, bindAddress: "10.0.0.1" as never })).toThrow(/Proxy bindAddress: "10.0.0.1" is invalid/);
+    expect(() => checkProxyArgs({ ...proxyArgs, pgadmin: { ...proxyArgs.pgadmin, serverName: "x" } })).toThrow(/nginx pgadmin\.serverName/);
+    expect(proxyPorts(proxyArgs)).toEqual([
+      { internal: 80, external: 15080, ip: "127.0.0.1", protocol: "tcp" },
+      { internal: 443, external: 15443, ip: "127.0.0.1", protocol: "tcp" },
+    ]);
   });
 
   it("Minio: clashing ports and a missing certificate", () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { CONFIG_KEYS, PUBLISH_POSTGRES_ALLOWED, StackConfig, postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { CONFIG_KEYS, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
+import { kryonixConfigValues } from "../../lib/pulumi-config";
 import { ConfigError } from "../../lib/messages";
 import { GiB, MiB } from "../../lib/size";
 
@@ -10,6 +15,7 @@ const DEV_DEFAULTS: StackConfig = {
   pgbouncerMemoryBytes: 256 * MiB,
   pgadminMemoryBytes: 512 * MiB,
   minioMemoryBytes: 512 * MiB,
+  proxyMemoryBytes: 64 * MiB,
   postgresPort: 15432,
   publishPostgres: true,
   pgbouncerPort: 16432,
@@ -17,6 +23,12 @@ const DEV_DEFAULTS: StackConfig = {
   minioPort: 19000,
   minioConsolePort: 19001,
   pgadminEmail: "admin@kryonix.com.br",
+  pgadminPublicUrl: "https://pgadmin.kryonix.localhost:15443",
+  pgadminHost: "pgadmin.kryonix.localhost",
+  pgadminPublicPort: 15443,
+  proxyHttpPort: 15080,
+  proxyHttpsPort: 15443,
+  proxyBindAddress: "127.0.0.1",
   backupRetentionDays: 30,
   storage: "ssd",
   postgresOverrides: {},
@@ -40,7 +52,17 @@ describe("validateStackConfig defaults", () => {
   });
 
   it("protects data on prod and publishes PostgreSQL (on 127.0.0.1) there too", () => {
-    expect(validateStackConfig({}, "prod")).toEqual({ ...DEV_DEFAULTS, stack: "prod", publishPostgres: true, protectData: true });
+    expect(validateStackConfig({}, "prod")).toEqual({
+      ...DEV_DEFAULTS,
+      stack: "prod",
+      publishPostgres: true,
+      protectData: true,
+      pgadminPublicUrl: "https://pgadmin.kryonix.com.br",
+      pgadminHost: "pgadmin.kryonix.com.br",
+      pgadminPublicPort: 443,
+      proxyHttpPort: 80,
+      proxyHttpsPort: 443,
+    });
   });
 
   it("treats only the stack named prod as production", () => {
@@ -93,8 +115,14 @@ describe("validateStackConfig parsing", () => {
       pgadminPort: 25050,
       minioPort: 29000,
       minioConsolePort: 29001,
+      proxyMemoryBytes: 64 * MiB,
       pgadminEmail: "dba@kryonix.com.br",
-      pgadminPublicUrl: "https://pgadmin.kryonix.com.br/",
+      pgadminPublicUrl: "https://pgadmin.kryonix.com.br",
+      pgadminHost: "pgadmin.kryonix.com.br",
+      pgadminPublicPort: 443,
+      proxyHttpPort: 15080,
+      proxyHttpsPort: 15443,
+      proxyBindAddress: "127.0.0.1",
       backupRetentionDays: 7,
       storage: "hdd",
       postgresOverrides: { work_mem: "32MB", max_connections: "200" },
@@ -121,8 +149,14 @@ describe("validateStackConfig parsing", () => {
     expect(validateStackConfig({ "docker:host": "unix:///var/run/docker.sock", "aws:region": "sa-east-1" }, "dev")).toEqual(DEV_DEFAULTS);
   });
 
-  it("treats an empty pgadminPublicUrl as unset", () => {
-    expect(validateStackConfig({ "kryonix:pgadminPublicUrl": "" }, "dev")).not.toHaveProperty("pgadminPublicUrl");
+  it("treats an empty pgadminPublicUrl as unset: the default name under localhost, at the proxy's HTTPS port", () => {
+    expect(validateStackConfig({ "kryonix:pgadminPublicUrl": "" }, "dev").pgadminPublicUrl).toBe("https://pgadmin.kryonix.localhost:15443");
+    expect(validateStackConfig({ "kryonix:proxyHttpsPort": "443" }, "dev").pgadminPublicUrl).toBe("https://pgadmin.kryonix.localhost");
+    expect(validateStackConfig({ "kryonix:pgadminPublicUrl": "https://PGAdmin.Example.com:8443" }, "dev")).toMatchObject({
+      pgadminPublicUrl: "https://pgadmin.example.com:8443",
+      pgadminHost: "pgadmin.example.com",
+      pgadminPublicPort: 8443,
+    });
   });
 });
 
@@ -150,9 +184,19 @@ describe("validateStackConfig errors", () => {
     ["pgadminEmail", "admin", 'kryonix:pgadminEmail: "admin" is invalid: an e-mail address such as admin@kryonix.com.br'],
     ["pgadminEmail", "admin@localhost", 'kryonix:pgadminEmail: "admin@localhost" is invalid: an e-mail address'],
     ["pgadminEmail", "admin@kryonix.local", 'kryonix:pgadminEmail: "admin@kryonix.local" is invalid: an e-mail address on a public domain; pgAdmin rejects .arpa, .invalid, .local'],
-    ["pgadminPublicUrl", "ftp://kryonix.com.br", 'kryonix:pgadminPublicUrl: "ftp://kryonix.com.br" is invalid: an absolute http:// or https:// URL'],
-    ["pgadminPublicUrl", "pgadmin.kryonix.com.br", 'kryonix:pgadminPublicUrl: "pgadmin.kryonix.com.br" is invalid: an absolute http'],
-    ["pgadminPublicUrl", "https://admin:pw@kryonix.com.br", "without user name or password"],
+    ["pgadminPublicUrl", "ftp://kryonix.com.br", 'kryonix:pgadminPublicUrl: "ftp://kryonix.com.br" is invalid: an https:// URL at a DNS name'],
+    ["pgadminPublicUrl", "http://pgadmin.kryonix.com.br", 'kryonix:pgadminPublicUrl: "http://pgadmin.kryonix.com.br" is invalid: an https:// URL'],
+    ["pgadminPublicUrl", "pgadmin.kryonix.com.br", 'kryonix:pgadminPublicUrl: "pgadmin.kryonix.com.br" is invalid: an https:// URL'],
+    ["pgadminPublicUrl", "https://admin:pw@kryonix.com.br", "no path, query, user name or password"],
+    ["pgadminPublicUrl", "https://kryonix.com.br/pgadmin", 'kryonix:pgadminPublicUrl: "https://kryonix.com.br/pgadmin" is invalid'],
+    ["pgadminPublicUrl", "https://pgadmin_x.kryonix.com.br", "is invalid: an https:// URL at a DNS name"],
+    ["pgadminPublicUrl", "https://192.168.0.10", 'kryonix:pgadminPublicUrl: "https://192.168.0.10" is invalid: an https:// URL at a DNS name'],
+    ["pgadminPublicUrl", "https://localhost", 'kryonix:pgadminPublicUrl: "https://localhost" is invalid'],
+    ["proxyBindAddress", "0.0.0.0", `kryonix:proxyBindAddress: "0.0.0.0" is invalid: ${PROXY_BIND_ALLOWED}`],
+    ["proxyBindAddress", "192.168.0.10", `kryonix:proxyBindAddress: "192.168.0.10" is invalid: ${PROXY_BIND_ALLOWED}`],
+    ["proxyHttpsPort", "0", 'kryonix:proxyHttpsPort: "0" is invalid: an integer from 1 to 65535'],
+    ["proxyHttpPort", "15443", "kryonix:proxyHttpsPort: 15443 is invalid: already used by kryonix:proxyHttpPort"],
+    ["proxyMemory", "1MiB", 'kryonix:proxyMemory: "1MiB" is invalid: a size of at least 16MB'],
     ["backupRetentionDays", "0", 'kryonix:backupRetentionDays: "0" is invalid: an integer from 1 to 3650'],
     ["backupRetentionDays", "3651", 'kryonix:backupRetentionDays: "3651" is invalid: an integer from 1 to 3650'],
     ["backupRetentionDays", "1.5", 'kryonix:backupRetentionDays: "1.5" is invalid: an integer from 1 to 3650'],
@@ -294,4 +338,91 @@ describe("resourceName", () => {
   it("accepts a 31-character stack name", () => {
     expect(resourceName("a".repeat(31), "minio")).toBe(`kryonix-${"a".repeat(31)}-minio`);
   });
+});
+
+describe("the proxy's settings", () => {
+  it("binds 127.0.0.1 by default everywhere, 0.0.0.0 only in prod", () => {
+    expect(validateStackConfig({}, "prod").proxyBindAddress).toBe("127.0.0.1");
+    expect(validateStackConfig({ "kryonix:proxyBindAddress": "0.0.0.0" }, "prod").proxyBindAddress).toBe("0.0.0.0");
+    expect(problemsOf({ "kryonix:proxyBindAddress": "0.0.0.0" }, "staging")).toEqual([`kryonix:proxyBindAddress: "0.0.0.0" is invalid: ${PROXY_BIND_ALLOWED}`]);
+    expect(problemsOf({ "kryonix:proxyBindAddress": "::" }, "prod")).toEqual([`kryonix:proxyBindAddress: "::" is invalid: ${PROXY_BIND_ALLOWED}`]);
+  });
+});
+
+describe("a proxy certificate from config", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "kryonix-config-cert-"));
+  const host = "pgadmin.kryonix.com.br";
+  const make = (name: string, cn: string, extra: string[] = []) => {
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${cn}`,
+      "-addext", `subjectAltName=DNS:${cn}`, "-keyout", path.join(dir, `${name}.key`), "-out", path.join(dir, `${name}.crt`), ...extra,
+    ], { stdio: "ignore" });
+    return { cert: readFileSync(path.join(dir, `${name}.crt`), "utf8"), key: readFileSync(path.join(dir, `${name}.key`), "utf8") };
+  };
+  const good = make("good", host, ["-days", "90"]);
+  const other = make("other", "other.example.com", ["-days", "90"]);
+  const secret = (value: string) => ({ secure: "[secret]", value });
+  const now = new Date();
+  const in200Days = new Date(Date.now() + 200 * 86400_000);
+  const problems = (raw: Record<string, unknown>, at = now) => {
+    try {
+      validateStackConfig({ "kryonix:pgadminPublicUrl": `https://${host}`, ...raw }, "dev", at);
+      return [];
+    } catch (error) {
+      return [...(error as ConfigError).problems];
+    }
+  };
+
+  it("accepts a matching certificate and key set as secrets", () => {
+    const config = validateStackConfig(
+      { "kryonix:pgadminPublicUrl": `https://${host}`, "kryonix:proxyCertificate": secret(good.cert), "kryonix:proxyCertificateKey": secret(good.key) },
+      "dev",
+    );
+    expect(config.proxyCertificate).toBe(good.cert.trim() + "\n");
+    expect(config.proxyCertificateKey).toBe(good.key.trim() + "\n");
+  });
+
+  it("passes the values of the proxy's secret keys through kryonixConfigValues, and only theirs", () => {
+    const values = kryonixConfigValues(
+      { "kryonix:proxyCertificateKey": "KEY", "kryonix:proxyCertificate": "CERT", "kryonix:adminPassword": "pw" },
+      () => true,
+    );
+    expect(values).toEqual({
+      "kryonix:proxyCertificateKey": { secure: "[secret]", value: "KEY" },
+      "kryonix:proxyCertificate": { secure: "[secret]", value: "CERT" },
+      "kryonix:adminPassword": { secure: "[secret]" },
+    });
+  });
+
+  it("rejects a key that is not the certificate's, without showing it", () => {
+    const found = problems({ "kryonix:proxyCertificate": secret(good.cert), "kryonix:proxyCertificateKey": secret(other.key) });
+    expect(found).toEqual([expect.stringContaining("kryonix:proxyCertificateKey: does not match kryonix:proxyCertificate")]);
+    expect(found.join("\n")).not.toContain(other.key.split("\n")[1]);
+  });
+
+  it("rejects a certificate for another host name", () => {
+    expect(problems({ "kryonix:proxyCertificate": secret(other.cert), "kryonix:proxyCertificateKey": secret(other.key) })).toEqual([
+      expect.stringMatching(/^kryonix:proxyCertificate: is not valid for pgadmin\.kryonix\.com\.br \(the host of kryonix:pgadminPublicUrl\); it names DNS:other\.example\.com/),
+    ]);
+  });
+
+  it("rejects an expired certificate", () => {
+    expect(problems({ "kryonix:proxyCertificate": secret(good.cert), "kryonix:proxyCertificateKey": secret(good.key) }, in200Days)).toEqual([
+      expect.stringMatching(/^kryonix:proxyCertificate: expired on \d{4}-/),
+    ]);
+    expect(certificateProblems(good.cert, good.key, host, new Date(0))).toEqual([expect.stringMatching(/^kryonix:proxyCertificate: is not valid before/)]);
+  });
+
+  it("rejects a key that is not a secret, text that is not PEM, and one of the two alone", () => {
+    expect(problems({ "kryonix:proxyCertificate": good.cert, "kryonix:proxyCertificateKey": good.key })).toEqual([
+      expect.stringMatching(/^kryonix:proxyCertificateKey: must be a Pulumi secret \(value not shown\): pulumi config set --secret/),
+    ]);
+    expect(problems({ "kryonix:proxyCertificate": secret("hello"), "kryonix:proxyCertificateKey": secret(good.key) })).toEqual([
+      "kryonix:proxyCertificate: is not PEM text (value not shown)",
+    ]);
+    expect(problems({ "kryonix:proxyCertificate": secret(good.cert) })).toEqual([expect.stringMatching(/^kryonix:proxyCertificateKey: missing/)]);
+    expect(problems({ "kryonix:proxyCertificateKey": secret(good.key) })).toEqual([expect.stringMatching(/^kryonix:proxyCertificate: missing/)]);
+  });
+
+  it("cleans up", () => rmSync(dir, { recursive: true, force: true }));
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adoptExistingCluster, viewEngine } from "../../lib/docker-engine";
+import { PROVIDER_DEFAULT_HOST, adoptExistingCluster, dockerConfigProblems, pinnedDockerEnv, viewEngine } from "../../lib/docker-engine";
 import { installFakeDocker, type FakeDocker } from "../support/fake-docker";
 
 describe("adoptExistingCluster", () => {
@@ -66,5 +66,30 @@ describe("viewEngine", () => {
     docker.set({ apiVersion: "1.41" });
     expect(() => viewEngine("Dev!")).toThrow(/Pulumi stack name/);
     expect(docker.calls().filter((c) => c.includes("inspect"))).toEqual([]);
+  });
+});
+
+describe("pinnedDockerEnv", () => {
+  const inner = "unix:///run/kryonix-dind13/docker.sock";
+  it("writes the CLI's endpoint into DOCKER_HOST and drops DOCKER_CONTEXT, which the provider would prefer", () => {
+    const env = pinnedDockerEnv({ DOCKER_CONTEXT: "other", PATH: "/bin" }, inner);
+    expect(env).toEqual({ DOCKER_HOST: inner, PATH: "/bin" });
+  });
+  it("falls back to DOCKER_HOST, then to the provider's default socket", () => {
+    expect(pinnedDockerEnv({ DOCKER_HOST: inner }, undefined).DOCKER_HOST).toBe(inner);
+    expect(pinnedDockerEnv({}, undefined).DOCKER_HOST).toBe(PROVIDER_DEFAULT_HOST);
+  });
+});
+
+describe("dockerConfigProblems", () => {
+  const inner = "unix:///run/kryonix-dind13/docker.sock";
+  it("accepts no docker:* settings, or a docker:host equal to DOCKER_HOST", () => {
+    expect(dockerConfigProblems({}, {})).toEqual([]);
+    expect(dockerConfigProblems({ host: inner }, { DOCKER_HOST: inner })).toEqual([]);
+    expect(dockerConfigProblems({ host: PROVIDER_DEFAULT_HOST }, {})).toEqual([]);
+  });
+  it("refuses a docker:host the CLI does not use, and any docker:context", () => {
+    expect(dockerConfigProblems({ host: inner }, {})).toEqual([expect.stringContaining(`set DOCKER_HOST=${inner} instead`)]);
+    expect(dockerConfigProblems({ context: "dind" }, { DOCKER_HOST: inner })).toEqual([expect.stringContaining("docker:context")]);
   });
 });

@@ -9,6 +9,7 @@ const TAGS = {
   pgbouncer: "kryonix/pgbouncer:3f2a9c1b",
   pgadmin: "kryonix/pgadmin:77aa",
   minio: "kryonix/minio:1",
+  proxy: "kryonix/proxy:2",
 };
 
 const dirs: string[] = [];

@@ -20,6 +20,10 @@ describe("settleStackFile", () => {
     expect(settleStackFile(committed, after)).toBe(after);
   });
 
+  it("leaves a file the command removed removed", () => {
+    expect(settleStackFile(committed, undefined)).toBeUndefined();
+  });
+
   it("leaves a file the command did not touch, and a file that did not exist", () => {
     expect(settleStackFile(committed, committed)).toBe(committed);
     expect(settleStackFile(undefined, undefined)).toBeUndefined();

@@ -1,0 +1,296 @@
+/**
+ * pgAdmin at its public name through the TLS proxy, for real, on a stack of its own ("pxtest":
+ * containers kryonix-pxtest-*, ports picked free on 127.0.0.1, its own file backend and passphrase):
+ *
+ * 1. `npm run up` from empty, then preview and refresh with --expect-no-changes; every published
+ *    port (the proxy's too) is on 127.0.0.1;
+ * 2. curl, trusting only the stack CA, with `--resolve <name>:<port>:127.0.0.1`: pgAdmin's login
+ *    page over HTTPS (HSTS, Secure session cookie), plain HTTP answered with a redirect to https,
+ *    a TLS 1.1 handshake refused (openssl s_client offering TLS 1.1 only);
+ * 3. Debian's Chromium, headless (playwright-core), by name (--host-resolver-rules) trusting the
+ *    served certificate by its SPKI hash (--ignore-certificate-errors-spki-list; the hash is taken
+ *    from the certificate curl verified against the stack CA): logs in with the generated password,
+ *    opens the pre-registered server with no password prompt and expands it down to the five
+ *    schemas of kryonix_saas; screenshot in .artifacts/pgadmin-proxy-tree.png;
+ * 4. a certificate for another name in config: preview fails naming kryonix:proxyCertificate;
+ * 5. a certificate and key of our own in config (secrets), `npm run up`: the proxy serves it, only
+ *    the proxy container was replaced, and preview and refresh are clean;
+ * 6. `npm run destroy -- --including-data`: nothing named kryonix-pxtest-* is left.
+ */
+import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { X509Certificate, createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { projectEnv } from "../../lib/pulumi-env";
+import { readStatus } from "../../lib/toolchain-state";
+import { repoRoot } from "../../lib/versions";
+import { dockerLeftovers, freePort, removeDockerObjects, sh } from "../support/process";
+
+const STACK = "pxtest";
+const PREFIX = `kryonix-${STACK}-`;
+const NAME = "pgadmin.kryonix.localhost";
+const SCHEMAS = ["analytics", "audit", "auth", "core", "integration"];
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = path.join(repoRoot, ".artifacts");
+const SCREENSHOT = path.join(ARTIFACTS, "pgadmin-proxy-tree.png");
+const FAILURE_SCREENSHOT = path.join(ARTIFACTS, "pgadmin-proxy-failure.png");
+const stackFile = path.join(repoRoot, `Pulumi.${STACK}.yaml`);
+const timings: [string, number][] = [];
+
+let dir: string;
+let env: NodeJS.ProcessEnv;
+let stack: Stack;
+let httpPort = 0;
+let httpsPort = 0;
+let caFile = "";
+let browser: Browser | undefined;
+
+async function timed<T>(step: string, fn: () => Promise<T> | T): Promise<T> {
+  const t0 = Date.now();
+  try {
+    return await fn();
+  } finally {
+    const s = (Date.now() - t0) / 1000;
+    timings.push([step, s]);
+    process.stdout.write(`[proxy test] ${step}: ${s.toFixed(1)} s\n`);
+  }
+}
+
+function npmScript(script: string, ...args: string[]) {
+  return sh("npx", ["tsx", `scripts/${script}.ts`, "--stack", STACK, ...args], { env, cwd: repoRoot });
+}
+
+const containerNames = () => sh("docker", ["ps", "-a", "--format", "{{.Names}}", "--filter", `name=${PREFIX}`]).stdout.split("\n").filter(Boolean).sort();
+const containerIds = () =>
+  Object.fromEntries(containerNames().map((n) => [n, sh("docker", ["inspect", "--format", "{{.Id}}", n]).stdout.trim()]));
+
+async function outputs(): Promise<Record<string, any>> {
+  return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
+}
+
+const origin = () => `https://${NAME}:${httpsPort}`;
+const resolve = (port: number) => ["--resolve", `${NAME}:${port}:127.0.0.1`];
+
+/** curl trusting only the stack CA. */
+function curl(...args: string[]) {
+  return sh("curl", ["-sS", "--max-time", "30", "--cacert", caFile, ...args]);
+}
+
+/** The certificate the proxy serves for NAME (PEM), as openssl s_client sees it. */
+function servedCertificate(): X509Certificate {
+  const r = sh("bash", ["-c", `openssl s_client -connect 127.0.0.1:${httpsPort} -servername ${NAME} </dev/null 2>/dev/null | openssl x509`]);
+  expect(r.code, r.out).toBe(0);
+  return new X509Certificate(r.stdout);
+}
+
+function selfSigned(cn: string, file: string): { cert: string; key: string } {
+  const r = sh("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+    "-subj", `/CN=${cn}/O=KRYONIX test`, "-addext", `subjectAltName=DNS:${cn}`,
+    "-keyout", `${file}.key`, "-out", `${file}.crt`,
+  ]);
+  expect(r.code, r.out).toBe(0);
+  return { cert: readFileSync(`${file}.crt`, "utf8"), key: readFileSync(`${file}.key`, "utf8") };
+}
+
+beforeAll(async () => {
+  removeDockerObjects(PREFIX);
+  dir = mkdtempSync(path.join(os.tmpdir(), "kryonix-pxtest-"));
+  const ports: number[] = [];
+  while (ports.length < 7) {
+    const p = await freePort();
+    if (!ports.includes(p)) ports.push(p);
+  }
+  [httpPort, httpsPort] = ports.slice(5);
+  writeFileSync(
+    stackFile,
+    [
+      "# Written by test/stack/proxy.test.ts, removed after it.",
+      "config:",
+      `  kryonix:postgresPort: "${ports[0]}"`,
+      `  kryonix:pgbouncerPort: "${ports[1]}"`,
+      `  kryonix:pgadminPort: "${ports[2]}"`,
+      `  kryonix:minioPort: "${ports[3]}"`,
+      `  kryonix:minioConsolePort: "${ports[4]}"`,
+      `  kryonix:proxyHttpPort: "${httpPort}"`,
+      `  kryonix:proxyHttpsPort: "${httpsPort}"`,
+      "",
+    ].join("\n"),
+  );
+  const base = { ...process.env, PULUMI_BACKEND_URL: `file://${dir}`, PULUMI_CONFIG_PASSPHRASE_FILE: path.join(dir, "passphrase") };
+  writeFileSync(base.PULUMI_CONFIG_PASSPHRASE_FILE, "kryonix-pxtest-passphrase\n", { mode: 0o600 });
+  const status = readStatus();
+  env = projectEnv(status, STACK, base);
+  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(status.pulumi)), skipVersionCheck: true });
+  const envVars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"));
+  stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: repoRoot }, { pulumiCommand, envVars });
+});
+
+afterAll(async () => {
+  await browser?.close().catch(() => undefined);
+  removeDockerObjects(PREFIX);
+  rmSync(stackFile, { force: true });
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(`[proxy test] timings:\n${timings.map(([s, t]) => `  ${s.padEnd(48)} ${t.toFixed(1).padStart(7)} s`).join("\n")}\n`);
+});
+
+describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
+  it("1. comes up with `npm run up`, every port on 127.0.0.1, preview and refresh clean", async () => {
+    const up = await timed("npm run up (from empty)", () => npmScript("up"));
+    expect(up.code, up.out).toBe(0);
+    expect(containerNames()).toEqual(["minio", "pgadmin", "pgbouncer", "postgres", "proxy"].map((s) => `${PREFIX}${s}`));
+    for (const name of containerNames()) {
+      const bindings = JSON.parse(sh("docker", ["inspect", "--format", "{{json .HostConfig.PortBindings}}", name]).stdout);
+      for (const list of Object.values(bindings) as { HostIp: string }[][]) for (const b of list) expect(b.HostIp, name).toBe("127.0.0.1");
+    }
+    const o = await outputs();
+    expect(o.endpoints.pgadmin.publicUrl).toBe(origin());
+    expect(o.endpoints.proxy).toMatchObject({ bindAddress: "127.0.0.1", httpPort, httpsPort, certificate: "stack CA" });
+    caFile = path.join(dir, "stack-ca.pem");
+    writeFileSync(caFile, o.caCertificate);
+    await timed("preview --expect-no-changes", () => stack.preview({ expectNoChanges: true }));
+    await timed("refresh --preview-only --expect-no-changes", () => stack.previewRefresh({ expectNoChanges: true }));
+  });
+
+  it("2. curl (stack CA only): the login page over HTTPS, HTTP redirects to https, TLS 1.1 refused", async () => {
+    const page = curl(...resolve(httpsPort), "-D", "-", `${origin()}/login`);
+    expect(page.code, page.out).toBe(0);
+    expect(page.stdout).toMatch(/^HTTP\/2 200/);
+    expect(page.stdout).toContain("<title>pgAdmin 4</title>");
+    expect(page.stdout).toMatch(/^strict-transport-security: max-age=63072000/im);
+    expect(page.stdout).toMatch(/^x-content-type-options: nosniff/im);
+    expect(page.stdout).toMatch(/^set-cookie: pga4_session=[^\n]*; Secure/im);
+    // Only the stack CA makes it trusted: without it the same request fails verification.
+    const untrusted = sh("curl", ["-sS", "--max-time", "30", ...resolve(httpsPort), `${origin()}/login`]);
+    expect(untrusted.code, untrusted.out).toBe(60);
+    // pgAdmin's own redirects keep the public name and https (X-Forwarded-*).
+    const root = curl(...resolve(httpsPort), "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", `${origin()}/`);
+    expect(root.stdout).toBe(`302 ${origin()}/login?next=/`);
+
+    const http = sh("curl", ["-sS", "--max-time", "30", ...resolve(httpPort), "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", `http://${NAME}:${httpPort}/browser/?x=1`]);
+    expect(http.stdout, http.out).toBe(`301 ${origin()}/browser/?x=1`);
+
+    const tls11 = sh("openssl", ["s_client", "-connect", `127.0.0.1:${httpsPort}`, "-servername", NAME, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"], { input: "" });
+    expect(tls11.code, tls11.out).not.toBe(0);
+    expect(tls11.out).toMatch(/alert protocol version/);
+    const tls12 = curl(...resolve(httpsPort), "--tlsv1.2", "--tls-max", "1.2", "-o", "/dev/null", "-w", "%{http_code}", `${origin()}/login`);
+    expect(tls12.stdout, tls12.out).toBe("200");
+    process.stdout.write(`[proxy test] curl: login 200 over https, http -> 301 https, TLS 1.1 refused (${tls11.out.match(/alert protocol version/)?.[0]}), TLS 1.2 200\n`);
+  });
+
+  it("3. Chromium logs in by name, opens the registered server without a prompt, down to the five schemas", async () => {
+    const spki = createHash("sha256").update(servedCertificate().publicKey.export({ type: "spki", format: "der" })).digest("base64");
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 60_000,
+      args: [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        `--host-resolver-rules=MAP ${NAME} 127.0.0.1`,
+        `--ignore-certificate-errors-spki-list=${spki}`,
+      ],
+    });
+    const o = await outputs();
+    const server = `kryonix ${STACK} (PgBouncer)`;
+    mkdirSync(ARTIFACTS, { recursive: true });
+    rmSync(SCREENSHOT, { force: true });
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    try {
+      await timed("chromium: login through the proxy", async () => {
+        await page.goto(`${origin()}/login`, { waitUntil: "domcontentloaded", timeout: 60_000 });
+        await page.locator('input[name="email"]').waitFor({ state: "visible", timeout: 60_000 });
+        await page.locator('input[name="email"]').fill(o.credentials.pgadmin.email);
+        await page.locator('input[name="password"]').fill(o.credentials.pgadmin.password);
+        await page.locator('button[type="submit"]').click();
+        await page.waitForURL(`${origin()}/browser/`, { timeout: 60_000 });
+      });
+      const cookies = await context.cookies();
+      expect(cookies.find((c) => c.name === "pga4_session")).toMatchObject({ secure: true, domain: NAME });
+
+      await timed("chromium: server -> Databases -> kryonix_saas -> Schemas", async () => {
+        const tree = page.locator("#id-object-explorer .file-tree");
+        const entry = (depth: number, name: string) => tree.locator(`.file-entry.depth-${depth}`, { has: page.getByText(name, { exact: true }) }).first();
+        // Expands `name` at `depth` (unless pgAdmin already did) until `child` shows one level below.
+        const expand = async (depth: number, name: string, child: string) => {
+          await entry(depth, name).waitFor({ state: "visible", timeout: 60_000 });
+          try {
+            await entry(depth + 1, child).waitFor({ state: "visible", timeout: 3_000 });
+          } catch {
+            await entry(depth, name).locator(".directory-toggle").click();
+            await entry(depth + 1, child).waitFor({ state: "visible", timeout: 60_000 });
+          }
+        };
+        await expand(1, "Servers", server);
+        await expand(2, server, "Databases");
+        // Connected from the pgpass file: no password dialog at any point.
+        expect(await page.locator('input[type="password"]:visible').count()).toBe(0);
+        await expand(3, "Databases", "kryonix_saas");
+        await expand(4, "kryonix_saas", "Schemas");
+        await expand(5, "Schemas", SCHEMAS[0]);
+        const shown = await tree.locator(".file-entry.depth-6").allTextContents();
+        for (const schema of SCHEMAS) expect(shown.map((s) => s.trim()), schema).toContain(schema);
+        expect(await page.locator('input[type="password"]:visible').count()).toBe(0);
+      });
+      await page.screenshot({ path: SCREENSHOT });
+      expect(statSync(SCREENSHOT).size).toBeGreaterThan(10_000);
+      process.stdout.write(`[proxy test] screenshot: ${SCREENSHOT}\n`);
+    } catch (err) {
+      await page.screenshot({ path: FAILURE_SCREENSHOT }).catch(() => undefined);
+      throw new Error(`${(err as Error).message}\n(the page at ${page.url()}: ${FAILURE_SCREENSHOT})`, { cause: err });
+    } finally {
+      await context.close();
+      await browser.close();
+      browser = undefined;
+    }
+    const logs = sh("docker", ["logs", `${PREFIX}pgadmin`]).out + sh("docker", ["logs", `${PREFIX}proxy`]).out;
+    for (const secret of [o.credentials.pgadmin.password, ...Object.values<string>(o.credentials.roles)]) expect(logs).not.toContain(secret);
+  });
+
+  it("4. a configured certificate for another name fails preview, naming kryonix:proxyCertificate", async () => {
+    const wrong = selfSigned("other.example.com", path.join(dir, "wrong"));
+    await stack.setConfig("kryonix:proxyCertificate", { value: wrong.cert, secret: true });
+    await stack.setConfig("kryonix:proxyCertificateKey", { value: wrong.key, secret: true });
+    const preview = await timed("npm run preview (wrong host name)", () => npmScript("preview"));
+    expect(preview.code).not.toBe(0);
+    expect(preview.out).toContain(`kryonix:proxyCertificate: is not valid for ${NAME}`);
+    expect(preview.out).not.toContain(wrong.key.split("\n")[1]);
+  });
+
+  it("5. a certificate and key of our own in config: up serves it, and only the proxy is replaced", async () => {
+    const own = selfSigned(NAME, path.join(dir, "own"));
+    await stack.setConfig("kryonix:proxyCertificate", { value: own.cert, secret: true });
+    await stack.setConfig("kryonix:proxyCertificateKey", { value: own.key, secret: true });
+    const before = containerIds();
+    const oldCert = servedCertificate();
+    const up = await timed("npm run up (certificate from config)", () => npmScript("up"));
+    expect(up.code, up.out).toBe(0);
+    const after = containerIds();
+    expect(Object.keys(after)).toEqual(Object.keys(before));
+    for (const name of Object.keys(before)) {
+      if (name === `${PREFIX}proxy`) expect(after[name], name).not.toBe(before[name]);
+      else expect(after[name], `${name} was replaced`).toBe(before[name]);
+    }
+    const served = servedCertificate();
+    const expected = new X509Certificate(own.cert);
+    expect(served.fingerprint256).toBe(expected.fingerprint256);
+    expect(served.fingerprint256).not.toBe(oldCert.fingerprint256);
+    process.stdout.write(`[proxy test] served after the change: ${served.fingerprint256} (config), before: ${oldCert.fingerprint256} (stack CA)\n`);
+    expect((await outputs()).endpoints.proxy.certificate).toBe("config");
+    // The same request, now trusting the configured certificate only.
+    const page = sh("curl", ["-sS", "--max-time", "30", "--cacert", path.join(dir, "own.crt"), ...resolve(httpsPort), "-o", "/dev/null", "-w", "%{http_code}", `${origin()}/login`]);
+    expect(page.stdout, page.out).toBe("200");
+    await timed("preview --expect-no-changes (after the change)", () => stack.preview({ expectNoChanges: true }));
+    await timed("refresh --preview-only --expect-no-changes (after the change)", () => stack.previewRefresh({ expectNoChanges: true }));
+  });
+
+  it("6. `npm run destroy -- --including-data` leaves nothing with the stack's name", async () => {
+    const down = await timed("npm run destroy --including-data", () => npmScript("destroy", "--including-data"));
+    expect(down.code, down.out).toBe(0);
+    expect(dockerLeftovers(PREFIX)).toEqual([]);
+  });
+});
