@@ -5,11 +5,12 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
+import { appendFileSync, chmodSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { projectEnv } from "../../lib/pulumi-env";
+import { DEFAULT_PROVIDER_SRC } from "../../lib/source-build";
 import { ToolchainStatus, readStatus } from "../../lib/toolchain-state";
 import { loadVersions, pluginVersion, repoRoot } from "../../lib/versions";
 import { freePort, sh, waitFor } from "../support/process";
@@ -48,6 +49,33 @@ describe("pinned binaries", () => {
     const host = sh("sh", ["-c", "command -v pulumi-language-nodejs"], { env }).stdout.trim();
     const r = sh(host, ["-version"]);
     expect(r.out.trim()).toBe(versions.go["pulumi-language-nodejs"].ldflags["github.com/pulumi/pulumi/sdk/v3/go/common/version.Version"]);
+  });
+});
+
+describe("provider source folder", () => {
+  it("a missing folder stops the toolchain, naming it and what belongs in it, before any build", () => {
+    const missing = path.join(os.tmpdir(), `kryonix-no-such-folder-${randomBytes(3).toString("hex")}`);
+    const r = sh("npx", ["tsx", "scripts/toolchain.ts", "--provider-src", missing], { cwd: repoRoot });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`the provider source folder ${missing} does not exist; it must hold SHA256SUMS and pulumi-docker-v5.0.0.tar.gz`);
+    expect(r.stderr).toContain("set KRYONIX_PROVIDER_SRC or pass --provider-src DIR");
+    expect(r.stdout).not.toMatch(/build pulumi: starting/);
+  });
+
+  it("an archive that differs from SHA256SUMS and from versions.json stops it too", () => {
+    const copy = mkdtempSync(path.join(os.tmpdir(), "kryonix-provider-src-"));
+    try {
+      cpSync(DEFAULT_PROVIDER_SRC, copy, { recursive: true });
+      const tampered = path.join(copy, "pulumi-random-v4.21.1.tar.gz");
+      chmodSync(tampered, 0o644);
+      appendFileSync(tampered, "tampered");
+      const r = sh("npx", ["tsx", "scripts/toolchain.ts"], { cwd: repoRoot, env: { ...process.env, KRYONIX_PROVIDER_SRC: copy } });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/pulumi-random-v4\.21\.1\.tar\.gz: SHA-256 is [0-9a-f]{64} but SHA256SUMS says fd230932/);
+      expect(r.stderr).toMatch(/pulumi-random-v4\.21\.1\.tar\.gz: SHA-256 is [0-9a-f]{64} but versions.json pins fd230932/);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });
 
