@@ -6,12 +6,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Database, DATABASE_NAME, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
 import { Migrations } from "./components/migrations";
-import { Minio } from "./components/minio";
+import { Minio, MINIO_PORT } from "./components/minio";
+import { BACKUP_BUCKET, MINIO_REGION } from "./components/minio-bucket";
 import { Network } from "./components/network";
+import { PgbackrestStanza } from "./components/pgbackrest-stanza";
 import { PGADMIN_PORT, Pgadmin } from "./components/pgadmin";
 import { Pgbouncer } from "./components/pgbouncer";
 import { Pki } from "./components/pki";
-import { Postgres, POSTGRES_PORT, SUPERUSER } from "./components/postgres";
+import { Postgres, POSTGRES_DATA_DIR, POSTGRES_PORT, SUPERUSER } from "./components/postgres";
 import { Proxy } from "./components/proxy";
 import { Secrets } from "./components/secrets";
 import { postgresParameters, resourceName, validateStackConfig } from "./lib/config";
@@ -19,6 +21,7 @@ import { LOOPBACK } from "./lib/containers";
 import { adoptExistingCluster, dockerConfigProblems, viewEngine } from "./lib/docker-engine";
 import { readImageTags } from "./lib/image-tags";
 import { loadMigrationFiles } from "./lib/migrations-fs";
+import { renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "./lib/pgbackrest";
 import { renderPgpass } from "./lib/pgpass";
 import { readKryonixConfig } from "./lib/pulumi-config";
 
@@ -51,6 +54,20 @@ const pki = new Pki("pki", {
 const network = new Network("network", { stack });
 const common = { stack, network: network.name, engine: engine.features };
 
+const minio = new Minio("minio", {
+  ...common,
+  image: images.minio,
+  memoryBytes: config.minioMemoryBytes,
+  apiPort: config.minioPort,
+  consolePort: config.minioConsolePort,
+  tlsCertificate: pki.servers.minio.certificatePem,
+  tlsKey: pki.servers.minio.privateKeyPem,
+  caCertificate: pki.caCertificate,
+  protectData: config.protectData,
+  rootUser: secrets.minioRootUser,
+  rootPassword: secrets.minioRootPassword,
+});
+
 const postgres = new Postgres("postgres", {
   ...common,
   image: images.postgres,
@@ -60,6 +77,23 @@ const postgres = new Postgres("postgres", {
   hostPort: config.postgresPort,
   protectData: config.protectData,
   superuserPassword: secrets.superuserPassword,
+  pgbackrest: {
+    // MinIO by container name on the stack network (the stack CA's certificate names it).
+    config: renderPgbackrestConf({
+      s3Endpoint: minioHost,
+      s3Port: MINIO_PORT,
+      bucket: BACKUP_BUCKET,
+      region: MINIO_REGION,
+      retentionDays: config.backupRetentionDays,
+      pgDataDir: POSTGRES_DATA_DIR,
+    }),
+    // MinIO's root credentials for now: a dedicated MinIO user for pgBackRest is left for later.
+    secrets: pulumi
+      .all([secrets.minioRootUser, secrets.minioRootPassword, secrets.pgbackrestCipherPass])
+      .apply(([s3Key, s3KeySecret, cipherPass]) => renderPgbackrestSecrets({ s3Key, s3KeySecret, cipherPass })),
+    caCertificate: pki.caCertificate,
+  },
+  startAfter: [minio.container],
 });
 
 const database = new Database("database", {
@@ -160,19 +194,13 @@ const proxy = new Proxy(
   { dependsOn: [pgadmin] },
 );
 
-const minio = new Minio("minio", {
-  ...common,
-  image: images.minio,
-  memoryBytes: config.minioMemoryBytes,
-  apiPort: config.minioPort,
-  consolePort: config.minioConsolePort,
-  tlsCertificate: pki.servers.minio.certificatePem,
-  tlsKey: pki.servers.minio.privateKeyPem,
-  caCertificate: pki.caCertificate,
-  protectData: config.protectData,
-  rootUser: secrets.minioRootUser,
-  rootPassword: secrets.minioRootPassword,
-});
+// Once the server archives WAL and the bucket exists. Deleted with the data volume, like the
+// database objects: a destroy never touches the repository.
+const stanza = new PgbackrestStanza(
+  "pgbackrest-stanza",
+  { container: postgres.container.name, stanza: STANZA, bucket: minio.bucketName },
+  { dependsOn: [postgres.container, minio.bucket], deletedWith: postgres.volume },
+);
 
 /** Where to connect; no password here (see `credentials`). */
 export const endpoints = {
@@ -205,6 +233,14 @@ export const endpoints = {
   },
 };
 export const dockerNetwork = network.name;
+/** What `npm run backup`, `backup:status` and `restore` work with; no secret. */
+export const backup = {
+  container: postgres.containerName,
+  stanza: stanza.stanza,
+  bucket: minio.bucketName,
+  retentionFullDays: config.backupRetentionDays,
+  archiveTimeoutSeconds: config.archiveTimeoutSeconds,
+};
 /** The stack CA's certificate: clients of MinIO (and pgBackRest) trust it. Not a secret. */
 export const caCertificate = pki.caCertificate;
 export const appliedMigrations = migrations.applied;

@@ -18,6 +18,7 @@ import {
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { renderPgHbaConf } from "../lib/pg-hba";
+import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../lib/pgbackrest";
 import { MAX_CPUS, MIN_CPUS, MIN_POSTGRES_MEMORY, type PgParams, renderPostgresqlConf } from "../lib/tuning";
 
 /** PostgreSQL inside the container (the image's contract). */
@@ -47,6 +48,25 @@ export interface PostgresArgs extends ServiceContainerArgs {
    * volume is retained on delete: a destroy drops it from the state and leaves it on the engine.
    */
   protectData: boolean;
+  /**
+   * pgBackRest's files (lib/pgbackrest.ts), uploaded like the others: archive_command and the
+   * backup commands read them inside the container, so the secrets file is the only place its
+   * credentials exist there.
+   */
+  pgbackrest: {
+    /** renderPgbackrestConf: no credential. */
+    config: string;
+    /** renderPgbackrestSecrets: the S3 key and secret and the cipher passphrase, a secret. */
+    secrets: pulumi.Input<string>;
+    /** The stack CA's certificate, which MinIO's certificate is checked against. */
+    caCertificate: pulumi.Input<string>;
+  };
+  /**
+   * Resources the server starts after and is stopped before: MinIO, where archive_command pushes
+   * WAL. Stopping PostgreSQL archives what is still pending, so with MinIO already gone a destroy
+   * would wait out the stop timeout and kill the server.
+   */
+  startAfter?: pulumi.Resource[];
   /** How long `pulumi up` waits for the healthcheck; initdb runs on first start. Default 300 s. */
   waitTimeoutSeconds?: number;
 }
@@ -137,6 +157,9 @@ export class Postgres extends pulumi.ComponentResource {
           { file: POSTGRES_PASSWORD_FILE, content: this.superuserPassword, permissions: UPLOAD_MODE },
           { file: POSTGRES_CONF_FILE, content: renderPostgresqlConf(args.parameters), permissions: UPLOAD_MODE },
           { file: PG_HBA_FILE, content: renderPgHbaConf(), permissions: UPLOAD_MODE },
+          { file: PGBACKREST_CONF_FILE, content: args.pgbackrest.config, permissions: UPLOAD_MODE },
+          { file: PGBACKREST_SECRETS_FILE, content: pulumi.secret(args.pgbackrest.secrets), permissions: UPLOAD_MODE },
+          { file: PGBACKREST_CA_FILE, content: args.pgbackrest.caCertificate, permissions: UPLOAD_MODE },
         ],
         // A TCP check (not the socket): the server accepts connections from the network.
         healthcheck: healthcheck(POSTGRES_HEALTHCHECK, 120, args.engine),
@@ -147,7 +170,7 @@ export class Postgres extends pulumi.ComponentResource {
         destroyGraceSeconds: 60,
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
-      { parent: this, dependsOn: [this.volume], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [this.volume, ...(args.startAfter ?? [])], deleteBeforeReplace: true },
     );
 
     this.registerOutputs({

@@ -52,6 +52,8 @@ export class Secrets extends pulumi.ComponentResource {
   public readonly minioRootPassword: pulumi.Output<string>;
   /** pgAdmin's login password. */
   public readonly pgadminPassword: pulumi.Output<string>;
+  /** pgBackRest's repository encryption passphrase (repo1-cipher-pass): the backups cannot be read without it. */
+  public readonly pgbackrestCipherPass: pulumi.Output<string>;
 
   constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Secrets", name, {}, opts);
@@ -78,6 +80,7 @@ export class Secrets extends pulumi.ComponentResource {
     this.minioRootUser = pulumi.secret(user.result);
     this.minioRootPassword = password("minio-root-password", 40);
     this.pgadminPassword = password("pgadmin-password", 32);
+    this.pgbackrestCipherPass = password("pgbackrest-cipher-pass", 64);
     this.registerOutputs({});
   }
 }

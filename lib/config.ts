@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { ConfigError, invalid } from "./messages";
 import { isDnsName } from "./nginx";
+import { ARCHIVE_COMMAND } from "./pgbackrest";
 import { GiB, MiB, SIZE_ALLOWED, formatPgSize, parseSize } from "./size";
 import {
   MAX_CPUS,
@@ -57,6 +58,8 @@ export interface StackConfig {
   proxyCertificate?: string;
   proxyCertificateKey?: string;
   backupRetentionDays: number;
+  /** archive_timeout: at most this many seconds of committed data wait for their WAL segment to be archived. */
+  archiveTimeoutSeconds: number;
   storage: Storage;
   /** Normalised postgresql.conf overrides (lower-case names, PostgreSQL units). */
   postgresOverrides: PgParams;
@@ -87,6 +90,7 @@ export const CONFIG_KEYS = [
   "proxyCertificate",
   "proxyCertificateKey",
   "backupRetentionDays",
+  "archiveTimeoutSeconds",
   "storage",
   "postgresOverrides",
   "protectData",
@@ -141,6 +145,7 @@ const DEFAULTS = {
   proxyHttpsPort: 15443,
   pgadminEmail: "admin@kryonix.com.br",
   backupRetentionDays: 30,
+  archiveTimeoutSeconds: 60,
   storage: "ssd" as Storage,
   certRenewBeforeDays: 30,
 };
@@ -383,6 +388,8 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
   const proxyCertificate = read.pem("proxyCertificate");
   const proxyCertificateKey = read.pem("proxyCertificateKey");
   const backupRetentionDays = read.number("backupRetentionDays", DEFAULTS.backupRetentionDays, 1, 3650, true);
+  // Below 10 s the archive fills with mostly empty 16 MB segments; above an hour too much is at risk.
+  const archiveTimeoutSeconds = read.number("archiveTimeoutSeconds", DEFAULTS.archiveTimeoutSeconds, 10, 3600, true);
   const storage = read.oneOf("storage", DEFAULTS.storage, STORAGE_TYPES);
   const rawOverrides = read.object("postgresOverrides");
   const protectData = read.boolean("protectData", prod);
@@ -416,6 +423,10 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
 
   const overrides = checkOverrides(rawOverrides, memories.postgresMemory, `${NAMESPACE}:postgresOverrides`);
   problems.push(...overrides.problems);
+  // WAL archiving (pgBackRest) needs at least replica-level WAL.
+  if (overrides.params?.wal_level === "minimal") {
+    problems.push(invalid(`${NAMESPACE}:postgresOverrides.wal_level`, "minimal", "replica or logical (WAL is archived for point-in-time restore)"));
+  }
 
   if (problems.length) {
     throw new ConfigError(`${stackFile} has ${problems.length} invalid kryonix setting(s):`, problems);
@@ -443,6 +454,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     proxyBindAddress: proxyBindAddress!,
     ...(proxyCertificate && proxyCertificateKey ? { proxyCertificate, proxyCertificateKey } : {}),
     backupRetentionDays: backupRetentionDays!,
+    archiveTimeoutSeconds: archiveTimeoutSeconds!,
     storage: storage!,
     postgresOverrides: overrides.params,
     protectData: protectData!,
@@ -460,7 +472,21 @@ export function postgresParameters(config: StackConfig): PgParams {
     // work_mem is divided among connections, so size it for the overridden count.
     maxConnections: maxConnections === undefined ? undefined : Number(maxConnections),
   });
-  return applyOverrides(tuned, config.postgresOverrides, config.postgresMemoryBytes);
+  return { ...applyOverrides(tuned, config.postgresOverrides, config.postgresMemoryBytes), ...archiveParameters(config) };
+}
+
+/**
+ * WAL archiving through pgBackRest: every finished segment goes to the repository, and
+ * archive_timeout bounds how long committed data waits for its segment. Not overridable
+ * (archive_* are not in postgresOverrides' list). Pure.
+ */
+export function archiveParameters(config: Pick<StackConfig, "archiveTimeoutSeconds" | "postgresOverrides">): PgParams {
+  return {
+    wal_level: config.postgresOverrides.wal_level ?? "replica",
+    archive_mode: "on",
+    archive_command: ARCHIVE_COMMAND,
+    archive_timeout: String(config.archiveTimeoutSeconds),
+  };
 }
 
 /**

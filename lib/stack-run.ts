@@ -102,3 +102,38 @@ export function connectionTargetFrom(stack: string, outputs: unknown): Connectio
 export async function readConnectionTarget(stack: string): Promise<ConnectionTarget> {
   return connectionTargetFrom(stack, readOutputs(stack));
 }
+
+/** What the backup commands need from a stack's outputs; the password only to log in to a restored copy. */
+export interface BackupTarget {
+  stack: string;
+  /** The postgres container, where pgbackrest.conf and its secrets are. */
+  container: string;
+  network: string;
+  retentionFullDays: number;
+  archiveTimeoutSeconds: number;
+  database: string;
+  superuser: { user: string; password: string };
+}
+
+/** The BackupTarget from the stack's outputs (index.ts's `backup`, `dockerNetwork`, ...). Pure. */
+export function backupTargetFrom(stack: string, outputs: unknown): BackupTarget {
+  const o = outputs as StackOutputs & {
+    dockerNetwork?: string;
+    backup?: { container: string; retentionFullDays: number; archiveTimeoutSeconds: number };
+  };
+  if (!o.backup || !o.dockerNetwork) throw new Error(`stack ${stack} has no backup output: run \`npm run up -- --stack ${stack}\` with this version first`);
+  return {
+    stack,
+    container: o.backup.container,
+    network: o.dockerNetwork,
+    retentionFullDays: o.backup.retentionFullDays,
+    archiveTimeoutSeconds: o.backup.archiveTimeoutSeconds,
+    database: o.endpoints.postgres.database,
+    superuser: o.credentials.postgres,
+  };
+}
+
+/** The stack's BackupTarget, and the environment its docker commands run with (DOCKER_HOST pinned). */
+export function readBackupTarget(stack: string): { target: BackupTarget; env: NodeJS.ProcessEnv } {
+  return { target: backupTargetFrom(stack, readOutputs(stack)), env: stackCli(stack).env };
+}

@@ -288,6 +288,7 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       hostPort: config.postgresPort,
       protectData: config.protectData,
       superuserPassword,
+      pgbackrest: { config: "", secrets: "", caCertificate: "" },
     });
     dockerOk([
       "create", "--name", PG_CONTAINER, "--hostname", PG_CONTAINER,

@@ -46,6 +46,7 @@ import { checkNetworkArgs } from "../../components/network";
 import { checkPgadminArgs, pgadminEnvs, renderServersJson, type PgadminArgs } from "../../components/pgadmin";
 import { checkProxyArgs, proxyPorts, type ProxyArgs } from "../../components/proxy";
 import { checkPgbouncerArgs, pgbouncerIni, renderUserlist, type PgbouncerArgs } from "../../components/pgbouncer";
+import { makePgbackrestStanzaProvider, stanzaInputProblems } from "../../components/pgbackrest-stanza";
 import { checkPkiArgs } from "../../components/pki";
 import { checkPostgresArgs, type PostgresArgs } from "../../components/postgres";
 import { checkSecretsArgs, type RoleSecret } from "../../components/secrets";
@@ -447,7 +448,27 @@ describe("the stack program", () => {
       Object.fromEntries(byName(run, CONTAINER, name).inputs.uploads.map((u: any) => [u.file, u.content]));
     for (const c of containers(dev)) expect(c.secretInputs, c.inputs.name).toContain("uploads");
     const pg = uploads(dev, "kryonix-dev-postgres");
-    expect(Object.keys(pg).sort()).toEqual(["/etc/kryonix/pg_hba.conf", "/etc/kryonix/postgresql.conf", "/run/kryonix/postgres-password"]);
+    expect(Object.keys(pg).sort()).toEqual([
+      "/etc/kryonix/pg_hba.conf",
+      "/etc/kryonix/postgresql.conf",
+      "/etc/pgbackrest/conf.d/kryonix-secrets.conf",
+      "/etc/pgbackrest/kryonix-ca.crt",
+      "/etc/pgbackrest/pgbackrest.conf",
+      "/run/kryonix/postgres-password",
+    ]);
+    // pgBackRest: the main file names no credential; the secrets file holds MinIO's root pair and the 64-character passphrase.
+    for (const secret of dev.generated) expect(pg["/etc/pgbackrest/pgbackrest.conf"]).not.toContain(secret);
+    expect(pg["/etc/pgbackrest/pgbackrest.conf"]).toContain("repo1-s3-endpoint=kryonix-dev-minio");
+    expect(pg["/etc/pgbackrest/kryonix-ca.crt"]).toBe(pem("CERTIFICATE", "pki-ca"));
+    const minioUploads = uploads(dev, "kryonix-dev-minio");
+    const secretsConf = pg["/etc/pgbackrest/conf.d/kryonix-secrets.conf"] as string;
+    expect(secretsConf).toContain(`repo1-s3-key=${minioUploads["/run/kryonix/minio-root-user"]}\n`);
+    expect(secretsConf).toContain(`repo1-s3-key-secret=${minioUploads["/run/kryonix/minio-root-password"]}\n`);
+    const cipherPass = /^repo1-cipher-pass=(.*)$/m.exec(secretsConf)?.[1];
+    expect(dev.generated).toContain(cipherPass);
+    const cipherResource = dev.resources.find((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name === "secrets-pgbackrest-cipher-pass");
+    expect(cipherResource?.inputs).toMatchObject({ length: 64, special: false });
+    expect(pg["/etc/kryonix/postgresql.conf"]).toContain("archive_command = 'pgbackrest --stanza=kryonix archive-push %p'");
     expect(dev.generated).toContain(pg["/run/kryonix/postgres-password"]);
     const hba = (pg["/etc/kryonix/pg_hba.conf"] as string).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
     expect(hba.map((l) => l.split(/\s+/))).toEqual([
@@ -662,7 +683,7 @@ describe("the stack program", () => {
   it("serializes the dynamic providers without capturing a secret", () => {
     const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
     // The certificates are @pulumi/tls resources now, not dynamic providers.
-    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["MinioBucket", "SqlMigrations", "SqlScript"]);
+    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["MinioBucket", "PgbackrestStanza", "SqlMigrations", "SqlScript"]);
     for (const r of dynamic) {
       expect(typeof r.inputs.__provider, r.name).toBe("string");
       for (const secret of [...dev.generated, ...dev.privateKeys]) expect(r.inputs.__provider).not.toContain(secret);
@@ -690,6 +711,35 @@ describe("the stack program", () => {
     expect(bucket.additionalSecretOutputs).toEqual(expect.arrayContaining(["accessKey", "secretKey"]));
     const inClear = JSON.stringify({ ...bucket.inputs, accessKey: undefined, secretKey: undefined, __provider: undefined });
     for (const secret of run.generated) expect(inClear).not.toContain(secret);
+  });
+
+  it.each(["dev", "prod"])("%s: creates the pgBackRest stanza after the postgres container and the bucket, deleted with the data volume", (stack) => {
+    const run = stack === "dev" ? dev : prod;
+    const stanza = single(run, "pulumi-nodejs:dynamic/kryonix:PgbackrestStanza");
+    expect(stanza.inputs).toMatchObject({ container: `kryonix-${stack}-postgres`, stanza: "kryonix", bucket: BACKUP_BUCKET });
+    const closure = dependencyClosure(run, stanza);
+    expect(closure.has(byName(run, CONTAINER, `kryonix-${stack}-postgres`).urn)).toBe(true);
+    expect(closure.has(single(run, "pulumi-nodejs:dynamic/kryonix:MinioBucket").urn)).toBe(true);
+    expect(stanza.deletedWith).toBe(byName(run, VOLUME, `kryonix-${stack}-postgres`).urn);
+    // PostgreSQL starts after MinIO and stops before it: stopping archives what is pending.
+    expect(dependencyClosure(run, byName(run, CONTAINER, `kryonix-${stack}-postgres`)).has(byName(run, CONTAINER, `kryonix-${stack}-minio`).urn)).toBe(true);
+  });
+
+  it("the stanza provider runs stanza-create then check as postgres in the container, and fails naming the command", async () => {
+    const calls: string[][] = [];
+    const provider = makePgbackrestStanzaProvider((args) => {
+      calls.push(args);
+      return args.includes("check") ? { code: 82, out: "ERROR: [082]: WAL segment was not archived" } : { code: 0, out: "" };
+    });
+    const inputs = { container: "kryonix-dev-postgres", stanza: "kryonix", bucket: BACKUP_BUCKET };
+    await expect(provider.create!(inputs)).rejects.toThrow(/pgbackrest --stanza=kryonix check exited 82:\nERROR: \[082\]/);
+    expect(calls).toEqual([
+      ["exec", "-u", "postgres", "kryonix-dev-postgres", "pgbackrest", "--stanza=kryonix", "stanza-create"],
+      ["exec", "-u", "postgres", "kryonix-dev-postgres", "pgbackrest", "--stanza=kryonix", "check"],
+    ]);
+    expect((await provider.diff!("x", inputs, { ...inputs })).changes).toBe(false);
+    expect((await provider.diff!("x", inputs, { ...inputs, container: "other" })).changes).toBe(true);
+    expect(stanzaInputProblems({ container: "a b", stanza: "Bad", bucket: "" }).map((f) => f.property)).toEqual(["container", "stanza", "bucket"]);
   });
 
   it("serializes the MinioBucket provider with the MinIO client loaded at run time", async () => {
@@ -753,7 +803,7 @@ describe("the stack program", () => {
       expect(secrets.dependencies).toEqual([]);
       const randoms = ofType(run, "random:");
       expect(randoms.map((r) => r.type.split(":").pop()).sort()).toEqual(
-        [...Array(5).fill("RandomBytes"), ...Array(8).fill("RandomPassword"), "RandomString"].sort(),
+        [...Array(5).fill("RandomBytes"), ...Array(9).fill("RandomPassword"), "RandomString"].sort(),
       );
       for (const r of randoms) {
         expect(r.parent, `${r.type} ${r.name}`).toBe(secrets.urn);
@@ -992,6 +1042,7 @@ const postgresArgs: PostgresArgs = {
   hostPort: 15432,
   protectData: false,
   superuserPassword: "x",
+  pgbackrest: { config: "[global]\n", secrets: "[global]\n", caCertificate: "-----BEGIN CERTIFICATE-----\n" },
 };
 const pgbouncerArgs: PgbouncerArgs = {
   stack: "dev",

@@ -1,0 +1,30 @@
+/**
+ * `npm run backup [-- --stack NAME] [--type full|diff|incr]` (dev, full by default): a pgBackRest
+ * backup now, in the stack's postgres container, with its progress on this terminal. pgBackRest
+ * expires what the retention no longer keeps after the backup. Exit code: pgbackrest's; 2 for bad
+ * arguments or a stack whose outputs cannot be read.
+ */
+import { spawnSync } from "node:child_process";
+import { backupCommand, parseBackupArgs } from "../lib/backup-cli";
+import { readBackupTarget } from "../lib/stack-run";
+
+function main(): number {
+  let options;
+  let stack;
+  try {
+    options = parseBackupArgs(process.argv.slice(2));
+    stack = readBackupTarget(options.stack);
+  } catch (err) {
+    process.stderr.write(`backup: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const args = ["exec", "-u", "postgres", stack.target.container, ...backupCommand(options.type)];
+  process.stderr.write(`[backup] docker ${args.join(" ")}\n`);
+  const t0 = Date.now();
+  const r = spawnSync("docker", args, { stdio: "inherit", env: stack.env });
+  const code = r.status ?? 1;
+  process.stderr.write(`[backup] ${options.type} backup of stack ${options.stack}: ${code === 0 ? "done" : `failed (exit ${code})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  return code;
+}
+
+process.exitCode = main();

@@ -1,0 +1,125 @@
+/**
+ * `npm run restore -- [--stack NAME] --target-time "<timestamp>" | --latest`: restores the stack's
+ * backups (plus WAL up to the target) into a NEW scratch container, never the live one:
+ *
+ * 1. a volume `kryonix-<stack>-restore-<UTC time>`;
+ * 2. a one-off container (the postgres image, as postgres, on the stack network so it reaches
+ *    MinIO) runs `pgbackrest restore` into it;
+ * 3. the scratch server (same name as the volume) starts on it, published on 127.0.0.1 only on a
+ *    free port, replays WAL to the target and promotes; this waits (with a deadline) until it
+ *    accepts connections out of recovery, then prints how to connect and how to remove it.
+ *
+ * pgBackRest's configuration and secrets are streamed from the live container into the new ones
+ * (`docker cp` through a pipe): no file on the host, nothing on a command line. The copy's
+ * archive_mode is off, so it never writes into the stack's repository.
+ * `--in-place` exits 2: not supported in phase 1.
+ */
+import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
+import { Client } from "pg";
+import { parseRestoreArgs, restoreCommand, restoreName } from "../lib/backup-cli";
+import { LOOPBACK } from "../lib/containers";
+import { POSTGRES_DATA_DIR, POSTGRES_PORT } from "../components/postgres";
+import { readBackupTarget } from "../lib/stack-run";
+
+const READY_DEADLINE_MS = 600_000;
+const say = (m: string) => process.stderr.write(`[restore] ${m}\n`);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, LOOPBACK, () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+async function main(): Promise<number> {
+  let options;
+  let stack;
+  try {
+    options = parseRestoreArgs(process.argv.slice(2));
+    stack = readBackupTarget(options.stack);
+  } catch (err) {
+    process.stderr.write(`restore: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const { target, env } = stack;
+  const docker = (args: string[], opts: { input?: Buffer; inherit?: boolean } = {}) => {
+    const r = spawnSync("docker", args, { env, input: opts.input, stdio: opts.inherit ? ["ignore", "inherit", "inherit"] : undefined, maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) {
+      const why = opts.inherit ? "see above" : `${r.stderr?.toString().trim() || r.error?.message}`;
+      throw new Error(`docker ${args[0]} ${args[1] ?? ""} exited ${r.status} (${why})`);
+    }
+    return r.stdout ?? Buffer.alloc(0);
+  };
+  const t0 = Date.now();
+  const name = restoreName(options.stack, new Date());
+  const step = `${name}-step`;
+  const label = ["--label", `org.kryonix.stack=${options.stack}`, "--label", "org.kryonix.role=restore"];
+  const removal = `docker rm -f ${name} && docker volume rm ${name}`;
+  try {
+    const image = docker(["inspect", "--format", "{{.Config.Image}}", target.container]).toString().trim();
+    // pgbackrest.conf, its secrets and the CA, as a tar stream from the live container.
+    const config = docker(["cp", `${target.container}:/etc/pgbackrest`, "-"]);
+    docker(["volume", "create", ...label, name]);
+    say(`volume ${name}; restoring ${options.target.kind === "time" ? `to ${options.target.time}` : "to the end of the archive"} with ${image}`);
+
+    docker(["create", "--name", step, ...label, "-u", "postgres", "--network", target.network, "-v", `${name}:${POSTGRES_DATA_DIR}`, image, ...restoreCommand(options.target)]);
+    try {
+      docker(["cp", "-", `${step}:/etc`], { input: config });
+      docker(["start", "-a", step], { inherit: true });
+    } finally {
+      spawnSync("docker", ["rm", "-f", step], { env, stdio: "ignore" });
+    }
+    say(`pgbackrest restore done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    const port = await freePort();
+    docker(["create", "--name", name, ...label, "--network", target.network, "-p", `${LOOPBACK}:${port}:${POSTGRES_PORT}`, "-v", `${name}:${POSTGRES_DATA_DIR}`, "--stop-signal", "SIGINT", image]);
+    docker(["cp", "-", `${name}:/etc`], { input: config });
+    docker(["start", name]);
+    say(`${name} started on ${LOOPBACK}:${port}; waiting for recovery to finish (deadline ${READY_DEADLINE_MS / 1000} s)`);
+
+    const deadline = Date.now() + READY_DEADLINE_MS;
+    let last = "";
+    for (;;) {
+      const client = new Client({ host: LOOPBACK, port, database: target.database, user: target.superuser.user, password: target.superuser.password, connectionTimeoutMillis: 5_000 });
+      try {
+        await client.connect();
+        const { rows } = await client.query("SELECT pg_is_in_recovery() AS recovering");
+        if (!rows[0].recovering) break;
+        last = "still in recovery";
+      } catch (err) {
+        last = (err as Error).message;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+      const state = docker(["inspect", "--format", "{{.State.Status}}", name]).toString().trim();
+      if (state !== "running") throw new Error(`${name} is ${state}, not running: see \`docker logs ${name}\``);
+      if (Date.now() > deadline) throw new Error(`${name} did not accept connections out of recovery within ${READY_DEADLINE_MS / 1000} s (${last}); see \`docker logs ${name}\``);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const seconds = ((Date.now() - t0) / 1000).toFixed(1);
+    process.stdout.write(
+      [
+        `restored stack ${options.stack} into ${name} in ${seconds} s (a copy: the live cluster is untouched)`,
+        `  connect:  psql "host=${LOOPBACK} port=${port} dbname=${target.database} user=${target.superuser.user}"`,
+        `  password: the stack's superuser password (the cluster is a copy): npm run pulumi -- stack output --show-secrets credentials --stack ${options.stack}  (credentials.postgres.password)`,
+        `  remove:   ${removal}`,
+        "",
+      ].join("\n"),
+    );
+    process.stdout.write(`${JSON.stringify({ container: name, volume: name, host: LOOPBACK, port, database: target.database, user: target.superuser.user, seconds: Number(seconds) })}\n`);
+    return 0;
+  } catch (err) {
+    say(`failed: ${(err as Error).message}`);
+    say(`what was made is left for inspection; remove it with: ${removal}`);
+    return 1;
+  }
+}
+
+void main().then((code) => {
+  process.exitCode = code;
+});
