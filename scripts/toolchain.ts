@@ -256,6 +256,20 @@ async function dockerEngine(): Promise<void> {
         env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
       });
     }
+    // A dockerd that is still shutting down (stopping containers takes up to their stop timeout)
+    // keeps its pid file, and a new one refuses to start: wait for it to go first.
+    const pidFile = "/var/run/docker.pid";
+    const stopping = Date.now() + 120_000;
+    while (existsSync(pidFile) && Date.now() < stopping) {
+      const pid = Number(readFileSync(pidFile, "utf8").trim());
+      try {
+        process.kill(pid, 0);
+      } catch {
+        break; // stale: dockerd removes a stale pid file itself
+      }
+      if (capture("docker", ["info"]).ok) return { note: "an engine that was starting now answers `docker info`", value: undefined };
+      await new Promise((r) => setTimeout(r, 1000));
+    }
     const dockerdLog = path.join(logDir, "dockerd.log");
     const out = createWriteStream(dockerdLog, { flags: "a" });
     await new Promise((r) => out.on("open", r));
