@@ -7,44 +7,19 @@
  * exactly markers 1 and 2 in the copy, `npm run backup:status -- --json`, `--in-place` refused,
  * then everything removed (restore container and volume too). Each step prints how long it took.
  */
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { projectEnv } from "../../lib/pulumi-env";
-import { readStatus } from "../../lib/toolchain-state";
-import { repoRoot } from "../../lib/versions";
-import { dockerLeftovers, freePort, removeDockerObjects, sh, sleep, waitFor } from "../support/process";
+import { dockerLeftovers, sh, sleep, waitFor } from "../support/process";
+import { openTestStack, type TestStack } from "../support/stack";
 
 const STACK = "bkptest";
 const PREFIX = `kryonix-${STACK}-`;
-const stackFile = path.join(repoRoot, `Pulumi.${STACK}.yaml`);
-const timings: [string, number][] = [];
 
-let dir: string;
-let env: NodeJS.ProcessEnv;
-let stack: Stack;
+let t: TestStack;
 let restored: { container: string; port: number; database: string; user: string } | undefined;
-
-async function timed<T>(step: string, fn: () => Promise<T> | T): Promise<T> {
-  const t0 = Date.now();
-  try {
-    return await fn();
-  } finally {
-    const s = (Date.now() - t0) / 1000;
-    timings.push([step, s]);
-    process.stdout.write(`[backup test] ${step}: ${s.toFixed(1)} s\n`);
-  }
-}
-
-/** An npm script, run as a user runs it, against this test's backend and passphrase. */
-const npmScript = (script: string, ...args: string[]) => sh("npx", ["tsx", `scripts/${script}.ts`, "--stack", STACK, ...args], { env, cwd: repoRoot });
-
-async function outputs(): Promise<Record<string, any>> {
-  return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
-}
+const timed = <T>(step: string, fn: () => Promise<T> | T) => t.timed(step, fn);
+const npmScript = (script: string, ...args: string[]) => t.npm(script, ...args);
+const outputs = () => t.outputs();
 
 async function withClient<T>(port: number, fn: (c: Client) => Promise<T>): Promise<T> {
   const o = await outputs();
@@ -66,43 +41,12 @@ async function withClient<T>(port: number, fn: (c: Client) => Promise<T>): Promi
 const live = async <T = any>(sql: string): Promise<T[]> => withClient((await outputs()).endpoints.postgres.port, async (c) => (await c.query(sql)).rows as T[]);
 
 beforeAll(async () => {
-  removeDockerObjects(PREFIX);
-  dir = mkdtempSync(path.join(os.tmpdir(), "kryonix-bkptest-"));
-  const ports: number[] = [];
-  while (ports.length < 7) {
-    const port = await freePort();
-    if (!ports.includes(port)) ports.push(port);
-  }
-  writeFileSync(
-    stackFile,
-    [
-      "# Written by test/stack/backup.test.ts, removed after it.",
-      "config:",
-      `  kryonix:postgresPort: "${ports[0]}"`,
-      `  kryonix:pgbouncerPort: "${ports[1]}"`,
-      `  kryonix:pgadminPort: "${ports[2]}"`,
-      `  kryonix:minioPort: "${ports[3]}"`,
-      `  kryonix:minioConsolePort: "${ports[4]}"`,
-      `  kryonix:proxyHttpPort: "${ports[5]}"`,
-      `  kryonix:proxyHttpsPort: "${ports[6]}"`,
-      "",
-    ].join("\n"),
-  );
-  const base = { ...process.env, PULUMI_BACKEND_URL: `file://${dir}`, PULUMI_CONFIG_PASSPHRASE_FILE: path.join(dir, "passphrase") };
-  writeFileSync(base.PULUMI_CONFIG_PASSPHRASE_FILE, "kryonix-bkptest-passphrase\n", { mode: 0o600 });
-  env = projectEnv(readStatus(), STACK, base);
-  const status = readStatus();
-  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(status.pulumi)), skipVersionCheck: true });
-  const envVars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"));
-  stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: repoRoot }, { pulumiCommand, envVars });
+  t = await openTestStack(STACK, "backup test");
 });
 
 afterAll(() => {
   // Best effort after a failure; the last test asserts that destroy itself leaves nothing.
-  removeDockerObjects(PREFIX);
-  rmSync(stackFile, { force: true });
-  rmSync(dir, { recursive: true, force: true });
-  process.stdout.write(`[backup test] timings:\n${timings.map(([s, t]) => `  ${s.padEnd(48)} ${t.toFixed(1).padStart(7)} s`).join("\n")}\n`);
+  t?.dispose();
 });
 
 describe.sequential("backups and point-in-time restore, for real", () => {
@@ -110,8 +54,8 @@ describe.sequential("backups and point-in-time restore, for real", () => {
     const up = await timed("npm run up (from empty)", () => npmScript("up"));
     expect(up.code, up.out).toBe(0);
     expect((await live<{ archive_mode: string }>("SHOW archive_mode"))[0].archive_mode).toBe("on");
-    await timed("preview --expect-no-changes", () => stack.preview({ expectNoChanges: true }));
-    await timed("refresh --preview-only --expect-no-changes", () => stack.previewRefresh({ expectNoChanges: true }));
+    await timed("preview --expect-no-changes", () => t.stack.preview({ expectNoChanges: true }));
+    await timed("refresh --preview-only --expect-no-changes", () => t.stack.previewRefresh({ expectNoChanges: true }));
   });
 
   it("2. `npm run backup` takes a full backup", async () => {

@@ -9,55 +9,25 @@
  * The npm scripts run as a user runs them; the checks in between drive the CLI through the
  * Automation API. Each step prints how long it took.
  */
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataVolumes } from "../../lib/destroy-plan";
-import { projectEnv } from "../../lib/pulumi-env";
-import { readStatus } from "../../lib/toolchain-state";
-import { repoRoot } from "../../lib/versions";
-import { dockerLeftovers, freePort, removeDockerObjects, sh, waitFor } from "../support/process";
+import { dockerLeftovers, sh, waitFor } from "../support/process";
+import { openTestStack, type TestStack } from "../support/stack";
 
 const STACK = "itest";
 const PREFIX = `kryonix-${STACK}-`;
-const stackFile = path.join(repoRoot, `Pulumi.${STACK}.yaml`);
-const timings: [string, number][] = [];
 
-let dir: string;
-let env: NodeJS.ProcessEnv;
-let stack: Stack;
-
-/** Runs one step and records how long it took. */
-async function timed<T>(step: string, fn: () => Promise<T> | T): Promise<T> {
-  const t0 = Date.now();
-  try {
-    return await fn();
-  } finally {
-    const s = (Date.now() - t0) / 1000;
-    timings.push([step, s]);
-    process.stdout.write(`[stack test] ${step}: ${s.toFixed(1)} s\n`);
-  }
-}
-
-/** An npm script, run as a user runs it, against this test's backend and passphrase. */
-function npmScript(script: string, ...args: string[]) {
-  const r = sh("npx", ["tsx", `scripts/${script}.ts`, "--stack", STACK, ...args], { env, cwd: repoRoot });
-  return r;
-}
-
-const containerNames = () => sh("docker", ["ps", "-a", "--format", "{{.Names}}", "--filter", `name=${PREFIX}`]).stdout.split("\n").filter(Boolean).sort();
+let t: TestStack;
+const timed = <T>(step: string, fn: () => Promise<T> | T) => t.timed(step, fn);
+const npmScript = (script: string, ...args: string[]) => t.npm(script, ...args);
+const containerNames = () => t.containerNames();
+const outputs = () => t.outputs();
 
 /** Resource changes of the last update, from the stack's history: { same: 70 } for a no-op. */
 async function lastChanges(): Promise<Record<string, number>> {
-  const [last] = await stack.history(1);
+  const [last] = await t.stack.history(1);
   return last.resourceChanges ?? {};
-}
-
-async function outputs(): Promise<Record<string, any>> {
-  return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
 }
 
 async function superuserClient(): Promise<Client> {
@@ -92,43 +62,12 @@ function allHealthy(): boolean {
 }
 
 beforeAll(async () => {
-  removeDockerObjects(PREFIX);
-  dir = mkdtempSync(path.join(os.tmpdir(), "kryonix-itest-"));
-  const ports: number[] = [];
-  while (ports.length < 7) {
-    const port = await freePort();
-    if (!ports.includes(port)) ports.push(port);
-  }
-  writeFileSync(
-    stackFile,
-    [
-      "# Written by test/stack/lifecycle.test.ts, removed after it.",
-      "config:",
-      `  kryonix:postgresPort: "${ports[0]}"`,
-      `  kryonix:pgbouncerPort: "${ports[1]}"`,
-      `  kryonix:pgadminPort: "${ports[2]}"`,
-      `  kryonix:minioPort: "${ports[3]}"`,
-      `  kryonix:minioConsolePort: "${ports[4]}"`,
-      `  kryonix:proxyHttpPort: "${ports[5]}"`,
-      `  kryonix:proxyHttpsPort: "${ports[6]}"`,
-      "",
-    ].join("\n"),
-  );
-  const base = { ...process.env, PULUMI_BACKEND_URL: `file://${dir}`, PULUMI_CONFIG_PASSPHRASE_FILE: path.join(dir, "passphrase") };
-  writeFileSync(base.PULUMI_CONFIG_PASSPHRASE_FILE, "kryonix-itest-passphrase\n", { mode: 0o600 });
-  env = projectEnv(readStatus(), STACK, base);
-  const status = readStatus();
-  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(status.pulumi)), skipVersionCheck: true });
-  const envVars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"));
-  stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: repoRoot }, { pulumiCommand, envVars });
+  t = await openTestStack(STACK, "stack test");
 });
 
 afterAll(() => {
   // Best effort after a failure; the last test asserts that destroy itself leaves nothing.
-  removeDockerObjects(PREFIX);
-  rmSync(stackFile, { force: true });
-  rmSync(dir, { recursive: true, force: true });
-  process.stdout.write(`[stack test] timings:\n${timings.map(([s, t]) => `  ${s.padEnd(48)} ${t.toFixed(1).padStart(7)} s`).join("\n")}\n`);
+  t?.dispose();
 });
 
 describe.sequential("the stack, for real", () => {
@@ -151,16 +90,16 @@ describe.sequential("the stack, for real", () => {
   });
 
   it("3. preview and refresh see no change", async () => {
-    await timed("preview --expect-no-changes", () => stack.preview({ expectNoChanges: true }));
-    await timed("refresh --preview-only --expect-no-changes", () => stack.previewRefresh({ expectNoChanges: true }));
+    await timed("preview --expect-no-changes", () => t.stack.preview({ expectNoChanges: true }));
+    await timed("refresh --preview-only --expect-no-changes", () => t.stack.previewRefresh({ expectNoChanges: true }));
   });
 
   it("4. after every container is restarted, refresh is still clean", async () => {
     const restart = await timed("docker restart (all five)", () => sh("docker", ["restart", ...containerNames()]));
     expect(restart.code, restart.out).toBe(0);
     await timed("wait for healthy", () => waitFor("every container healthy", 180_000, allHealthy));
-    await timed("refresh --preview-only after restarts", () => stack.previewRefresh({ expectNoChanges: true }));
-    await timed("preview after restarts", () => stack.preview({ expectNoChanges: true }));
+    await timed("refresh --preview-only after restarts", () => t.stack.previewRefresh({ expectNoChanges: true }));
+    await timed("preview after restarts", () => t.stack.preview({ expectNoChanges: true }));
   });
 
   it("5. `npm run test:db:connection` passes for every role", async () => {
@@ -181,7 +120,7 @@ describe.sequential("the stack, for real", () => {
     const up = await timed("npm run up (after removal by hand)", () => npmScript("up"));
     expect(up.code, up.out).toBe(0);
     expect(allHealthy()).toBe(true);
-    await timed("refresh --preview-only after recreation", () => stack.previewRefresh({ expectNoChanges: true }));
+    await timed("refresh --preview-only after recreation", () => t.stack.previewRefresh({ expectNoChanges: true }));
   });
 
   it("7. a destroy that keeps the data, then up: the same rows in the same cluster", async () => {

@@ -17,17 +17,15 @@
  *    the proxy container was replaced, and preview and refresh are clean;
  * 6. `npm run destroy -- --including-data`: nothing named kryonix-pxtest-* is left.
  */
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { X509Certificate, createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { projectEnv } from "../../lib/pulumi-env";
-import { readStatus } from "../../lib/toolchain-state";
 import { repoRoot } from "../../lib/versions";
-import { dockerLeftovers, freePort, removeDockerObjects, sh } from "../support/process";
+import { dockerLeftovers, sh } from "../support/process";
+import { openTestStack, type TestStack } from "../support/stack";
 
 const STACK = "pxtest";
 const PREFIX = `kryonix-${STACK}-`;
@@ -37,39 +35,21 @@ const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = path.join(repoRoot, ".artifacts");
 const SCREENSHOT = path.join(ARTIFACTS, "pgadmin-proxy-tree.png");
 const FAILURE_SCREENSHOT = path.join(ARTIFACTS, "pgadmin-proxy-failure.png");
-const stackFile = path.join(repoRoot, `Pulumi.${STACK}.yaml`);
-const timings: [string, number][] = [];
 
+let t: TestStack;
+/** This test's own files (the CA it trusts, certificates it makes). */
 let dir: string;
-let env: NodeJS.ProcessEnv;
-let stack: Stack;
 let httpPort = 0;
 let httpsPort = 0;
 let caFile = "";
 let browser: Browser | undefined;
 
-async function timed<T>(step: string, fn: () => Promise<T> | T): Promise<T> {
-  const t0 = Date.now();
-  try {
-    return await fn();
-  } finally {
-    const s = (Date.now() - t0) / 1000;
-    timings.push([step, s]);
-    process.stdout.write(`[proxy test] ${step}: ${s.toFixed(1)} s\n`);
-  }
-}
-
-function npmScript(script: string, ...args: string[]) {
-  return sh("npx", ["tsx", `scripts/${script}.ts`, "--stack", STACK, ...args], { env, cwd: repoRoot });
-}
-
-const containerNames = () => sh("docker", ["ps", "-a", "--format", "{{.Names}}", "--filter", `name=${PREFIX}`]).stdout.split("\n").filter(Boolean).sort();
+const timed = <T>(step: string, fn: () => Promise<T> | T) => t.timed(step, fn);
+const npmScript = (script: string, ...args: string[]) => t.npm(script, ...args);
+const containerNames = () => t.containerNames();
+const outputs = () => t.outputs();
 const containerIds = () =>
   Object.fromEntries(containerNames().map((n) => [n, sh("docker", ["inspect", "--format", "{{.Id}}", n]).stdout.trim()]));
-
-async function outputs(): Promise<Record<string, any>> {
-  return Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
-}
 
 const origin = () => `https://${NAME}:${httpsPort}`;
 const resolve = (port: number) => ["--resolve", `${NAME}:${port}:127.0.0.1`];
@@ -97,44 +77,16 @@ function selfSigned(cn: string, file: string): { cert: string; key: string } {
 }
 
 beforeAll(async () => {
-  removeDockerObjects(PREFIX);
-  dir = mkdtempSync(path.join(os.tmpdir(), "kryonix-pxtest-"));
-  const ports: number[] = [];
-  while (ports.length < 7) {
-    const p = await freePort();
-    if (!ports.includes(p)) ports.push(p);
-  }
-  [httpPort, httpsPort] = ports.slice(5);
-  writeFileSync(
-    stackFile,
-    [
-      "# Written by test/stack/proxy.test.ts, removed after it.",
-      "config:",
-      `  kryonix:postgresPort: "${ports[0]}"`,
-      `  kryonix:pgbouncerPort: "${ports[1]}"`,
-      `  kryonix:pgadminPort: "${ports[2]}"`,
-      `  kryonix:minioPort: "${ports[3]}"`,
-      `  kryonix:minioConsolePort: "${ports[4]}"`,
-      `  kryonix:proxyHttpPort: "${httpPort}"`,
-      `  kryonix:proxyHttpsPort: "${httpsPort}"`,
-      "",
-    ].join("\n"),
-  );
-  const base = { ...process.env, PULUMI_BACKEND_URL: `file://${dir}`, PULUMI_CONFIG_PASSPHRASE_FILE: path.join(dir, "passphrase") };
-  writeFileSync(base.PULUMI_CONFIG_PASSPHRASE_FILE, "kryonix-pxtest-passphrase\n", { mode: 0o600 });
-  const status = readStatus();
-  env = projectEnv(status, STACK, base);
-  const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(status.pulumi)), skipVersionCheck: true });
-  const envVars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"));
-  stack = await LocalWorkspace.createOrSelectStack({ stackName: STACK, workDir: repoRoot }, { pulumiCommand, envVars });
+  t = await openTestStack(STACK, "proxy test");
+  dir = mkdtempSync(path.join(os.tmpdir(), `${PREFIX}files-`));
+  httpPort = t.ports.proxyHttpPort;
+  httpsPort = t.ports.proxyHttpsPort;
 });
 
 afterAll(async () => {
   await browser?.close().catch(() => undefined);
-  removeDockerObjects(PREFIX);
-  rmSync(stackFile, { force: true });
-  rmSync(dir, { recursive: true, force: true });
-  process.stdout.write(`[proxy test] timings:\n${timings.map(([s, t]) => `  ${s.padEnd(48)} ${t.toFixed(1).padStart(7)} s`).join("\n")}\n`);
+  t?.dispose();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
@@ -151,8 +103,8 @@ describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
     expect(o.endpoints.proxy).toMatchObject({ bindAddress: "127.0.0.1", httpPort, httpsPort, certificate: "stack CA" });
     caFile = path.join(dir, "stack-ca.pem");
     writeFileSync(caFile, o.caCertificate);
-    await timed("preview --expect-no-changes", () => stack.preview({ expectNoChanges: true }));
-    await timed("refresh --preview-only --expect-no-changes", () => stack.previewRefresh({ expectNoChanges: true }));
+    await timed("preview --expect-no-changes", () => t.stack.preview({ expectNoChanges: true }));
+    await timed("refresh --preview-only --expect-no-changes", () => t.stack.previewRefresh({ expectNoChanges: true }));
   });
 
   it("2. curl (stack CA only): the login page over HTTPS, HTTP redirects to https, TLS 1.1 refused", async () => {
@@ -253,8 +205,8 @@ describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
 
   it("4. a configured certificate for another name fails preview, naming kryonix:proxyCertificate", async () => {
     const wrong = selfSigned("other.example.com", path.join(dir, "wrong"));
-    await stack.setConfig("kryonix:proxyCertificate", { value: wrong.cert, secret: true });
-    await stack.setConfig("kryonix:proxyCertificateKey", { value: wrong.key, secret: true });
+    await t.stack.setConfig("kryonix:proxyCertificate", { value: wrong.cert, secret: true });
+    await t.stack.setConfig("kryonix:proxyCertificateKey", { value: wrong.key, secret: true });
     const preview = await timed("npm run preview (wrong host name)", () => npmScript("preview"));
     expect(preview.code).not.toBe(0);
     expect(preview.out).toContain(`kryonix:proxyCertificate: is not valid for ${NAME}`);
@@ -263,8 +215,8 @@ describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
 
   it("5. a certificate and key of our own in config: up serves it, and only the proxy is replaced", async () => {
     const own = selfSigned(NAME, path.join(dir, "own"));
-    await stack.setConfig("kryonix:proxyCertificate", { value: own.cert, secret: true });
-    await stack.setConfig("kryonix:proxyCertificateKey", { value: own.key, secret: true });
+    await t.stack.setConfig("kryonix:proxyCertificate", { value: own.cert, secret: true });
+    await t.stack.setConfig("kryonix:proxyCertificateKey", { value: own.key, secret: true });
     const before = containerIds();
     const oldCert = servedCertificate();
     const up = await timed("npm run up (certificate from config)", () => npmScript("up"));
@@ -284,8 +236,8 @@ describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
     // The same request, now trusting the configured certificate only.
     const page = sh("curl", ["-sS", "--max-time", "30", "--cacert", path.join(dir, "own.crt"), ...resolve(httpsPort), "-o", "/dev/null", "-w", "%{http_code}", `${origin()}/login`]);
     expect(page.stdout, page.out).toBe("200");
-    await timed("preview --expect-no-changes (after the change)", () => stack.preview({ expectNoChanges: true }));
-    await timed("refresh --preview-only --expect-no-changes (after the change)", () => stack.previewRefresh({ expectNoChanges: true }));
+    await timed("preview --expect-no-changes (after the change)", () => t.stack.preview({ expectNoChanges: true }));
+    await timed("refresh --preview-only --expect-no-changes (after the change)", () => t.stack.previewRefresh({ expectNoChanges: true }));
   });
 
   it("6. `npm run destroy -- --including-data` leaves nothing with the stack's name", async () => {

@@ -1,5 +1,6 @@
 /** Helpers shared by the real (smoke and providers) tests: run a command, find a free loopback port, wait with a deadline. */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 export interface Result {
@@ -26,6 +27,27 @@ export function freePort(): Promise<number> {
     });
     srv.on("error", reject);
   });
+}
+
+/**
+ * A free port on 127.0.0.1 below the kernel's ephemeral range, for a port a container publishes
+ * minutes later: a port from the ephemeral range (what freePort returns) can be taken in between by
+ * any outgoing connection or by a Pulumi plugin listening on port 0, and the container then fails
+ * with "address already in use".
+ */
+export async function stablePort(): Promise<number> {
+  const [low] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+  const top = Math.min(low || 32768, 32768) - 1;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * (top - 20000));
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error("no free port found on 127.0.0.1 below the ephemeral range");
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
