@@ -17,7 +17,8 @@ import { randomBytes, randomInt } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
+import { CHROMIUM, launchChromium } from "../support/chromium";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_NAME, MONITOR_ROLE } from "../../components/database";
 import {
@@ -37,7 +38,6 @@ import { readStatus } from "../../lib/toolchain-state";
 import { dockerOk, engineOfDocker, uploadFiles, waitHealthy } from "../support/docker";
 import { dockerLeftovers, freePort, removeDockerObjects, sh } from "../support/process";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = path.resolve(__dirname, "../../.artifacts");
 const SCREENSHOT = path.join(ARTIFACTS, "pgadmin-tree.png");
 /** What the page showed when the tree test failed (only then). */
@@ -157,15 +157,7 @@ describe("pgAdmin in headless Chromium", () => {
   });
 
   it("launches Debian's Chromium headless", async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 60_000,
-      args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     expect(browser.version()).toMatch(/^\d+\./);
     process.stdout.write(`[pgadmin-browser] chromium ${browser.version()}\n`);
   });

@@ -21,17 +21,17 @@ import { X509Certificate, createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../lib/versions";
 import { dockerLeftovers, sh } from "../support/process";
+import { launchChromium } from "../support/chromium";
 import { openTestStack, type TestStack } from "../support/stack";
 
 const STACK = "pxtest";
 const PREFIX = `kryonix-${STACK}-`;
 const NAME = "pgadmin.kryonix.localhost";
 const SCHEMAS = ["analytics", "audit", "auth", "core", "integration"];
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = path.join(repoRoot, ".artifacts");
 const SCREENSHOT = path.join(ARTIFACTS, "pgadmin-proxy-tree.png");
 const FAILURE_SCREENSHOT = path.join(ARTIFACTS, "pgadmin-proxy-failure.png");
@@ -135,17 +135,10 @@ describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
 
   it("3. Chromium logs in by name, opens the registered server without a prompt, down to the five schemas", async () => {
     const spki = createHash("sha256").update(servedCertificate().publicKey.export({ type: "spki", format: "der" })).digest("base64");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 60_000,
-      args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    browser = await launchChromium([
         `--host-resolver-rules=MAP ${NAME} 127.0.0.1`,
         `--ignore-certificate-errors-spki-list=${spki}`,
-      ],
-    });
+    ]);
     const o = await outputs();
     const server = `kryonix ${STACK} (PgBouncer)`;
     mkdirSync(ARTIFACTS, { recursive: true });
