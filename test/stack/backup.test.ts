@@ -10,9 +10,9 @@
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerLeftovers, sh, sleep, waitFor } from "../support/process";
-import { openTestStack, type TestStack } from "../support/stack";
+import { openTestStack, testStackName, type TestStack } from "../support/stack";
 
-const STACK = "bkptest";
+const STACK = testStackName("bkptest");
 const PREFIX = `kryonix-${STACK}-`;
 
 let t: TestStack;

@@ -13,9 +13,9 @@ import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataVolumes } from "../../lib/destroy-plan";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
-import { openTestStack, type TestStack } from "../support/stack";
+import { openTestStack, testStackName, type TestStack } from "../support/stack";
 
-const STACK = "itest";
+const STACK = testStackName("itest");
 const PREFIX = `kryonix-${STACK}-`;
 
 let t: TestStack;

@@ -26,9 +26,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../lib/versions";
 import { dockerLeftovers, sh } from "../support/process";
 import { launchChromium } from "../support/chromium";
-import { openTestStack, type TestStack } from "../support/stack";
+import { openTestStack, testStackName, type TestStack } from "../support/stack";
 
-const STACK = "pxtest";
+const STACK = testStackName("pxtest");
 const PREFIX = `kryonix-${STACK}-`;
 const NAME = "pgadmin.kryonix.localhost";
 const SCHEMAS = ["analytics", "audit", "auth", "core", "integration"];

@@ -36,6 +36,16 @@ export interface TestStack {
   dispose(): void;
 }
 
+/**
+ * A test stack's name: `base`, plus KRYONIX_TEST_SUFFIX when it is set, so that two clones can run
+ * the same stack test on one Docker engine without removing each other's containers.
+ */
+export function testStackName(base: string): string {
+  const suffix = process.env.KRYONIX_TEST_SUFFIX ?? "";
+  if (!/^[a-z0-9-]*$/.test(suffix)) throw new Error(`KRYONIX_TEST_SUFFIX must match [a-z0-9-]* (got "${suffix}")`);
+  return `${base}${suffix}`;
+}
+
 async function freePorts(): Promise<Record<PortKey, number>> {
   const ports: number[] = [];
   while (ports.length < PORT_KEYS.length) {
