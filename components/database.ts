@@ -57,13 +57,34 @@ export const TABLE_GRANTS: Readonly<Record<typeof APP_ROLE | typeof READONLY_ROL
   },
 };
 
-/** The views of sql/006_monitoring.sql, which the monitoring role may read. */
+/** The views of sql/006_monitoring.sql and sql/007_monitoring_health.sql, which the monitoring role may read. */
 export const MONITORING_VIEWS = [
   "monitoring_active_connections",
   "monitoring_slow_queries",
   "monitoring_table_sizes",
   "monitoring_unused_indexes",
+  "monitoring_cache_hit_ratio",
+  "monitoring_connections",
+  "monitoring_long_running",
+  "monitoring_idle_in_transaction",
+  "monitoring_lock_waits",
+  "monitoring_bloat",
+  "monitoring_archiver",
+  "monitoring_last_backup",
 ] as const;
+
+/**
+ * The monitoring views Metabase may read too: sizes, cache, bloat and the archiver are about the
+ * data, not about people. Sessions, statements and locks carry other roles' queries and client
+ * addresses (and show NULLs without pg_monitor); the last backup needs pg_monitor's pg_ls_waldir().
+ */
+export const METABASE_MONITORING_VIEWS = [
+  "monitoring_table_sizes",
+  "monitoring_unused_indexes",
+  "monitoring_cache_hit_ratio",
+  "monitoring_bloat",
+  "monitoring_archiver",
+] as const satisfies readonly (typeof MONITORING_VIEWS)[number][];
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const PRIVILEGES = new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "USAGE"]);
@@ -343,8 +364,8 @@ export class Database extends pulumi.ComponentResource {
    * migrations depend on `ready`, not on this component, or the two would
    * wait for each other).
    */
-  public monitoringGrant(after: pulumi.Resource): postgresql.Grant {
-    return new postgresql.Grant(
+  public monitoringGrant(after: pulumi.Resource): postgresql.Grant[] {
+    const monitor = new postgresql.Grant(
       `${this.logicalName}-${MONITOR_ROLE}-monitoring-views`,
       {
         database: this.name,
@@ -356,5 +377,24 @@ export class Database extends pulumi.ComponentResource {
       },
       { parent: this, provider: this.provider, dependsOn: [after, this.lastGrant], deletedWith: this.dataVolume },
     );
+    // One after the other: grants on the same schema at once fail with "tuple concurrently updated".
+    const readonlyUsage = new postgresql.Grant(
+      `${this.logicalName}-${READONLY_ROLE}-audit-usage`,
+      { database: this.name, schema: "audit", role: this.roles[READONLY_ROLE].name, objectType: "schema", privileges: ["USAGE"] },
+      { parent: this, provider: this.provider, dependsOn: [monitor], deletedWith: this.dataVolume },
+    );
+    const readonlyViews = new postgresql.Grant(
+      `${this.logicalName}-${READONLY_ROLE}-monitoring-views`,
+      {
+        database: this.name,
+        schema: "audit",
+        role: this.roles[READONLY_ROLE].name,
+        objectType: "table",
+        objects: [...METABASE_MONITORING_VIEWS],
+        privileges: ["SELECT"],
+      },
+      { parent: this, provider: this.provider, dependsOn: [readonlyUsage], deletedWith: this.dataVolume },
+    );
+    return [monitor, readonlyUsage, readonlyViews];
   }
 }

@@ -124,6 +124,19 @@ export const EXPECTATIONS: readonly RoleExpectation[] = [
           { kind: "select", schema: "auth", allowed: false },
           { kind: "insert", schema: "analytics", allowed: false },
           { kind: "insert", schema: "core", allowed: false },
+          // The data's monitoring views, not the ones that show other sessions (components/database.ts).
+          {
+            kind: "statement",
+            action: "read audit.monitoring_cache_hit_ratio",
+            sql: "SELECT cache_hit_ratio FROM audit.monitoring_cache_hit_ratio",
+            allowed: true,
+          },
+          {
+            kind: "statement",
+            action: "read audit.monitoring_idle_in_transaction",
+            sql: "SELECT pid FROM audit.monitoring_idle_in_transaction",
+            allowed: false,
+          },
         ],
       },
     ],
@@ -147,6 +160,12 @@ export const EXPECTATIONS: readonly RoleExpectation[] = [
             kind: "statement",
             action: "read audit.monitoring_active_connections",
             sql: "SELECT active_connections FROM audit.monitoring_active_connections",
+            allowed: true,
+          },
+          {
+            kind: "statement",
+            action: "read audit.monitoring_last_backup",
+            sql: "SELECT age_seconds FROM audit.monitoring_last_backup",
             allowed: true,
           },
           { kind: "insert", schema: "core", allowed: false },

@@ -29,6 +29,7 @@ import {
   LOGIN_ROLES,
   MIGRATOR_ROLE,
   MONITOR_ROLE,
+  METABASE_MONITORING_VIEWS,
   MONITORING_VIEWS,
   OWNER_ROLE,
   PGBOUNCER_AUTH_SCHEMA,
@@ -450,6 +451,8 @@ describe("database objects as components/database.ts declares them, then the mig
   it("grants kryonix_monitor the monitoring views after the DDL (Database.monitoringGrant)", async () => {
     await superuser(DATABASE_NAME, async (c) => {
       await c.query(`GRANT SELECT ON ${MONITORING_VIEWS.map((v) => `audit.${ident(v)}`).join(", ")} TO ${ident(MONITOR_ROLE)}`);
+      await c.query(`GRANT USAGE ON SCHEMA audit TO ${ident(READONLY_ROLE)}`);
+      await c.query(`GRANT SELECT ON ${METABASE_MONITORING_VIEWS.map((v) => `audit.${ident(v)}`).join(", ")} TO ${ident(READONLY_ROLE)}`);
     });
   });
 
@@ -581,7 +584,7 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
     }
   });
 
-  it("lets metabase_readonly read analytics and core, and nothing more", async () => {
+  it("lets metabase_readonly read analytics, core and the data's monitoring views, and nothing more", async () => {
     await viaBouncer(READONLY_ROLE, async (c) => {
       expect((await c.query("SELECT count(*)::int AS n FROM analytics.system_metrics")).rows[0].n).toBe(0);
       expect((await c.query("SELECT count(*)::int AS n FROM analytics.user_sessions")).rows[0].n).toBe(0);
@@ -590,8 +593,12 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
       expect(insert.message).toMatch(/permission denied for table system_metrics/);
       const auth = await rejection(c.query("SELECT * FROM auth.users"));
       expect(auth.message).toMatch(/permission denied for schema auth/);
+      // Usage on audit for the monitoring views it may read; the audit trail itself stays closed.
       const audit = await rejection(c.query("SELECT * FROM audit.activity_logs"));
-      expect(audit.message).toMatch(/permission denied for schema audit/);
+      expect(audit.message).toMatch(/permission denied for table activity_logs/);
+      expect((await c.query("SELECT count(*)::int AS n FROM audit.monitoring_cache_hit_ratio")).rows[0].n).toBe(1);
+      const sessions = await rejection(c.query("SELECT * FROM audit.monitoring_idle_in_transaction"));
+      expect(sessions.message).toMatch(/permission denied for view monitoring_idle_in_transaction/);
     });
   });
 

@@ -24,6 +24,7 @@ import {
   DATABASE_NAME,
   grantProblems,
   LOGIN_ROLES,
+  METABASE_MONITORING_VIEWS,
   MIGRATOR_ROLE,
   OWNER_ROLE,
   TABLE_GRANTS,
@@ -111,6 +112,9 @@ interface Run {
 }
 
 const CONTAINER = "docker:index/container:Container";
+/** The grants made after the DDL (Database.monitoringGrant): on the monitoring views, and Metabase's usage on their schema. */
+const isAfterDdlGrant = (r: Recorded) =>
+  r.type === "postgresql:index/grant:Grant" && (r.inputs.objects?.length > 0 || (r.inputs.role === "metabase_readonly" && r.inputs.schema === "audit"));
 const VOLUME = "docker:index/volume:Volume";
 const NETWORK = "docker:index/network:Network";
 const CONTAINER_IP = "172.30.0.2";
@@ -583,13 +587,18 @@ describe("the stack program", () => {
   it("applies the DDL after every role, schema, grant and extension, and grants on its views after it", () => {
     const migrations = dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:SqlMigrations")!;
     const before = dependencyClosure(dev, migrations);
-    const ddlNeeds = dev.resources.filter(
-      (r) => r.type.startsWith("postgresql:") && !(r.type === "postgresql:index/grant:Grant" && r.inputs.objects?.length),
-    );
+    const ddlNeeds = dev.resources.filter((r) => r.type.startsWith("postgresql:") && !isAfterDdlGrant(r));
     for (const r of ddlNeeds) expect(before.has(r.urn), `${r.type} ${r.name}`).toBe(true);
     const viewGrant = dev.resources.find((r) => r.type === "postgresql:index/grant:Grant" && r.inputs.objects?.length)!;
     expect(viewGrant.inputs).toMatchObject({ role: "kryonix_monitor", schema: "audit", privileges: ["SELECT"] });
     expect(dependencyClosure(dev, viewGrant).has(migrations.urn)).toBe(true);
+    // Metabase's usage on audit and its share of the views come after it.
+    const afterDdl = dev.resources.filter(isAfterDdlGrant);
+    expect(afterDdl.map((r) => r.name).sort()).toEqual(
+      ["database-kryonix_monitor-monitoring-views", "database-metabase_readonly-audit-usage", "database-metabase_readonly-monitoring-views"].sort(),
+    );
+    for (const r of afterDdl) expect(dependencyClosure(dev, r).has(migrations.urn), r.name).toBe(true);
+    expect(afterDdl.find((r) => r.name === "database-metabase_readonly-monitoring-views")!.inputs.objects).toEqual([...METABASE_MONITORING_VIEWS]);
     expect(migrations.inputs.role).toBe(OWNER_ROLE);
     expect(migrations.inputs.connection.user).toBe(MIGRATOR_ROLE);
     expect(migrations.inputs.files.map((f: { name: string }) => f.name)).toEqual(loadMigrationFiles().map((f) => f.name));
@@ -609,6 +618,7 @@ describe("the stack program", () => {
         ["DefaultPrivileges", "analytics", ["SELECT"]],
         ["DefaultPrivileges", "core", ["SELECT"]],
         ["Grant", "analytics", ["SELECT"]],
+        ["Grant", "audit", ["SELECT"]],
         ["Grant", "core", ["SELECT"]],
       ].sort(),
     );
@@ -967,7 +977,7 @@ describe("the stack program", () => {
     for (const [, run] of runs()) {
       const isGrant = (r: Recorded) => /^postgresql:index\/(grant:Grant|defaultPrivileges:DefaultPrivileges)$/.test(r.type);
       const viewGrant = run.resources.find((r) => r.type === "postgresql:index/grant:Grant" && r.inputs.objects?.length)!;
-      const chain = run.resources.filter((r) => isGrant(r) && r !== viewGrant);
+      const chain = run.resources.filter((r) => isGrant(r) && !isAfterDdlGrant(r));
       expect(chain.length).toBeGreaterThan(20);
       const inChain = new Set(chain.map((r) => r.urn));
       // Each one's grant dependencies: none for the first, exactly its predecessor for the rest.

@@ -1,0 +1,50 @@
+/**
+ * `npm run health [-- --stack NAME] [--json] [--threshold NAME=VALUE ...]`: reads the monitoring
+ * views (sql/006, sql/007) as kryonix_monitor, straight to PostgreSQL on 127.0.0.1 (so a stopped
+ * PgBouncer does not hide the server), and judges them (lib/health.ts).
+ *
+ * Exit code: 0 healthy or warnings only, 1 a critical finding, 2 the stack could not be read or
+ * reached (or bad arguments).
+ */
+import { Client } from "pg";
+import { MONITOR_ROLE } from "../components/database";
+import { HEALTH_QUERIES, buildReport, healthExitCode, parseHealthArgs, renderHealth, snapshotFromRows } from "../lib/health";
+import { readConnectionTarget } from "../lib/stack-run";
+
+async function main(): Promise<number> {
+  let options;
+  try {
+    options = parseHealthArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`health: ${(err as Error).message}\n`);
+    return 2;
+  }
+  let client: Client | undefined;
+  try {
+    const target = await readConnectionTarget(options.stack);
+    client = new Client({
+      ...target.postgres,
+      user: MONITOR_ROLE,
+      password: target.roles[MONITOR_ROLE],
+      ssl: false,
+      application_name: "kryonix-health",
+      connectionTimeoutMillis: 15_000,
+    });
+    await client.connect();
+    const rows = {} as Record<keyof typeof HEALTH_QUERIES, Record<string, unknown>[]>;
+    for (const [key, sql] of Object.entries(HEALTH_QUERIES) as [keyof typeof HEALTH_QUERIES, string][]) rows[key] = (await client.query(sql)).rows;
+    const at = (await client.query("SELECT now()::text AS at")).rows[0].at as string;
+    const report = buildReport(snapshotFromRows(options.stack, at, rows), options.thresholds);
+    process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderHealth(report));
+    return healthExitCode(report);
+  } catch (err) {
+    process.stderr.write(`health: stack ${options.stack}: ${(err as Error).message}\n`);
+    return 2;
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
+}
+
+void main().then((code) => {
+  process.exitCode = code;
+});

@@ -1,0 +1,111 @@
+/**
+ * Monitoring for real, on a stack of its own ("montest": containers kryonix-montest-*, ports picked
+ * free on 127.0.0.1, its own file backend and passphrase): `npm run up`, then `npm run health`
+ * (critical before the first backup, ok after `npm run backup`, and a session really held idle in
+ * transaction found with lowered thresholds), then everything removed. Each step prints how long
+ * it took.
+ */
+import { Client } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { HealthReport } from "../../lib/health";
+import { dockerLeftovers } from "../support/process";
+import { openTestStack, testStackName, type TestStack } from "../support/stack";
+
+const STACK = testStackName("montest");
+const PREFIX = `kryonix-${STACK}-`;
+
+let t: TestStack;
+const timed = <T>(step: string, fn: () => Promise<T> | T) => t.timed(step, fn);
+
+function health(...args: string[]): { code: number; report: HealthReport; out: string } {
+  const r = t.npm("health", "--json", ...args);
+  let report: HealthReport;
+  try {
+    report = JSON.parse(r.stdout) as HealthReport;
+  } catch {
+    throw new Error(`npm run health printed no JSON (exit ${r.code}): ${r.out}`);
+  }
+  return { code: r.code, report, out: r.out };
+}
+const finding = (report: HealthReport, check: string) => report.findings.find((f) => f.check === check)!;
+
+beforeAll(async () => {
+  t = await openTestStack(STACK, "monitoring test");
+});
+
+afterAll(() => {
+  t?.dispose();
+});
+
+describe.sequential("monitoring, for real", () => {
+  it("1. `npm run up` from empty", async () => {
+    const up = await timed("npm run up (from empty)", () => t.npm("up"));
+    expect(up.code, up.out).toBe(0);
+  });
+
+  it("2. `npm run health`: critical before the first backup (exit 1), ok after `npm run backup` (exit 0)", async () => {
+    const before = await timed("npm run health (no backup yet)", () => health());
+    expect(before.code, before.out).toBe(1);
+    expect(before.report.status).toBe("critical");
+    expect(finding(before.report, "last backup")).toMatchObject({ severity: "critical" });
+    expect(finding(before.report, "WAL archiving").severity).toBe("ok");
+    expect(before.report.snapshot.connections.max).toBeGreaterThan(0);
+
+    const backup = await timed("npm run backup", () => t.npm("backup"));
+    expect(backup.code, backup.out).toBe(0);
+    const after = await timed("npm run health (after the backup)", () => health());
+    expect(after.code, after.out).toBe(0);
+    expect(finding(after.report, "last backup").severity).toBe("ok");
+    expect(after.report.snapshot.lastBackup.ageSeconds).toBeLessThan(600);
+    expect(after.report.snapshot.lastBackup.file).toMatch(/^[0-9A-F]{24}\.[0-9A-F]{8}\.backup$/);
+    // The readable form says the same.
+    const text = t.npm("health");
+    expect(text.code, text.out).toBe(0);
+    expect(text.stdout).toMatch(/^ok\s+last backup\s+finished/m);
+    expect(text.stdout).not.toMatch(/SCRAM-SHA-256\$/);
+  });
+
+  it("3. a session held idle in transaction through PgBouncer is found (thresholds lowered), then gone", async () => {
+    const o = await t.outputs();
+    const app = new Client({
+      host: "127.0.0.1",
+      port: o.endpoints.pgbouncer.port,
+      database: o.endpoints.pgbouncer.database,
+      user: "kryonix_app",
+      password: o.credentials.roles.kryonix_app,
+      application_name: "montest-idle",
+      connectionTimeoutMillis: 15_000,
+    });
+    await app.connect();
+    try {
+      await app.query("BEGIN");
+      await app.query("SELECT count(*) FROM core.projects");
+      const lowered = ["--threshold", "idleInTransactionWarnSeconds=1", "--threshold", "idleInTransactionCriticalSeconds=2"];
+      // The server's own clock decides: poll until the session is older than the lowered threshold.
+      let found: ReturnType<typeof health> | undefined;
+      await timed("health sees the idle transaction", async () => {
+        const end = Date.now() + 60_000;
+        while (Date.now() < end) {
+          found = health(...lowered);
+          if (finding(found.report, "idle in transaction").severity === "critical") return;
+        }
+        throw new Error(`no critical idle-in-transaction finding within 60 s: ${found?.out}`);
+      });
+      expect(found!.code).toBe(1);
+      expect(finding(found!.report, "idle in transaction").message).toMatch(/kryonix_app, montest-idle\) idle in transaction for/);
+      // At the default 5 minutes the same session is not a finding.
+      expect(finding(health().report, "idle in transaction").severity).toBe("ok");
+    } finally {
+      await app.query("ROLLBACK").catch(() => undefined);
+      await app.end();
+    }
+    const clean = health("--threshold", "idleInTransactionWarnSeconds=1", "--threshold", "idleInTransactionCriticalSeconds=2");
+    expect(finding(clean.report, "idle in transaction").severity, clean.out).toBe("ok");
+  });
+
+  it("9. `npm run destroy -- --including-data` leaves nothing named like the stack", async () => {
+    const destroy = await timed("npm run destroy -- --including-data", () => t.npm("destroy", "--including-data"));
+    expect(destroy.code, destroy.out).toBe(0);
+    expect(dockerLeftovers(PREFIX)).toEqual([]);
+  });
+});
