@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Database, DATABASE_NAME, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
 import { Migrations } from "./components/migrations";
 import { Minio, MINIO_PORT } from "./components/minio";
+import { Monitoring, PROMETHEUS_WEB_USER } from "./components/monitoring";
 import { BACKUP_BUCKET, MINIO_REGION } from "./components/minio-bucket";
 import { Network } from "./components/network";
 import { PgbackrestStanza } from "./components/pgbackrest-stanza";
@@ -121,7 +122,7 @@ const migrations = new Migrations(
   },
   { dependsOn: database.ready },
 );
-database.monitoringGrant(migrations.migrations);
+const monitoringGrants = database.monitoringGrant(migrations.migrations);
 
 const pgbouncer = new Pgbouncer(
   "pgbouncer",
@@ -137,6 +138,8 @@ const pgbouncer = new Pgbouncer(
     authUser: PGBOUNCER_ROLE,
     authPassword: database.passwords[PGBOUNCER_ROLE],
     authSchema: PGBOUNCER_AUTH_SCHEMA,
+    // pgbouncer_exporter reads the console's SHOW commands as the monitoring role.
+    statsUsers: [{ user: MONITOR_ROLE, scramVerifier: secrets.roles[MONITOR_ROLE].scramVerifier }],
   },
   { dependsOn: [database.pgbouncerAuth] },
 );
@@ -202,6 +205,23 @@ const stanza = new PgbackrestStanza(
   { dependsOn: [postgres.container, minio.bucket], deletedWith: postgres.volume },
 );
 
+// Prometheus and the two exporters, which log in as the monitoring role once its grants exist.
+const monitoring = new Monitoring(
+  "monitoring",
+  {
+    ...common,
+    images: { prometheus: images.prometheus, postgresExporter: images["postgres-exporter"], pgbouncerExporter: images["pgbouncer-exporter"] },
+    prometheusMemoryBytes: config.prometheusMemoryBytes,
+    prometheusPort: config.prometheusPort,
+    postgres: { host: postgres.internalHost, port: POSTGRES_PORT, database: DATABASE_NAME },
+    pgbouncer: { host: pgbouncer.internalHost, port: pgbouncer.internalPort },
+    monitorUser: MONITOR_ROLE,
+    monitorPassword: database.passwords[MONITOR_ROLE],
+    webPasswordHash: secrets.prometheusPasswordHash,
+  },
+  { dependsOn: [pgbouncer, ...monitoringGrants] },
+);
+
 /** Where to connect; no password here (see `credentials`). */
 export const endpoints = {
   // Always 127.0.0.1 (kryonix:publishPostgres accepts only true); applications use PgBouncer.
@@ -223,6 +243,8 @@ export const endpoints = {
     /** "config" (kryonix:proxyCertificate) or "stack CA". */
     certificate: config.proxyCertificate ? "config" : "stack CA",
   },
+  /** Prometheus' UI and API, basic auth (`credentials.prometheus`). */
+  prometheus: { host: LOOPBACK, port: monitoring.prometheusPort, url: `http://${LOOPBACK}:${monitoring.prometheusPort}` },
   minio: {
     host: LOOPBACK,
     port: minio.apiPort,
@@ -241,6 +263,8 @@ export const backup = {
   retentionFullDays: config.backupRetentionDays,
   archiveTimeoutSeconds: config.archiveTimeoutSeconds,
 };
+/** What postgresql.conf was tuned from (`npm run test:db:performance` checks SHOW against it). */
+export const tuning = { storage: config.storage, overrides: config.postgresOverrides };
 /** The stack CA's certificate: clients of MinIO (and pgBackRest) trust it. Not a secret. */
 export const caCertificate = pki.caCertificate;
 export const appliedMigrations = migrations.applied;
@@ -249,5 +273,6 @@ export const credentials = pulumi.secret({
   postgres: { user: SUPERUSER, password: postgres.superuserPassword },
   pgadmin: { email: pgadmin.email, password: pgadmin.password },
   minio: { accessKey: minio.rootUser, secretKey: minio.rootPassword },
+  prometheus: { user: PROMETHEUS_WEB_USER, password: secrets.prometheusPassword },
   roles: database.passwords,
 });

@@ -36,13 +36,23 @@ export interface PgbouncerArgs extends ServiceContainerArgs {
   authPassword: pulumi.Input<string>;
   /** The schema of the get_auth() function. */
   authSchema: string;
+  /**
+   * Roles that may read the admin console's SHOW commands (stats_users), with their SCRAM
+   * verifier in userlist.txt: the console has no backend to look a role up in. The monitoring
+   * role, for pgbouncer_exporter.
+   */
+  statsUsers?: { user: string; scramVerifier: pulumi.Input<string> }[];
 }
 
-/** userlist.txt with the auth_user's line only; `"` in a value is doubled. Pure. */
-export function renderUserlist(user: string, password: string): string {
+/** userlist.txt: the auth_user's line, then any stats users' (with their SCRAM verifiers); `"` in a value is doubled. Pure. */
+export function renderUserlist(user: string, password: string, more: readonly { user: string; secret: string }[] = []): string {
   const quote = (v: string) => `"${v.replace(/"/g, '""')}"`;
-  if (/[\r\n]/.test(user) || /[\r\n]/.test(password)) throw new Error("userlist.txt: user and password must be single lines");
-  return `${quote(user)} ${quote(password)}\n`;
+  return [{ user, secret: password }, ...more]
+    .map((e) => {
+      if (/[\r\n]/.test(e.user) || /[\r\n]/.test(e.secret)) throw new Error("userlist.txt: user and password must be single lines");
+      return `${quote(e.user)} ${quote(e.secret)}\n`;
+    })
+    .join("");
 }
 
 /** pgbouncer.ini for the arguments (throws on a bad value). Pure. */
@@ -56,6 +66,7 @@ export function pgbouncerIni(args: PgbouncerArgs): string {
     authQuery: pgbouncerAuthQuery(args.authSchema),
     authFile: PGBOUNCER_USERLIST_FILE,
     pools: pgbouncerPoolSizes(args.maxConnections),
+    statsUsers: [args.authUser, ...(args.statsUsers ?? []).map((s) => s.user)],
   });
 }
 
@@ -98,7 +109,12 @@ export class Pgbouncer extends pulumi.ComponentResource {
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
 
-    const userlist = pulumi.secret(pulumi.output(args.authPassword).apply((password) => renderUserlist(args.authUser, password)));
+    const stats = args.statsUsers ?? [];
+    const userlist = pulumi.secret(
+      pulumi
+        .all([args.authPassword, ...stats.map((s) => s.scramVerifier)])
+        .apply(([password, ...verifiers]) => renderUserlist(args.authUser, password, stats.map((s, i) => ({ user: s.user, secret: verifiers[i] })))),
+    );
     this.container = new docker.Container(
       name,
       {

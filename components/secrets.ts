@@ -54,6 +54,9 @@ export class Secrets extends pulumi.ComponentResource {
   public readonly pgadminPassword: pulumi.Output<string>;
   /** pgBackRest's repository encryption passphrase (repo1-cipher-pass): the backups cannot be read without it. */
   public readonly pgbackrestCipherPass: pulumi.Output<string>;
+  /** Prometheus' basic-auth password, and its bcrypt hash (what the web configuration holds). */
+  public readonly prometheusPassword: pulumi.Output<string>;
+  public readonly prometheusPasswordHash: pulumi.Output<string>;
 
   constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Secrets", name, {}, opts);
@@ -81,6 +84,10 @@ export class Secrets extends pulumi.ComponentResource {
     this.minioRootPassword = password("minio-root-password", 40);
     this.pgadminPassword = password("pgadmin-password", 32);
     this.pgbackrestCipherPass = password("pgbackrest-cipher-pass", 64);
+    // Under bcrypt's 72 bytes, so the hash covers the whole password.
+    const prometheus = new random.RandomPassword(`${name}-prometheus-password`, { length: 32, ...PASSWORD }, { parent: this });
+    this.prometheusPassword = pulumi.secret(prometheus.result);
+    this.prometheusPasswordHash = pulumi.secret(prometheus.bcryptHash);
     this.registerOutputs({});
   }
 }

@@ -15,7 +15,7 @@ import {
   tunePostgres,
 } from "./tuning";
 
-export const SERVICES = ["postgres", "pgbouncer", "pgadmin", "minio", "proxy"] as const;
+export const SERVICES = ["postgres", "pgbouncer", "pgadmin", "minio", "proxy", "prometheus", "postgres-exporter", "pgbouncer-exporter"] as const;
 export type Service = (typeof SERVICES)[number];
 
 const STACK_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
@@ -31,6 +31,8 @@ export interface StackConfig {
   pgadminMemoryBytes: number;
   minioMemoryBytes: number;
   proxyMemoryBytes: number;
+  /** Prometheus' memory limit; the two exporters get EXPORTER_MEMORY each. */
+  prometheusMemoryBytes: number;
   /** Host port for PostgreSQL, bound on 127.0.0.1 only. */
   postgresPort: number;
   /**
@@ -42,6 +44,8 @@ export interface StackConfig {
   pgadminPort: number;
   minioPort: number;
   minioConsolePort: number;
+  /** Prometheus' UI and API, on 127.0.0.1 only, behind basic auth. */
+  prometheusPort: number;
   pgadminEmail: string;
   /** https://<pgadminHost>[:port]: where users open pgAdmin, through the proxy. */
   pgadminPublicUrl: string;
@@ -76,12 +80,14 @@ export const CONFIG_KEYS = [
   "pgadminMemory",
   "minioMemory",
   "proxyMemory",
+  "prometheusMemory",
   "postgresPort",
   "publishPostgres",
   "pgbouncerPort",
   "pgadminPort",
   "minioPort",
   "minioConsolePort",
+  "prometheusPort",
   "pgadminEmail",
   "pgadminPublicUrl",
   "proxyHttpPort",
@@ -114,9 +120,9 @@ export const PGADMIN_DEV_HOST = "pgadmin.kryonix.localhost";
 export const PUBLISH_POSTGRES_ALLOWED =
   "true (PostgreSQL is bound to 127.0.0.1 only; the postgresql provider runs on the host and a container's own IP is never addressed from the host)";
 
-const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort"] as const;
+const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "prometheusPort"] as const;
 
-const MEMORY_KEYS = ["postgresMemory", "pgbouncerMemory", "pgadminMemory", "minioMemory", "proxyMemory"] as const;
+const MEMORY_KEYS = ["postgresMemory", "pgbouncerMemory", "pgadminMemory", "minioMemory", "proxyMemory", "prometheusMemory"] as const;
 type MemoryKey = (typeof MEMORY_KEYS)[number];
 
 // Containers below these limits get OOM-killed at start, far from the setting
@@ -127,6 +133,7 @@ const MEMORY_MINIMUMS: Readonly<Record<MemoryKey, number>> = {
   pgadminMemory: 256 * MiB,
   minioMemory: 128 * MiB,
   proxyMemory: 16 * MiB,
+  prometheusMemory: 64 * MiB,
 };
 
 const DEFAULTS = {
@@ -135,12 +142,14 @@ const DEFAULTS = {
   pgadminMemory: 512 * MiB,
   minioMemory: 512 * MiB,
   proxyMemory: 64 * MiB,
+  prometheusMemory: 256 * MiB,
   postgresCpus: 2,
   postgresPort: 15432,
   pgbouncerPort: 16432,
   pgadminPort: 15050,
   minioPort: 19000,
   minioConsolePort: 19001,
+  prometheusPort: 19090,
   proxyHttpPort: 15080,
   proxyHttpsPort: 15443,
   pgadminEmail: "admin@kryonix.com.br",
@@ -439,12 +448,14 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     pgadminMemoryBytes: memories.pgadminMemory!,
     minioMemoryBytes: memories.minioMemory!,
     proxyMemoryBytes: memories.proxyMemory!,
+    prometheusMemoryBytes: memories.prometheusMemory!,
     postgresPort: ports.postgresPort!,
     publishPostgres: publishPostgres!,
     pgbouncerPort: ports.pgbouncerPort!,
     pgadminPort: ports.pgadminPort!,
     minioPort: ports.minioPort!,
     minioConsolePort: ports.minioConsolePort!,
+    prometheusPort: ports.prometheusPort!,
     pgadminEmail: pgadminEmail!,
     pgadminPublicUrl: publicUrl!.origin,
     pgadminHost: publicUrl!.hostname,

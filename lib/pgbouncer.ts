@@ -28,6 +28,8 @@ export interface PgbouncerIniOptions {
 }
 
 export const DEFAULT_MAX_PREPARED_STATEMENTS = 200;
+/** Client slots beyond 10x max_connections, for the admin console's clients (the exporter, an operator). */
+export const CONSOLE_CLIENT_RESERVE = 20;
 export const USERLIST_PATH = "/etc/pgbouncer/userlist.txt";
 // Lower-case only: PgBouncer and PostgreSQL would otherwise disagree on case folding.
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -53,8 +55,10 @@ export function pgbouncerPoolSizes(maxConnections: number): PgbouncerPools {
     // Burst capacity used only after reserve_pool_timeout.
     reserve_pool_size: Math.max(1, Math.floor(defaultPoolSize / 4)),
     max_db_connections: maxDbConnections,
-    // Clients are cheap in transaction mode: 10 per server slot.
-    max_client_conn: maxConnections * 10,
+    // Clients are cheap in transaction mode: 10 per server slot, plus room for the console's
+    // own clients (pgbouncer_exporter, an operator), so 10x max_connections application clients
+    // still all get in (npm run test:db:performance runs exactly that many).
+    max_client_conn: maxConnections * 10 + CONSOLE_CLIENT_RESERVE,
   };
 }
 

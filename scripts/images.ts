@@ -15,8 +15,8 @@ import * as path from "node:path";
 import { cacheRoot, readStatus } from "../lib/toolchain-state";
 import { repoRoot } from "../lib/versions";
 
-export const SERVICES = ["postgres", "pgbouncer", "pgadmin", "minio", "proxy"] as const;
-export type Service = (typeof SERVICES)[number];
+export { SERVICES, type Service } from "../lib/config";
+import { SERVICES, type Service } from "../lib/config";
 
 export const BASE_IMAGE = "kryonix/debian:trixie";
 

@@ -71,7 +71,7 @@ afterAll(() => {
 
 describe("images", () => {
   it("are tagged kryonix/<service>:<hash12>, and a second build changes nothing", async () => {
-    expect(Object.keys(tags).sort()).toEqual(["minio", "pgadmin", "pgbouncer", "postgres", "proxy"]);
+    expect(Object.keys(tags).sort()).toEqual(["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy"]);
     for (const [service, tag] of Object.entries(tags)) expect(tag).toMatch(new RegExp(`^kryonix/${service}:[0-9a-f]{12}$`));
     const lines: string[] = [];
     const again = await buildImages({ log: (s) => lines.push(s) });

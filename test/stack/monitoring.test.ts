@@ -8,7 +8,7 @@
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HealthReport } from "../../lib/health";
-import { dockerLeftovers } from "../support/process";
+import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 
 const STACK = testStackName("montest");
@@ -29,6 +29,23 @@ function health(...args: string[]): { code: number; report: HealthReport; out: s
 }
 const finding = (report: HealthReport, check: string) => report.findings.find((f) => f.check === check)!;
 
+/** GET on Prometheus' API over 127.0.0.1, with the stack's generated credentials unless told otherwise. */
+async function prometheus(pathAndQuery: string, auth = true): Promise<{ status: number; body: any }> {
+  const o = await t.outputs();
+  const headers: Record<string, string> = {};
+  if (auth) headers.authorization = `Basic ${Buffer.from(`${o.credentials.prometheus.user}:${o.credentials.prometheus.password}`).toString("base64")}`;
+  const res = await fetch(`http://127.0.0.1:${o.endpoints.prometheus.port}${pathAndQuery}`, { headers });
+  const text = await res.text();
+  let body: any = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON (the 401 page)
+  }
+  return { status: res.status, body };
+}
+const instant = async (query: string) => (await prometheus(`/api/v1/query?query=${encodeURIComponent(query)}`)).body.data.result as { metric: Record<string, string>; value: [number, string] }[];
+
 beforeAll(async () => {
   t = await openTestStack(STACK, "monitoring test");
 });
@@ -43,7 +60,46 @@ describe.sequential("monitoring, for real", () => {
     expect(up.code, up.out).toBe(0);
   });
 
-  it("2. `npm run health`: critical before the first backup (exit 1), ok after `npm run backup` (exit 0)", async () => {
+  it("2. Prometheus on 127.0.0.1 behind basic auth: both exporters' targets up, a real metric from each, the no-backup alert firing", async () => {
+    const o = await t.outputs();
+    expect(o.endpoints.prometheus.host).toBe("127.0.0.1");
+    expect((await prometheus("/api/v1/targets", false)).status).toBe(401);
+    let targets: any[] = [];
+    await timed("every Prometheus target up", () =>
+      waitFor("both targets up", 120_000, async () => {
+        targets = (await prometheus("/api/v1/targets")).body.data.activeTargets;
+        return targets.length === 2 && targets.every((x) => x.health === "up");
+      }),
+    );
+    expect(targets.map((x) => x.labels.job).sort()).toEqual(["pgbouncer", "postgres"]);
+    // postgres_exporter, as kryonix_monitor: PostgreSQL is up, and the custom health query's numbers are there.
+    expect((await instant("pg_up"))[0].value[1]).toBe("1");
+    expect(Number((await instant("pg_settings_max_connections"))[0].value[1])).toBe(100);
+    expect((await instant("kryonix_health_archive_mode_on"))[0].value[1]).toBe("1");
+    // pgbouncer_exporter, as kryonix_monitor on the console: PgBouncer's own settings.
+    expect((await instant("pgbouncer_up"))[0].value[1]).toBe("1");
+    expect(Number((await instant("pgbouncer_config_max_client_connections"))[0].value[1])).toBe(1020);
+    // The rules run: no backup yet, so the backup alert fires (and the recorded age is -1).
+    await timed("KryonixBackupTooOld firing", () =>
+      waitFor("the no-backup alert", 90_000, async () => {
+        const alerts = (await prometheus("/api/v1/alerts")).body.data.alerts as { labels: Record<string, string>; state: string }[];
+        return alerts.some((a) => a.labels.alertname === "KryonixBackupTooOld" && a.state === "firing");
+      }),
+    );
+    expect((await instant("kryonix:pg_last_backup_age:seconds"))[0].value[1]).toBe("-1");
+    // The monitoring role's password reaches the exporters as files only, and Prometheus only as a bcrypt hash.
+    const secrets = [o.credentials.roles.kryonix_monitor, o.credentials.prometheus.password];
+    for (const c of ["postgres-exporter", "pgbouncer-exporter", "prometheus"]) {
+      const inspect = sh("docker", ["inspect", `${PREFIX}${c}`]);
+      const logs = sh("docker", ["logs", `${PREFIX}${c}`]);
+      for (const secret of secrets) {
+        expect(inspect.out.includes(secret), `${c} inspect`).toBe(false);
+        expect(logs.out.includes(secret), `${c} logs`).toBe(false);
+      }
+    }
+  });
+
+  it("3. `npm run health`: critical before the first backup (exit 1), ok after `npm run backup` (exit 0)", async () => {
     const before = await timed("npm run health (no backup yet)", () => health());
     expect(before.code, before.out).toBe(1);
     expect(before.report.status).toBe("critical");
@@ -65,7 +121,7 @@ describe.sequential("monitoring, for real", () => {
     expect(text.stdout).not.toMatch(/SCRAM-SHA-256\$/);
   });
 
-  it("3. a session held idle in transaction through PgBouncer is found (thresholds lowered), then gone", async () => {
+  it("4. a session held idle in transaction through PgBouncer is found (thresholds lowered), then gone", async () => {
     const o = await t.outputs();
     const app = new Client({
       host: "127.0.0.1",
@@ -103,7 +159,20 @@ describe.sequential("monitoring, for real", () => {
     expect(finding(clean.report, "idle in transaction").severity, clean.out).toBe("ok");
   });
 
-  it("9. `npm run destroy -- --including-data` leaves nothing named like the stack", async () => {
+  it("5. `npm run test:db:performance`: SHOW matches the tuning, 10x max_connections pgbench clients through PgBouncer with 0 errors, index scans and pruning", async () => {
+    const r = await timed("npm run test:db:performance", () => t.npm("test-db-performance", "--json"));
+    expect(r.code, r.out).toBe(0);
+    const report = JSON.parse(r.stdout) as { results: { check: string; ok: boolean; detail: string }[]; failed: number };
+    expect(report.failed).toBe(0);
+    const checks = report.results.map((x) => x.check);
+    expect(checks).toContain("SHOW shared_buffers");
+    expect(checks).toContain("EXPLAIN sessions of a user within a month");
+    const bench = report.results.find((x) => x.check.startsWith("pgbench through PgBouncer"))!;
+    expect(bench.check).toContain("1000 clients (10x max_connections 100)");
+    expect(bench.detail).toMatch(/^10000 transactions, 0 failed/);
+  });
+
+  it("6. `npm run destroy -- --including-data` leaves nothing named like the stack", async () => {
     const destroy = await timed("npm run destroy -- --including-data", () => t.npm("destroy", "--including-data"));
     expect(destroy.code, destroy.out).toBe(0);
     expect(dockerLeftovers(PREFIX)).toEqual([]);

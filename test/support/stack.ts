@@ -12,7 +12,7 @@ import { readStatus } from "../../lib/toolchain-state";
 import { repoRoot } from "../../lib/versions";
 import { removeDockerObjects, sh, stablePort, type Result } from "./process";
 
-export const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "proxyHttpPort", "proxyHttpsPort"] as const;
+export const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "proxyHttpPort", "proxyHttpsPort", "prometheusPort"] as const;
 export type PortKey = (typeof PORT_KEYS)[number];
 
 export interface TestStack {

@@ -125,6 +125,9 @@ const IMAGES = {
   pgadmin: "kryonix/pgadmin:0123456789ab",
   minio: "kryonix/minio:0123456789ab",
   proxy: "kryonix/proxy:0123456789ab",
+  prometheus: "kryonix/prometheus:0123456789ab",
+  "postgres-exporter": "kryonix/postgres-exporter:0123456789ab",
+  "pgbouncer-exporter": "kryonix/pgbouncer-exporter:0123456789ab",
 };
 
 let cacheDir: string;
@@ -160,6 +163,8 @@ function mockState(type: string, name: string, inputs: Record<string, any>, gene
     case "random:index/randomString:RandomString":
       state.result = `Mock${hash.slice(0, 20)}Z9`;
       generated.push(state.result);
+      // A well-formed bcrypt hash (not of the password: the mocks do not compute one).
+      if (type.endsWith("RandomPassword")) state.bcryptHash = `$2a$10$${hash.slice(0, 53).padEnd(53, "a")}`;
       break;
     case "random:index/randomBytes:RandomBytes":
       state.base64 = Buffer.from(hash.slice(0, 32), "hex").toString("base64");
@@ -362,9 +367,9 @@ describe("the stack program", () => {
     expect(dev.error).toBeUndefined();
     expect(prod.error).toBeUndefined();
     expect(adopted.error).toBeUndefined();
-    expect(containers(dev)).toHaveLength(5);
-    expect(containers(prod)).toHaveLength(5);
-    expect(containers(adopted)).toHaveLength(5);
+    expect(containers(dev)).toHaveLength(8);
+    expect(containers(prod)).toHaveLength(8);
+    expect(containers(adopted)).toHaveLength(8);
   });
 
   it("asks the Docker engine its API version and about the postgres volume and container, nothing else", () => {
@@ -380,7 +385,7 @@ describe("the stack program", () => {
   it.each(["dev", "prod"])("%s: names containers, volumes and the network kryonix-<stack>-<service>", (stack) => {
     const run = stack === "dev" ? dev : prod;
     expect(containers(run).map((c) => c.inputs.name).sort()).toEqual(
-      ["minio", "pgadmin", "pgbouncer", "postgres", "proxy"].map((s) => `kryonix-${stack}-${s}`),
+      ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy"].map((s) => `kryonix-${stack}-${s}`),
     );
     expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual([`kryonix-${stack}-minio`, `kryonix-${stack}-postgres`]);
     expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`kryonix-${stack}-net`]);
@@ -495,7 +500,20 @@ describe("the stack program", () => {
     const bouncer = uploads(dev, "kryonix-dev-pgbouncer");
     expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("auth_file = /etc/kryonix/userlist.txt");
     expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("host=kryonix-dev-postgres port=5432 dbname=kryonix_saas");
-    expect(bouncer["/etc/kryonix/userlist.txt"]).toMatch(/^"kryonix_pgbouncer" "Mock[0-9a-f]+Z9"\n$/);
+    // The lookup role's password, then the monitoring role's SCRAM verifier (a console stats user).
+    expect(bouncer["/etc/kryonix/userlist.txt"]).toMatch(/^"kryonix_pgbouncer" "Mock[0-9a-f]+Z9"\n"kryonix_monitor" "SCRAM-SHA-256\$4096:[^"]+"\n$/);
+    expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("stats_users = kryonix_pgbouncer,kryonix_monitor");
+
+    // The exporters get the monitoring role's password as files only; Prometheus the bcrypt hash only.
+    const pgExporter = uploads(dev, "kryonix-dev-postgres-exporter");
+    expect(dev.generated).toContain(pgExporter["/run/kryonix/monitor-password"]);
+    expect(pgExporter["/etc/kryonix/queries.yaml"]).toContain("audit.monitoring_last_backup");
+    const bouncerExporter = uploads(dev, "kryonix-dev-pgbouncer-exporter");
+    expect(bouncerExporter["/run/kryonix/monitor-pgpass"]).toBe(`kryonix-dev-pgbouncer:6432:pgbouncer:kryonix_monitor:${pgExporter["/run/kryonix/monitor-password"]}\n`);
+    const prometheus = uploads(dev, "kryonix-dev-prometheus");
+    expect(prometheus["/etc/kryonix/prometheus.yml"]).toContain("kryonix-dev-postgres-exporter:9187");
+    expect(prometheus["/etc/kryonix/rules.yml"]).toContain("KryonixBackupTooOld");
+    expect(prometheus["/run/kryonix/prometheus-web.yml"]).toMatch(/basic_auth_users:\n  kryonix: '\$2a\$10\$/);
 
     const pgadmin = uploads(dev, "kryonix-dev-pgadmin");
     expect(dev.generated).toContain(pgadmin["/run/kryonix/pgadmin-password"]);
@@ -554,7 +572,9 @@ describe("the stack program", () => {
       const uploaded = postgres.inputs.uploads.find((u: any) => u.file === "/run/kryonix/postgres-password").content;
       expect(credentials.postgres).toEqual({ user: "postgres", password: uploaded });
       expect(run.generated).toContain(credentials.postgres.password);
-      expect(Object.keys(credentials).sort()).toEqual(["minio", "pgadmin", "postgres", "roles"]);
+      expect(Object.keys(credentials).sort()).toEqual(["minio", "pgadmin", "postgres", "prometheus", "roles"]);
+      expect(credentials.prometheus.user).toBe("kryonix");
+      expect(run.generated).toContain(credentials.prometheus.password);
       const target = connectionTargetFrom(stack, { endpoints: await resolved(exports.endpoints), credentials });
       expect(target.superuser).toEqual({ user: "postgres", password: uploaded });
       expect(Object.keys(target.roles).sort()).toEqual([...LOGIN_ROLES].sort());
@@ -813,7 +833,7 @@ describe("the stack program", () => {
       expect(secrets.dependencies).toEqual([]);
       const randoms = ofType(run, "random:");
       expect(randoms.map((r) => r.type.split(":").pop()).sort()).toEqual(
-        [...Array(5).fill("RandomBytes"), ...Array(9).fill("RandomPassword"), "RandomString"].sort(),
+        [...Array(5).fill("RandomBytes"), ...Array(10).fill("RandomPassword"), "RandomString"].sort(),
       );
       for (const r of randoms) {
         expect(r.parent, `${r.type} ${r.name}`).toBe(secrets.urn);
@@ -898,10 +918,19 @@ describe("the stack program", () => {
   ])("writes healthchecks for the engine's API %s, with durations as the engine reports them", (_api, which) => {
     const engine: EngineFeatures = { healthcheckStartInterval: which === "new" };
     const list = which === "new" ? [adopted] : [dev, prod];
-    const startPeriods: Record<string, string> = { postgres: "2m0s", pgbouncer: "30s", pgadmin: "2m0s", minio: "1m0s", proxy: "15s" };
+    const startPeriods: Record<string, string> = {
+      postgres: "2m0s",
+      pgbouncer: "30s",
+      pgadmin: "2m0s",
+      minio: "1m0s",
+      proxy: "15s",
+      prometheus: "1m0s",
+      "postgres-exporter": "30s",
+      "pgbouncer-exporter": "30s",
+    };
     for (const run of list) {
       for (const c of containers(run)) {
-        const service = c.inputs.name.split("-").pop();
+        const service = c.inputs.name.replace(/^kryonix-[a-z0-9]+-/, "");
         expect(c.inputs.healthcheck, c.inputs.name).toMatchObject({
           interval: engine.healthcheckStartInterval ? "10s" : "5s",
           timeout: "5s",

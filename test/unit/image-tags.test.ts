@@ -10,6 +10,9 @@ const TAGS = {
   pgadmin: "kryonix/pgadmin:77aa",
   minio: "kryonix/minio:1",
   proxy: "kryonix/proxy:2",
+  prometheus: "kryonix/prometheus:3",
+  "postgres-exporter": "kryonix/postgres-exporter:4",
+  "pgbouncer-exporter": "kryonix/pgbouncer-exporter:5",
 };
 
 const dirs: string[] = [];

@@ -15,7 +15,8 @@ describe("pgbouncerPoolSizes", () => {
       reserve_pool_size: 4,
       // 80% of (100 - 3 superuser-reserved)
       max_db_connections: 77,
-      max_client_conn: 1000,
+      // 10x max_connections, plus the console's reserve.
+      max_client_conn: 1020,
     });
   });
 
@@ -35,7 +36,7 @@ describe("pgbouncerPoolSizes", () => {
       min_pool_size: 0,
       reserve_pool_size: 1,
       max_db_connections: 5,
-      max_client_conn: 100,
+      max_client_conn: 120,
     });
   });
 
@@ -70,7 +71,7 @@ describe("renderPgbouncerIni", () => {
     "admin_users = pgbouncer_auth",
     "stats_users = pgbouncer_auth",
     "pool_mode = transaction",
-    "max_client_conn = 1000",
+    "max_client_conn = 1020",
     "default_pool_size = 19",
     "min_pool_size = 4",
     "reserve_pool_size = 4",

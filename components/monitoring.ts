@@ -1,0 +1,159 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { resourceName } from "../lib/config";
+import {
+  CONFIG_DIR,
+  SECRETS_DIR,
+  UPLOAD_MODE,
+  type EngineFeatures,
+  healthcheck,
+  portProblems,
+  serviceArgsProblems,
+  serviceContainerArgs,
+  throwProblems,
+} from "../lib/containers";
+import { invalid } from "../lib/messages";
+import { renderPgpass } from "../lib/pgpass";
+import {
+  PGBOUNCER_EXPORTER_PORT,
+  POSTGRES_EXPORTER_PORT,
+  PROMETHEUS_PORT,
+  PROMETHEUS_RULES_FILE,
+  pgbouncerExporterDsn,
+  renderExporterQueries,
+  renderPrometheusRules,
+  renderPrometheusWebConfig,
+  renderPrometheusYml,
+} from "../lib/prometheus";
+import { MiB } from "../lib/size";
+
+/** Each exporter's memory limit: a Go binary with a handful of connections. */
+export const EXPORTER_MEMORY = 64 * MiB;
+export const PROMETHEUS_WEB_USER = "kryonix";
+const EXPORTER_HEALTHCHECK = "/usr/local/bin/kryonix-exporter-healthcheck";
+const PROMETHEUS_HEALTHCHECK = "/usr/local/bin/kryonix-prometheus-healthcheck";
+
+export interface MonitoringArgs {
+  stack: string;
+  network: pulumi.Input<string>;
+  engine: EngineFeatures;
+  images: { prometheus: string; postgresExporter: string; pgbouncerExporter: string };
+  prometheusMemoryBytes: number;
+  /** Prometheus' UI and API on 127.0.0.1:prometheusPort. */
+  prometheusPort: number;
+  /** PostgreSQL and PgBouncer by name on the stack network. */
+  postgres: { host: string; port: number; database: string };
+  pgbouncer: { host: string; port: number };
+  /** The monitoring role (pg_monitor, a PgBouncer stats user) the exporters log in as, and its password. */
+  monitorUser: string;
+  monitorPassword: pulumi.Input<string>;
+  /** The generated Prometheus password's bcrypt hash (RandomPassword.bcryptHash): the web configuration holds only this. */
+  webPasswordHash: pulumi.Input<string>;
+}
+
+/** Throws one error naming every argument that cannot work. Pure. */
+export function checkMonitoringArgs(args: MonitoringArgs): void {
+  const base = { stack: args.stack, network: args.network, engine: args.engine };
+  const problems = [
+    ...serviceArgsProblems({ ...base, image: args.images?.prometheus, memoryBytes: args.prometheusMemoryBytes }, "prometheus", "Monitoring prometheus", 64 * MiB),
+    ...portProblems("Monitoring prometheusPort", args.prometheusPort),
+  ];
+  for (const [key, image] of Object.entries(args.images ?? {})) {
+    if (typeof image !== "string" || !image) problems.push(invalid(`Monitoring images.${key}`, image, "a local image tag"));
+  }
+  try {
+    renderPrometheusYml({ stack: args.stack, postgresExporter: `exporter:${POSTGRES_EXPORTER_PORT}`, pgbouncerExporter: `exporter:${PGBOUNCER_EXPORTER_PORT}` });
+    pgbouncerExporterDsn(args.pgbouncer?.host, args.pgbouncer?.port, args.monitorUser);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  throwProblems("Monitoring", problems);
+}
+
+/**
+ * Prometheus with postgres_exporter and pgbouncer_exporter, three containers from Debian's
+ * packages on the stack network. Only Prometheus is published (127.0.0.1, basic auth with a
+ * generated password); the exporters answer on the stack network alone. The exporters log in as
+ * the monitoring role, with its password as an uploaded file, never in the environment.
+ */
+export class Monitoring extends pulumi.ComponentResource {
+  public readonly prometheusContainer: docker.Container;
+  public readonly postgresExporterContainer: docker.Container;
+  public readonly pgbouncerExporterContainer: docker.Container;
+  public readonly prometheusPort: number;
+
+  constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kryonix:db:Monitoring", name, {}, opts);
+    checkMonitoringArgs(args);
+    this.prometheusPort = args.prometheusPort;
+    const common = { stack: args.stack, network: args.network, engine: args.engine };
+    const image = (id: string, tag: string) => new docker.RemoteImage(`${name}-${id}-image`, { name: tag, keepLocally: true }, { parent: this });
+    const monitorPassword = pulumi.secret(args.monitorPassword);
+
+    this.postgresExporterContainer = new docker.Container(
+      `${name}-postgres-exporter`,
+      {
+        ...serviceContainerArgs({ ...common, image: args.images.postgresExporter, memoryBytes: EXPORTER_MEMORY }, "postgres-exporter", image("postgres-exporter", args.images.postgresExporter).imageId, []),
+        // No password here: DATA_SOURCE_PASS_FILE points at the entrypoint's private copy of the upload.
+        envs: [
+          `DATA_SOURCE_URI=${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=disable`,
+          `DATA_SOURCE_USER=${args.monitorUser}`,
+        ],
+        uploads: [
+          { file: `${SECRETS_DIR}/monitor-password`, content: monitorPassword, permissions: UPLOAD_MODE },
+          { file: `${CONFIG_DIR}/queries.yaml`, content: renderExporterQueries(), permissions: UPLOAD_MODE },
+        ],
+        healthcheck: healthcheck([EXPORTER_HEALTHCHECK], 30, args.engine),
+        waitTimeout: 120,
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+
+    const pgpass = monitorPassword.apply((password) =>
+      renderPgpass([{ host: args.pgbouncer.host, port: args.pgbouncer.port, database: "pgbouncer", username: args.monitorUser, password }]),
+    );
+    this.pgbouncerExporterContainer = new docker.Container(
+      `${name}-pgbouncer-exporter`,
+      {
+        ...serviceContainerArgs({ ...common, image: args.images.pgbouncerExporter, memoryBytes: EXPORTER_MEMORY }, "pgbouncer-exporter", image("pgbouncer-exporter", args.images.pgbouncerExporter).imageId, []),
+        envs: [`PGBOUNCER_EXPORTER_CONNECTION_STRING=${pgbouncerExporterDsn(args.pgbouncer.host, args.pgbouncer.port, args.monitorUser)}`],
+        uploads: [{ file: `${SECRETS_DIR}/monitor-pgpass`, content: pulumi.secret(pgpass), permissions: UPLOAD_MODE }],
+        healthcheck: healthcheck([EXPORTER_HEALTHCHECK], 30, args.engine),
+        waitTimeout: 120,
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+
+    const webConfig = pulumi.secret(pulumi.output(args.webPasswordHash).apply((hash) => renderPrometheusWebConfig(PROMETHEUS_WEB_USER, hash)));
+    this.prometheusContainer = new docker.Container(
+      `${name}-prometheus`,
+      {
+        ...serviceContainerArgs(
+          { ...common, image: args.images.prometheus, memoryBytes: args.prometheusMemoryBytes },
+          "prometheus",
+          image("prometheus", args.images.prometheus).imageId,
+          [{ internal: PROMETHEUS_PORT, external: args.prometheusPort }],
+        ),
+        uploads: [
+          {
+            file: `${CONFIG_DIR}/prometheus.yml`,
+            content: renderPrometheusYml({
+              stack: args.stack,
+              postgresExporter: `${resourceName(args.stack, "postgres-exporter")}:${POSTGRES_EXPORTER_PORT}`,
+              pgbouncerExporter: `${resourceName(args.stack, "pgbouncer-exporter")}:${PGBOUNCER_EXPORTER_PORT}`,
+            }),
+            permissions: UPLOAD_MODE,
+          },
+          { file: PROMETHEUS_RULES_FILE, content: renderPrometheusRules(), permissions: UPLOAD_MODE },
+          { file: `${SECRETS_DIR}/prometheus-web.yml`, content: webConfig, permissions: UPLOAD_MODE },
+        ],
+        healthcheck: healthcheck([PROMETHEUS_HEALTHCHECK], 60, args.engine),
+        waitTimeout: 180,
+        stopTimeout: 30,
+      },
+      { parent: this, dependsOn: [this.postgresExporterContainer, this.pgbouncerExporterContainer], deleteBeforeReplace: true },
+    );
+
+    this.registerOutputs({ prometheusPort: this.prometheusPort });
+  }
+}
