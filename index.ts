@@ -46,6 +46,9 @@ const pki = new Pki("pki", {
   stack,
   servers: {
     minio: { dnsNames: [minioHost, "minio", "localhost"], ipAddresses: [LOOPBACK] },
+    // By container name and alias on the stack network, and as localhost / 127.0.0.1 from the host.
+    postgres: { dnsNames: [resourceName(stack, "postgres"), "postgres", "localhost"], ipAddresses: [LOOPBACK] },
+    pgbouncer: { dnsNames: [resourceName(stack, "pgbouncer"), "pgbouncer", "localhost"], ipAddresses: [LOOPBACK] },
     // The proxy's certificate comes from config when one is set there; otherwise the stack CA issues it.
     ...(config.proxyCertificate ? {} : { proxy: { dnsNames: [config.pgadminHost], ipAddresses: [] } }),
   },
@@ -94,6 +97,7 @@ const postgres = new Postgres("postgres", {
       .apply(([s3Key, s3KeySecret, cipherPass]) => renderPgbackrestSecrets({ s3Key, s3KeySecret, cipherPass })),
     caCertificate: pki.caCertificate,
   },
+  tls: { certificatePem: pki.servers.postgres.certificatePem, privateKeyPem: pki.servers.postgres.privateKeyPem, caCertificate: pki.caCertificate },
   startAfter: [minio.container],
 });
 
@@ -104,6 +108,7 @@ const database = new Database("database", {
   port: postgres.adminPort,
   superuser: SUPERUSER,
   superuserPassword: postgres.superuserPassword,
+  caCertificate: pki.caCertificate,
   roleSecrets: secrets.roles,
   dataVolume: postgres.volume,
   adopt,
@@ -117,6 +122,7 @@ const migrations = new Migrations(
     database: database.name,
     user: MIGRATOR_ROLE,
     password: database.passwords[MIGRATOR_ROLE],
+    ca: pki.caCertificate,
     role: OWNER_ROLE,
     files: migrationFiles,
   },
@@ -140,6 +146,7 @@ const pgbouncer = new Pgbouncer(
     authSchema: PGBOUNCER_AUTH_SCHEMA,
     // pgbouncer_exporter reads the console's SHOW commands as the monitoring role.
     statsUsers: [{ user: MONITOR_ROLE, scramVerifier: secrets.roles[MONITOR_ROLE].scramVerifier }],
+    tls: { certificatePem: pki.servers.pgbouncer.certificatePem, privateKeyPem: pki.servers.pgbouncer.privateKeyPem, caCertificate: pki.caCertificate },
   },
   { dependsOn: [database.pgbouncerAuth] },
 );
@@ -154,6 +161,7 @@ const pgadmin = new Pgadmin(
     email: config.pgadminEmail,
     publicUrl: config.pgadminPublicUrl,
     password: secrets.pgadminPassword,
+    caCertificate: pki.caCertificate,
     servers: [
       // Browsing, one click away: kryonix_monitor (pg_monitor, no write on any schema) through
       // PgBouncer, its password in the pgpass file.
@@ -215,6 +223,7 @@ const monitoring = new Monitoring(
     prometheusPort: config.prometheusPort,
     postgres: { host: postgres.internalHost, port: POSTGRES_PORT, database: DATABASE_NAME },
     pgbouncer: { host: pgbouncer.internalHost, port: pgbouncer.internalPort },
+    caCertificate: pki.caCertificate,
     monitorUser: MONITOR_ROLE,
     monitorPassword: database.passwords[MONITOR_ROLE],
     webPasswordHash: secrets.prometheusPasswordHash,
@@ -265,7 +274,10 @@ export const backup = {
 };
 /** What postgresql.conf was tuned from (`npm run test:db:performance` checks SHOW against it). */
 export const tuning = { storage: config.storage, overrides: config.postgresOverrides };
-/** The stack CA's certificate: clients of MinIO (and pgBackRest) trust it. Not a secret. */
+/**
+ * The stack CA's certificate, not a secret. Every client verifies the servers against it:
+ * PostgreSQL and PgBouncer (TLS only, sslmode=verify-full), MinIO, the proxy.
+ */
 export const caCertificate = pki.caCertificate;
 export const appliedMigrations = migrations.applied;
 /** `pulumi stack output --show-secrets credentials` */

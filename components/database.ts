@@ -4,6 +4,7 @@ import { resourceName } from "../lib/config";
 import { throwProblems } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { renderPgbouncerAuthFunctionSql } from "../lib/pgbouncer";
+import { writeCaFile } from "../lib/tls-files";
 import type { RoleSecret } from "./secrets";
 import { SqlScript } from "./sql-script";
 
@@ -116,6 +117,8 @@ export interface DatabaseArgs {
   port: pulumi.Input<number>;
   superuser: string;
   superuserPassword: pulumi.Input<string>;
+  /** The stack CA (PEM): the server is verified (verify-full) by the provider and the scripts. */
+  caCertificate: pulumi.Input<string>;
   /** Each login role's password and SCRAM verifier (Secrets). */
   roleSecrets: Readonly<Record<LoginRole, RoleSecret>>;
   /**
@@ -196,7 +199,9 @@ export class Database extends pulumi.ComponentResource {
         username: args.superuser,
         password: args.superuserPassword,
         database: "postgres",
-        sslmode: "disable",
+        // verify-full against the stack CA: the provider (lib/pq) reads it from a file.
+        sslmode: "verify-full",
+        sslrootcert: pulumi.output(args.caCertificate).apply((pem) => writeCaFile(args.stack, pem)),
         superuser: true,
         connectTimeout: 30,
         expectedVersion: "17",
@@ -340,12 +345,13 @@ export class Database extends pulumi.ComponentResource {
       {
         description: "pgbouncer auth function",
         connection: pulumi.secret(
-          pulumi.all([args.host, args.port, args.superuserPassword, database.name]).apply(([host, port, password, db]) => ({
+          pulumi.all([args.host, args.port, args.superuserPassword, database.name, args.caCertificate]).apply(([host, port, password, db, ca]) => ({
             host,
             port,
             database: db,
             user: args.superuser,
             password,
+            ca,
           })),
         ),
         sql: renderPgbouncerAuthFunctionSql(PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE),

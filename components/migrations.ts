@@ -59,7 +59,7 @@ async function readLedger(client: { query(sql: string): Promise<{ rows: any[] }>
 }
 
 function sameConnection(a: PgConnection, b: PgConnection): boolean {
-  return a.host === b.host && a.port === b.port && a.database === b.database && a.user === b.user && a.password === b.password;
+  return a.host === b.host && a.port === b.port && a.database === b.database && a.user === b.user && a.password === b.password && a.ca === b.ca;
 }
 
 /**
@@ -150,6 +150,8 @@ export interface MigrationsArgs {
   /** The migration login and its password (a secret). */
   user: pulumi.Input<string>;
   password: pulumi.Input<string>;
+  /** The stack CA (PEM): the connection is TLS, verify-full. */
+  ca: pulumi.Input<string>;
   /** The schema owner role the files run as. */
   role: pulumi.Input<string>;
   /** The files of sql/, e.g. loadMigrationFiles(). */
@@ -179,12 +181,13 @@ export class Migrations extends pulumi.ComponentResource {
       `${name}-sql`,
       {
         connection: pulumi.secret(
-          pulumi.all([args.host, args.port, args.database, args.user, args.password]).apply(([host, port, database, user, password]) => ({
+          pulumi.all([args.host, args.port, args.database, args.user, args.password, args.ca]).apply(([host, port, database, user, password, ca]) => ({
             host,
             port,
             database,
             user,
             password,
+            ca,
           })),
         ),
         role: args.role,

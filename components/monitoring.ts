@@ -26,6 +26,7 @@ import {
   renderPrometheusYml,
 } from "../lib/prometheus";
 import { MiB } from "../lib/size";
+import { TLS_CA_FILE } from "../lib/tls";
 
 /** Each exporter's memory limit: a Go binary with a handful of connections. */
 export const EXPORTER_MEMORY = 64 * MiB;
@@ -44,6 +45,8 @@ export interface MonitoringArgs {
   /** PostgreSQL and PgBouncer by name on the stack network. */
   postgres: { host: string; port: number; database: string };
   pgbouncer: { host: string; port: number };
+  /** The stack CA (PEM): both exporters verify their server against it (sslmode=verify-full). */
+  caCertificate: pulumi.Input<string>;
   /** The monitoring role (pg_monitor, a PgBouncer stats user) the exporters log in as, and its password. */
   monitorUser: string;
   monitorPassword: pulumi.Input<string>;
@@ -96,12 +99,13 @@ export class Monitoring extends pulumi.ComponentResource {
         ...serviceContainerArgs({ ...common, image: args.images.postgresExporter, memoryBytes: EXPORTER_MEMORY }, "postgres-exporter", image("postgres-exporter", args.images.postgresExporter).imageId, []),
         // No password here: DATA_SOURCE_PASS_FILE points at the entrypoint's private copy of the upload.
         envs: [
-          `DATA_SOURCE_URI=${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=disable`,
+          `DATA_SOURCE_URI=${args.postgres.host}:${args.postgres.port}/${args.postgres.database}?sslmode=verify-full&sslrootcert=${TLS_CA_FILE}`,
           `DATA_SOURCE_USER=${args.monitorUser}`,
         ],
         uploads: [
           { file: `${SECRETS_DIR}/monitor-password`, content: monitorPassword, permissions: UPLOAD_MODE },
           { file: `${CONFIG_DIR}/queries.yaml`, content: renderExporterQueries(), permissions: UPLOAD_MODE },
+          { file: TLS_CA_FILE, content: args.caCertificate, permissions: UPLOAD_MODE },
         ],
         healthcheck: healthcheck([EXPORTER_HEALTHCHECK], 30, args.engine),
         waitTimeout: 120,
@@ -117,7 +121,10 @@ export class Monitoring extends pulumi.ComponentResource {
       {
         ...serviceContainerArgs({ ...common, image: args.images.pgbouncerExporter, memoryBytes: EXPORTER_MEMORY }, "pgbouncer-exporter", image("pgbouncer-exporter", args.images.pgbouncerExporter).imageId, []),
         envs: [`PGBOUNCER_EXPORTER_CONNECTION_STRING=${pgbouncerExporterDsn(args.pgbouncer.host, args.pgbouncer.port, args.monitorUser)}`],
-        uploads: [{ file: `${SECRETS_DIR}/monitor-pgpass`, content: pulumi.secret(pgpass), permissions: UPLOAD_MODE }],
+        uploads: [
+          { file: `${SECRETS_DIR}/monitor-pgpass`, content: pulumi.secret(pgpass), permissions: UPLOAD_MODE },
+          { file: TLS_CA_FILE, content: args.caCertificate, permissions: UPLOAD_MODE },
+        ],
         healthcheck: healthcheck([EXPORTER_HEALTHCHECK], 30, args.engine),
         waitTimeout: 120,
       },

@@ -14,6 +14,7 @@ import {
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
+import { TLS_CA_FILE } from "../lib/tls";
 
 /** pgAdmin inside the container (the image's contract). */
 export const PGADMIN_PORT = 80;
@@ -23,6 +24,8 @@ export const PGADMIN_SERVERS_FILE = `${CONFIG_DIR}/servers.json`;
 export const PGADMIN_PGPASS_FILE = `${SECRETS_DIR}/pgadmin-pgpass`;
 /** The PassFile in servers.json: pgAdmin (server mode) resolves it in the user's storage directory. */
 export const PGADMIN_PASSFILE = "/.pgpass";
+/** The stack CA as the servers' sslrootcert, resolved in the storage directory like the PassFile (the image's setup copies TLS_CA_FILE there). */
+export const PGADMIN_SSLROOTCERT = "/kryonix-ca.crt";
 /** The image's check: GET /misc/ping answers 200 without a login. */
 export const PGADMIN_HEALTHCHECK = "/usr/local/bin/kryonix-pgadmin-healthcheck";
 
@@ -50,6 +53,8 @@ export interface PgadminArgs extends ServiceContainerArgs {
   password: pulumi.Input<string>;
   /** libpq pgpass text (lib/pgpass.ts) for the servers with passFile, a secret; uploaded as a file only. */
   pgpass?: pulumi.Input<string>;
+  /** The stack CA (PEM): every registered server is verified against it (verify-full). */
+  caCertificate: pulumi.Input<string>;
 }
 
 /** servers.json (pgAdmin's import format) pre-registering the servers, never with a password: a passFile server names the PassFile only. Pure. */
@@ -65,7 +70,9 @@ export function renderServersJson(...servers: PgadminServer[]): string {
       Username: server.username,
       Shared: true,
       ConnectionParameters: {
-        sslmode: "disable",
+        // TLS, the server verified by name against the stack CA.
+        sslmode: "verify-full",
+        sslrootcert: PGADMIN_SSLROOTCERT,
         connect_timeout: 10,
         ...(server.passFile ? { passfile: PGADMIN_PASSFILE } : {}),
       },
@@ -137,6 +144,7 @@ export class Pgadmin extends pulumi.ComponentResource {
         uploads: [
           { file: PGADMIN_PASSWORD_FILE, content: this.password, permissions: UPLOAD_MODE },
           { file: PGADMIN_SERVERS_FILE, content: renderServersJson(...args.servers), permissions: UPLOAD_MODE },
+          { file: TLS_CA_FILE, content: args.caCertificate, permissions: UPLOAD_MODE },
           // Readable inside the container only (as every upload); the image keeps a 0600 copy for libpq.
           ...(args.pgpass === undefined ? [] : [{ file: PGADMIN_PGPASS_FILE, content: pulumi.secret(args.pgpass), permissions: UPLOAD_MODE }]),
         ],

@@ -14,6 +14,7 @@ import {
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
 import { pgbouncerAuthQuery, pgbouncerPoolSizes, renderPgbouncerIni } from "../lib/pgbouncer";
+import { type ServerTls, tlsUploads } from "../lib/tls";
 
 /** PgBouncer inside the container (the image's contract). */
 export const PGBOUNCER_PORT = 6432;
@@ -42,6 +43,8 @@ export interface PgbouncerArgs extends ServiceContainerArgs {
    * role, for pgbouncer_exporter.
    */
   statsUsers?: { user: string; scramVerifier: pulumi.Input<string> }[];
+  /** PgBouncer's certificate (stack CA; naming the container, its alias, localhost, 127.0.0.1), key and the CA PostgreSQL's certificate is verified against. */
+  tls: ServerTls;
 }
 
 /** userlist.txt: the auth_user's line, then any stats users' (with their SCRAM verifiers); `"` in a value is doubled. Pure. */
@@ -76,6 +79,9 @@ export function checkPgbouncerArgs(args: PgbouncerArgs): void {
   problems.push(...portProblems("Pgbouncer hostPort", args.hostPort));
   if (!Number.isInteger(args.postgresPort) || args.postgresPort < 1 || args.postgresPort > 65535) {
     problems.push(invalid("Pgbouncer postgresPort", args.postgresPort, "an integer from 1 to 65535"));
+  }
+  if (!args.tls?.certificatePem || !args.tls?.privateKeyPem || !args.tls?.caCertificate) {
+    problems.push(invalid("Pgbouncer tls", undefined, "{certificatePem, privateKeyPem, caCertificate} from the stack CA"));
   }
   try {
     pgbouncerIni(args);
@@ -122,6 +128,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
         uploads: [
           { file: PGBOUNCER_INI_FILE, content: pgbouncerIni(args), permissions: UPLOAD_MODE },
           { file: PGBOUNCER_USERLIST_FILE, content: userlist, permissions: UPLOAD_MODE },
+          ...tlsUploads({ ...args.tls, privateKeyPem: pulumi.secret(args.tls.privateKeyPem) }),
         ],
         healthcheck: healthcheck([PGBOUNCER_HEALTHCHECK], 30, args.engine),
         waitTimeout: 120,

@@ -19,6 +19,7 @@ import {
 import { invalid } from "../lib/messages";
 import { renderPgHbaConf } from "../lib/pg-hba";
 import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../lib/pgbackrest";
+import { type ServerTls, postgresTlsParameters, tlsUploads } from "../lib/tls";
 import { MAX_CPUS, MIN_CPUS, MIN_POSTGRES_MEMORY, type PgParams, renderPostgresqlConf } from "../lib/tuning";
 
 /** PostgreSQL inside the container (the image's contract). */
@@ -67,8 +68,19 @@ export interface PostgresArgs extends ServiceContainerArgs {
    * would wait out the stop timeout and kill the server.
    */
   startAfter?: pulumi.Resource[];
+  /**
+   * The server's TLS certificate (stack CA, naming the container, its alias, localhost and
+   * 127.0.0.1), its key (a secret) and the CA. The server accepts TLS connections only. A renewed
+   * certificate changes the uploads, so `pulumi up` replaces the container, which starts with it.
+   */
+  tls: ServerTls;
   /** How long `pulumi up` waits for the healthcheck; initdb runs on first start. Default 300 s. */
   waitTimeoutSeconds?: number;
+}
+
+/** postgresql.conf for the arguments: the parameters and TLS. Pure. */
+export function postgresConf(args: Pick<PostgresArgs, "parameters">): string {
+  return renderPostgresqlConf({ ...args.parameters, ...postgresTlsParameters() });
 }
 
 /** Throws one error naming every argument that cannot work. Pure. */
@@ -83,8 +95,11 @@ export function checkPostgresArgs(args: PostgresArgs): void {
   if (!Number.isInteger(maxConnections) || maxConnections < 1) {
     problems.push(invalid("Postgres parameters.max_connections", args.parameters?.max_connections, "an integer (PgBouncer's pools are sized from it)"));
   }
+  if (!args.tls?.certificatePem || !args.tls?.privateKeyPem || !args.tls?.caCertificate) {
+    problems.push(invalid("Postgres tls", undefined, "{certificatePem, privateKeyPem, caCertificate} from the stack CA"));
+  }
   try {
-    renderPostgresqlConf(args.parameters);
+    postgresConf(args);
   } catch (err) {
     problems.push((err as Error).message);
   }
@@ -155,11 +170,12 @@ export class Postgres extends pulumi.ComponentResource {
         mounts: [{ type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR }],
         uploads: [
           { file: POSTGRES_PASSWORD_FILE, content: this.superuserPassword, permissions: UPLOAD_MODE },
-          { file: POSTGRES_CONF_FILE, content: renderPostgresqlConf(args.parameters), permissions: UPLOAD_MODE },
+          { file: POSTGRES_CONF_FILE, content: postgresConf(args), permissions: UPLOAD_MODE },
           { file: PG_HBA_FILE, content: renderPgHbaConf(), permissions: UPLOAD_MODE },
           { file: PGBACKREST_CONF_FILE, content: args.pgbackrest.config, permissions: UPLOAD_MODE },
           { file: PGBACKREST_SECRETS_FILE, content: pulumi.secret(args.pgbackrest.secrets), permissions: UPLOAD_MODE },
           { file: PGBACKREST_CA_FILE, content: args.pgbackrest.caCertificate, permissions: UPLOAD_MODE },
+          ...tlsUploads({ ...args.tls, privateKeyPem: pulumi.secret(args.tls.privateKeyPem) }),
         ],
         // A TCP check (not the socket): the server accepts connections from the network.
         healthcheck: healthcheck(POSTGRES_HEALTHCHECK, 120, args.engine),

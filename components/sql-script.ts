@@ -38,7 +38,7 @@ async function runInTransaction(connect: Connect, connection: PgConnection, desc
 }
 
 function sameTarget(a: PgConnection, b: PgConnection): boolean {
-  return a.host === b.host && a.port === b.port && a.database === b.database && a.user === b.user && a.password === b.password;
+  return a.host === b.host && a.port === b.port && a.database === b.database && a.user === b.user && a.password === b.password && a.ca === b.ca;
 }
 
 /** The dynamic provider; `connect` defaults to node-postgres. */

@@ -8,6 +8,7 @@
  */
 import { Client, type ClientConfig, type QueryResult } from "pg";
 import { invalid } from "./messages";
+import { pgSsl } from "./tls";
 
 export interface Endpoint {
   host: string;
@@ -24,6 +25,8 @@ export interface ConnectionTarget {
   superuser: { user: string; password: string };
   /** Login role -> password. */
   roles: Record<string, string>;
+  /** The stack CA (PEM): every connection is TLS, verify-full against it. */
+  caCertificate: string;
 }
 
 export type ConnectionPath = "pgbouncer" | "direct" | "pgbouncer-admin";
@@ -37,7 +40,7 @@ export interface CheckResult {
 }
 
 export interface CheckOptions {
-  /** node-postgres `ssl` for every connection; false until the stack serves TLS. */
+  /** node-postgres `ssl` for every connection; default: verify-full against the target's CA (lib/tls.ts pgSsl). */
   ssl?: ClientConfig["ssl"];
 }
 
@@ -376,7 +379,7 @@ function connectionConfig(target: ConnectionTarget, path: ConnectionPath, user: 
     database: path === "pgbouncer-admin" ? ADMIN_DATABASE : endpoint.database,
     user,
     password,
-    ssl: options.ssl ?? false,
+    ssl: options.ssl ?? pgSsl(target.caCertificate, endpoint.host),
     application_name: APPLICATION_NAME,
     connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,
     query_timeout: QUERY_TIMEOUT_MS,
@@ -507,7 +510,8 @@ async function runSqlSession(client: Client, role: string, probes: readonly Prob
     const { rows } = await client.query<{ ssl: boolean; version: string | null; cipher: string | null }>(
       "SELECT ssl, version, cipher FROM pg_catalog.pg_stat_ssl WHERE pid = pg_backend_pid()",
     );
-    return { ok: true, detail: tlsDetail(rows[0]) };
+    // The servers accept TLS only: a session without it would be a broken configuration.
+    return { ok: rows[0]?.ssl === true, detail: tlsDetail(rows[0]) };
   });
   return [login, serverVersion, tls, ...(await runProbes(client, probes))];
 }

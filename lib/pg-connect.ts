@@ -1,4 +1,5 @@
 import type { SqlClient } from "./migration-runner";
+import { pgSsl } from "./tls";
 
 /** How a dynamic provider reaches PostgreSQL. The password is a Pulumi secret in the resource's inputs. */
 export interface PgConnection {
@@ -7,6 +8,11 @@ export interface PgConnection {
   database: string;
   user: string;
   password: string;
+  /**
+   * The stack CA (PEM, stack output caCertificate). Every connection is TLS, verify-full: the
+   * server's certificate must chain to it and name `host`. The servers accept nothing else.
+   */
+  ca: string;
 }
 
 /** A connected client: the SqlClient the runner uses, plus end(). */
@@ -37,7 +43,7 @@ export async function connectPg(connection: PgConnection, applicationName = "kry
     database: connection.database,
     user: connection.user,
     password: connection.password,
-    ssl: false,
+    ssl: pgSsl(connection.ca, connection.host),
     application_name: applicationName,
     connectionTimeoutMillis: 15_000,
   });

@@ -4,6 +4,7 @@
  * `npm run bench` drive it. The password file and a custom script reach pgbench through stdin,
  * never a command line or the environment. Pure.
  */
+import { TLS_CA_FILE } from "./tls";
 import { renderPgpass } from "./pgpass";
 
 export const PGBENCH = "/usr/lib/postgresql/17/bin/pgbench";
@@ -27,7 +28,8 @@ export function pgbenchExec(container: string, target: PgbenchTarget, pgbenchArg
     `head -c ${Buffer.byteLength(pgpass)} > "$dir/pgpass"`,
     'cat > "$dir/script.sql"',
     'chmod 600 "$dir/pgpass"',
-    `PGPASSFILE="$dir/pgpass" ${PGBENCH} -h ${target.host} -p ${target.port} -U ${target.user} ${pgbenchArgs.join(" ")}${script === undefined ? "" : ' -f "$dir/script.sql"'} ${target.database} 2>&1`,
+    // TLS, verify-full against the stack CA the container has (lib/tls.ts TLS_CA_FILE).
+    `PGSSLMODE=verify-full PGSSLROOTCERT=${TLS_CA_FILE} PGPASSFILE="$dir/pgpass" ${PGBENCH} -h ${target.host} -p ${target.port} -U ${target.user} ${pgbenchArgs.join(" ")}${script === undefined ? "" : ' -f "$dir/script.sql"'} ${target.database} 2>&1`,
   ].join("\n");
   return { args: ["exec", "-i", "-u", "postgres", container, "bash", "-c", shell], input: pgpass + (script ?? "") };
 }

@@ -1,4 +1,5 @@
 import { invalid } from "./messages";
+import { pgbouncerTlsLines } from "./tls";
 import { MAX_MAX_CONNECTIONS, MIN_MAX_CONNECTIONS, SUPERUSER_RESERVED_CONNECTIONS } from "./tuning";
 
 export interface PgbouncerPools {
@@ -168,8 +169,8 @@ export function renderPgbouncerIni(options: PgbouncerIniOptions): string {
     // JDBC and others send these at startup; PgBouncer would otherwise refuse the client.
     "ignore_startup_parameters = extra_float_digits,search_path",
     "",
-    // Backend traffic stays on the private Docker network.
-    "server_tls_sslmode = disable",
+    // TLS only from clients; PostgreSQL verified by name against the stack CA (lib/tls.ts).
+    ...pgbouncerTlsLines(),
     "",
     "log_connections = 1",
     "log_disconnections = 1",

@@ -85,6 +85,7 @@ export function readOutputs(stack: string): Record<string, unknown> {
 interface StackOutputs {
   endpoints: { postgres: { host: string; port: number; database: string }; pgbouncer: { host: string; port: number; database: string } };
   credentials: { postgres: { user: string; password: string }; roles: Record<string, string> };
+  caCertificate: string;
 }
 
 /** The ConnectionTarget of `npm run test:db:connection`, from the stack's outputs. Pure. */
@@ -96,6 +97,7 @@ export function connectionTargetFrom(stack: string, outputs: unknown): Connectio
     pgbouncer: o.endpoints.pgbouncer,
     superuser: o.credentials.postgres,
     roles: o.credentials.roles,
+    caCertificate: o.caCertificate,
   };
 }
 

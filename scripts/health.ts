@@ -7,6 +7,7 @@
  * reached (or bad arguments).
  */
 import { Client } from "pg";
+import { pgSsl } from "../lib/tls";
 import { MONITOR_ROLE } from "../components/database";
 import { HEALTH_QUERIES, buildReport, healthExitCode, parseHealthArgs, renderHealth, snapshotFromRows } from "../lib/health";
 import { readConnectionTarget } from "../lib/stack-run";
@@ -26,7 +27,8 @@ async function main(): Promise<number> {
       ...target.postgres,
       user: MONITOR_ROLE,
       password: target.roles[MONITOR_ROLE],
-      ssl: false,
+      // TLS only, verify-full against the stack CA.
+      ssl: pgSsl(target.caCertificate, target.postgres.host),
       application_name: "kryonix-health",
       connectionTimeoutMillis: 15_000,
     });

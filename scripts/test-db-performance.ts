@@ -12,6 +12,7 @@
  * Prints a table and `N passed, M failed` (or JSON). Exit code: 0 all passed, 1 any failed, 2 the
  * stack could not be read or reached. No password is printed.
  */
+import { pgSsl } from "../lib/tls";
 import { spawnSync } from "node:child_process";
 import { Client } from "pg";
 import { APP_ROLE } from "../components/database";
@@ -53,7 +54,7 @@ async function main(): Promise<number> {
   }
   const pgContainer = resourceName(stack, "postgres");
   const rows: CheckRow[] = [];
-  const superuser = new Client({ ...o.endpoints.postgres, user: o.credentials.postgres.user, password: o.credentials.postgres.password, ssl: false, application_name: "kryonix-test-performance", connectionTimeoutMillis: 15_000 });
+  const superuser = new Client({ ...o.endpoints.postgres, user: o.credentials.postgres.user, password: o.credentials.postgres.password, ssl: pgSsl(o.caCertificate, o.endpoints.postgres.host), application_name: "kryonix-test-performance", connectionTimeoutMillis: 15_000 });
   try {
     await superuser.connect();
   } catch (err) {

@@ -57,6 +57,11 @@ as_pgadmin "$VENV/bin/python3" /usr/local/lib/kryonix/kryonix_setup.py \
   "$PGADMIN_DEFAULT_EMAIL" "${servers_args[@]}" <"$PASSWORD_FILE"
 rm -f "$DATA_DIR/.servers.json"
 
+# setpriv keeps root's HOME; libpq would then fail on ~/.postgresql/postgresql.crt (a client
+# certificate it looks for on every TLS connection) with "Permission denied".
+HOME=$(getent passwd pgadmin | cut -d: -f6)
+export HOME
+
 log "starting gunicorn on 0.0.0.0:$PORT"
 cmd=("$VENV/bin/gunicorn" --config /usr/local/lib/kryonix/gunicorn.conf.py
   --bind "0.0.0.0:$PORT" --chdir /opt/pgadmin4 pgAdmin4:app)

@@ -15,6 +15,9 @@ usage: kryonix_setup.py EMAIL [SERVERS_JSON]   (password on stdin, first line)
   owned by pgadmin (libpq ignores a pgpass that others can read): servers.json names it as the
   PassFile `/.pgpass`, which pgAdmin resolves in that directory. Without the file, an earlier copy
   is removed;
+- installs the stack CA (PGADMIN_CA_FILE, default /etc/kryonix/tls/ca.crt) as `kryonix-ca.crt`
+  in the same directory: servers.json names it as the servers' sslrootcert `/kryonix-ca.crt`
+  (sslmode verify-full);
 
 - creates or upgrades the configuration database (SQLite under DATA_DIR);
 - makes sure the internal user EMAIL exists, as an Administrator, with that password (a changed
@@ -105,6 +108,7 @@ def main():
             update_user(user.id, {'active': True})
 
         install_pgpass(config.STORAGE_DIR, email)
+        install_ca(config.STORAGE_DIR, email)
 
         if servers_file:
             load_servers(servers_file, user, db, Server, ServerGroup, load_database_servers,
@@ -112,25 +116,40 @@ def main():
 
 
 def install_pgpass(storage_root, email):
-    from pgadmin.utils.paths import preprocess_username
     source = os.environ.get('PGADMIN_PGPASS_FILE', '/run/kryonix/pgadmin-pgpass')
+    if install_user_file(storage_root, email, source, '.pgpass', 0o600):
+        info('password file for the registered servers installed in the storage directory')
+
+
+def install_ca(storage_root, email):
+    """The stack CA as kryonix-ca.crt in the user's storage directory: servers.json names it as
+    the servers' sslrootcert (/kryonix-ca.crt), which pgAdmin resolves there, like the PassFile."""
+    source = os.environ.get('PGADMIN_CA_FILE', '/etc/kryonix/tls/ca.crt')
+    if install_user_file(storage_root, email, source, 'kryonix-ca.crt', 0o644):
+        info('stack CA for the registered servers installed in the storage directory')
+
+
+def install_user_file(storage_root, email, source, name, mode):
+    """Copies source to NAME in the user's storage directory with MODE (replacing it atomically);
+    without a source, an earlier copy is removed. Returns whether a copy was installed."""
+    from pgadmin.utils.paths import preprocess_username
     user_dir = os.path.join(storage_root, preprocess_username(email))
-    target = os.path.join(user_dir, '.pgpass')
+    target = os.path.join(user_dir, name)
     if not os.path.isfile(source):
         if os.path.exists(target):
             os.remove(target)
             info('no %s: removed the earlier %s' % (source, target))
-        return
+        return False
     os.makedirs(user_dir, 0o700, exist_ok=True)
     with open(source, 'rb') as f:
         content = f.read()
     tmp = target + '.tmp'
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, 'wb') as f:
         f.write(content)
-    os.chmod(tmp, 0o600)
+    os.chmod(tmp, mode)
     os.replace(tmp, target)
-    info('password file for the registered servers installed as %s' % target)
+    return True
 
 
 def load_servers(servers_file, user, db, Server, ServerGroup, load_database_servers, internal,

@@ -57,6 +57,12 @@ printf '%s\n' "$config" >"$RUNTIME_DIR/config-path"
 chmod 0644 "$RUNTIME_DIR/config-path"
 if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$RUNTIME_DIR/config-path"; fi
 
+# The TLS key is uploaded root-only (0400): PgBouncer gets its own 0600 copy, on every start.
+if [ -f /run/kryonix/tls/server.key ]; then
+  install -d -o postgres -g postgres -m 0700 "$RUNTIME_DIR/tls"
+  install -o postgres -g postgres -m 0600 /run/kryonix/tls/server.key "$RUNTIME_DIR/tls/server.key"
+fi
+
 log "starting pgbouncer with $CONFIG"
 cd "$RUNTIME_DIR"
 if [ "$(id -u)" = 0 ]; then

@@ -118,6 +118,17 @@ else
   log "client authentication: $DEFAULT_HBA_FILE (no $HBA_FILE)"
 fi
 
+# The TLS key is uploaded root-only (0400); PostgreSQL wants its own 0600 copy. Copied on every
+# start, so a replaced container (a renewed certificate) always serves the key it was given.
+TLS_KEY_UPLOAD=/run/kryonix/tls/server.key
+TLS_KEY=$RUNTIME_DIR/tls/server.key
+if [ -f "$TLS_KEY_UPLOAD" ]; then
+  [ "$(id -u)" = 0 ] || as_postgres test -r "$TLS_KEY_UPLOAD" || die "$TLS_KEY_UPLOAD is not readable"
+  install -d -o postgres -g postgres -m 0700 "$RUNTIME_DIR/tls"
+  install -o postgres -g postgres -m 0600 "$TLS_KEY_UPLOAD" "$TLS_KEY"
+  log "TLS key: a private copy of $TLS_KEY_UPLOAD in $TLS_KEY"
+fi
+
 cd "$PGDATA"
 if [ "$(id -u)" = 0 ]; then
   exec setpriv --reuid=postgres --regid=postgres --init-groups -- postgres "${args[@]}" "$@"

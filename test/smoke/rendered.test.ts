@@ -59,6 +59,7 @@ import {
   POSTGRES_PORT,
   SUPERUSER,
   checkPostgresArgs,
+  postgresConf,
 } from "../../components/postgres";
 import { makeSqlScriptProvider } from "../../components/sql-script";
 import { postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
@@ -71,9 +72,10 @@ import { renderPgHbaConf } from "../../lib/pg-hba";
 import { renderPgbouncerAuthFunctionSql } from "../../lib/pgbouncer";
 import { scramSha256Secret } from "../../lib/scram";
 import { readStatus } from "../../lib/toolchain-state";
-import { renderPostgresqlConf } from "../../lib/tuning";
+import { pgSsl, postgresTlsParameters, tlsUploads } from "../../lib/tls";
 import { freePort, sh, sleep, dockerLeftovers, removeDockerObjects } from "../support/process";
 import { dockerOk, engineOfDocker, uploadFiles, waitHealthy } from "../support/docker";
+import { createCertificateAuthority, issueServerCertificate } from "../support/pki";
 
 const PREFIX = `kryonix-rtest-${randomBytes(4).toString("hex")}`;
 const NETWORK = `${PREFIX}-net`;
@@ -112,7 +114,24 @@ const MONTHS_AHEAD = 3;
 // The dev stack exactly as index.ts builds it.
 const config = validateStackConfig({}, STACK);
 const parameters = postgresParameters(config);
-const postgresqlConf = renderPostgresqlConf(parameters);
+const postgresqlConf = postgresConf({ parameters });
+/** What the server runs with: the tuned parameters and TLS (components/postgres.ts). */
+const serverParameters: Record<string, string> = { ...parameters, ...postgresTlsParameters() };
+// components/pki.ts's certificates, made with openssl: the names index.ts gives PostgreSQL and PgBouncer.
+const ca = createCertificateAuthority({ commonName: "kryonix-rtest CA", validityDays: 30 });
+const serverTls = (service: "postgres" | "pgbouncer") => {
+  const cert = issueServerCertificate({
+    ca,
+    commonName: resourceName(STACK, service),
+    dnsNames: [resourceName(STACK, service), service, "localhost"],
+    ipAddresses: [LOOPBACK],
+    validityDays: 30,
+  });
+  return { certificatePem: cert.certificatePem, privateKeyPem: cert.privateKeyPem, caCertificate: ca.certificatePem };
+};
+const postgresTls = serverTls("postgres");
+const pgbouncerTls = serverTls("pgbouncer");
+const tlsFiles = (tls: ReturnType<typeof serverTls>) => tlsUploads(tls).map((u) => ({ file: u.file, content: u.content as string }));
 const pgHbaConf = renderPgHbaConf();
 const postgresMemoryMiB = memoryMiB(config.postgresMemoryBytes);
 
@@ -154,7 +173,8 @@ async function connect(port: number, user: string, password: string, database: s
     user,
     password,
     database,
-    ssl: false,
+    // verify-full against the stack CA, as every client of the stack (lib/tls.ts).
+    ssl: pgSsl(ca.certificatePem, "127.0.0.1"),
     application_name: "kryonix-rtest",
     connectionTimeoutMillis: 15_000,
   });
@@ -186,7 +206,7 @@ async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }
 }
 
 /** What a dynamic provider gets as its connection: the host side, 127.0.0.1 and the published port. */
-const pgConnection = (user: string, password: string, database: string): PgConnection => ({ host: LOOPBACK, port: pgPort, database, user, password });
+const pgConnection = (user: string, password: string, database: string): PgConnection => ({ host: LOOPBACK, port: pgPort, database, user, password, ca: ca.certificatePem });
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -290,6 +310,7 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       protectData: config.protectData,
       superuserPassword,
       pgbackrest: { config: "", secrets: "", caCertificate: "" },
+      tls: postgresTls,
     });
     dockerOk([
       "create", "--name", PG_CONTAINER, "--hostname", PG_CONTAINER,
@@ -312,6 +333,7 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       { file: POSTGRES_PASSWORD_FILE, content: superuserPassword },
       { file: POSTGRES_CONF_FILE, content: postgresqlConf },
       { file: PG_HBA_FILE, content: pgHbaConf },
+      ...tlsFiles(postgresTls),
     ], work);
     dockerOk(["start", PG_CONTAINER]);
     const ms = await waitHealthy(PG_CONTAINER, 180_000);
@@ -356,14 +378,14 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       settings: (await c.query("SELECT name, setting, applied, error FROM pg_file_settings WHERE sourcefile = $1 ORDER BY name", [POSTGRES_CONF_FILE])).rows,
       hba: (await c.query("SELECT type, database, user_name, address, auth_method, error FROM pg_hba_file_rules ORDER BY rule_number")).rows,
     }));
-    expect(settings.map((s) => s.name)).toEqual(Object.keys(parameters).sort());
+    expect(settings.map((s) => s.name)).toEqual(Object.keys(serverParameters).sort());
     for (const s of settings) {
       expect(s.error, `${s.name}: ${s.error}`).toBeNull();
       expect(s.applied, `${s.name} = ${s.setting} not applied`).toBe(true);
-      expect(s.setting).toBe(parameters[s.name]);
+      expect(s.setting).toBe(serverParameters[s.name]);
     }
     expect(hba.every((r) => r.error === null)).toBe(true);
-    expect(hba.map((r) => r.auth_method)).toEqual(["peer", "scram-sha-256", "scram-sha-256"]);
+    expect(hba.map((r) => [r.type, r.auth_method])).toEqual([["local", "peer"], ["hostssl", "scram-sha-256"]]);
   });
 
   it("refuses the superuser with a wrong password over TCP", async () => {
@@ -525,6 +547,7 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
       authUser: PGBOUNCER_ROLE,
       authPassword: passwords[PGBOUNCER_ROLE],
       authSchema: PGBOUNCER_AUTH_SCHEMA,
+      tls: pgbouncerTls,
     };
     checkPgbouncerArgs(args);
     dockerOk([
@@ -542,6 +565,7 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
     uploadFiles(BOUNCER_CONTAINER, [
       { file: PGBOUNCER_INI_FILE, content: pgbouncerIni(args) },
       { file: PGBOUNCER_USERLIST_FILE, content: renderUserlist(PGBOUNCER_ROLE, passwords[PGBOUNCER_ROLE]) },
+      ...tlsFiles(pgbouncerTls),
     ], work);
     dockerOk(["start", BOUNCER_CONTAINER]);
     const ms = await waitHealthy(BOUNCER_CONTAINER, 60_000);

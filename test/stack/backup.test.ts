@@ -8,6 +8,7 @@
  * then everything removed (restore container and volume too). Each step prints how long it took.
  */
 import { Client } from "pg";
+import { pgSsl } from "../../lib/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dockerLeftovers, sh, sleep, waitFor } from "../support/process";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
@@ -21,7 +22,8 @@ const timed = <T>(step: string, fn: () => Promise<T> | T) => t.timed(step, fn);
 const npmScript = (script: string, ...args: string[]) => t.npm(script, ...args);
 const outputs = () => t.outputs();
 
-async function withClient<T>(port: number, fn: (c: Client) => Promise<T>): Promise<T> {
+/** The live server speaks TLS only (verify-full, stack CA); a restored scratch copy runs without the stack's TLS files. */
+async function withClient<T>(port: number, fn: (c: Client) => Promise<T>, tls = true): Promise<T> {
   const o = await outputs();
   const client = new Client({
     host: "127.0.0.1",
@@ -29,6 +31,7 @@ async function withClient<T>(port: number, fn: (c: Client) => Promise<T>): Promi
     database: o.endpoints.postgres.database,
     user: o.credentials.postgres.user,
     password: o.credentials.postgres.password,
+    ssl: tls ? pgSsl(o.caCertificate, "127.0.0.1") : false,
     connectionTimeoutMillis: 10_000,
   });
   await client.connect();
@@ -98,10 +101,10 @@ describe.sequential("backups and point-in-time restore, for real", () => {
     // Published on 127.0.0.1 only.
     const ports = sh("docker", ["port", restored!.container]).stdout.trim().split("\n");
     expect(ports.every((p) => p.includes(`127.0.0.1:${restored!.port}`))).toBe(true);
-    const rows = await withClient(restored!.port, async (c) => (await c.query("SELECT n FROM backup_test.markers ORDER BY n")).rows);
+    const rows = await withClient(restored!.port, async (c) => (await c.query("SELECT n FROM backup_test.markers ORDER BY n")).rows, false);
     expect(rows.map((x) => x.n)).toEqual([1, 2]);
     // The copy archives nothing into the stack's repository.
-    const mode = await withClient(restored!.port, async (c) => (await c.query("SHOW archive_mode")).rows[0].archive_mode);
+    const mode = await withClient(restored!.port, async (c) => (await c.query("SHOW archive_mode")).rows[0].archive_mode, false);
     expect(mode).toBe("off");
     const o = await outputs();
     expect(r.out).not.toContain(o.credentials.postgres.password);

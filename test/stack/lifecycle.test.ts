@@ -10,6 +10,7 @@
  * Automation API. Each step prints how long it took.
  */
 import { Client } from "pg";
+import { pgSsl } from "../../lib/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataVolumes } from "../../lib/destroy-plan";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
@@ -38,6 +39,7 @@ async function superuserClient(): Promise<Client> {
     database: o.endpoints.postgres.database,
     user: o.credentials.postgres.user,
     password: o.credentials.postgres.password,
+    ssl: pgSsl(o.caCertificate, o.endpoints.postgres.host),
     connectionTimeoutMillis: 10_000,
   });
   await client.connect();

@@ -6,6 +6,7 @@
  * it took.
  */
 import { Client } from "pg";
+import { pgSsl } from "../../lib/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HealthReport } from "../../lib/health";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
@@ -129,6 +130,7 @@ describe.sequential("monitoring, for real", () => {
       database: o.endpoints.pgbouncer.database,
       user: "kryonix_app",
       password: o.credentials.roles.kryonix_app,
+      ssl: pgSsl(o.caCertificate, "127.0.0.1"),
       application_name: "montest-idle",
       connectionTimeoutMillis: 15_000,
     });

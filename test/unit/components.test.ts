@@ -460,11 +460,21 @@ describe("the stack program", () => {
     expect(Object.keys(pg).sort()).toEqual([
       "/etc/kryonix/pg_hba.conf",
       "/etc/kryonix/postgresql.conf",
+      "/etc/kryonix/tls/ca.crt",
+      "/etc/kryonix/tls/server.crt",
       "/etc/pgbackrest/conf.d/kryonix-secrets.conf",
       "/etc/pgbackrest/kryonix-ca.crt",
       "/etc/pgbackrest/pgbackrest.conf",
       "/run/kryonix/postgres-password",
+      "/run/kryonix/tls/server.key",
     ]);
+    // TLS: the server's own certificate and key from the stack CA, the key root-only (the entrypoint copies it for postgres).
+    expect(pg["/etc/kryonix/tls/server.crt"]).toBe(pem("CERTIFICATE", "pki-postgres"));
+    expect(pg["/etc/kryonix/tls/ca.crt"]).toBe(pem("CERTIFICATE", "pki-ca"));
+    const pgKey = byName(dev, CONTAINER, "kryonix-dev-postgres").inputs.uploads.find((u: any) => u.file === "/run/kryonix/tls/server.key");
+    expect(pgKey.permissions).toBe("0400");
+    expect(pg["/etc/kryonix/postgresql.conf"]).toContain("ssl = on\n");
+    expect(pg["/etc/kryonix/pg_hba.conf"]).not.toMatch(/^host\s/m);
     // pgBackRest: the main file names no credential; the secrets file holds MinIO's root pair and the 64-character passphrase.
     for (const secret of dev.generated) expect(pg["/etc/pgbackrest/pgbackrest.conf"]).not.toContain(secret);
     expect(pg["/etc/pgbackrest/pgbackrest.conf"]).toContain("repo1-s3-endpoint=kryonix-dev-minio");
@@ -482,8 +492,7 @@ describe("the stack program", () => {
     const hba = (pg["/etc/kryonix/pg_hba.conf"] as string).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
     expect(hba.map((l) => l.split(/\s+/))).toEqual([
       ["local", "all", "postgres", "peer"],
-      ["host", "all", "all", "0.0.0.0/0", "scram-sha-256"],
-      ["host", "all", "all", "::/0", "scram-sha-256"],
+      ["hostssl", "all", "all", "samenet", "scram-sha-256"],
     ]);
     expect(pg["/etc/kryonix/postgresql.conf"]).toContain("shared_buffers = 256MB");
     expect(uploads(prod, "kryonix-prod-postgres")["/etc/kryonix/postgresql.conf"]).toContain("shared_buffers = 2GB");
@@ -599,9 +608,10 @@ describe("the stack program", () => {
 
   it("builds the provider from the container's outputs", () => {
     const provider = (run: Run) => run.resources.find((r) => r.type === "pulumi:providers:postgresql")!;
-    expect(provider(dev).inputs).toMatchObject({ host: "127.0.0.1", port: "15432", username: "postgres", sslmode: "disable" });
+    expect(provider(dev).inputs).toMatchObject({ host: "127.0.0.1", port: "15432", username: "postgres", sslmode: "verify-full" });
+    expect(provider(dev).inputs.sslrootcert).toMatch(/\.pulumi-state\/tls\/dev-ca\.pem$/);
     // prod too: the port published on 127.0.0.1, never the container's address on the bridge network.
-    expect(provider(prod).inputs).toMatchObject({ host: "127.0.0.1", port: "25432", username: "postgres", sslmode: "disable" });
+    expect(provider(prod).inputs).toMatchObject({ host: "127.0.0.1", port: "25432", username: "postgres", sslmode: "verify-full" });
   });
 
   it("applies the DDL after every role, schema, grant and extension, and grants on its views after it", () => {
@@ -850,7 +860,8 @@ describe("the stack program", () => {
       expect(pki.dependencies).toEqual([]);
       const tls = ofType(run, "tls:");
       expect(tls.map((r) => r.type.split(":").pop()).sort()).toEqual([
-        "CertRequest", "CertRequest", "LocallySignedCert", "LocallySignedCert", "PrivateKey", "PrivateKey", "PrivateKey", "SelfSignedCert",
+        // The CA; MinIO, the proxy, PostgreSQL and PgBouncer.
+        ...Array(4).fill("CertRequest"), ...Array(4).fill("LocallySignedCert"), ...Array(5).fill("PrivateKey"), "SelfSignedCert",
       ]);
       const own = new Set(tls.map((r) => r.urn));
       for (const r of tls) {
@@ -1082,6 +1093,7 @@ const postgresArgs: PostgresArgs = {
   protectData: false,
   superuserPassword: "x",
   pgbackrest: { config: "[global]\n", secrets: "[global]\n", caCertificate: "-----BEGIN CERTIFICATE-----\n" },
+  tls: { certificatePem: "cert", privateKeyPem: "key", caCertificate: "ca" },
 };
 const pgbouncerArgs: PgbouncerArgs = {
   stack: "dev",
@@ -1097,6 +1109,7 @@ const pgbouncerArgs: PgbouncerArgs = {
   authUser: "kryonix_pgbouncer",
   authPassword: "x",
   authSchema: "pgbouncer",
+  tls: { certificatePem: "cert", privateKeyPem: "key", caCertificate: "ca" },
 };
 const pgadminArgs: PgadminArgs = {
   stack: "dev",
@@ -1109,6 +1122,7 @@ const pgadminArgs: PgadminArgs = {
   password: "x",
   servers: [{ name: "kryonix", host: "kryonix-dev-pgbouncer", port: 6432, database: "kryonix_saas", username: "kryonix_monitor", passFile: true }],
   pgpass: "kryonix-dev-pgbouncer:6432:*:kryonix_monitor:x\n",
+  caCertificate: "ca",
 };
 const minioArgs: MinioArgs = {
   stack: "dev",
@@ -1133,6 +1147,7 @@ const databaseArgs: DatabaseArgs = {
   port: 1,
   superuser: "postgres",
   superuserPassword: "x",
+  caCertificate: "ca",
   roleSecrets: Object.fromEntries(LOGIN_ROLES.map((r) => [r, roleSecret])) as Record<LoginRole, RoleSecret>,
   dataVolume: {} as pulumi.Resource,
   adopt: false,
@@ -1150,7 +1165,7 @@ describe("component argument checks", () => {
     expect(() => checkSecretsArgs({ stack: "dev", loginRoles: LOGIN_ROLES })).not.toThrow();
     expect(() => checkDatabaseArgs(databaseArgs)).not.toThrow();
     expect(() => checkDatabaseArgs({ ...databaseArgs, adopt: true })).not.toThrow();
-    expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", role: "r", files: loadMigrationFiles() })).not.toThrow();
+    expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", ca: "ca", role: "r", files: loadMigrationFiles() })).not.toThrow();
   });
 
   it("Network: a bad stack name", () => {
@@ -1290,8 +1305,8 @@ describe("component argument checks", () => {
 
   it("Migrations: bad file names fail before anything runs", () => {
     const files = [{ name: "1_init.sql", sql: "SELECT 1;" }];
-    expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", role: "r", files })).toThrow(/NNN_words.sql/);
-    expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", role: "r", files: [] })).toThrow(/no \*.sql/);
+    expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", ca: "ca", role: "r", files })).toThrow(/NNN_words.sql/);
+    expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", ca: "ca", role: "r", files: [] })).toThrow(/no \*.sql/);
   });
 });
 
@@ -1319,7 +1334,7 @@ class FakeDb {
   });
 }
 
-const connection: PgConnection = { host: "127.0.0.1", port: 15432, database: "kryonix_saas", user: "kryonix_migrator", password: "pw" };
+const connection: PgConnection = { host: "127.0.0.1", port: 15432, database: "kryonix_saas", user: "kryonix_migrator", password: "pw", ca: "ca" };
 const file = (name: string, sql = `-- ${name}\nSELECT 1;\n`): MigrationFile => ({ name, sql });
 
 describe("the migrations provider", () => {

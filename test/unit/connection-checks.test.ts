@@ -41,6 +41,7 @@ const target = (port: number, roles: Record<string, string>): ConnectionTarget =
   pgbouncer: { host: "127.0.0.1", port, database: "kryonix_saas" },
   superuser: { user: SUPERUSER, password: "superuser-secret-0000" },
   roles,
+  caCertificate: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n",
 });
 
 /** A TCP port on 127.0.0.1 that nothing listens on. */

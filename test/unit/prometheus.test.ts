@@ -80,7 +80,7 @@ describe("exporter queries", () => {
 
 describe("pgbouncer exporter DSN", () => {
   it("names the console database and no password", () => {
-    expect(pgbouncerExporterDsn("kryonix-dev-pgbouncer", 6432, "kryonix_monitor")).toBe("postgres://kryonix_monitor@kryonix-dev-pgbouncer:6432/pgbouncer?sslmode=disable");
+    expect(pgbouncerExporterDsn("kryonix-dev-pgbouncer", 6432, "kryonix_monitor")).toBe("postgres://kryonix_monitor@kryonix-dev-pgbouncer:6432/pgbouncer?sslmode=verify-full&sslrootcert=/etc/kryonix/tls/ca.crt");
     expect(() => pgbouncerExporterDsn("bad host", 6432, "m")).toThrow(/host:port/);
   });
 });

@@ -67,13 +67,14 @@ describe("connectionTargetFrom", () => {
     },
   };
 
-  it("takes the endpoints, the superuser and the roles' passwords, nothing else", () => {
+  it("takes the endpoints, the superuser, the roles' passwords and the CA, nothing else", () => {
     expect(connectionTargetFrom("dev", outputs)).toEqual({
       stack: "dev",
       postgres: { host: "127.0.0.1", port: 15432, database: "kryonix_saas" },
       pgbouncer: { host: "127.0.0.1", port: 16432, database: "kryonix_saas" },
       superuser: { user: "postgres", password: "superuser-pw" },
       roles: outputs.credentials.roles,
+      caCertificate: outputs.caCertificate,
     });
   });
 

@@ -1,0 +1,86 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { renderPgHbaConf } from "../../lib/pg-hba";
+import { renderPgbouncerIni } from "../../lib/pgbouncer";
+import { TLS12_CIPHERS, pgSsl, pgbouncerTlsLines, postgresTlsParameters, tlsUploads } from "../../lib/tls";
+import { caFilePath, writeCaFile } from "../../lib/tls-files";
+import { renderPostgresqlConf } from "../../lib/tuning";
+
+const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+describe("TLS settings", () => {
+  it("PostgreSQL serves TLS 1.2+ with ECDHE-ECDSA AEAD ciphers from the uploaded files", () => {
+    const p = postgresTlsParameters();
+    expect(p).toMatchObject({
+      ssl: "on",
+      ssl_cert_file: "/etc/kryonix/tls/server.crt",
+      ssl_key_file: "/run/postgresql/tls/server.key",
+      ssl_min_protocol_version: "TLSv1.2",
+      ssl_prefer_server_ciphers: "on",
+    });
+    for (const cipher of TLS12_CIPHERS.split(":")) expect(cipher).toMatch(/^ECDHE-ECDSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
+    const conf = renderPostgresqlConf(p);
+    expect(conf).toContain("ssl = on\n");
+    expect(conf).toContain("ssl_min_protocol_version = 'TLSv1.2'\n");
+  });
+
+  it("pg_hba.conf: TCP only with TLS, SCRAM, from the server's own networks", () => {
+    const lines = renderPgHbaConf().split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+    expect(lines.map((l) => l.split(/\s+/))).toEqual([
+      ["local", "all", "postgres", "peer"],
+      ["hostssl", "all", "all", "samenet", "scram-sha-256"],
+    ]);
+  });
+
+  it("PgBouncer requires TLS from clients and verifies PostgreSQL by name", () => {
+    const lines = pgbouncerTlsLines();
+    expect(lines).toContain("client_tls_sslmode = require");
+    expect(lines).toContain("server_tls_sslmode = verify-full");
+    expect(lines).toContain("server_tls_ca_file = /etc/kryonix/tls/ca.crt");
+    expect(lines).toContain("client_tls_key_file = /run/pgbouncer/tls/server.key");
+    const ini = renderPgbouncerIni({
+      listenPort: 6432, dbHost: "kryonix-dev-postgres", dbPort: 5432, dbName: "kryonix_saas", authUser: "kryonix_pgbouncer",
+      authQuery: "SELECT usename, passwd FROM pgbouncer.get_auth($1)",
+      pools: { default_pool_size: 10, min_pool_size: 2, reserve_pool_size: 2, max_db_connections: 40, max_client_conn: 500 },
+    });
+    expect(ini).not.toContain("server_tls_sslmode = disable");
+    for (const l of lines) expect(ini).toContain(`${l}\n`);
+  });
+
+  it("uploads the key root-only and the certificates readable", () => {
+    expect(tlsUploads({ certificatePem: "c", privateKeyPem: "k", caCertificate: "a" })).toEqual([
+      { file: "/etc/kryonix/tls/server.crt", content: "c", permissions: "0444" },
+      { file: "/etc/kryonix/tls/ca.crt", content: "a", permissions: "0444" },
+      { file: "/run/kryonix/tls/server.key", content: "k", permissions: "0400" },
+    ]);
+  });
+
+  it("node-postgres verify-full: the CA, TLS 1.2+, and the host checked even when it is an IP", () => {
+    const ssl = pgSsl(CA, "127.0.0.1");
+    expect(ssl).toMatchObject({ ca: CA, rejectUnauthorized: true, minVersion: "TLSv1.2" });
+    const cert = { subject: { CN: "x" }, subjectaltname: "DNS:localhost, IP Address:127.0.0.1" } as any;
+    expect(ssl.checkServerIdentity!("localhost", cert)).toBeUndefined();
+    const other = { subject: { CN: "x" }, subjectaltname: "DNS:localhost" } as any;
+    // node-postgres passes no servername for an IP; pgSsl still checks the IP, not "localhost".
+    expect(ssl.checkServerIdentity!("localhost", other)).toBeInstanceOf(Error);
+    expect(() => pgSsl("", "127.0.0.1")).toThrow(/stack CA in PEM/);
+  });
+
+  it("writes the CA file for path-only clients, per stack, rewriting a changed CA", () => {
+    const root = mkdtempSync(path.join(tmpdir(), "kryonix-ca-"));
+    try {
+      const file = writeCaFile("dev", CA, root);
+      expect(file).toBe(caFilePath("dev", root));
+      expect(file).toBe(path.join(root, ".pulumi-state", "tls", "dev-ca.pem"));
+      expect(readFileSync(file, "utf8")).toBe(CA);
+      writeCaFile("dev", `${CA}x`, root);
+      expect(readFileSync(file, "utf8")).toBe(`${CA}x`);
+      expect(statSync(file).mode & 0o777).toBe(0o644);
+      expect(() => caFilePath("../etc", root)).toThrow(/bad stack name/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
