@@ -1,18 +1,48 @@
 /**
- * `npm run preview [-- --stack NAME] [pulumi preview flags]`: what `npm run up` would change, for
- * review; creates the stack (empty) first if this backend has never seen it.
+ * `npm run preview [-- --stack NAME] [--markdown] [--json] [pulumi preview flags]`: what `npm run up`
+ * would change, for review, with the policy pack (policy/). Creates the stack (empty) first if this
+ * backend has never seen it. Prints a reviewer's summary: creates, updates, replaces and deletes,
+ * stateful replacements and deletions first, and which policies passed (lib/preview-summary.ts);
+ * `--markdown` for a pull-request comment, `--json` for the parsed report.
+ * Exit code: 0 when the preview (policies included) passed, 1 when it failed, 2 on a setup error.
  */
+import { planForPolicy, policyArgs, streamingPreview } from "../lib/guarded-run";
 import { stackFromArgs } from "../lib/pulumi-env";
+import { renderSummary } from "../lib/preview-summary";
 import { stackCli } from "../lib/stack-run";
 
 const args = process.argv.slice(2);
 const stack = stackFromArgs(args);
+const format = args.includes("--markdown") ? "markdown" : args.includes("--json") ? "json" : "text";
+const passThrough = args.filter((a, i) => !["--markdown", "--json", "--stack", "-s"].includes(a) && args[i - 1] !== "--stack" && args[i - 1] !== "-s" && !a.startsWith("--stack="));
+const say = (line: string) => process.stderr.write(`[preview] ${line}\n`);
+
 let cli;
 try {
   cli = stackCli(stack);
 } catch (e) {
-  process.stderr.write(`[preview] ${(e as Error).message}\n`);
+  say((e as Error).message);
   process.exit(2);
 }
-if (cli.run(["stack", "select", "--create", stack]) !== 0) process.exit(1);
-process.exit(cli.run(["preview", "--non-interactive", ...(args.some((a) => a === "--stack" || a === "-s" || a.startsWith("--stack=")) ? [] : ["--stack", stack]), ...args]));
+const selected = cli.capture(["stack", "select", "--create", stack]);
+if (selected.code !== 0) {
+  say(`cannot select or create stack ${stack}: ${selected.stderr.trim()}`);
+  process.exit(2);
+}
+
+let plan;
+try {
+  plan = planForPolicy(stack, passThrough);
+} catch (e) {
+  say((e as Error).message);
+  process.exit(1);
+}
+try {
+  const r = streamingPreview(stack, [...passThrough, ...policyArgs(stack)], plan.env);
+  if (format === "json") process.stdout.write(JSON.stringify(r.report, null, 2) + "\n");
+  else process.stdout.write(renderSummary(r.report, format));
+  if (r.code !== 0 && r.report.result !== "failed") say(r.stderr.trim());
+  process.exit(r.code === 0 ? 0 : 1);
+} finally {
+  plan.dispose();
+}

@@ -4,9 +4,11 @@
  *  1. `pulumi stack select --create`;
  *  2. a refresh of the stack's Docker resources, so that a container, network or volume removed
  *     by hand is seen as gone and created again (lib/stack-run.ts dockerUrns);
- *  3. `pulumi up --yes`.
+ *  3. a preview without the policy pack, whose steps are the plan the pack checks (lib/guarded-run.ts);
+ *  4. `pulumi up --yes --policy-pack policy` with that plan: a policy violation stops it before any change.
  */
 import { spawnSync } from "node:child_process";
+import { planForPolicy, planningFlags, policyArgs } from "../lib/guarded-run";
 import { stackFromArgs } from "../lib/pulumi-env";
 import { dockerUrns, stackCli } from "../lib/stack-run";
 import { repoRoot } from "../lib/versions";
@@ -33,4 +35,17 @@ if (urns.length) {
   const refresh = cli.run(["refresh", "--yes", "--skip-preview", "--non-interactive", "--stack", stack, ...urns.flatMap((u) => ["--target", u])]);
   if (refresh !== 0) process.exit(refresh);
 }
-process.exit(cli.run(["up", "--yes", "--non-interactive", "--stack", stack, ...upArgs]));
+let plan;
+try {
+  plan = planForPolicy(stack, planningFlags(upArgs));
+} catch (e) {
+  say((e as Error).message);
+  process.exit(1);
+}
+let code: number;
+try {
+  code = stackCli(stack, { ...process.env, ...plan.env }).run(["up", "--yes", "--non-interactive", "--stack", stack, ...policyArgs(stack), ...upArgs]);
+} finally {
+  plan.dispose();
+}
+process.exit(code);

@@ -1,0 +1,192 @@
+/**
+ * `npm run preview`'s reviewer summary, read from the CLI's streaming JSON events
+ * (`PULUMI_ENABLE_STREAMING_JSON_PREVIEW=1 pulumi preview --json`): the resources to create, update,
+ * replace and delete, stateful replacements and deletions first, and the policies that passed or
+ * failed. Also the plan the policy pack reads (lib/policy.ts). Pure.
+ */
+import { isStateful, parseUrn, type PolicyPlan } from "./policy";
+
+export interface PreviewStep {
+  op: string;
+  urn: string;
+  type: string;
+  name: string;
+  stateful: boolean;
+  /** Properties that differ (top-level names). */
+  diffs: string[];
+  /** Properties whose change forces the replacement. */
+  replaceKeys: string[];
+  protect: boolean;
+}
+
+export interface PolicyResult {
+  pack: string;
+  version: string;
+  passed: string[];
+  failed: { policy: string; level: string; urn?: string; message: string }[];
+}
+
+export interface PreviewReport {
+  stack: string;
+  steps: PreviewStep[];
+  counts: Record<string, number>;
+  policies: PolicyResult[];
+  errors: string[];
+  result: "succeeded" | "failed" | "unknown";
+}
+
+/** The buckets of the summary, in the order a reviewer reads them. */
+export const KINDS = ["replace", "delete", "create", "update"] as const;
+export type Kind = (typeof KINDS)[number];
+
+/** The kind of a step, or undefined for steps that change nothing (same, read, refresh). Pure. */
+export function kindOf(op: string): Kind | undefined {
+  if (op === "replace" || op === "create-replacement" || op === "delete-replaced" || op === "discard-replaced" || op === "import-replacement") return "replace";
+  if (op === "delete" || op === "discard") return "delete";
+  if (op === "create" || op === "import") return "create";
+  if (op === "update") return "update";
+  return undefined;
+}
+
+interface StepMetadata {
+  op: string;
+  urn: string;
+  type: string;
+  old?: { protect?: boolean } | null;
+  new?: { protect?: boolean } | null;
+  diffs?: string[];
+  keys?: string[];
+  detailedDiff?: Record<string, { kind: string }> | null;
+}
+
+/** Parses the streaming JSON events (one JSON object per line; anything else ignored). Pure. */
+export function parsePreviewEvents(stack: string, text: string): PreviewReport {
+  const byUrn = new Map<string, PreviewStep>();
+  const policies = new Map<string, PolicyResult>();
+  const failedBy = new Map<string, Set<string>>();
+  const errors: string[] = [];
+  let counts: Record<string, number> = {};
+  let result: PreviewReport["result"] = "unknown";
+  const pack = (name: string, version: string) => {
+    const key = `${name}@${version}`;
+    if (!policies.has(key)) policies.set(key, { pack: name, version, passed: [], failed: [] });
+    return policies.get(key)!;
+  };
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let e: Record<string, any>;
+    try {
+      e = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (e.resourcePreEvent) {
+      const m = e.resourcePreEvent.metadata as StepMetadata;
+      const { name } = parseUrn(m.urn);
+      const prev = byUrn.get(m.urn);
+      // A replacement shows as several steps (create-replacement, replace, delete-replaced): keep one.
+      if (prev && kindOf(prev.op) === "replace") continue;
+      const detailed = m.detailedDiff ?? {};
+      const replaceKeys = Object.entries(detailed)
+        .filter(([, d]) => /-replace$/.test(d.kind))
+        .map(([k]) => k.split(/[.[]/)[0]);
+      byUrn.set(m.urn, {
+        op: m.op,
+        urn: m.urn,
+        type: m.type,
+        name,
+        stateful: isStateful(m.urn),
+        diffs: [...new Set([...(m.diffs ?? []), ...Object.keys(detailed).map((k) => k.split(/[.[]/)[0])])].sort(),
+        replaceKeys: [...new Set(replaceKeys)].sort(),
+        protect: Boolean(m.old?.protect || m.new?.protect),
+      });
+    } else if (e.policyEvent) {
+      const p = e.policyEvent;
+      const r = pack(p.policyPackName, p.policyPackVersion);
+      r.failed.push({ policy: p.policyName, level: p.enforcementLevel, urn: p.resourceUrn || undefined, message: String(p.message ?? "").trim() });
+    } else if (e.policyAnalyzeSummaryEvent || e.policyAnalyzeStackSummaryEvent) {
+      const s = e.policyAnalyzeSummaryEvent ?? e.policyAnalyzeStackSummaryEvent;
+      const key = `${s.policyPackName}@${s.policyPackVersion}`;
+      const r = pack(s.policyPackName, s.policyPackVersion);
+      for (const n of s.passed ?? []) if (!r.passed.includes(n)) r.passed.push(n);
+      const f = failedBy.get(key) ?? new Set<string>();
+      for (const n of s.failed ?? []) f.add(n);
+      failedBy.set(key, f);
+    } else if (e.diagnosticEvent) {
+      const d = e.diagnosticEvent;
+      if (d.severity === "error") errors.push(`${d.urn ? `${parseUrn(d.urn).name}: ` : ""}${String(d.message ?? "").trim()}`);
+    } else if (e.summaryEvent) {
+      counts = e.summaryEvent.resourceChanges ?? {};
+      result = e.summaryEvent.result === "failed" ? "failed" : e.summaryEvent.result === "succeeded" ? "succeeded" : result;
+    }
+  }
+  // A policy passed when it passed on every resource it looked at: any failure anywhere wins.
+  for (const [key, r] of policies) {
+    const failed = new Set([...(failedBy.get(key) ?? []), ...r.failed.map((f) => f.policy)]);
+    r.passed = r.passed.filter((n) => !failed.has(n)).sort();
+  }
+  if (result === "unknown" && errors.length) result = "failed";
+  return { stack, steps: [...byUrn.values()], counts, policies: [...policies.values()], errors: [...new Set(errors)], result };
+}
+
+/** The plan handed to the policy pack (KRYONIX_POLICY_PLAN). Pure. */
+export function policyPlan(report: PreviewReport): PolicyPlan {
+  return {
+    stack: report.stack,
+    protectedStack: report.steps.some((s) => s.protect),
+    steps: report.steps.filter((s) => kindOf(s.op) !== undefined).map((s) => ({ urn: s.urn, op: s.op })),
+  };
+}
+
+/** The steps of each kind, stateful ones first within a kind. Pure. */
+export function grouped(report: PreviewReport): Record<Kind, PreviewStep[]> {
+  const out = Object.fromEntries(KINDS.map((k) => [k, [] as PreviewStep[]])) as Record<Kind, PreviewStep[]>;
+  for (const s of report.steps) {
+    const k = kindOf(s.op);
+    if (k) out[k].push(s);
+  }
+  for (const k of KINDS) out[k].sort((a, b) => Number(b.stateful) - Number(a.stateful) || a.urn.localeCompare(b.urn));
+  return out;
+}
+
+const label = (s: PreviewStep) => `${s.name} (${s.type})`;
+const detail = (s: PreviewStep) =>
+  s.replaceKeys.length ? ` — replaced because of: ${s.replaceKeys.join(", ")}` : s.diffs.length ? ` — changes: ${s.diffs.join(", ")}` : "";
+
+/** The summary as plain text (terminal) or GitHub markdown (a pull-request comment). Pure. */
+export function renderSummary(report: PreviewReport, format: "text" | "markdown"): string {
+  const g = grouped(report);
+  const md = format === "markdown";
+  const lines: string[] = [];
+  const h = (t: string) => lines.push(md ? `### ${t}` : `== ${t}`);
+  const item = (t: string) => lines.push(md ? `- ${t}` : `  ${t}`);
+  const code = (t: string) => (md ? `\`${t}\`` : t);
+  lines.push(md ? `## Pulumi preview: stack \`${report.stack}\`` : `Preview of stack ${report.stack}`);
+  const n = (k: Kind) => g[k].length;
+  lines.push(`${n("create")} to create, ${n("update")} to update, ${n("replace")} to replace, ${n("delete")} to delete; preview ${report.result}.`);
+  const risky = [...g.replace, ...g.delete].filter((s) => s.stateful);
+  lines.push("");
+  h("Stateful resources replaced or deleted (data or a running server at stake)");
+  if (!risky.length) item("none");
+  for (const s of risky) item(`${md ? "**" : ""}${kindOf(s.op)!.toUpperCase()}${md ? "**" : ""} ${code(label(s))}${detail(s)}${s.protect ? " (protected)" : ""}`);
+  for (const k of KINDS) {
+    lines.push("");
+    h(`${k[0].toUpperCase()}${k.slice(1)} (${n(k)})`);
+    if (!n(k)) item("none");
+    for (const s of g[k]) item(`${code(label(s))}${detail(s)}${s.stateful ? " [stateful]" : ""}`);
+  }
+  lines.push("");
+  h("Policies");
+  if (!report.policies.length) item("no policy pack ran");
+  for (const p of report.policies) {
+    item(`pack ${code(`${p.pack}@${p.version}`)}: passed ${p.passed.length ? p.passed.map(code).join(", ") : "none"}`);
+    for (const f of p.failed) item(`${md ? "**FAILED**" : "FAILED"} ${code(f.policy)} [${f.level}]${f.urn ? ` on ${code(parseUrn(f.urn).name)}` : ""}: ${f.message.split("\n").slice(-1)[0]}`);
+  }
+  const errors = report.errors.filter((e) => e !== "preview failed");
+  if (errors.length) {
+    lines.push("");
+    h("Errors");
+    for (const e of errors) item(e);
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,98 @@
+/**
+ * The kryonix policy pack, run by every `npm run preview` and `npm run up` (--policy-pack policy).
+ * The rules are pure functions in lib/policy.ts; this file wires them to @pulumi/policy.
+ */
+import { PolicyPack, type ResourceValidationArgs, type ReportViolation } from "@pulumi/policy";
+import { readFileSync } from "node:fs";
+import {
+  ALLOW_ENV,
+  PLAN_ENV,
+  POLICY_PACK_NAME,
+  RULES,
+  isAllowed,
+  parseAllowEnv,
+  parseUrn,
+  portViolations,
+  privilegeViolations,
+  secretMessage,
+  secretViolations,
+  statefulViolations,
+  type PolicyPlan,
+} from "../lib/policy";
+
+// The analyzer unwraps secrets before a policy sees the properties; the raw ones (secrets still
+// marked) are kept here as they are deserialized, synchronously just before each validation runs:
+// the resource's properties, then (when it has one) its provider's.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const deserialize = require("@pulumi/policy/deserialize");
+const raws: unknown[] = [];
+const original = deserialize.deserializeProperties;
+deserialize.deserializeProperties = (struct: { toJavaScript(): unknown }, proxySecrets: boolean) => {
+  raws.push(struct?.toJavaScript?.());
+  if (raws.length > 4) raws.shift();
+  return original(struct, proxySecrets);
+};
+const rawProps = (args: ResourceValidationArgs): unknown => raws[raws.length - (args.provider ? 2 : 1)];
+
+const fromEnv = parseAllowEnv(process.env[ALLOW_ENV]);
+const allowSchema = { allow: { type: "array" as const, items: { type: "string" as const }, default: [] as string[] } };
+const allowed = (args: ResourceValidationArgs, rule: string): string[] => [...(args.getConfig<{ allow?: string[] }>().allow ?? []), ...(fromEnv.allow[rule] ?? [])];
+
+function readPlan(): PolicyPlan | undefined {
+  const file = process.env[PLAN_ENV];
+  if (!file) return undefined;
+  return JSON.parse(readFileSync(file, "utf8")) as PolicyPlan;
+}
+
+const CONTAINER = "docker:index/container:Container";
+
+new PolicyPack(POLICY_PACK_NAME, {
+  enforcementLevel: "mandatory",
+  policies: [
+    {
+      name: RULES.statefulKept,
+      description: "A protected stack keeps its data volumes, database and PostgreSQL container: no replacement, no deletion.",
+      configSchema: { properties: allowSchema },
+      // Checked once, when the stack resource registers (first), against the plan written before the run.
+      validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+        if (args.type !== "pulumi:pulumi:Stack") return;
+        for (const p of fromEnv.problems) report(p);
+        const plan = readPlan();
+        if (!plan) {
+          report(`no plan in ${PLAN_ENV}: run through \`npm run preview\` or \`npm run up\`, which plan first, so this rule can see replacements and deletions`);
+          return;
+        }
+        for (const v of statefulViolations(plan, allowed(args, RULES.statefulKept))) report(v.message, v.urn);
+      },
+    },
+    {
+      name: RULES.loopbackPorts,
+      description: "Every published container port binds 127.0.0.1 only.",
+      configSchema: { properties: allowSchema },
+      validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+        if (args.type !== CONTAINER || isAllowed(allowed(args, RULES.loopbackPorts), args.urn, args.props.name)) return;
+        for (const m of portViolations(args.urn, args.props, parseUrn(args.urn).stack)) report(m);
+      },
+    },
+    {
+      name: RULES.noPrivileged,
+      description: "No container runs privileged or with the host's network, PID or IPC namespace.",
+      configSchema: { properties: allowSchema },
+      validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+        if (args.type !== CONTAINER || isAllowed(allowed(args, RULES.noPrivileged), args.urn, args.props.name)) return;
+        for (const m of privilegeViolations(args.urn, args.props, parseUrn(args.urn).stack)) report(m);
+      },
+    },
+    {
+      name: RULES.secretsSecret,
+      description: "Passwords, keys and secret files are Pulumi secrets.",
+      configSchema: { properties: allowSchema },
+      validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+        const raw = rawProps(args);
+        if (isAllowed(allowed(args, RULES.secretsSecret), args.urn, typeof args.props?.name === "string" ? args.props.name : undefined)) return;
+        const problems = secretViolations(args.type, raw);
+        if (problems.length) report(secretMessage(args.urn, problems, parseUrn(args.urn).stack));
+      },
+    },
+  ],
+});
