@@ -33,6 +33,8 @@ export interface Versions {
   npm: Record<string, string>;
   go: Record<string, GoBuild>;
   debian: { suite: string; mirror: string; securityMirror: string; baseImage: string };
+  /** Go programs the checks use (not the stack): built with `go install module@version`, e.g. actionlint. */
+  tools?: Record<string, { module: string; version: string }>;
 }
 
 export const repoRoot = path.resolve(__dirname, "..");
