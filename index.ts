@@ -4,6 +4,7 @@
  * Composition only: each piece is a component in components/.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { DatabaseRepair } from "./components/database-repair";
 import { Database, DATABASE_NAME, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
 import { Migrations } from "./components/migrations";
 import { Minio, MINIO_PORT } from "./components/minio";
@@ -21,6 +22,7 @@ import { postgresParameters, resourceName, validateStackConfig } from "./lib/con
 import { LOOPBACK } from "./lib/containers";
 import { adoptExistingCluster, dockerConfigProblems, viewEngine } from "./lib/docker-engine";
 import { readImageTags } from "./lib/image-tags";
+import { sqlObjects } from "./lib/drift";
 import { loadMigrationFiles } from "./lib/migrations-fs";
 import { renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "./lib/pgbackrest";
 import { renderPgpass } from "./lib/pgpass";
@@ -129,6 +131,18 @@ const migrations = new Migrations(
   { dependsOn: database.ready },
 );
 const monitoringGrants = database.monitoringGrant(migrations.migrations);
+// Drift no provider reads, repaired by every up: ALTER SYSTEM, and dropped indexes of sql/ (README, "Drift detection").
+new DatabaseRepair(
+  "database-repair",
+  {
+    connection: pulumi.secret(
+      pulumi.all([postgres.superuserPassword, database.name]).apply(([password, db]) => ({ host: postgres.adminHost, port: postgres.adminPort, database: db, user: SUPERUSER, password })),
+    ),
+    ownerRole: OWNER_ROLE,
+    indexes: sqlObjects(migrationFiles).indexes,
+  },
+  { dependsOn: [migrations.migrations], deletedWith: postgres.volume },
+);
 
 const pgbouncer = new Pgbouncer(
   "pgbouncer",

@@ -87,6 +87,15 @@ export const METABASE_MONITORING_VIEWS = [
   "monitoring_archiver",
 ] as const satisfies readonly (typeof MONITORING_VIEWS)[number][];
 
+/** Extensions the stack creates as superuser before any migration (sql/ may create more). */
+export const EXTENSIONS = ["pg_stat_statements", "pgaudit"] as const;
+
+/** The roles each role is a member of. */
+export const ROLE_MEMBERSHIPS: Readonly<Record<string, readonly string[]>> = {
+  [MIGRATOR_ROLE]: [OWNER_ROLE],
+  [MONITOR_ROLE]: ["pg_monitor"],
+};
+
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const PRIVILEGES = new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "USAGE"]);
 
@@ -232,10 +241,12 @@ export class Database extends pulumi.ComponentResource {
         { name: role, login: true, password: args.roleSecrets[role].scramVerifier, encryptedPassword: true, ...extra },
         on([], adopted(role)),
       );
-    const migrator = loginRole(MIGRATOR_ROLE, { roles: [owner.name] });
+    // The owner by its resource's output, so the member waits for it.
+    const memberships = (role: string) => ({ roles: (ROLE_MEMBERSHIPS[role] ?? []).map((r): pulumi.Input<string> => (r === OWNER_ROLE ? owner.name : r)) });
+    const migrator = loginRole(MIGRATOR_ROLE, memberships(MIGRATOR_ROLE));
     const app = loginRole(APP_ROLE);
     const readonly = loginRole(READONLY_ROLE);
-    const monitor = loginRole(MONITOR_ROLE, { roles: ["pg_monitor"] });
+    const monitor = loginRole(MONITOR_ROLE, memberships(MONITOR_ROLE));
     const pgbouncer = loginRole(PGBOUNCER_ROLE);
     this.roles = { [OWNER_ROLE]: owner, [MIGRATOR_ROLE]: migrator, [APP_ROLE]: app, [READONLY_ROLE]: readonly, [MONITOR_ROLE]: monitor, [PGBOUNCER_ROLE]: pgbouncer };
 
@@ -336,7 +347,7 @@ export class Database extends pulumi.ComponentResource {
     this.lastGrant = grants[grants.length - 1];
 
     // Created as superuser before any migration: pg_stat_statements is not a trusted extension.
-    const extensions = ["pg_stat_statements", "pgaudit"].map(
+    const extensions = EXTENSIONS.map(
       (ext) => new postgresql.Extension(`${name}-extension-${ext}`, { name: ext, database: database.name, schema: "public" }, on()),
     );
 

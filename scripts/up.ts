@@ -3,14 +3,16 @@
  * (dev by default) up, with no prompt:
  *  1. `pulumi stack select --create`;
  *  2. a refresh of the stack's Docker resources, so that a container, network or volume removed
- *     by hand is seen as gone and created again (lib/stack-run.ts dockerUrns);
+ *     by hand is seen as gone and created again (lib/stack-run.ts dockerUrns); then, when the
+ *     PostgreSQL container runs, of the rest (database objects), so that drift inside the database
+ *     is repaired too (README, "Drift detection");
  *  3. a preview without the policy pack, whose steps are the plan the pack checks (lib/guarded-run.ts);
  *  4. `pulumi up --yes --policy-pack policy` with that plan: a policy violation stops it before any change.
  */
 import { spawnSync } from "node:child_process";
 import { planForPolicy, planningFlags, policyArgs } from "../lib/guarded-run";
 import { stackFromArgs } from "../lib/pulumi-env";
-import { dockerUrns, stackCli } from "../lib/stack-run";
+import { dockerUrns, nonDockerUrns, runningPostgres, stackCli } from "../lib/stack-run";
 import { repoRoot } from "../lib/versions";
 
 const args = process.argv.slice(2);
@@ -29,10 +31,19 @@ if (exported.code !== 0) {
   say(`cannot read the state of stack ${stack}: ${exported.stderr.trim()}`);
   process.exit(1);
 }
-const urns = dockerUrns(JSON.parse(exported.stdout || "{}"));
+const state = JSON.parse(exported.stdout || "{}");
+const urns = dockerUrns(state);
 if (urns.length) {
   say(`refreshing the ${urns.length} Docker resources of stack ${stack} first`);
   const refresh = cli.run(["refresh", "--yes", "--skip-preview", "--non-interactive", "--stack", stack, ...urns.flatMap((u) => ["--target", u])]);
+  if (refresh !== 0) process.exit(refresh);
+}
+// With the server up, the database objects too: a revoked grant, a role's changed attribute, ALTER
+// SYSTEM or a dropped index of sql/ (components/database-repair.ts) are then seen and repaired.
+// Without it they cannot be read; they are checked again on the next up.
+if (runningPostgres(state, cli.env)) {
+  say(`refreshing the database objects of stack ${stack} (the server is running)`);
+  const refresh = cli.run(["refresh", "--yes", "--skip-preview", "--non-interactive", "--stack", stack, ...nonDockerUrns(state).flatMap((u) => ["--target", u])]);
   if (refresh !== 0) process.exit(refresh);
 }
 let plan;

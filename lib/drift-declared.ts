@@ -1,0 +1,56 @@
+/**
+ * What the stack declares inside the database, built from the very data the stack is made from
+ * (components/database.ts's roles, grants and extensions; the files of sql/), so the drift check
+ * follows every role, grant, view or extension added there without a copy to keep in step.
+ */
+import {
+  DATABASE_NAME,
+  EXTENSIONS,
+  LOGIN_ROLES,
+  METABASE_MONITORING_VIEWS,
+  MONITOR_ROLE,
+  MONITORING_VIEWS,
+  OWNER_ROLE,
+  PGBOUNCER_AUTH_SCHEMA,
+  READONLY_ROLE,
+  ROLE_MEMBERSHIPS,
+  SCHEMAS,
+  TABLE_GRANTS,
+} from "../components/database";
+import { SUPERUSER } from "../components/postgres";
+import type { Declared, DeclaredGrant } from "./drift";
+import { LEDGER_TABLE, type MigrationFile } from "./migrations";
+import { sqlObjects } from "./drift";
+
+/** The Declared model of lib/drift.ts for the given sql/ files. */
+export function declaredDatabase(files: readonly MigrationFile[]): Declared {
+  const grants: DeclaredGrant[] = [];
+  for (const [role, bySchema] of Object.entries(TABLE_GRANTS)) {
+    for (const [schema, privs] of Object.entries(bySchema)) {
+      if (!privs) continue;
+      grants.push({ role, schema, objectType: "table", privileges: [...privs.tables], defaults: true });
+      if (privs.sequences) grants.push({ role, schema, objectType: "sequence", privileges: [...privs.sequences], defaults: true });
+    }
+  }
+  // Database.monitoringGrant: the monitoring views in audit.
+  grants.push({ role: MONITOR_ROLE, schema: "audit", objectType: "table", privileges: ["SELECT"], objects: MONITORING_VIEWS });
+  grants.push({ role: READONLY_ROLE, schema: "audit", objectType: "table", privileges: ["SELECT"], objects: METABASE_MONITORING_VIEWS });
+  const sql = sqlObjects(files);
+  const roles: Declared["roles"] = { [OWNER_ROLE]: { login: false, memberOf: [...(ROLE_MEMBERSHIPS[OWNER_ROLE] ?? [])] } };
+  for (const role of LOGIN_ROLES) roles[role] = { login: true, memberOf: [...(ROLE_MEMBERSHIPS[role] ?? [])] };
+  return {
+    database: DATABASE_NAME,
+    superuser: SUPERUSER,
+    owner: OWNER_ROLE,
+    roles,
+    schemas: [...SCHEMAS],
+    grants,
+    extensions: [...new Set(["plpgsql", ...EXTENSIONS, ...sql.extensions])].sort(),
+    relations: sql.relations,
+    indexes: sql.indexes,
+    ledgerTable: LEDGER_TABLE,
+  };
+}
+
+/** The schemas whose relations the drift check lists: the managed ones, PgBouncer's and public. */
+export const CHECKED_SCHEMAS = [...SCHEMAS, PGBOUNCER_AUTH_SCHEMA, "public"];
