@@ -71,13 +71,6 @@ export function dockerUrns(exported: unknown): string[] {
     .map((r) => r.urn);
 }
 
-/** Every resource but the Docker ones and the stack itself: what `npm run up` refreshes once the server runs. Pure. */
-export function nonDockerUrns(exported: unknown): string[] {
-  return exportedResources(exported)
-    .filter((r) => !r.type.startsWith("docker:index/") && r.type !== "pulumi:pulumi:Stack" && !r.type.startsWith("pulumi:providers:"))
-    .map((r) => r.urn);
-}
-
 /** Whether the PostgreSQL container of the state (a container under kryonix:db:Postgres) is running on the engine. */
 export function runningPostgres(exported: unknown, env: NodeJS.ProcessEnv): boolean {
   const pg = exportedResources(exported).find((r) => r.type === "docker:index/container:Container" && r.urn.includes("kryonix:db:Postgres$")) as

@@ -3,16 +3,16 @@
  * (dev by default) up, with no prompt:
  *  1. `pulumi stack select --create`;
  *  2. a refresh of the stack's Docker resources, so that a container, network or volume removed
- *     by hand is seen as gone and created again (lib/stack-run.ts dockerUrns); then, when the
- *     PostgreSQL container runs, of the rest (database objects), so that drift inside the database
- *     is repaired too (README, "Drift detection");
+ *     by hand is seen as gone and created again (lib/stack-run.ts dockerUrns); when the
+ *     PostgreSQL container runs, steps 3 and 4 refresh the rest (database objects) too, so that
+ *     drift inside the database is repaired (README, "Drift detection");
  *  3. a preview without the policy pack, whose steps are the plan the pack checks (lib/guarded-run.ts);
  *  4. `pulumi up --yes --policy-pack policy` with that plan: a policy violation stops it before any change.
  */
 import { spawnSync } from "node:child_process";
 import { planForPolicy, planningFlags, policyArgs } from "../lib/guarded-run";
 import { stackFromArgs } from "../lib/pulumi-env";
-import { dockerUrns, nonDockerUrns, runningPostgres, stackCli } from "../lib/stack-run";
+import { dockerUrns, runningPostgres, stackCli } from "../lib/stack-run";
 import { repoRoot } from "../lib/versions";
 
 const args = process.argv.slice(2);
@@ -38,24 +38,24 @@ if (urns.length) {
   const refresh = cli.run(["refresh", "--yes", "--skip-preview", "--non-interactive", "--stack", stack, ...urns.flatMap((u) => ["--target", u])]);
   if (refresh !== 0) process.exit(refresh);
 }
-// With the server up, the database objects too: a revoked grant, a role's changed attribute, ALTER
-// SYSTEM or a dropped index of sql/ (components/database-repair.ts) are then seen and repaired.
-// Without it they cannot be read; they are checked again on the next up.
-if (runningPostgres(state, cli.env)) {
-  say(`refreshing the database objects of stack ${stack} (the server is running)`);
-  const refresh = cli.run(["refresh", "--yes", "--skip-preview", "--non-interactive", "--stack", stack, ...nonDockerUrns(state).flatMap((u) => ["--target", u])]);
-  if (refresh !== 0) process.exit(refresh);
-}
+// With the server up, the plan and the update refresh everything else too (--refresh), so that a
+// revoked grant, a role's changed attribute, ALTER SYSTEM or a dropped index of sql/
+// (components/database-repair.ts) are seen and repaired. In the same operation, not a refresh of
+// its own: a refresh that records a revoked grant and is not followed by the update would be undone
+// by the next one (the grant's read then reports its declared privileges again), hiding the drift.
+// Without the server they cannot be read; the next up repairs them.
+const refreshAll = runningPostgres(state, cli.env) && !upArgs.includes("--refresh");
+if (refreshAll) say(`the server is running: the database objects are refreshed with the update`);
 let plan;
 try {
-  plan = planForPolicy(stack, planningFlags(upArgs));
+  plan = planForPolicy(stack, [...planningFlags(upArgs), ...(refreshAll ? ["--refresh"] : [])]);
 } catch (e) {
   say((e as Error).message);
   process.exit(1);
 }
 let code: number;
 try {
-  code = stackCli(stack, { ...process.env, ...plan.env }).run(["up", "--yes", "--non-interactive", "--stack", stack, ...policyArgs(stack), ...upArgs]);
+  code = stackCli(stack, { ...process.env, ...plan.env }).run(["up", "--yes", "--non-interactive", "--stack", stack, ...(refreshAll ? ["--refresh"] : []), ...policyArgs(stack), ...upArgs]);
 } finally {
   plan.dispose();
 }
