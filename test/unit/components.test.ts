@@ -723,11 +723,22 @@ describe("the stack program", () => {
   it("serializes the dynamic providers without capturing a secret", () => {
     const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
     // The certificates are @pulumi/tls resources now, not dynamic providers.
-    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["MinioBucket", "PgbackrestStanza", "SqlMigrations", "SqlScript"]);
+    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "PgbackrestStanza", "SqlMigrations", "SqlScript"]);
     for (const r of dynamic) {
       expect(typeof r.inputs.__provider, r.name).toBe("string");
       for (const secret of [...dev.generated, ...dev.privateKeys]) expect(r.inputs.__provider).not.toContain(secret);
     }
+  });
+
+  it("repairs drift no provider reads after the migrations: the indexes of sql/, the superuser connection a secret", () => {
+    const repair = dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:DatabaseRepair")!;
+    const migrations = dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:SqlMigrations")!;
+    expect(dependencyClosure(dev, repair).has(migrations.urn)).toBe(true);
+    expect(repair.deletedWith).toBe(byName(dev, VOLUME, "kryonix-dev-postgres").urn);
+    expect(repair.inputs.indexes["core.idx_projects_company_id"]).toMatch(/^CREATE INDEX idx_projects_company_id ON core\.projects/);
+    expect(repair.inputs.ownerRole).toBe("kryonix_owner");
+    expect(repair.secretInputs).toEqual(expect.arrayContaining(["connection"]));
+    expect(repair.additionalSecretOutputs).toEqual(expect.arrayContaining(["connection"]));
   });
 
   it.each(["dev", "prod"])("%s: makes the versioned backup bucket after the MinIO container, with no credential in clear", (stack) => {
