@@ -149,6 +149,9 @@ export function grouped(report: PreviewReport): Record<Kind, PreviewStep[]> {
   return out;
 }
 
+/** Markdown folds a kind's list longer than this. */
+const FOLD_AFTER = 15;
+
 const label = (s: PreviewStep) => `${s.name} (${s.type})`;
 const detail = (s: PreviewStep) =>
   s.replaceKeys.length ? ` — replaced because of: ${s.replaceKeys.join(", ")}` : s.diffs.length ? ` — changes: ${s.diffs.join(", ")}` : "";
@@ -173,7 +176,11 @@ export function renderSummary(report: PreviewReport, format: "text" | "markdown"
     lines.push("");
     h(`${k[0].toUpperCase()}${k.slice(1)} (${n(k)})`);
     if (!n(k)) item("none");
+    // A long list (a new stack creates about a hundred resources) folds away in a comment.
+    const fold = md && n(k) > FOLD_AFTER;
+    if (fold) lines.push("<details><summary>the list</summary>", "");
     for (const s of g[k]) item(`${code(label(s))}${detail(s)}${s.stateful ? " [stateful]" : ""}`);
+    if (fold) lines.push("", "</details>");
   }
   lines.push("");
   h("Policies");

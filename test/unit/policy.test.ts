@@ -162,6 +162,9 @@ describe("preview summary (lib/preview-summary.ts)", () => {
     expect(md).toContain("## Pulumi preview: stack `prod`");
     expect(md).toContain("- **DELETE** `postgres-data (docker:index/volume:Volume)` (protected)");
     expect(md).toContain("passed `secrets-stay-secret`");
+    const many = parsePreviewEvents("dev", Array.from({ length: 20 }, (_, i) => pre("create", urn("postgresql:index/grant:Grant", `g${i}`))).join("\n"));
+    expect(renderSummary(many, "markdown")).toMatch(/### Create \(20\)\n<details><summary>the list<\/summary>\n\n- `g0/);
+    expect(renderSummary(many, "text")).not.toContain("<details>");
   });
 
   it("the plan's preview takes the up flags that change what is planned", () => {
