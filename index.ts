@@ -136,7 +136,9 @@ new DatabaseRepair(
   "database-repair",
   {
     connection: pulumi.secret(
-      pulumi.all([postgres.superuserPassword, database.name]).apply(([password, db]) => ({ host: postgres.adminHost, port: postgres.adminPort, database: db, user: SUPERUSER, password })),
+      pulumi
+        .all([postgres.superuserPassword, database.name, pki.caCertificate])
+        .apply(([password, db, ca]) => ({ host: postgres.adminHost, port: postgres.adminPort, database: db, user: SUPERUSER, password, ca })),
     ),
     ownerRole: OWNER_ROLE,
     indexes: sqlObjects(migrationFiles).indexes,

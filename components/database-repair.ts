@@ -78,7 +78,7 @@ export function makeDatabaseRepairProvider(connect: Connect = connectPg): pulumi
       if (olds.ownerRole !== news.ownerRole) changed.push("ownerRole");
       const c = olds.connection;
       const n = news.connection;
-      if (c?.host !== n.host || c?.port !== n.port || c?.database !== n.database || c?.user !== n.user || c?.password !== n.password) changed.push("connection");
+      if (c?.host !== n.host || c?.port !== n.port || c?.database !== n.database || c?.user !== n.user || c?.password !== n.password || c?.ca !== n.ca) changed.push("connection");
       return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
     },
     async create(inputs: DatabaseRepairInputs) {

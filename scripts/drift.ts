@@ -88,6 +88,7 @@ async function check(): Promise<DriftReport> {
           database: outputs.endpoints.postgres.database,
           user: outputs.credentials.postgres.user,
           password: outputs.credentials.postgres.password,
+          ca: outputs.caCertificate,
         },
         "kryonix-drift",
       );

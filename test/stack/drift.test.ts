@@ -20,6 +20,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pgSsl } from "../../lib/tls";
 import { repoRoot } from "../../lib/versions";
 import { dockerLeftovers, sh } from "../support/process";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
@@ -34,7 +35,14 @@ const timed = <T>(step: string, fn: () => Promise<T> | T) => t.timed(step, fn);
 
 async function psql(...statements: string[]): Promise<void> {
   const o = await t.outputs();
-  const client = new Client({ host: "127.0.0.1", port: o.endpoints.postgres.port, database: o.endpoints.postgres.database, user: o.credentials.postgres.user, password: o.credentials.postgres.password });
+  const client = new Client({
+    host: "127.0.0.1",
+    port: o.endpoints.postgres.port,
+    database: o.endpoints.postgres.database,
+    user: o.credentials.postgres.user,
+    password: o.credentials.postgres.password,
+    ssl: pgSsl(o.caCertificate, "127.0.0.1"),
+  });
   await client.connect();
   try {
     // One at a time, outside a transaction: ALTER SYSTEM refuses to run in one.
