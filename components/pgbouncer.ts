@@ -20,6 +20,14 @@ import { type ServerTls, tlsUploads } from "../lib/tls";
 export const PGBOUNCER_PORT = 6432;
 export const PGBOUNCER_INI_FILE = `${CONFIG_DIR}/pgbouncer.ini`;
 export const PGBOUNCER_USERLIST_FILE = `${CONFIG_DIR}/userlist.txt`;
+/**
+ * PgBouncer's CPU weight (Docker's default is 1024). It is one thread on every query's path: when
+ * the host's cores are contended, each statement waits for it to be scheduled, and a waiting pooler
+ * stalls all its clients at once. Measured on the shared 2-core machine at load average ~35,
+ * 10 clients through PgBouncer: 3,607 tps at 1024, 5,863 at 8192 (BENCHMARKS.md). A weight, not a
+ * limit: it only decides who runs first when the cores are busy.
+ */
+export const PGBOUNCER_CPU_SHARES = 8192;
 /** The image's check: pg_isready against PgBouncer's admin console (no PostgreSQL backend needed). */
 export const PGBOUNCER_HEALTHCHECK = "/usr/local/bin/kryonix-pgbouncer-healthcheck";
 
@@ -130,6 +138,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
           { file: PGBOUNCER_USERLIST_FILE, content: userlist, permissions: UPLOAD_MODE },
           ...tlsUploads({ ...args.tls, privateKeyPem: pulumi.secret(args.tls.privateKeyPem) }),
         ],
+        cpuShares: PGBOUNCER_CPU_SHARES,
         healthcheck: healthcheck([PGBOUNCER_HEALTHCHECK], 30, args.engine),
         waitTimeout: 120,
         // SIGINT: PgBouncer's safe shutdown, waiting for transactions in flight.

@@ -512,6 +512,8 @@ describe("the stack program", () => {
     // The lookup role's password, then the monitoring role's SCRAM verifier (a console stats user).
     expect(bouncer["/etc/kryonix/userlist.txt"]).toMatch(/^"kryonix_pgbouncer" "Mock[0-9a-f]+Z9"\n"kryonix_monitor" "SCRAM-SHA-256\$4096:[^"]+"\n$/);
     expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("stats_users = kryonix_pgbouncer,kryonix_monitor");
+    // The pooler runs first when the cores are contended; no other container changes Docker's default weight.
+    for (const c of containers(dev)) expect(c.inputs.cpuShares, c.inputs.name).toBe(c.inputs.name === "kryonix-dev-pgbouncer" ? 8192 : undefined);
 
     // The exporters get the monitoring role's password as files only; Prometheus the bcrypt hash only.
     const pgExporter = uploads(dev, "kryonix-dev-postgres-exporter");

@@ -1,0 +1,98 @@
+/**
+ * `npm run bench`: the pure parts. Result rows, ratios against the issue's targets, the table,
+ * and the SVG chart of the ratios (drawn here, no charting library).
+ */
+export interface BenchRun {
+  /** e.g. "select-only 50 clients". */
+  workload: string;
+  /** e.g. "direct", "pgbouncer", "tuned", "defaults". */
+  variant: string;
+  tps: number | null;
+  /** Transactions processed, failed, and error lines (a refused connection, an aborted client). */
+  processed: number | null;
+  failed: number | null;
+  errors: string[];
+  seconds: number;
+}
+
+export interface Comparison {
+  name: string;
+  /** The run measured against the baseline, e.g. PgBouncer against direct. */
+  subject: string;
+  baseline: string;
+  ratio: number | null;
+  /** The target ratio (subject / baseline at least this), when the issue sets one. */
+  target?: number;
+  note?: string;
+}
+
+export function ratio(subject: number | null, baseline: number | null): number | null {
+  if (subject === null || baseline === null || !(baseline > 0) || !Number.isFinite(subject)) return null;
+  return subject / baseline;
+}
+
+export function meets(c: Comparison): boolean | null {
+  if (c.target === undefined || c.ratio === null) return null;
+  return c.ratio >= c.target;
+}
+
+/** The table `npm run bench` prints and BENCHMARKS.md shows. Pure. */
+export function renderRunsTable(runs: readonly BenchRun[]): string {
+  const lines = ["| workload | variant | tps | transactions | failed | errors |", "|---|---|---:|---:|---:|---|"];
+  for (const r of runs) {
+    const err = r.errors.length ? `${r.errors.length}: ${r.errors[0].replace(/\|/g, "/").slice(0, 80)}` : "0";
+    lines.push(`| ${r.workload} | ${r.variant} | ${r.tps === null ? "—" : r.tps.toFixed(0)} | ${r.processed ?? "—"} | ${r.failed ?? "—"} | ${err} |`);
+  }
+  return lines.join("\n");
+}
+
+export function renderComparisonsTable(comparisons: readonly Comparison[]): string {
+  const lines = ["| comparison | ratio | target | met |", "|---|---:|---:|---|"];
+  for (const c of comparisons) {
+    const m = meets(c);
+    lines.push(
+      `| ${c.name} (${c.subject} / ${c.baseline}) | ${c.ratio === null ? "—" : `${c.ratio.toFixed(2)}x`} | ${c.target === undefined ? "" : `${c.target}x`} | ${m === null ? (c.note ?? "") : m ? "yes" : `**no**${c.note ? `: ${c.note}` : ""}`} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/**
+ * A horizontal bar chart of the ratios (log scale, 1x in the middle), with each target as a tick
+ * and the bar green when it meets it, red when it does not, grey without a target. Pure.
+ */
+export function renderRatioChart(comparisons: readonly Comparison[], title: string): string {
+  const rows = comparisons.filter((c) => c.ratio !== null && c.ratio > 0);
+  const labelWidth = 420;
+  const barWidth = 420;
+  const rowHeight = 26;
+  const top = 40;
+  const width = labelWidth + barWidth + 80;
+  const height = top + rows.length * rowHeight + 40;
+  // log10 from 0.1x to 10x across the bar area.
+  const x = (r: number) => labelWidth + ((Math.log10(Math.min(10, Math.max(0.1, r))) + 1) / 2) * barWidth;
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="22" font-size="15" font-weight="bold">${escape(title)}</text>`,
+  ];
+  for (const tick of [0.1, 0.5, 1, 2, 5, 10]) {
+    out.push(`<line x1="${x(tick)}" y1="${top - 6}" x2="${x(tick)}" y2="${height - 30}" stroke="${tick === 1 ? "#333" : "#ddd"}"/>`);
+    out.push(`<text x="${x(tick)}" y="${height - 14}" text-anchor="middle" fill="#555">${tick}x</text>`);
+  }
+  rows.forEach((c, i) => {
+    const y = top + i * rowHeight;
+    const m = meets(c);
+    const color = m === null ? "#8a8a8a" : m ? "#2e8b57" : "#c0392b";
+    const x0 = x(1);
+    const x1 = x(c.ratio!);
+    out.push(`<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escape(`${c.name}`)}</text>`);
+    out.push(`<rect x="${Math.min(x0, x1)}" y="${y + 4}" width="${Math.max(1, Math.abs(x1 - x0))}" height="${rowHeight - 10}" fill="${color}"/>`);
+    out.push(`<text x="${Math.max(x0, x1) + 4}" y="${y + 15}">${c.ratio!.toFixed(2)}x</text>`);
+    if (c.target !== undefined) out.push(`<line x1="${x(c.target)}" y1="${y + 1}" x2="${x(c.target)}" y2="${y + rowHeight - 3}" stroke="black" stroke-width="2"/>`);
+  });
+  out.push("</svg>");
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { meets, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable } from "../../lib/bench";
+
+describe("bench helpers", () => {
+  it("ratio and target", () => {
+    expect(ratio(85, 100)).toBeCloseTo(0.85);
+    expect(ratio(null, 100)).toBeNull();
+    expect(ratio(10, 0)).toBeNull();
+    expect(meets({ name: "a", subject: "p", baseline: "d", ratio: 0.84, target: 0.85 })).toBe(false);
+    expect(meets({ name: "a", subject: "p", baseline: "d", ratio: 0.9, target: 0.85 })).toBe(true);
+    expect(meets({ name: "a", subject: "p", baseline: "d", ratio: 0.9 })).toBeNull();
+  });
+  it("tables", () => {
+    const runs = renderRunsTable([{ workload: "select-only 50 clients", variant: "direct", tps: 9201.4, processed: 100, failed: 0, errors: [], seconds: 15 }]);
+    expect(runs).toContain("| select-only 50 clients | direct | 9201 | 100 | 0 | 0 |");
+    const cmp = renderComparisonsTable([{ name: "x", subject: "pgbouncer", baseline: "direct", ratio: 0.72, target: 0.85 }]);
+    expect(cmp).toContain("| x (pgbouncer / direct) | 0.72x | 0.85x | **no** |");
+  });
+  it("chart: one bar per ratio, red when a target is missed, escaped labels", () => {
+    const svg = renderRatioChart(
+      [
+        { name: "a <b>", subject: "p", baseline: "d", ratio: 0.72, target: 0.85 },
+        { name: "c", subject: "p", baseline: "d", ratio: 6, target: 5 },
+        { name: "no data", subject: "p", baseline: "d", ratio: null },
+      ],
+      "t",
+    );
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("a &lt;b&gt;");
+    expect(svg).toContain('fill="#c0392b"');
+    expect(svg).toContain('fill="#2e8b57"');
+    expect(svg).not.toContain("no data");
+  });
+});
