@@ -30,6 +30,7 @@ import { PGBENCH, pgbenchExec } from "../lib/pgbench";
 import { readImageTags } from "../lib/image-tags";
 import { GiB } from "../lib/size";
 import { readOutputs, stackCli } from "../lib/stack-run";
+import { TLS_CA_FILE } from "../lib/tls";
 import { renderPostgresqlConf, tunePostgres } from "../lib/tuning";
 import { repoRoot } from "../lib/versions";
 
@@ -103,6 +104,9 @@ function pooling(): void {
     sh("docker", ["rm", "-f", client], undefined, env);
     const started = sh("docker", ["run", "-d", "--name", client, "--network", o.dockerNetwork, readImageTags().postgres, "sleep", "infinity"], undefined, env);
     if (started.code !== 0) throw new Error(`client container: ${started.out}`);
+    // pgbench verifies the servers against the stack CA, where the stack's containers have it.
+    const ca = sh("docker", ["exec", "-i", client, "sh", "-c", `mkdir -p ${path.posix.dirname(TLS_CA_FILE)} && cat > ${TLS_CA_FILE} && chmod 0644 ${TLS_CA_FILE}`], o.caCertificate, env);
+    if (ca.code !== 0) throw new Error(`client container CA: ${ca.out}`);
   }
   notes.push(`pooling: pgbench ran in ${CLIENT === "postgres" ? "the postgres container" : "a client container on the stack network"}`);
   const psql = (sql: string) => sh("docker", ["exec", "-i", "-u", "postgres", pg, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "kryonix_saas"], sql, env);
