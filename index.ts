@@ -17,6 +17,7 @@ import { Pgbouncer } from "./components/pgbouncer";
 import { Pki } from "./components/pki";
 import { Postgres, POSTGRES_DATA_DIR, POSTGRES_PORT, SUPERUSER } from "./components/postgres";
 import { Proxy } from "./components/proxy";
+import { Schedules } from "./components/schedules";
 import { Secrets } from "./components/secrets";
 import { postgresParameters, resourceName, validateStackConfig } from "./lib/config";
 import { LOOPBACK } from "./lib/containers";
@@ -24,6 +25,7 @@ import { adoptExistingCluster, dockerConfigProblems, viewEngine } from "./lib/do
 import { readImageTags } from "./lib/image-tags";
 import { sqlObjects } from "./lib/drift";
 import { loadMigrationFiles } from "./lib/migrations-fs";
+import { renderCrontab } from "./lib/backup-schedule";
 import { renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "./lib/pgbackrest";
 import { renderPgpass } from "./lib/pgpass";
 import { readKryonixConfig } from "./lib/pulumi-config";
@@ -100,6 +102,8 @@ const postgres = new Postgres("postgres", {
     caCertificate: pki.caCertificate,
   },
   tls: { certificatePem: pki.servers.postgres.certificatePem, privateKeyPem: pki.servers.postgres.privateKeyPem, caCertificate: pki.caCertificate },
+  // Backups and the restore drill, run by cron in the container (pgBackRest needs PGDATA's host).
+  crontab: renderCrontab(config.schedules),
   startAfter: [minio.container],
 });
 
@@ -145,6 +149,17 @@ new DatabaseRepair(
   },
   { dependsOn: [migrations.migrations], deletedWith: postgres.volume },
 );
+
+// The partitions job, run by pg_cron inside the database once its function exists.
+new Schedules("schedules", {
+  host: postgres.adminHost,
+  port: postgres.adminPort,
+  superuser: SUPERUSER,
+  superuserPassword: postgres.superuserPassword,
+  partitionsSchedule: config.schedules.partitions,
+  dataVolume: postgres.volume,
+  dependsOn: [migrations],
+});
 
 const pgbouncer = new Pgbouncer(
   "pgbouncer",
@@ -287,6 +302,8 @@ export const backup = {
   bucket: minio.bucketName,
   retentionFullDays: config.backupRetentionDays,
   archiveTimeoutSeconds: config.archiveTimeoutSeconds,
+  /** Cron schedules in UTC ("off" when not scheduled). */
+  schedules: config.schedules,
 };
 /** What postgresql.conf was tuned from (`npm run test:db:performance` checks SHOW against it). */
 export const tuning = { storage: config.storage, overrides: config.postgresOverrides };

@@ -16,6 +16,7 @@ import {
   serviceContainerArgs,
   serviceArgsProblems,
 } from "../lib/containers";
+import { CRONTAB_FILE } from "../lib/backup-schedule";
 import { invalid } from "../lib/messages";
 import { renderPgHbaConf } from "../lib/pg-hba";
 import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../lib/pgbackrest";
@@ -62,6 +63,11 @@ export interface PostgresArgs extends ServiceContainerArgs {
     /** The stack CA's certificate, which MinIO's certificate is checked against. */
     caCertificate: pulumi.Input<string>;
   };
+  /**
+   * The OS-level job schedule (lib/backup-schedule.ts renderCrontab), uploaded to
+   * /etc/cron.d/kryonix: the image's entrypoint runs cron on it for as long as the container runs.
+   */
+  crontab?: string;
   /**
    * Resources the server starts after and is stopped before: MinIO, where archive_command pushes
    * WAL. Stopping PostgreSQL archives what is still pending, so with MinIO already gone a destroy
@@ -176,6 +182,8 @@ export class Postgres extends pulumi.ComponentResource {
           { file: PGBACKREST_SECRETS_FILE, content: pulumi.secret(args.pgbackrest.secrets), permissions: UPLOAD_MODE },
           { file: PGBACKREST_CA_FILE, content: args.pgbackrest.caCertificate, permissions: UPLOAD_MODE },
           ...tlsUploads({ ...args.tls, privateKeyPem: pulumi.secret(args.tls.privateKeyPem) }),
+          // Root's and read-only, as cron requires of /etc/cron.d.
+          ...(args.crontab ? [{ file: CRONTAB_FILE, content: args.crontab, permissions: UPLOAD_MODE }] : []),
         ],
         // A TCP check (not the socket): the server accepts connections from the network.
         healthcheck: healthcheck(POSTGRES_HEALTHCHECK, 120, args.engine),

@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey } from "node:crypto";
 import { ConfigError, invalid } from "./messages";
 import { isDnsName } from "./nginx";
 import { ARCHIVE_COMMAND } from "./pgbackrest";
+import { SCHEDULE_ALLOWED, SCHEDULE_OFF, parseSchedule, scheduleProblem } from "./schedule";
 import { GiB, MiB, SIZE_ALLOWED, formatPgSize, parseSize } from "./size";
 import {
   MAX_CPUS,
@@ -64,6 +65,8 @@ export interface StackConfig {
   backupRetentionDays: number;
   /** archive_timeout: at most this many seconds of committed data wait for their WAL segment to be archived. */
   archiveTimeoutSeconds: number;
+  /** The scheduled jobs (cron expressions in UTC; lib/schedule.ts), "off" where allowed. */
+  schedules: JobSchedules;
   storage: Storage;
   /** Normalised postgresql.conf overrides (lower-case names, PostgreSQL units). */
   postgresOverrides: PgParams;
@@ -97,6 +100,10 @@ export const CONFIG_KEYS = [
   "proxyCertificateKey",
   "backupRetentionDays",
   "archiveTimeoutSeconds",
+  "backupFullSchedule",
+  "backupDiffSchedule",
+  "partitionsSchedule",
+  "restoreDrillSchedule",
   "storage",
   "postgresOverrides",
   "protectData",
@@ -158,6 +165,33 @@ const DEFAULTS = {
   storage: "ssd" as Storage,
   certRenewBeforeDays: 30,
 };
+
+/**
+ * The scheduled jobs. A daily full backup (the seed) at 01:00 UTC; differentials at 07:00, 13:00 and
+ * 19:00 so that a restore replays at most about six hours of WAL on top of a backup; the partitions
+ * of the months ahead created on the 1st of each month; the restore drill every Sunday at 04:00,
+ * after that day's full backup.
+ */
+export interface JobSchedules {
+  backupFull: string;
+  /** "off": no differential backups. */
+  backupDiff: string;
+  partitions: string;
+  /** "off": no scheduled drill (`npm run backup:verify` still works). */
+  restoreDrill: string;
+}
+export const SCHEDULE_DEFAULTS: JobSchedules = {
+  backupFull: "0 1 * * *",
+  backupDiff: "0 7,13,19 * * *",
+  partitions: "0 3 1 * *",
+  restoreDrill: "0 4 * * 0",
+};
+const SCHEDULE_KEYS = {
+  backupFull: { key: "backupFullSchedule", offAllowed: false },
+  backupDiff: { key: "backupDiffSchedule", offAllowed: true },
+  partitions: { key: "partitionsSchedule", offAllowed: false },
+  restoreDrill: { key: "restoreDrillSchedule", offAllowed: true },
+} as const;
 
 // pgAdmin validates its login e-mail with python-email-validator, which
 // refuses these special-use domains; the container would exit at start.
@@ -323,6 +357,16 @@ class Reader {
     return value.trim() + "\n";
   }
 
+  /** A cron schedule (lib/schedule.ts), normalised; "off" where allowed. */
+  schedule(key: ConfigKey, fallback: string, offAllowed: boolean): string | undefined {
+    if (!this.has(key)) return fallback;
+    const raw = this.values.get(key);
+    const problem = scheduleProblem(raw, offAllowed);
+    if (problem !== undefined) return this.fail(key, `${SCHEDULE_ALLOWED}${offAllowed ? `, or ${SCHEDULE_OFF}` : ""} (${problem})`);
+    const text = (raw as string).trim();
+    return text.toLowerCase() === SCHEDULE_OFF ? SCHEDULE_OFF : parseSchedule(text).text;
+  }
+
   oneOf<T extends string>(key: ConfigKey, fallback: T, values: readonly T[]): T | undefined {
     if (!this.has(key)) return fallback;
     const raw = this.values.get(key);
@@ -399,6 +443,9 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
   const backupRetentionDays = read.number("backupRetentionDays", DEFAULTS.backupRetentionDays, 1, 3650, true);
   // Below 10 s the archive fills with mostly empty 16 MB segments; above an hour too much is at risk.
   const archiveTimeoutSeconds = read.number("archiveTimeoutSeconds", DEFAULTS.archiveTimeoutSeconds, 10, 3600, true);
+  const schedules = Object.fromEntries(
+    Object.entries(SCHEDULE_KEYS).map(([job, { key, offAllowed }]) => [job, read.schedule(key, SCHEDULE_DEFAULTS[job as keyof JobSchedules], offAllowed)]),
+  ) as Record<keyof JobSchedules, string | undefined>;
   const storage = read.oneOf("storage", DEFAULTS.storage, STORAGE_TYPES);
   const rawOverrides = read.object("postgresOverrides");
   const protectData = read.boolean("protectData", prod);
@@ -466,6 +513,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     ...(proxyCertificate && proxyCertificateKey ? { proxyCertificate, proxyCertificateKey } : {}),
     backupRetentionDays: backupRetentionDays!,
     archiveTimeoutSeconds: archiveTimeoutSeconds!,
+    schedules: schedules as JobSchedules,
     storage: storage!,
     postgresOverrides: overrides.params,
     protectData: protectData!,
@@ -483,7 +531,27 @@ export function postgresParameters(config: StackConfig): PgParams {
     // work_mem is divided among connections, so size it for the overridden count.
     maxConnections: maxConnections === undefined ? undefined : Number(maxConnections),
   });
-  return { ...applyOverrides(tuned, config.postgresOverrides, config.postgresMemoryBytes), ...archiveParameters(config) };
+  return schedulerParameters({ ...applyOverrides(tuned, config.postgresOverrides, config.postgresMemoryBytes), ...archiveParameters(config) });
+}
+
+/** The database pg_cron keeps its jobs in: the one whose partitions it maintains. */
+export const PG_CRON_DATABASE = "kryonix_saas";
+
+/**
+ * pg_cron, the in-database scheduler (the partitions job): preloaded whatever the overrides say,
+ * its jobs in kryonix_saas, run as background workers (no libpq connection back to the server, so
+ * no password and no pg_hba entry for it), at most two at a time. Pure.
+ */
+export function schedulerParameters(params: PgParams): PgParams {
+  const preload = String(params.shared_preload_libraries ?? "").split(",").map((l) => l.trim()).filter((l) => l !== "");
+  return {
+    ...params,
+    shared_preload_libraries: [...preload.filter((l) => l !== "pg_cron"), "pg_cron"].join(","),
+    "cron.database_name": PG_CRON_DATABASE,
+    "cron.use_background_workers": "on",
+    "cron.max_running_jobs": "2",
+    "cron.timezone": "UTC",
+  };
 }
 
 /**

@@ -129,6 +129,22 @@ if [ -f "$TLS_KEY_UPLOAD" ]; then
   log "TLS key: a private copy of $TLS_KEY_UPLOAD in $TLS_KEY"
 fi
 
+# The stack's job schedule (/etc/cron.d/kryonix, rendered by lib/backup-schedule.ts): cron runs
+# it as long as the container runs, and starts again with it. cron is restarted if it ever exits.
+# `setsid -f` detaches the loop, so PID 1 (tini) adopts it and not the postmaster, which would take
+# a child it does not know dying on a signal for a crashed backend and restart every session.
+CRONTAB=/etc/cron.d/kryonix
+if [ -f "$CRONTAB" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    log "not root: the schedule in $CRONTAB is not run"
+  elif [ "$$" = 1 ]; then
+    log "PID 1 is this entrypoint, not tini: the schedule in $CRONTAB is not run"
+  else
+    setsid -f bash -c 'while :; do cron -f; printf "%s [kryonix-postgres] cron exited (%s); restarting it in 5 s\n" "$(date -u +%FT%TZ)" "$?" >&2; sleep 5; done' </dev/null
+    log "scheduler: cron, jobs from $CRONTAB (UTC)"
+  fi
+fi
+
 cd "$PGDATA"
 if [ "$(id -u)" = 0 ]; then
   exec setpriv --reuid=postgres --regid=postgres --init-groups -- postgres "${args[@]}" "$@"

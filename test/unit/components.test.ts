@@ -458,6 +458,7 @@ describe("the stack program", () => {
     for (const c of containers(dev)) expect(c.secretInputs, c.inputs.name).toContain("uploads");
     const pg = uploads(dev, "kryonix-dev-postgres");
     expect(Object.keys(pg).sort()).toEqual([
+      "/etc/cron.d/kryonix",
       "/etc/kryonix/pg_hba.conf",
       "/etc/kryonix/postgresql.conf",
       "/etc/kryonix/tls/ca.crt",
@@ -478,6 +479,9 @@ describe("the stack program", () => {
     // pgBackRest: the main file names no credential; the secrets file holds MinIO's root pair and the 64-character passphrase.
     for (const secret of dev.generated) expect(pg["/etc/pgbackrest/pgbackrest.conf"]).not.toContain(secret);
     expect(pg["/etc/pgbackrest/pgbackrest.conf"]).toContain("repo1-s3-endpoint=kryonix-dev-minio");
+    // The job schedule: the default crontab, no secret in it.
+    expect(pg["/etc/cron.d/kryonix"]).toContain("0 1 * * * root /usr/local/bin/kryonix-job backup-full ");
+    for (const secret of dev.generated) expect(pg["/etc/cron.d/kryonix"]).not.toContain(secret);
     expect(pg["/etc/pgbackrest/kryonix-ca.crt"]).toBe(pem("CERTIFICATE", "pki-ca"));
     const minioUploads = uploads(dev, "kryonix-dev-minio");
     const secretsConf = pg["/etc/pgbackrest/conf.d/kryonix-secrets.conf"] as string;
@@ -725,7 +729,7 @@ describe("the stack program", () => {
   it("serializes the dynamic providers without capturing a secret", () => {
     const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
     // The certificates are @pulumi/tls resources now, not dynamic providers.
-    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "PgbackrestStanza", "SqlMigrations", "SqlScript"]);
+    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript"]);
     for (const r of dynamic) {
       expect(typeof r.inputs.__provider, r.name).toBe("string");
       for (const secret of [...dev.generated, ...dev.privateKeys]) expect(r.inputs.__provider).not.toContain(secret);
@@ -982,7 +986,9 @@ describe("the stack program", () => {
       const objects = ofType(run, "postgresql:");
       expect(objects.length).toBeGreaterThan(40);
       for (const r of objects) expect(r.deletedWith, `${r.type} ${r.name}`).toBe(volume.urn);
-      expect(single(run, "pulumi-nodejs:dynamic/kryonix:SqlScript").deletedWith).toBe(volume.urn);
+      const scripts = ofType(run, "pulumi-nodejs:dynamic/kryonix:SqlScript");
+      expect(scripts.map((r) => r.inputs.description).sort()).toEqual(["pg_cron partitions job", "pgbouncer auth function"]);
+      for (const r of scripts) expect(r.deletedWith, r.name).toBe(volume.urn);
       // The volume itself and the containers go (or stay) by their own rules.
       for (const r of [...containers(run), ...ofType(run, VOLUME)]) expect(r.deletedWith, r.inputs.name).toBe("");
     }

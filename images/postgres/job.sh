@@ -1,0 +1,79 @@
+#!/bin/bash
+# kryonix-job [--wait] [--trigger schedule|manual] NAME COMMAND [ARGS...]
+#
+# One run of a stack job, as root (cron's lines in /etc/cron.d/kryonix, or `docker exec` from
+# `npm run backup:verify`): COMMAND runs as postgres, one run of NAME at a time (a scheduled run
+# that finds the previous one still going is skipped and says so; --wait waits up to an hour
+# instead), and the run is recorded in the postgres database, table kryonix.job_runs (job, trigger,
+# start, end, exit code, and COMMAND's last output line when it is JSON, e.g. the drill's report),
+# where `npm run backup:status` reads it. COMMAND's output passes through: cron's line sends it to
+# the container's log.
+set -uo pipefail
+umask 077
+
+wait_lock=0
+trigger=schedule
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --wait) wait_lock=1; shift ;;
+    --trigger) trigger=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+[ "$#" -ge 2 ] || { echo "usage: kryonix-job [--wait] [--trigger schedule|manual] NAME COMMAND [ARGS...]" >&2; exit 2; }
+job=$1
+shift
+[[ "$job" =~ ^[a-z0-9-]+$ ]] || { echo "kryonix-job: bad job name $job" >&2; exit 2; }
+
+log() { printf '%s [kryonix-job %s] %s\n' "$(date -u +%FT%TZ)" "$job" "$*" >&2; }
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then
+    setpriv --reuid=postgres --regid=postgres --init-groups -- env HOME=/var/lib/postgresql "$@"
+  else
+    "$@"
+  fi
+}
+export PATH=/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PGDATA=/var/lib/postgresql/data LANG=C.UTF-8 LC_ALL=C.UTF-8
+
+# /run/postgresql belongs to postgres and lives as long as the container.
+exec 9>>"/run/postgresql/kryonix-job-$job.lock"
+if [ "$wait_lock" = 1 ]; then
+  flock -w 3600 9 || { log "gave up after waiting an hour for the previous run"; exit 75; }
+elif ! flock -n 9; then
+  log "skipped: the previous run is still going"
+  exit 0
+fi
+
+out=$(mktemp /tmp/kryonix-job.XXXXXX)
+trap 'rm -f "$out"' EXIT
+started=$(date -u +%FT%T.%3NZ)
+t0=$(date +%s.%N)
+log "start ($trigger): $*"
+as_postgres "$@" | tee "$out"
+rc=${PIPESTATUS[0]}
+seconds=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+finished=$(date -u +%FT%T.%3NZ)
+log "end: exit $rc in $seconds s"
+
+last=$(tail -n 1 "$out")
+# A second lock: the first run on a new cluster creates the table while another job may too.
+as_postgres flock /run/postgresql/kryonix-job-record.lock psql -XAtq -v ON_ERROR_STOP=1 -h /run/postgresql -d postgres \
+  -v job="$job" -v trigger="$trigger" -v started="$started" -v finished="$finished" -v rc="$rc" -v last="$last" >/dev/null <<'SQL' || log "could not record the run in kryonix.job_runs"
+CREATE SCHEMA IF NOT EXISTS kryonix;
+CREATE TABLE IF NOT EXISTS kryonix.job_runs (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job         text        NOT NULL,
+    trigger     text        NOT NULL,
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL,
+    exit_code   integer     NOT NULL,
+    report      jsonb
+);
+INSERT INTO kryonix.job_runs (job, trigger, started_at, finished_at, exit_code, report)
+VALUES (:'job', :'trigger', :'started', :'finished', :'rc',
+        CASE WHEN pg_input_is_valid(:'last', 'jsonb') AND left(:'last', 1) = '{' THEN :'last'::jsonb END);
+-- A bounded history: a year of runs at the default schedules, far more than a status needs.
+DELETE FROM kryonix.job_runs WHERE job = :'job' AND id <= (SELECT id FROM kryonix.job_runs WHERE job = :'job' ORDER BY id DESC OFFSET 2000 LIMIT 1);
+SQL
+exit "$rc"
