@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { ConnectionTarget } from "./connection-checks";
+import type { JobSchedules } from "./config";
 import { projectEnv } from "./pulumi-env";
 import { settleStackFile } from "./stack-file";
 import { readStatus, type ToolchainStatus } from "./toolchain-state";
@@ -124,6 +125,8 @@ export interface BackupTarget {
   network: string;
   retentionFullDays: number;
   archiveTimeoutSeconds: number;
+  /** The job schedules (null from a stack brought up before they existed). */
+  schedules: JobSchedules | null;
   database: string;
   superuser: { user: string; password: string };
 }
@@ -132,7 +135,7 @@ export interface BackupTarget {
 export function backupTargetFrom(stack: string, outputs: unknown): BackupTarget {
   const o = outputs as StackOutputs & {
     dockerNetwork?: string;
-    backup?: { container: string; retentionFullDays: number; archiveTimeoutSeconds: number };
+    backup?: { container: string; retentionFullDays: number; archiveTimeoutSeconds: number; schedules?: JobSchedules };
   };
   if (!o.backup || !o.dockerNetwork) throw new Error(`stack ${stack} has no backup output: run \`npm run up -- --stack ${stack}\` with this version first`);
   return {
@@ -141,6 +144,7 @@ export function backupTargetFrom(stack: string, outputs: unknown): BackupTarget 
     network: o.dockerNetwork,
     retentionFullDays: o.backup.retentionFullDays,
     archiveTimeoutSeconds: o.backup.archiveTimeoutSeconds,
+    schedules: o.backup.schedules ?? null,
     database: o.endpoints.postgres.database,
     superuser: o.credentials.postgres,
   };

@@ -56,9 +56,10 @@ failed() {
   trap - ERR
   err=$(tail -n 20 "$work/last-error" 2>/dev/null || true)
   log "failed at stage $stage (exit $rc): $err"
-  live -d postgres -v stage="$stage" -v err="$err" -v point="$point" -v started="$started" -v secs="$(( $(date +%s) - t0 ))" \
-    -c "SELECT json_build_object('ok', false, 'stage', :'stage', 'error', :'err', 'restorePoint', :'point', 'startedAt', :'started', 'seconds', :'secs'::int)" \
-    2>/dev/null || printf '{"ok":false,"stage":"%s"}\n' "$stage"
+  live -d postgres -v stage="$stage" -v err="$err" -v point="$point" -v started="$started" -v secs="$(( $(date +%s) - t0 ))" 2>/dev/null <<'SQL' \
+    || printf '{"ok":false,"stage":"%s"}\n' "$stage"
+SELECT json_build_object('ok', false, 'stage', :'stage', 'error', :'err', 'restorePoint', :'point', 'startedAt', :'started', 'seconds', :'secs'::int);
+SQL
   exit 1
 }
 trap failed ERR
@@ -103,7 +104,8 @@ stage=archive
 seg=$(live -d postgres -c "SELECT pg_walfile_name(pg_switch_wal())")
 log "waiting for WAL segment $seg to be archived (deadline $ARCHIVE_DEADLINE s)"
 deadline=$(( $(date +%s) + ARCHIVE_DEADLINE ))
-until [ "$(live -d postgres -v seg="$seg" -c "SELECT coalesce(last_archived_wal >= :'seg', false) FROM pg_stat_archiver")" = t ]; do
+[[ "$seg" =~ ^[0-9A-F]{24}$ ]] || { echo "unexpected WAL segment name $seg" >"$work/last-error"; false; }
+until [ "$(live -d postgres -c "SELECT coalesce(last_archived_wal >= '$seg', false) FROM pg_stat_archiver")" = t ]; do
   if [ "$(date +%s)" -gt "$deadline" ]; then echo "WAL segment $seg not archived within $ARCHIVE_DEADLINE s" >"$work/last-error"; false; fi
   sleep 1
 done
@@ -118,10 +120,16 @@ restore_seconds=$(( $(date +%s) - t0 ))
 stage=recovery
 log "scratch server on $sock: replaying WAL to the restore point (backup set ${backup_set:-?})"
 run pg_ctl -D "$data" -l "$work/server.log" -w -t 900 -o "-c listen_addresses='' -c unix_socket_directories='$sock' \
-  -c shared_buffers=32MB -c max_connections=10 -c hot_standby=off -c archive_mode=off -c shared_preload_libraries='' \
+  -c shared_buffers=32MB -c max_connections=10 -c hot_standby=off -c archive_mode=off -c shared_preload_libraries=pgaudit -c pgaudit.log=none \
   -c max_worker_processes=4 -c logging_collector=off -c log_destination=stderr -c cluster_name=kryonix-drill \
   -c hba_file=$data/pg_hba.conf -c ident_file=$data/pg_ident.conf" start >/dev/null \
   || { tail -n 30 "$work/server.log" >"$work/last-error"; false; }
+# pg_ctl may return while recovery still runs (no hot standby: no connection until the promotion).
+deadline=$(( $(date +%s) + 900 ))
+until pg_isready -q -h "$sock" -d postgres && [ "$(copy -d postgres -c "SELECT pg_is_in_recovery()")" = f ]; do
+  if ! pg_ctl -D "$data" status >/dev/null 2>&1 || [ "$(date +%s)" -gt "$deadline" ]; then tail -n 30 "$work/server.log" >"$work/last-error"; false; fi
+  sleep 1
+done
 
 stage=compare
 run copy -d "$DB" >"$work/compare.json" <<SQL

@@ -60,6 +60,7 @@ last=$(tail -n 1 "$out")
 # A second lock: the first run on a new cluster creates the table while another job may too.
 as_postgres flock /run/postgresql/kryonix-job-record.lock psql -XAtq -v ON_ERROR_STOP=1 -h /run/postgresql -d postgres \
   -v job="$job" -v trigger="$trigger" -v started="$started" -v finished="$finished" -v rc="$rc" -v last="$last" >/dev/null <<'SQL' || log "could not record the run in kryonix.job_runs"
+SET client_min_messages = warning;
 CREATE SCHEMA IF NOT EXISTS kryonix;
 CREATE TABLE IF NOT EXISTS kryonix.job_runs (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -70,9 +71,14 @@ CREATE TABLE IF NOT EXISTS kryonix.job_runs (
     exit_code   integer     NOT NULL,
     report      jsonb
 );
+-- Tested apart: a CASE around the cast would still have it folded, and fail, at plan time.
+SELECT pg_input_is_valid(:'last', 'jsonb') AND left(:'last', 1) = '{' AS is_json \gset
+\if :is_json
+\else
+\set last ''
+\endif
 INSERT INTO kryonix.job_runs (job, trigger, started_at, finished_at, exit_code, report)
-VALUES (:'job', :'trigger', :'started', :'finished', :'rc',
-        CASE WHEN pg_input_is_valid(:'last', 'jsonb') AND left(:'last', 1) = '{' THEN :'last'::jsonb END);
+VALUES (:'job', :'trigger', :'started', :'finished', :'rc', nullif(:'last', '')::jsonb);
 -- A bounded history: a year of runs at the default schedules, far more than a status needs.
 DELETE FROM kryonix.job_runs WHERE job = :'job' AND id <= (SELECT id FROM kryonix.job_runs WHERE job = :'job' ORDER BY id DESC OFFSET 2000 LIMIT 1);
 SQL

@@ -1,0 +1,37 @@
+/**
+ * `npm run backup:verify [-- --stack NAME] [--json]`: the restore drill, now. Runs kryonix-drill
+ * (images/postgres/drill.sh) inside the stack's postgres container through kryonix-job, exactly as
+ * the weekly schedule does: restore the latest backup plus WAL to a fresh restore point into a
+ * scratch server, compare every table with the live database (row counts and checksums), amcheck
+ * every B-tree index, `pgbackrest verify`, remove the scratch copy, record the run (backup:status
+ * shows it). Its progress is on stderr; the report (text, or the JSON with --json) on stdout.
+ * Exit code: 0 when everything matched; 1 on any mismatch or failure; 2 for bad arguments or a
+ * stack whose outputs cannot be read.
+ */
+import { spawnSync } from "node:child_process";
+import { drillExecArgs, parseDrillOutput, parseVerifyArgs, renderDrillReport } from "../lib/drill";
+import { readBackupTarget } from "../lib/stack-run";
+
+function main(): number {
+  let options;
+  let stack;
+  try {
+    options = parseVerifyArgs(process.argv.slice(2));
+    stack = readBackupTarget(options.stack);
+  } catch (err) {
+    process.stderr.write(`backup:verify: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const args = drillExecArgs(stack.target.container);
+  process.stderr.write(`[backup:verify] docker ${args.join(" ")}\n`);
+  const r = spawnSync("docker", args, { env: stack.env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 16 * 1024 * 1024 });
+  const report = parseDrillOutput(r.stdout ?? "");
+  if (!report) {
+    process.stderr.write(`backup:verify: the drill gave no report (exit ${r.status}${r.error ? `, ${r.error.message}` : ""}); output:\n${r.stdout ?? ""}\n`);
+    return 1;
+  }
+  process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderDrillReport(report));
+  return report.ok && r.status === 0 ? 0 : 1;
+}
+
+process.exitCode = main();
