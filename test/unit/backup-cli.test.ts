@@ -145,6 +145,8 @@ describe("the stack's backup target", () => {
       network: "kryonix-dev-net",
       retentionFullDays: 30,
       archiveTimeoutSeconds: 60,
+      // Outputs from before the schedules: none known.
+      schedules: null,
       database: "kryonix_saas",
       superuser: { user: "postgres", password: "pw" },
     });
