@@ -53,6 +53,8 @@ export interface DrillReport {
   database?: string;
   restorePoint?: string;
   backupSet?: string | null;
+  /** The scratch directory the copy was restored into (removed when the drill ends). */
+  scratch?: string;
   tables?: number;
   rowsCompared?: number;
   mismatches?: DrillMismatch[];

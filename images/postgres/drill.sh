@@ -193,14 +193,14 @@ cat "$work/verify.log" >&2
 stage=report
 copy -d postgres -v compare="$(cat "$work/compare.json")" -v amcheck="$(paste -sd, "$work/amcheck.json")" \
   -v verify_rc="$verify_rc" -v verify_out="$(tail -c 4000 "$work/verify.log")" -v point="$point" -v backup_set="$backup_set" \
-  -v started="$started" -v restore_secs="$restore_seconds" -v secs="$(( $(date +%s) - t0 ))" -v db="$DB" <<'SQL' >"$work/report.json"
+  -v started="$started" -v restore_secs="$restore_seconds" -v secs="$(( $(date +%s) - t0 ))" -v db="$DB" -v scratch="$work" <<'SQL' >"$work/report.json"
 WITH r AS (SELECT :'compare'::jsonb AS c, ('[' || :'amcheck' || ']')::jsonb AS a)
 SELECT json_build_object(
   'ok', jsonb_array_length(c -> 'mismatches') = 0
         AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(a) d WHERE jsonb_array_length(d -> 'failures') > 0)
         AND :'verify_rc' = '0',
   'startedAt', :'started', 'seconds', :'secs'::int, 'restoreSeconds', :'restore_secs'::int,
-  'database', :'db', 'restorePoint', :'point', 'backupSet', nullif(:'backup_set', ''),
+  'database', :'db', 'restorePoint', :'point', 'backupSet', nullif(:'backup_set', ''), 'scratch', :'scratch',
   'tables', c -> 'tables', 'rowsCompared', c -> 'rowsCompared', 'mismatches', c -> 'mismatches',
   'amcheck', a,
   'pgbackrestVerify', json_build_object('ok', :'verify_rc' = '0', 'exitCode', :'verify_rc'::int, 'output', :'verify_out'))
