@@ -156,6 +156,7 @@ new Schedules("schedules", {
   port: postgres.adminPort,
   superuser: SUPERUSER,
   superuserPassword: postgres.superuserPassword,
+  caCertificate: pki.caCertificate,
   partitionsSchedule: config.schedules.partitions,
   dataVolume: postgres.volume,
   dependsOn: [migrations],

@@ -9,6 +9,8 @@ export interface SchedulesArgs {
   port: number;
   superuser: string;
   superuserPassword: pulumi.Input<string>;
+  /** The stack CA: the connection is TLS, verify-full (the server accepts nothing else). */
+  caCertificate: pulumi.Input<string>;
   /** The partitions job's cron schedule (validated by lib/config.ts). */
   partitionsSchedule: string;
   /** The postgres data volume: the job lives in the cluster and goes with it. */
@@ -33,7 +35,9 @@ export class Schedules extends pulumi.ComponentResource {
       {
         description: "pg_cron partitions job",
         connection: pulumi.secret(
-          pulumi.output(args.superuserPassword).apply((password) => ({ host: args.host, port: args.port, database: PG_CRON_DATABASE, user: args.superuser, password })),
+          pulumi
+            .all([args.superuserPassword, args.caCertificate])
+            .apply(([password, ca]) => ({ host: args.host, port: args.port, database: PG_CRON_DATABASE, user: args.superuser, password, ca })),
         ),
         sql: partitionsJobSql(args.partitionsSchedule),
         destroySql: `SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = '${PARTITIONS_JOB}'`,

@@ -20,6 +20,7 @@
  */
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pgSsl } from "../../lib/tls";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 
@@ -40,6 +41,7 @@ async function live<T = any>(sql: string, database?: string): Promise<T[]> {
     database: database ?? o.endpoints.postgres.database,
     user: o.credentials.postgres.user,
     password: o.credentials.postgres.password,
+    ssl: pgSsl(o.caCertificate, "127.0.0.1"),
     connectionTimeoutMillis: 10_000,
   });
   await client.connect();
