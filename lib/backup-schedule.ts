@@ -11,6 +11,8 @@ import { parseSchedule, SCHEDULE_OFF } from "./schedule";
 
 /** Where the postgres image's entrypoint looks for it (images/postgres/entrypoint.sh). */
 export const CRONTAB_FILE = "/etc/cron.d/kryonix";
+/** The extension that runs the in-database job (in kryonix_saas, cron.database_name). */
+export const SCHEDULER_EXTENSION = "pg_cron";
 /** pg_cron's job name for the partitions job (cron.job.jobname). */
 export const PARTITIONS_JOB = "kryonix-user-sessions-partitions";
 /** How many months ahead of the current one the partitions job keeps partitions for. */
@@ -63,7 +65,7 @@ const sqlLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 export function partitionsJobSql(schedule: string): string {
   const fields = checked("partitions schedule", schedule);
   return [
-    "CREATE EXTENSION IF NOT EXISTS pg_cron;",
+    `CREATE EXTENSION IF NOT EXISTS ${SCHEDULER_EXTENSION};`,
     `SELECT cron.schedule(${sqlLiteral(PARTITIONS_JOB)}, ${sqlLiteral(fields)}, ${sqlLiteral(`SELECT analytics.ensure_user_sessions_partitions(${PARTITION_MONTHS_AHEAD})`)});`,
     "",
   ].join("\n");

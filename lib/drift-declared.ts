@@ -18,6 +18,7 @@ import {
   TABLE_GRANTS,
 } from "../components/database";
 import { SUPERUSER } from "../components/postgres";
+import { SCHEDULER_EXTENSION } from "./backup-schedule";
 import type { Declared, DeclaredGrant } from "./drift";
 import { LEDGER_TABLE, type MigrationFile } from "./migrations";
 import { sqlObjects } from "./drift";
@@ -45,7 +46,8 @@ export function declaredDatabase(files: readonly MigrationFile[]): Declared {
     roles,
     schemas: [...SCHEMAS],
     grants,
-    extensions: [...new Set(["plpgsql", ...EXTENSIONS, ...sql.extensions])].sort(),
+    // pg_cron: the partitions job's scheduler (components/schedules.ts), in kryonix_saas.
+    extensions: [...new Set(["plpgsql", ...EXTENSIONS, SCHEDULER_EXTENSION, ...sql.extensions])].sort(),
     relations: sql.relations,
     indexes: sql.indexes,
     ledgerTable: LEDGER_TABLE,

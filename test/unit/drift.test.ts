@@ -198,6 +198,8 @@ describe("drift: what the stack declares, from its own data", () => {
     expect(d.relations).toEqual(expect.arrayContaining(["auth.users", "core.projects", "analytics.user_sessions", "audit.activity_logs", "audit.monitoring_slow_queries"]));
     expect(Object.keys(d.indexes)).toEqual(expect.arrayContaining(["core.idx_projects_company_id", "audit.idx_audit_created_at"]));
     expect(d.extensions).toEqual(expect.arrayContaining(["pg_stat_statements", "plpgsql"]));
+    // The partitions job's scheduler is the stack's own, not drift.
+    expect(d.extensions).toContain("pg_cron");
     expect(d.roles.kryonix_migrator.memberOf).toEqual(["kryonix_owner"]);
     expect(d.roles.kryonix_monitor.memberOf).toEqual(["pg_monitor"]);
     expect(d.grants).toEqual(expect.arrayContaining([expect.objectContaining({ role: "metabase_readonly", schema: "core", objectType: "table", privileges: ["SELECT"] })]));
