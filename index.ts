@@ -9,7 +9,7 @@ import { Database, DATABASE_NAME, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNE
 import { Migrations } from "./components/migrations";
 import { Minio, MINIO_PORT } from "./components/minio";
 import { Monitoring, PROMETHEUS_WEB_USER } from "./components/monitoring";
-import { BACKUP_BUCKET, MINIO_REGION } from "./components/minio-bucket";
+import { MINIO_REGION } from "./components/minio-bucket";
 import { Network } from "./components/network";
 import { PgbackrestStanza } from "./components/pgbackrest-stanza";
 import { PGADMIN_PORT, Pgadmin } from "./components/pgadmin";
@@ -26,7 +26,7 @@ import { readImageTags } from "./lib/image-tags";
 import { sqlObjects } from "./lib/drift";
 import { loadMigrationFiles } from "./lib/migrations-fs";
 import { renderCrontab } from "./lib/backup-schedule";
-import { renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "./lib/pgbackrest";
+import { REPO_PATH, renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "./lib/pgbackrest";
 import { renderPgpass } from "./lib/pgpass";
 import { readKryonixConfig } from "./lib/pulumi-config";
 
@@ -74,6 +74,8 @@ const minio = new Minio("minio", {
   protectData: config.protectData,
   rootUser: secrets.minioRootUser,
   rootPassword: secrets.minioRootPassword,
+  bucket: config.backupBucket,
+  pgbackrest: { secretKey: secrets.pgbackrestS3SecretKey, repoPath: REPO_PATH },
 });
 
 const postgres = new Postgres("postgres", {
@@ -90,21 +92,22 @@ const postgres = new Postgres("postgres", {
     config: renderPgbackrestConf({
       s3Endpoint: minioHost,
       s3Port: MINIO_PORT,
-      bucket: BACKUP_BUCKET,
+      bucket: config.backupBucket,
       region: MINIO_REGION,
       retentionDays: config.backupRetentionDays,
       pgDataDir: POSTGRES_DATA_DIR,
     }),
-    // MinIO's root credentials for now: a dedicated MinIO user for pgBackRest is left for later.
+    // pgBackRest's own MinIO user (its repository path only), never MinIO's root.
     secrets: pulumi
-      .all([secrets.minioRootUser, secrets.minioRootPassword, secrets.pgbackrestCipherPass])
+      .all([minio.pgbackrestAccessKey, minio.pgbackrestSecretKey, secrets.pgbackrestCipherPass])
       .apply(([s3Key, s3KeySecret, cipherPass]) => renderPgbackrestSecrets({ s3Key, s3KeySecret, cipherPass })),
     caCertificate: pki.caCertificate,
   },
   tls: { certificatePem: pki.servers.postgres.certificatePem, privateKeyPem: pki.servers.postgres.privateKeyPem, caCertificate: pki.caCertificate },
   // Backups and the restore drill, run by cron in the container (pgBackRest needs PGDATA's host).
   crontab: renderCrontab(config.schedules),
-  startAfter: [minio.container],
+  // The user before the server: archive_command uses it from the first WAL segment on.
+  startAfter: [minio.container, minio.pgbackrestUser],
 });
 
 const database = new Database("database", {

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { invalid } from "../lib/messages";
+import { bucketNameProblems, noncurrentLifecycle, noncurrentOnlyDays, type LifecycleRule } from "../lib/minio-policy";
 
 /**
  * An S3 bucket in the stack's MinIO, with versioning, made through the
@@ -27,11 +28,18 @@ export interface MinioBucketInputs {
   secretKey: string;
   bucket: string;
   versioning: boolean;
+  /**
+   * When set, the bucket's lifecycle is exactly one rule that expires versions this many days after
+   * they stopped being current, and never touches a current one (lib/minio-policy.ts).
+   */
+  noncurrentVersionDays?: number;
 }
 
 export interface MinioBucketOutputs extends MinioBucketInputs {
   /** The bucket's versioning status as last read: "Enabled", "Suspended" or "" (never set). */
   versioningStatus: string;
+  /** As last read: the days of the noncurrent-only lifecycle rule, 0 when the bucket has no such rule (or more). */
+  noncurrentDays?: number;
 }
 
 /** The part of the MinIO client the provider uses (injected by tests). */
@@ -47,6 +55,8 @@ export interface BucketClient {
     opts: { Delimiter: string; MaxKeys: number; IncludeVersion: boolean },
   ): Promise<{ objects: unknown[] }>;
   removeBucket(bucket: string): Promise<void>;
+  getBucketLifecycle(bucket: string): Promise<{ Rule?: LifecycleRule[] | LifecycleRule } | null>;
+  setBucketLifecycle(bucket: string, config: { Rule: LifecycleRule[] }): Promise<void>;
 }
 
 export type BucketConnect = (inputs: MinioBucketInputs) => BucketClient;
@@ -54,18 +64,7 @@ export type BucketConnect = (inputs: MinioBucketInputs) => BucketClient;
 export const MINIO_CLIENT_MISSING =
   "the MinIO client package `minio` is not installed: add it to package.json (npm install -E minio), then run the command again";
 
-/** S3 bucket naming rules (the subset MinIO enforces): 3-63 of a-z 0-9 . -, starting and ending alphanumeric, not an IP. Pure. */
-export function bucketNameProblems(name: unknown): string[] {
-  if (
-    typeof name !== "string" ||
-    !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(name) ||
-    name.includes("..") ||
-    /^\d+\.\d+\.\d+\.\d+$/.test(name)
-  ) {
-    return [invalid("MinioBucket bucket", name, "3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit")];
-  }
-  return [];
-}
+export { bucketNameProblems };
 
 /**
  * How the engine hands a dynamic provider's check a value that is not known yet (during a
@@ -96,7 +95,11 @@ export function minioBucketInputProblems(inputs: Partial<MinioBucketInputs>): { 
   for (const key of ["accessKey", "secretKey"] as const) {
     if (typeof inputs[key] !== "string" || inputs[key] === "") report({ property: key, reason: `MinioBucket ${key}: required` });
   }
-  for (const reason of bucketNameProblems(inputs.bucket)) report({ property: "bucket", reason });
+  for (const reason of bucketNameProblems(inputs.bucket, "MinioBucket bucket")) report({ property: "bucket", reason });
+  const days = inputs.noncurrentVersionDays;
+  if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) {
+    report({ property: "noncurrentVersionDays", reason: invalid("MinioBucket noncurrentVersionDays", days, "an integer from 1 to 3650") });
+  }
   if (typeof inputs.versioning !== "boolean") {
     report({ property: "versioning", reason: invalid("MinioBucket versioning", inputs.versioning, "true or false") });
   }
@@ -166,6 +169,16 @@ export function makeMinioBucketProvider(connect: BucketConnect = connectMinio, l
     return typeof config?.Status === "string" ? config.Status : "";
   }
 
+  /** The noncurrent-only rule's days as the bucket has it now; 0 without a lifecycle configuration. */
+  async function lifecycleDays(client: BucketClient, inputs: MinioBucketInputs): Promise<number> {
+    try {
+      return noncurrentOnlyDays(await client.getBucketLifecycle(inputs.bucket));
+    } catch (err) {
+      if ((err as { code?: string })?.code === "NoSuchLifecycleConfiguration") return 0;
+      throw failure(inputs, "getBucketLifecycle", err);
+    }
+  }
+
   /** Makes the bucket if missing and sets versioning as asked; idempotent. */
   async function ensure(inputs: MinioBucketInputs): Promise<MinioBucketOutputs> {
     const client = connect(inputs);
@@ -179,7 +192,15 @@ export function makeMinioBucketProvider(connect: BucketConnect = connectMinio, l
       // A bucket cannot go back to unversioned: Suspended keeps the existing versions.
       await step(inputs, "setBucketVersioning Suspended", () => client.setBucketVersioning(inputs.bucket, { Status: "Suspended" }));
     }
-    return { ...inputs, versioningStatus: await versioningStatus(client, inputs) };
+    const days = inputs.noncurrentVersionDays;
+    if (days !== undefined && (await lifecycleDays(client, inputs)) !== days) {
+      await step(inputs, "setBucketLifecycle", () => client.setBucketLifecycle(inputs.bucket, noncurrentLifecycle(days)));
+    }
+    return {
+      ...inputs,
+      versioningStatus: await versioningStatus(client, inputs),
+      ...(days !== undefined ? { noncurrentDays: await lifecycleDays(client, inputs) } : {}),
+    };
   }
 
   return {
@@ -188,10 +209,12 @@ export function makeMinioBucketProvider(connect: BucketConnect = connectMinio, l
     },
     async diff(_id: string, olds: MinioBucketOutputs, news: MinioBucketInputs) {
       const replaces = olds.bucket !== news.bucket ? ["bucket"] : [];
-      const changed = (["endpoint", "caCertificatePem", "accessKey", "secretKey", "versioning"] as const).filter((k) => olds[k] !== news[k]);
+      const changed: string[] = (["endpoint", "caCertificatePem", "accessKey", "secretKey", "versioning"] as const).filter((k) => olds[k] !== news[k]);
       // Drift a refresh found: versioning switched off (or never on) behind our back.
       const drift = news.versioning ? olds.versioningStatus !== "Enabled" : olds.versioningStatus === "Enabled";
       if (drift) changed.push("versioning");
+      // A lifecycle rule changed or removed behind our back (or one that also touches current versions).
+      if (news.noncurrentVersionDays !== undefined && olds.noncurrentDays !== news.noncurrentVersionDays) changed.push("noncurrentVersionDays");
       return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
     },
     async create(inputs: MinioBucketInputs) {
@@ -207,7 +230,8 @@ export function makeMinioBucketProvider(connect: BucketConnect = connectMinio, l
         // Gone: an empty id tells the engine, so a refresh removes it from the state.
         return { id: "", props: {} };
       }
-      return { id, props: { ...props, versioningStatus: await versioningStatus(client, props) } };
+      const days = props.noncurrentVersionDays !== undefined ? { noncurrentDays: await lifecycleDays(client, props) } : {};
+      return { id, props: { ...props, versioningStatus: await versioningStatus(client, props), ...days } };
     },
     async delete(_id: string, props: MinioBucketOutputs) {
       const client = connect(props);
@@ -243,12 +267,13 @@ export type MinioBucketArgs = { [K in keyof MinioBucketInputs]: pulumi.Input<Min
 export class MinioBucket extends pulumi.dynamic.Resource {
   declare public readonly bucket: pulumi.Output<string>;
   declare public readonly versioningStatus: pulumi.Output<string>;
+  declare public readonly noncurrentDays: pulumi.Output<number | undefined>;
 
   constructor(name: string, args: MinioBucketArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       minioBucketProvider,
       name,
-      { ...args, accessKey: pulumi.secret(args.accessKey), secretKey: pulumi.secret(args.secretKey), versioningStatus: undefined },
+      { ...args, accessKey: pulumi.secret(args.accessKey), secretKey: pulumi.secret(args.secretKey), versioningStatus: undefined, noncurrentDays: undefined },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "accessKey", "secretKey"] },
       "kryonix",
       "MinioBucket",

@@ -16,7 +16,9 @@ import {
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
-import { BACKUP_BUCKET, MinioBucket } from "./minio-bucket";
+import { NONCURRENT_VERSION_DAYS, PGBACKREST_MINIO_POLICY, PGBACKREST_MINIO_USER, bucketNameProblems, pgbackrestPolicy } from "../lib/minio-policy";
+import { MinioBucket } from "./minio-bucket";
+import { MinioUser } from "./minio-user";
 
 /** MinIO inside the container (the image's contract). */
 export const MINIO_PORT = 9000;
@@ -44,6 +46,10 @@ export interface MinioArgs extends ServiceContainerArgs {
   /** Root credentials (Secrets), handed over as files. */
   rootUser: pulumi.Input<string>;
   rootPassword: pulumi.Input<string>;
+  /** The backup bucket (kryonix:backupBucket): versioned, noncurrent versions expired after NONCURRENT_VERSION_DAYS. */
+  bucket: string;
+  /** pgBackRest's own user: its secret key (Secrets) and the repository path in the bucket, all its policy allows. */
+  pgbackrest: { secretKey: pulumi.Input<string>; repoPath: string };
 }
 
 /** Throws one error naming every argument that cannot work. Pure. */
@@ -56,6 +62,7 @@ export function checkMinioArgs(args: MinioArgs): void {
     if (args[key] === undefined || args[key] === null || args[key] === "") problems.push(invalid(`Minio ${key}`, args[key], "a PEM"));
   }
   if (typeof args.protectData !== "boolean") problems.push(invalid("Minio protectData", args.protectData, "true or false"));
+  problems.push(...bucketNameProblems(args.bucket, "Minio bucket"));
   throwProblems("Minio", problems);
 }
 
@@ -72,9 +79,13 @@ export class Minio extends pulumi.ComponentResource {
   public readonly rootPassword: pulumi.Output<string>;
   public readonly volume: docker.Volume;
   public readonly container: docker.Container;
-  /** The backup bucket (BACKUP_BUCKET), versioned, made once the container is healthy. */
+  /** The backup bucket (args.bucket), versioned, made once the container is healthy. */
   public readonly bucket: MinioBucket;
   public readonly bucketName: pulumi.Output<string>;
+  /** pgBackRest's MinIO user: its policy allows only the repository path in the backup bucket. */
+  public readonly pgbackrestUser: MinioUser;
+  public readonly pgbackrestAccessKey: pulumi.Output<string>;
+  public readonly pgbackrestSecretKey: pulumi.Output<string>;
 
   constructor(name: string, args: MinioArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Minio", name, {}, opts);
@@ -125,14 +136,34 @@ export class Minio extends pulumi.ComponentResource {
         caCertificatePem: args.caCertificate,
         accessKey: this.rootUser,
         secretKey: this.rootPassword,
-        bucket: BACKUP_BUCKET,
+        bucket: args.bucket,
         versioning: true,
+        // Only versions that are no longer current: pgBackRest's retention decides about current files.
+        noncurrentVersionDays: NONCURRENT_VERSION_DAYS,
       },
       // The container is created with wait: true, so it is healthy (S3 answering) when it is "created".
       // The bucket lives in the volume: a destroy that keeps the volume keeps it too.
       { parent: this, dependsOn: [this.container], deletedWith: this.volume },
     );
     this.bucketName = this.bucket.bucket;
+
+    this.pgbackrestUser = new MinioUser(
+      `${name}-pgbackrest-user`,
+      {
+        endpoint: `https://${LOOPBACK}:${args.apiPort}`,
+        caCertificatePem: args.caCertificate,
+        adminAccessKey: this.rootUser,
+        adminSecretKey: this.rootPassword,
+        accessKey: PGBACKREST_MINIO_USER,
+        secretKey: pulumi.secret(args.pgbackrest.secretKey),
+        policyName: PGBACKREST_MINIO_POLICY,
+        policy: pgbackrestPolicy(args.bucket, args.pgbackrest.repoPath),
+      },
+      // Like the bucket, the user lives in the volume.
+      { parent: this, dependsOn: [this.bucket], deletedWith: this.volume },
+    );
+    this.pgbackrestAccessKey = this.pgbackrestUser.accessKey;
+    this.pgbackrestSecretKey = pulumi.secret(this.pgbackrestUser.secretKey);
 
     this.registerOutputs({ containerName: this.containerName, apiPort: this.apiPort, consolePort: this.consolePort, bucket: this.bucketName });
   }

@@ -57,6 +57,8 @@ export class Secrets extends pulumi.ComponentResource {
   /** Prometheus' basic-auth password, and its bcrypt hash (what the web configuration holds). */
   public readonly prometheusPassword: pulumi.Output<string>;
   public readonly prometheusPasswordHash: pulumi.Output<string>;
+  /** The secret key of pgBackRest's own MinIO user (40: MinIO's longest secret key). */
+  public readonly pgbackrestS3SecretKey: pulumi.Output<string>;
 
   constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Secrets", name, {}, opts);
@@ -88,6 +90,7 @@ export class Secrets extends pulumi.ComponentResource {
     const prometheus = new random.RandomPassword(`${name}-prometheus-password`, { length: 32, ...PASSWORD }, { parent: this });
     this.prometheusPassword = pulumi.secret(prometheus.result);
     this.prometheusPasswordHash = pulumi.secret(prometheus.bcryptHash);
+    this.pgbackrestS3SecretKey = password("pgbackrest-s3-secret-key", 40);
     this.registerOutputs({});
   }
 }

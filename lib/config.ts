@@ -1,5 +1,6 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { ConfigError, invalid } from "./messages";
+import { bucketNameProblems } from "./minio-policy";
 import { isDnsName } from "./nginx";
 import { ARCHIVE_COMMAND } from "./pgbackrest";
 import { SCHEDULE_ALLOWED, SCHEDULE_OFF, parseSchedule, scheduleProblem } from "./schedule";
@@ -63,6 +64,8 @@ export interface StackConfig {
   proxyCertificate?: string;
   proxyCertificateKey?: string;
   backupRetentionDays: number;
+  /** The MinIO bucket of pgBackRest's repository (S3 naming rules, lib/minio-policy.ts). */
+  backupBucket: string;
   /** archive_timeout: at most this many seconds of committed data wait for their WAL segment to be archived. */
   archiveTimeoutSeconds: number;
   /** The scheduled jobs (cron expressions in UTC; lib/schedule.ts), "off" where allowed. */
@@ -99,6 +102,7 @@ export const CONFIG_KEYS = [
   "proxyCertificate",
   "proxyCertificateKey",
   "backupRetentionDays",
+  "backupBucket",
   "archiveTimeoutSeconds",
   "backupFullSchedule",
   "backupDiffSchedule",
@@ -161,6 +165,7 @@ const DEFAULTS = {
   proxyHttpsPort: 15443,
   pgadminEmail: "admin@kryonix.com.br",
   backupRetentionDays: 30,
+  backupBucket: "kryonix-backups",
   archiveTimeoutSeconds: 60,
   storage: "ssd" as Storage,
   certRenewBeforeDays: 30,
@@ -367,6 +372,15 @@ class Reader {
     return text.toLowerCase() === SCHEDULE_OFF ? SCHEDULE_OFF : parseSchedule(text).text;
   }
 
+  /** An S3 bucket name MinIO accepts. */
+  bucket(key: ConfigKey, fallback: string): string | undefined {
+    if (!this.has(key)) return fallback;
+    const raw = this.values.get(key);
+    const problems = bucketNameProblems(raw, `${NAMESPACE}:${key}`);
+    this.problems.push(...problems);
+    return problems.length ? undefined : (raw as string);
+  }
+
   oneOf<T extends string>(key: ConfigKey, fallback: T, values: readonly T[]): T | undefined {
     if (!this.has(key)) return fallback;
     const raw = this.values.get(key);
@@ -440,7 +454,9 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
   const publicUrl = read.publicUrl("pgadminPublicUrl", defaultUrl);
   const proxyCertificate = read.pem("proxyCertificate");
   const proxyCertificateKey = read.pem("proxyCertificateKey");
+  // At least a day (0 or less would expire every backup); at most ten years.
   const backupRetentionDays = read.number("backupRetentionDays", DEFAULTS.backupRetentionDays, 1, 3650, true);
+  const backupBucket = read.bucket("backupBucket", DEFAULTS.backupBucket);
   // Below 10 s the archive fills with mostly empty 16 MB segments; above an hour too much is at risk.
   const archiveTimeoutSeconds = read.number("archiveTimeoutSeconds", DEFAULTS.archiveTimeoutSeconds, 10, 3600, true);
   const schedules = Object.fromEntries(
@@ -512,6 +528,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     proxyBindAddress: proxyBindAddress!,
     ...(proxyCertificate && proxyCertificateKey ? { proxyCertificate, proxyCertificateKey } : {}),
     backupRetentionDays: backupRetentionDays!,
+    backupBucket: backupBucket!,
     archiveTimeoutSeconds: archiveTimeoutSeconds!,
     schedules: schedules as JobSchedules,
     storage: storage!,

@@ -56,6 +56,7 @@ import { postgresParameters, validateStackConfig } from "../../lib/config";
 import type { EngineFeatures } from "../../lib/containers";
 import { dataVolumes } from "../../lib/destroy-plan";
 import { ConfigError } from "../../lib/messages";
+import { NONCURRENT_RULE_ID, type LifecycleRule } from "../../lib/minio-policy";
 import { checksum, LEDGER_TABLE, type MigrationFile } from "../../lib/migrations";
 import { loadMigrationFiles } from "../../lib/migrations-fs";
 import type { PgConnection, PgSession } from "../../lib/pg-connect";
@@ -476,7 +477,7 @@ describe("the stack program", () => {
     expect(pgKey.permissions).toBe("0400");
     expect(pg["/etc/kryonix/postgresql.conf"]).toContain("ssl = on\n");
     expect(pg["/etc/kryonix/pg_hba.conf"]).not.toMatch(/^host\s/m);
-    // pgBackRest: the main file names no credential; the secrets file holds MinIO's root pair and the 64-character passphrase.
+    // pgBackRest: the main file names no credential; the secrets file holds its own MinIO user's pair (never MinIO's root) and the 64-character passphrase.
     for (const secret of dev.generated) expect(pg["/etc/pgbackrest/pgbackrest.conf"]).not.toContain(secret);
     expect(pg["/etc/pgbackrest/pgbackrest.conf"]).toContain("repo1-s3-endpoint=kryonix-dev-minio");
     // The job schedule: the default crontab, no secret in it.
@@ -485,8 +486,19 @@ describe("the stack program", () => {
     expect(pg["/etc/pgbackrest/kryonix-ca.crt"]).toBe(pem("CERTIFICATE", "pki-ca"));
     const minioUploads = uploads(dev, "kryonix-dev-minio");
     const secretsConf = pg["/etc/pgbackrest/conf.d/kryonix-secrets.conf"] as string;
-    expect(secretsConf).toContain(`repo1-s3-key=${minioUploads["/run/kryonix/minio-root-user"]}\n`);
-    expect(secretsConf).toContain(`repo1-s3-key-secret=${minioUploads["/run/kryonix/minio-root-password"]}\n`);
+    expect(secretsConf).toContain(`repo1-s3-key=kryonix-pgbackrest\n`);
+    expect(secretsConf).not.toContain(minioUploads["/run/kryonix/minio-root-user"]);
+    expect(secretsConf).not.toContain(minioUploads["/run/kryonix/minio-root-password"]);
+    const s3Secret = /^repo1-s3-key-secret=(.*)$/m.exec(secretsConf)?.[1];
+    expect(dev.generated).toContain(s3Secret);
+    const s3SecretResource = dev.resources.find((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name === "secrets-pgbackrest-s3-secret-key");
+    expect(s3SecretResource?.inputs).toMatchObject({ length: 40, special: false });
+    const user = dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:MinioUser")!;
+    expect(user.inputs).toMatchObject({ accessKey: "kryonix-pgbackrest", policyName: "kryonix-pgbackrest" });
+    expect(JSON.parse(user.inputs.policy).Statement[1].Resource).toEqual(["arn:aws:s3:::kryonix-backups/pgbackrest/*"]);
+    // The user exists before the server archives its first segment, and after the bucket.
+    expect(dependencyClosure(dev, byName(dev, CONTAINER, "kryonix-dev-postgres")).has(user.urn)).toBe(true);
+    expect(dependencyClosure(dev, user).has(dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:MinioBucket")!.urn)).toBe(true);
     const cipherPass = /^repo1-cipher-pass=(.*)$/m.exec(secretsConf)?.[1];
     expect(dev.generated).toContain(cipherPass);
     const cipherResource = dev.resources.find((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name === "secrets-pgbackrest-cipher-pass");
@@ -729,7 +741,7 @@ describe("the stack program", () => {
   it("serializes the dynamic providers without capturing a secret", () => {
     const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
     // The certificates are @pulumi/tls resources now, not dynamic providers.
-    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript"]);
+    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript"]);
     for (const r of dynamic) {
       expect(typeof r.inputs.__provider, r.name).toBe("string");
       for (const secret of [...dev.generated, ...dev.privateKeys]) expect(r.inputs.__provider).not.toContain(secret);
@@ -1157,6 +1169,8 @@ const minioArgs: MinioArgs = {
   protectData: false,
   rootUser: "u",
   rootPassword: "p",
+  bucket: "kryonix-backups",
+  pgbackrest: { secretKey: "s", repoPath: "/pgbackrest" },
 };
 const roleSecret: RoleSecret = { password: pulumi.output("pw"), scramVerifier: pulumi.output("SCRAM-SHA-256$4096:x$y:z") };
 const databaseArgs: DatabaseArgs = {
@@ -1441,7 +1455,7 @@ describe("the SQL script provider", () => {
 
 /** An in-memory MinIO: buckets with a versioning status and a number of object versions. */
 function fakeMinio() {
-  const buckets = new Map<string, { status: string; versions: number }>();
+  const buckets = new Map<string, { status: string; versions: number; lifecycle?: { Rule: LifecycleRule[] } }>();
   const calls: string[] = [];
   const client: BucketClient = {
     async bucketExists(b) {
@@ -1463,6 +1477,15 @@ function fakeMinio() {
     async listObjectsQuery(b, _p, _m, opts) {
       expect(opts.IncludeVersion).toBe(true);
       return { objects: Array.from({ length: Math.min(buckets.get(b)!.versions, opts.MaxKeys) }, (_, i) => ({ name: `o${i}` })) };
+    },
+    async getBucketLifecycle(b) {
+      const lifecycle = buckets.get(b)!.lifecycle;
+      if (!lifecycle) throw Object.assign(new Error("none"), { code: "NoSuchLifecycleConfiguration" });
+      return lifecycle;
+    },
+    async setBucketLifecycle(b, config) {
+      calls.push(`setBucketLifecycle ${b}`);
+      buckets.get(b)!.lifecycle = config;
     },
     async removeBucket(b) {
       calls.push(`removeBucket ${b}`);
@@ -1535,6 +1558,27 @@ describe("MinioBucket provider", () => {
     expect(s3.buckets.has(BACKUP_BUCKET)).toBe(false);
     // Already gone: nothing to do.
     await provider.delete!(BACKUP_BUCKET, outs);
+  });
+
+  it("keeps a lifecycle rule that expires only noncurrent versions, and sees it changed behind its back", async () => {
+    const s3 = fakeMinio();
+    const provider = makeMinioBucketProvider(() => s3.client);
+    const withRule = { ...inputs, noncurrentVersionDays: 7 };
+    const { outs } = await provider.create!(withRule);
+    expect(outs.noncurrentDays).toBe(7);
+    const rules = s3.buckets.get(BACKUP_BUCKET)!.lifecycle!.Rule;
+    expect(rules).toEqual([{ ID: NONCURRENT_RULE_ID, Status: "Enabled", Filter: { Prefix: "" }, NoncurrentVersionExpiration: { NoncurrentDays: 7 } }]);
+    expect(rules[0]).not.toHaveProperty("Expiration");
+    expect((await provider.diff!(BACKUP_BUCKET, (await provider.read!(BACKUP_BUCKET, outs)).props as MinioBucketOutputs, withRule)).changes).toBe(false);
+    // Someone adds an expiration of current objects: that would fight pgBackRest's retention.
+    rules[0].Expiration = { Days: 1 };
+    const read = await provider.read!(BACKUP_BUCKET, outs);
+    expect(read.props.noncurrentDays).toBe(0);
+    expect((await provider.diff!(BACKUP_BUCKET, read.props as MinioBucketOutputs, withRule)).changes).toBe(true);
+    expect((await provider.update!(BACKUP_BUCKET, read.props as MinioBucketOutputs, withRule)).outs.noncurrentDays).toBe(7);
+    expect(s3.buckets.get(BACKUP_BUCKET)!.lifecycle!.Rule[0]).not.toHaveProperty("Expiration");
+    // Without the input, the lifecycle is not managed (and not read).
+    expect((await provider.create!(inputs)).outs).not.toHaveProperty("noncurrentDays");
   });
 
   it("keeps the credentials out of its errors", async () => {

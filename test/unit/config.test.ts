@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { CONFIG_KEYS, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
 import { kryonixConfigValues } from "../../lib/pulumi-config";
 import { ConfigError } from "../../lib/messages";
+import { BUCKET_NAME_ALLOWED } from "../../lib/minio-policy";
 import { GiB, MiB } from "../../lib/size";
 
 const DEV_DEFAULTS: StackConfig = {
@@ -32,6 +33,7 @@ const DEV_DEFAULTS: StackConfig = {
   proxyHttpsPort: 15443,
   proxyBindAddress: "127.0.0.1",
   backupRetentionDays: 30,
+  backupBucket: "kryonix-backups",
   archiveTimeoutSeconds: 60,
   schedules: { backupFull: "0 1 * * *", backupDiff: "0 7,13,19 * * *", partitions: "0 3 1 * *", restoreDrill: "0 4 * * 0" },
   storage: "ssd",
@@ -99,6 +101,7 @@ describe("validateStackConfig parsing", () => {
         "kryonix:pgadminEmail": "dba@kryonix.com.br",
         "kryonix:pgadminPublicUrl": "https://pgadmin.kryonix.com.br/",
         "kryonix:backupRetentionDays": "7",
+        "kryonix:backupBucket": "kryonix-prod-backups",
         "kryonix:archiveTimeoutSeconds": "120",
         "kryonix:backupFullSchedule": " 30  2 * * * ",
         "kryonix:backupDiffSchedule": "OFF",
@@ -135,6 +138,7 @@ describe("validateStackConfig parsing", () => {
       proxyHttpsPort: 15443,
       proxyBindAddress: "127.0.0.1",
       backupRetentionDays: 7,
+      backupBucket: "kryonix-prod-backups",
       archiveTimeoutSeconds: 120,
       schedules: { backupFull: "30 2 * * *", backupDiff: "off", partitions: "@monthly", restoreDrill: "0 5 * * 6" },
       storage: "hdd",
@@ -213,6 +217,15 @@ describe("validateStackConfig errors", () => {
     ["backupRetentionDays", "0", 'kryonix:backupRetentionDays: "0" is invalid: an integer from 1 to 3650'],
     ["backupRetentionDays", "3651", 'kryonix:backupRetentionDays: "3651" is invalid: an integer from 1 to 3650'],
     ["backupRetentionDays", "1.5", 'kryonix:backupRetentionDays: "1.5" is invalid: an integer from 1 to 3650'],
+    ["backupRetentionDays", "-7", 'kryonix:backupRetentionDays: "-7" is invalid: an integer from 1 to 3650'],
+    ["backupRetentionDays", "100000", 'kryonix:backupRetentionDays: "100000" is invalid: an integer from 1 to 3650'],
+    ["backupBucket", "Kryonix_Backups", `kryonix:backupBucket: "Kryonix_Backups" is invalid: ${BUCKET_NAME_ALLOWED}`],
+    ["backupBucket", "ab", 'kryonix:backupBucket: "ab" is invalid: 3 to 63 characters'],
+    ["backupBucket", "192.168.0.1", 'kryonix:backupBucket: "192.168.0.1" is invalid: 3 to 63'],
+    ["backupBucket", "xn--backups", 'kryonix:backupBucket: "xn--backups" is invalid'],
+    ["backupBucket", "backups-s3alias", 'kryonix:backupBucket: "backups-s3alias" is invalid'],
+    ["backupBucket", "my..backups", 'kryonix:backupBucket: "my..backups" is invalid'],
+    ["backupBucket", "-backups", 'kryonix:backupBucket: "-backups" is invalid'],
     ["archiveTimeoutSeconds", "9", 'kryonix:archiveTimeoutSeconds: "9" is invalid: an integer from 10 to 3600'],
     ["archiveTimeoutSeconds", "3601", 'kryonix:archiveTimeoutSeconds: "3601" is invalid: an integer from 10 to 3600'],
     ["archiveTimeoutSeconds", "sixty", 'kryonix:archiveTimeoutSeconds: "sixty" is invalid: an integer from 10 to 3600'],
