@@ -21,11 +21,14 @@ export type RestoreTarget = { kind: "time"; time: string } | { kind: "latest" };
 export interface RestoreOptions {
   stack: string;
   target: RestoreTarget;
+  /** Over the stack's own cluster (after a fresh backup), instead of a scratch copy. */
+  inPlace: boolean;
 }
 
-/** Why `--in-place` stops: phase 1 restores into a scratch container only. */
-export const IN_PLACE_UNSUPPORTED =
-  "restore --in-place is not supported yet: phase 1 restores into a new scratch container only (run without --in-place); an in-place restore, with a fresh backup taken first, comes later";
+/** The flag an in-place restore needs besides --in-place: it replaces the stack's data. */
+export const IN_PLACE_CONFIRM = "--yes-destroy-current-data";
+/** Why `--in-place` alone stops. */
+export const IN_PLACE_UNCONFIRMED = `restore --in-place replaces the stack's current data with the backup's (a fresh backup is taken first); add ${IN_PLACE_CONFIRM} to confirm, or drop --in-place to restore into a scratch container`;
 
 /** `--stack NAME` / `--stack=NAME` at args[i]: the value and how many arguments it took, or undefined. */
 function stackArg(command: string, args: readonly string[], i: number): { stack: string; used: number } | undefined {
@@ -92,6 +95,8 @@ const TARGET_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+
 /** `npm run restore -- [--stack NAME] --target-time "<timestamp>" | --latest`. Pure. */
 export function parseRestoreArgs(args: readonly string[]): RestoreOptions {
   let stack = "dev";
+  let inPlace = false;
+  let confirmed = false;
   const targets: RestoreTarget[] = [];
   for (let i = 0; i < args.length; ) {
     const s = stackArg("restore", args, i);
@@ -101,8 +106,11 @@ export function parseRestoreArgs(args: readonly string[]): RestoreOptions {
       continue;
     }
     const a = args[i];
-    if (a === "--in-place") throw new Error(IN_PLACE_UNSUPPORTED);
-    if (a === "--latest") {
+    if (a === "--in-place" || a === IN_PLACE_CONFIRM) {
+      if (a === "--in-place") inPlace = true;
+      else confirmed = true;
+      i += 1;
+    } else if (a === "--latest") {
       targets.push({ kind: "latest" });
       i += 1;
     } else if (a === "--target-time" || a.startsWith("--target-time=")) {
@@ -113,11 +121,13 @@ export function parseRestoreArgs(args: readonly string[]): RestoreOptions {
       targets.push({ kind: "time", time: time.trim() });
       i += a === "--target-time" ? 2 : 1;
     } else {
-      throw new Error(invalid("restore argument", a, '--stack NAME, --target-time "<timestamp>" or --latest'));
+      throw new Error(invalid("restore argument", a, `--stack NAME, --target-time "<timestamp>", --latest, --in-place ${IN_PLACE_CONFIRM}`));
     }
   }
   if (targets.length !== 1) throw new Error(`restore: give exactly one of --target-time "<timestamp>" or --latest (got ${targets.length})`);
-  return { stack, target: targets[0] };
+  if (inPlace && !confirmed) throw new Error(IN_PLACE_UNCONFIRMED);
+  if (confirmed && !inPlace) throw new Error(`restore: ${IN_PLACE_CONFIRM} goes with --in-place only`);
+  return { stack, target: targets[0], inPlace };
 }
 
 /** pgBackRest's backup arguments; detail-level console logging shows each file as it is copied (progress). Pure. */
@@ -134,6 +144,19 @@ export function restoreCommand(target: RestoreTarget): string[] {
   const to = target.kind === "time" ? ["--type=time", `--target=${target.time}`, "--target-action=promote"] : ["--type=default"];
   return ["pgbackrest", `--stanza=${STANZA}`, "--log-level-console=info", ...to, "--archive-mode=off", "restore"];
 }
+
+/**
+ * pgBackRest's restore arguments over the stack's own data directory: --delta (files that match
+ * the backup are kept, the rest rewritten or removed), archive_mode as the stack has it (on), and
+ * to a time (promoted when reached) or to the end of the archive. Pure.
+ */
+export function inPlaceRestoreCommand(target: RestoreTarget): string[] {
+  const to = target.kind === "time" ? ["--type=time", `--target=${target.time}`, "--target-action=promote"] : ["--type=default"];
+  return ["pgbackrest", `--stanza=${STANZA}`, "--log-level-console=info", "--delta", ...to, "restore"];
+}
+
+/** The fresh backup before an in-place restore: incremental (pgBackRest makes it full when there is none). Pure. */
+export const PRE_RESTORE_BACKUP_TYPE: BackupType = "incr";
 
 /** `kryonix-<stack>-restore-<UTC time>`: the scratch container's and its volume's name. Pure. */
 export function restoreName(stack: string, now: Date): string {

@@ -128,6 +128,8 @@ export interface BackupTarget {
   /** The job schedules (null from a stack brought up before they existed). */
   schedules: JobSchedules | null;
   database: string;
+  /** Where the host reaches the live server: 127.0.0.1 and this port. */
+  port: number;
   superuser: { user: string; password: string };
 }
 
@@ -146,6 +148,7 @@ export function backupTargetFrom(stack: string, outputs: unknown): BackupTarget 
     archiveTimeoutSeconds: o.backup.archiveTimeoutSeconds,
     schedules: o.backup.schedules ?? null,
     database: o.endpoints.postgres.database,
+    port: o.endpoints.postgres.port,
     superuser: o.credentials.postgres,
   };
 }

@@ -12,12 +12,23 @@
  * pgBackRest's configuration and secrets are streamed from the live container into the new ones
  * (`docker cp` through a pipe): no file on the host, nothing on a command line. The copy's
  * archive_mode is off, so it never writes into the stack's repository.
- * `--in-place` exits 2: not supported in phase 1.
+ *
+ * `--in-place --yes-destroy-current-data` restores over the stack's own cluster instead:
+ * 1. a fresh backup (incremental) and `pgbackrest check` (WAL switched and archived, so --latest
+ *    reaches what was committed until now); if either fails, nothing is stopped and it exits 1;
+ * 2. the postgres container stopped (fast shutdown);
+ * 3. a one-off container on its data volume runs `pgbackrest restore --delta` to the target;
+ * 4. the same container started again (same ID: the stack's state still matches, so preview stays
+ *    clean), waited for (deadline) until healthy and out of recovery (promoted on a new timeline,
+ *    archiving on).
+ * Whatever was committed after the target is gone from the live cluster (it stays in the fresh
+ * backup and the archive until retention expires them).
  */
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { Client } from "pg";
-import { parseRestoreArgs, restoreCommand, restoreName } from "../lib/backup-cli";
+import { PRE_RESTORE_BACKUP_TYPE, backupCommand, inPlaceRestoreCommand, parseRestoreArgs, restoreCommand, restoreName, type RestoreOptions } from "../lib/backup-cli";
+import type { BackupTarget } from "../lib/stack-run";
 import { LOOPBACK } from "../lib/containers";
 import { POSTGRES_DATA_DIR, POSTGRES_PORT } from "../components/postgres";
 import { readBackupTarget } from "../lib/stack-run";
@@ -34,6 +45,77 @@ function freePort(): Promise<number> {
     });
     srv.on("error", reject);
   });
+}
+
+type Docker = (args: string[], opts?: { input?: Buffer; inherit?: boolean }) => Buffer;
+
+/** Polls until the server at 127.0.0.1:port accepts connections and is out of recovery; throws at the deadline or if the container stops. */
+async function waitOutOfRecovery(docker: Docker, container: string, port: number, target: BackupTarget): Promise<void> {
+  const deadline = Date.now() + READY_DEADLINE_MS;
+  let last = "";
+  for (;;) {
+    const client = new Client({ host: LOOPBACK, port, database: target.database, user: target.superuser.user, password: target.superuser.password, connectionTimeoutMillis: 5_000 });
+    try {
+      await client.connect();
+      const { rows } = await client.query("SELECT pg_is_in_recovery() AS recovering");
+      if (!rows[0].recovering) return;
+      last = "still in recovery";
+    } catch (err) {
+      last = (err as Error).message;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    const state = docker(["inspect", "--format", "{{.State.Status}}", container]).toString().trim();
+    if (state !== "running") throw new Error(`${container} is ${state}, not running: see \`docker logs ${container}\``);
+    if (Date.now() > deadline) throw new Error(`${container} did not accept connections out of recovery within ${READY_DEADLINE_MS / 1000} s (${last}); see \`docker logs ${container}\``);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** `--in-place --yes-destroy-current-data`: see the header. */
+async function restoreInPlace(options: RestoreOptions, target: BackupTarget, env: NodeJS.ProcessEnv, docker: Docker): Promise<number> {
+  const t0 = Date.now();
+  const live = target.container;
+  const pgbackrest = (args: string[]) => spawnSync("docker", ["exec", "-u", "postgres", live, ...args], { env, stdio: ["ignore", "inherit", "inherit"] }).status;
+  say(`in place: stack ${options.stack}, ${options.target.kind === "time" ? `to ${options.target.time}` : "to the end of the archive"}; first a fresh ${PRE_RESTORE_BACKUP_TYPE} backup`);
+  if (pgbackrest(backupCommand(PRE_RESTORE_BACKUP_TYPE)) !== 0) {
+    say("refused: the fresh backup failed; nothing was stopped or changed");
+    return 1;
+  }
+  if (pgbackrest(["pgbackrest", "--stanza=kryonix", "check"]) !== 0) {
+    say("refused: `pgbackrest check` failed after the backup (WAL not archived); nothing was stopped or changed");
+    return 1;
+  }
+  const backupSeconds = (Date.now() - t0) / 1000;
+  const image = docker(["inspect", "--format", "{{.Config.Image}}", live]).toString().trim();
+  const mounts = JSON.parse(docker(["inspect", "--format", "{{json .Mounts}}", live]).toString()) as { Name?: string; Destination: string }[];
+  const volume = mounts.find((m) => m.Destination === POSTGRES_DATA_DIR)?.Name;
+  if (!volume) throw new Error(`${live} has no volume at ${POSTGRES_DATA_DIR}`);
+  const config = docker(["cp", `${live}:/etc/pgbackrest`, "-"]);
+  const step = `${live}-restore-step`;
+  say(`stopping ${live}`);
+  const t1 = Date.now();
+  docker(["stop", live]);
+  docker(["create", "--name", step, "--label", `org.kryonix.stack=${options.stack}`, "--label", "org.kryonix.role=restore", "-u", "postgres", "--network", target.network, "-v", `${volume}:${POSTGRES_DATA_DIR}`, image, ...inPlaceRestoreCommand(options.target)]);
+  try {
+    docker(["cp", "-", `${step}:/etc`], { input: config });
+    docker(["start", "-a", step], { inherit: true });
+  } finally {
+    spawnSync("docker", ["rm", "-f", step], { env, stdio: "ignore" });
+  }
+  say(`pgbackrest restore --delta into ${volume} done; starting ${live}`);
+  docker(["start", live]);
+  await waitOutOfRecovery(docker, live, target.port, target);
+  const downSeconds = (Date.now() - t1) / 1000;
+  process.stdout.write(
+    [
+      `restored stack ${options.stack} in place: ${live} is back, out of recovery (fresh backup ${backupSeconds.toFixed(1)} s, server down ${downSeconds.toFixed(1)} s)`,
+      `  check: npm run backup:status -- --stack ${options.stack}; npm run preview -- --stack ${options.stack}`,
+      "",
+    ].join("\n"),
+  );
+  process.stdout.write(`${JSON.stringify({ container: live, volume, inPlace: true, backupSeconds, downSeconds, seconds: (Date.now() - t0) / 1000 })}\n`);
+  return 0;
 }
 
 async function main(): Promise<number> {
@@ -55,6 +137,15 @@ async function main(): Promise<number> {
     }
     return r.stdout ?? Buffer.alloc(0);
   };
+  if (options.inPlace) {
+    try {
+      return await restoreInPlace(options, target, env, docker);
+    } catch (err) {
+      say(`failed: ${(err as Error).message}`);
+      say(`the postgres container may be stopped: look at \`docker logs ${target.container}\`, then \`docker start ${target.container}\` or run the restore again`);
+      return 1;
+    }
+  }
   const t0 = Date.now();
   const name = restoreName(options.stack, new Date());
   const step = `${name}-step`;
@@ -82,25 +173,7 @@ async function main(): Promise<number> {
     docker(["start", name]);
     say(`${name} started on ${LOOPBACK}:${port}; waiting for recovery to finish (deadline ${READY_DEADLINE_MS / 1000} s)`);
 
-    const deadline = Date.now() + READY_DEADLINE_MS;
-    let last = "";
-    for (;;) {
-      const client = new Client({ host: LOOPBACK, port, database: target.database, user: target.superuser.user, password: target.superuser.password, connectionTimeoutMillis: 5_000 });
-      try {
-        await client.connect();
-        const { rows } = await client.query("SELECT pg_is_in_recovery() AS recovering");
-        if (!rows[0].recovering) break;
-        last = "still in recovery";
-      } catch (err) {
-        last = (err as Error).message;
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-      const state = docker(["inspect", "--format", "{{.State.Status}}", name]).toString().trim();
-      if (state !== "running") throw new Error(`${name} is ${state}, not running: see \`docker logs ${name}\``);
-      if (Date.now() > deadline) throw new Error(`${name} did not accept connections out of recovery within ${READY_DEADLINE_MS / 1000} s (${last}); see \`docker logs ${name}\``);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await waitOutOfRecovery(docker, name, port, target);
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
     process.stdout.write(
       [

@@ -1,22 +1,37 @@
 /**
  * `npm run test:db:backup`: backups and point-in-time restore for real, on a stack of its own
  * ("bkptest": containers kryonix-bkptest-*, ports picked free on 127.0.0.1, its own file backend and
- * passphrase). `npm run up` (which creates the stanza and checks WAL archiving), preview and
- * refresh clean, a full backup with `npm run backup`, marker rows at known times with their WAL
- * archived, `npm run restore -- --target-time <between markers 2 and 3>` into a scratch container,
- * exactly markers 1 and 2 in the copy, `npm run backup:status -- --json`, `--in-place` refused,
- * then everything removed (restore container and volume too). Each step prints how long it took.
+ * passphrase). Bad backup settings fail `npm run preview`; `npm run up` (which creates the stanza and
+ * checks WAL archiving) with a bucket of its own, preview and refresh clean, a full backup with
+ * `npm run backup`, marker rows at known times with their WAL archived, `npm run restore --
+ * --target-time <between markers 2 and 3>` into a scratch container, exactly markers 1 and 2 in the
+ * copy, `npm run backup:status -- --json`; pgBackRest's MinIO user allowed its repository path and
+ * nothing else, the bucket's lifecycle noncurrent-only; MinIO stopped while rows are written
+ * (KRYONIX_OUTAGE_SECONDS, default 60; `npm run test:db:backup:outage` sets 300): archiving fails
+ * and retries, PostgreSQL keeps serving, no segment is lost, `pgbackrest check` passes afterwards,
+ * a restore to a moment inside the outage has exactly the rows committed before it and dumps equal
+ * to the live databases' at that moment, amcheck clean; `--in-place` refused, then everything
+ * removed (restore containers and volumes too). Each step prints how long it took.
  */
 import { Client } from "pg";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { pgSsl } from "../../lib/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dockerLeftovers, sh, sleep, waitFor } from "../support/process";
+import { missingSegments, segmentNames } from "../../lib/wal";
+import { dockerLeftovers, sh, shAsync, sleep, waitFor } from "../support/process";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 
 const STACK = testStackName("bkptest");
 const PREFIX = `kryonix-${STACK}-`;
+/** A bucket other than the default, so the setting is proven to reach MinIO, the policy and pgBackRest. */
+const BUCKET = "kryonix-bkptest-repo";
+/** How long MinIO is down in step 9; `npm run test:db:backup:outage` sets several minutes. */
+const OUTAGE_SECONDS = Number(process.env.KRYONIX_OUTAGE_SECONDS ?? 60);
 
 let t: TestStack;
+const restores: string[] = [];
 let restored: { container: string; port: number; database: string; user: string } | undefined;
 const timed = <T>(step: string, fn: () => Promise<T> | T) => t.timed(step, fn);
 const npmScript = (script: string, ...args: string[]) => t.npm(script, ...args);
@@ -45,7 +60,20 @@ const live = async <T = any>(sql: string): Promise<T[]> => withClient((await out
 
 beforeAll(async () => {
   t = await openTestStack(STACK, "backup test");
+  if (!(Number.isInteger(OUTAGE_SECONDS) && OUTAGE_SECONDS >= 30)) throw new Error(`KRYONIX_OUTAGE_SECONDS must be an integer of at least 30 (got ${process.env.KRYONIX_OUTAGE_SECONDS})`);
 });
+
+const setConfig = (key: string, value: string) => t.stack.setConfig(`kryonix:${key}`, { value });
+/** psql as postgres in a container, one -c per statement, quiet: only the rows are printed. */
+const psqlIn = (container: string, database: string, statements: string[]) =>
+  shAsync("docker", ["exec", "-u", "postgres", container, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-At", "-d", database, ...statements.flatMap((s) => ["-c", s])]);
+/** Plain-text pg_dump of one database, run in the container (pg_dump 17 for a 17 server); \restrict lines carry a random key per run. */
+async function dump(container: string, database: string): Promise<string> {
+  const r = await shAsync("docker", ["exec", "-u", "postgres", container, "pg_dump", "--no-sync", "-d", database]);
+  if (r.code !== 0) throw new Error(`pg_dump ${database} in ${container} exited ${r.code}: ${r.stderr}`);
+  return r.stdout.split("\n").filter((l) => !/^\\(un)?restrict /.test(l)).join("\n");
+}
+const DATABASES = ["kryonix_saas", "postgres"];
 
 afterAll(() => {
   // Best effort after a failure; the last test asserts that destroy itself leaves nothing.
@@ -53,6 +81,20 @@ afterAll(() => {
 });
 
 describe.sequential("backups and point-in-time restore, for real", () => {
+  it("0. bad backup settings fail `npm run preview` with the setting named, before anything is made", async () => {
+    await setConfig("backupBucket", "Kryonix_Backups");
+    await setConfig("backupRetentionDays", "0");
+    const r = await timed("npm run preview (bad settings)", () => npmScript("preview"));
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/kryonix:backupBucket: "Kryonix_Backups" is invalid: 3 to 63 characters of a-z/);
+    expect(r.out).toMatch(/kryonix:backupRetentionDays: "0" is invalid: an integer from 1 to 3650/);
+    expect(dockerLeftovers(PREFIX)).toEqual([]);
+    await t.stack.removeConfig("kryonix:backupRetentionDays");
+    await setConfig("backupBucket", BUCKET);
+    // Short, so the outage below spans several segments.
+    await setConfig("archiveTimeoutSeconds", "10");
+  });
+
   it("1. `npm run up` creates the stanza and archives WAL; preview and refresh see no change", async () => {
     const up = await timed("npm run up (from empty)", () => npmScript("up"));
     expect(up.code, up.out).toBe(0);
@@ -97,6 +139,7 @@ describe.sequential("backups and point-in-time restore, for real", () => {
     const r = await timed("npm run restore (point in time)", () => npmScript("restore", "--target-time", target));
     expect(r.code, r.out).toBe(0);
     restored = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    restores.push(restored!.container);
     expect(restored!.container).toMatch(new RegExp(`^${PREFIX}restore-\\d{8}-\\d{6}$`));
     // Published on 127.0.0.1 only.
     const ports = sh("docker", ["port", restored!.container]).stdout.trim().split("\n");
@@ -128,23 +171,231 @@ describe.sequential("backups and point-in-time restore, for real", () => {
     expect(text.stdout).toContain("WAL archive: ok");
   });
 
-  it("6. `npm run restore -- --in-place` is refused: not in phase 1", () => {
+  /** pgBackRest's MinIO keys, read where pgBackRest reads them (a test may; nothing prints them). */
+  const pgbackrestKeys = () => {
+    const conf = sh("docker", ["exec", `${PREFIX}postgres`, "cat", "/etc/pgbackrest/conf.d/kryonix-secrets.conf"]).stdout;
+    return { accessKey: /^repo1-s3-key=(.*)$/m.exec(conf)?.[1] ?? "", secretKey: /^repo1-s3-key-secret=(.*)$/m.exec(conf)?.[1] ?? "" };
+  };
+
+  it("6. pgBackRest's own MinIO user may work in its repository path only; the bucket's lifecycle expires noncurrent versions only", async () => {
+    const o = await outputs();
+    expect(o.backup.bucket).toBe(BUCKET);
+    const keys = pgbackrestKeys();
+    expect(keys.accessKey).toBe("kryonix-pgbackrest");
+    expect(keys.secretKey).toMatch(/^[A-Za-z0-9]{40}$/);
+    expect([keys.accessKey, keys.secretKey]).not.toContain(o.credentials.minio.accessKey);
+    expect(keys.secretKey).not.toBe(o.credentials.minio.secretKey);
+    const work = mkdtempSync(path.join(os.tmpdir(), `${PREFIX}mc-`));
+    try {
+      const ca = path.join(work, "ca.crt");
+      writeFileSync(ca, o.caCertificate);
+      const mc = (who: { accessKey: string; secretKey: string }, ...args: string[]) =>
+        sh("mc", args, {
+          env: { ...t.env, MC_CONFIG_DIR: path.join(work, "mc"), SSL_CERT_FILE: ca, MC_HOST_kx: `https://${who.accessKey}:${who.secretKey}@127.0.0.1:${o.endpoints.minio.port}` },
+        });
+      const allowed = mc(keys, "ls", `kx/${BUCKET}/pgbackrest/`);
+      expect(allowed.code, allowed.out).toBe(0);
+      expect(allowed.stdout).toMatch(/archive\//);
+      // Refused: listing the bucket's root or the buckets, making a bucket, writing outside its path,
+      // versioning and lifecycle, the admin API.
+      for (const refused of [
+        ["ls", `kx/${BUCKET}/`],
+        ["ls", "kx"],
+        ["mb", `kx/${BUCKET}-other`],
+        ["cp", ca, `kx/${BUCKET}/elsewhere/ca.crt`],
+        ["version", "suspend", `kx/${BUCKET}`],
+        ["ilm", "rule", "export", `kx/${BUCKET}`],
+        ["admin", "user", "list", "kx"],
+      ]) {
+        const r = mc(keys, ...refused);
+        expect(r.code, `mc ${refused.join(" ")} as pgBackRest's user: ${r.out}`).not.toBe(0);
+        expect(r.out).toMatch(/Access Denied|Insufficient permissions/);
+      }
+      const lifecycle = mc(o.credentials.minio, "ilm", "rule", "export", `kx/${BUCKET}`);
+      expect(lifecycle.code, lifecycle.out).toBe(0);
+      // Exactly one rule, on noncurrent versions; nothing that expires or moves a current object.
+      expect(JSON.parse(lifecycle.stdout)).toEqual({ Rules: [{ ID: "kryonix-expire-noncurrent", Status: "Enabled", NoncurrentVersionExpiration: { NoncurrentDays: 7 } }] });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  /** What step 7 leaves for the next ones. */
+  const outage = { target: "", committedBefore: [] as number[], liveDumps: {} as Record<string, string>, seconds: 0 };
+
+  it(`7. MinIO stopped for ${OUTAGE_SECONDS} s while rows are written: archiving fails and retries, PostgreSQL keeps serving`, async () => {
+    const o = await outputs();
+    const minio = `${PREFIX}minio`;
+    await withClient(o.endpoints.postgres.port, async (c) => {
+      await c.query("CREATE TABLE backup_test.outage (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), filler text)");
+      await c.query("CREATE INDEX ON backup_test.outage (at)");
+      const archiver = async () => (await c.query("SELECT failed_count::int AS failed, last_archived_wal AS archived FROM pg_stat_archiver")).rows[0];
+      const before = await archiver();
+
+      // One writer: a row every 100 ms, each its own transaction; ids are the writer's own, so the
+      // copy's rows can be compared one by one.
+      const committed: number[] = [];
+      const errors: string[] = [];
+      let paused = false;
+      let idle = true;
+      let stop = false;
+      const writer = (async () => {
+        for (let id = 1; !stop; id++) {
+          while (paused && !stop) {
+            idle = true;
+            await sleep(20);
+          }
+          idle = false;
+          try {
+            await c.query("INSERT INTO backup_test.outage (id, filler) VALUES ($1::int, repeat(md5($1::int::text), 20))", [id]);
+            committed.push(id);
+          } catch (err) {
+            errors.push((err as Error).message);
+          }
+          idle = true;
+          await sleep(100);
+        }
+      })();
+      const pause = async () => {
+        paused = true;
+        await waitFor("the writer paused", 30_000, () => idle);
+      };
+
+      try {
+        await waitFor("the first rows written", 30_000, () => {
+          if (errors.length) throw new Error(`the writer failed: ${errors[0]}`);
+          return committed.length >= 5;
+        });
+        const stopped = await timed("docker stop minio", () => shAsync("docker", ["stop", minio]));
+        expect(stopped.code, stopped.out).toBe(0);
+        const outageStart = Date.now();
+        const rowsAtStart = committed.length;
+        const archivedWhenStopped = (await archiver()).archived;
+        // A segment to archive now, while MinIO is down.
+        await c.query("SELECT pg_switch_wal()");
+        await timed("first archive failure", () => waitFor("pg_stat_archiver.failed_count to grow", 180_000, async () => (await archiver()).failed > before.failed));
+
+        // Halfway through (or now, if the first failure took longer): the moment to restore to, with
+        // the writer paused around it so that "committed before it" is exact, and the live databases
+        // dumped at that moment.
+        await sleep(Math.max(0, outageStart + (OUTAGE_SECONDS * 1000) / 2 - Date.now()));
+        await pause();
+        outage.target = (await c.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS t")).rows[0].t;
+        outage.committedBefore = [...committed];
+        for (const db of DATABASES) outage.liveDumps[db] = await dump(`${PREFIX}postgres`, db);
+        await sleep(1000);
+        paused = false;
+
+        // Down for OUTAGE_SECONDS, and until PostgreSQL has retried (a second failed attempt).
+        await sleep(Math.max(0, outageStart + OUTAGE_SECONDS * 1000 - Date.now()));
+        await timed("a retry failed too", () => waitFor("a second archive failure", 180_000, async () => (await archiver()).failed >= before.failed + 2));
+        const during = await archiver();
+        // Nothing archived while MinIO was down.
+        expect(during.archived).toBe(archivedWhenStopped);
+        // PostgreSQL kept serving: rows kept committing through the outage, no statement failed.
+        expect(errors).toEqual([]);
+        expect(committed.length - rowsAtStart).toBeGreaterThan(OUTAGE_SECONDS * 2);
+        outage.seconds = (Date.now() - outageStart) / 1000;
+        const started = await timed("docker start minio", () => shAsync("docker", ["start", minio]));
+        expect(started.code, started.out).toBe(0);
+        await timed("MinIO healthy again", () =>
+          waitFor("MinIO healthy", 180_000, async () => (await shAsync("docker", ["inspect", "--format", "{{.State.Health.Status}}", minio])).stdout.trim() === "healthy"),
+        );
+        await sleep(2000);
+      } finally {
+        stop = true;
+        paused = false;
+        await writer;
+        // After a failure above too: the later steps and the destroy need MinIO.
+        await shAsync("docker", ["start", minio]);
+      }
+      expect(errors).toEqual([]);
+      expect(outage.committedBefore.length).toBeGreaterThan(0);
+      expect(committed.length).toBeGreaterThan(outage.committedBefore.length);
+    });
+    expect(outage.target).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}\+00$/);
+    process.stdout.write(`[backup test] MinIO was down ${outage.seconds.toFixed(0)} s; ${outage.committedBefore.length} rows committed before the target ${outage.target}\n`);
+  });
+
+  it("8. MinIO back: the archive catches up with no segment missing, `pgbackrest check` passes", async () => {
+    const o = await outputs();
+    const container = `${PREFIX}postgres`;
+    let last = "";
+    await withClient(o.endpoints.postgres.port, async (c) => {
+      last = (await c.query("SELECT pg_walfile_name(pg_switch_wal()) AS wal")).rows[0].wal;
+      await timed("archive caught up", () =>
+        waitFor(`WAL segment ${last} archived after the outage`, 300_000, async () => {
+          const a = (await c.query("SELECT last_archived_wal FROM pg_stat_archiver")).rows[0].last_archived_wal;
+          return typeof a === "string" && a >= last;
+        }),
+      );
+    });
+    // Nothing left waiting in pg_wal/archive_status.
+    const ready = await shAsync("docker", ["exec", "-u", "postgres", container, "find", "/var/lib/postgresql/data/pg_wal/archive_status", "-name", "*.ready"]);
+    expect(ready.stdout.trim()).toBe("");
+    // Every segment from the archive's first to the last one, none missing.
+    const info = JSON.parse((await shAsync("docker", ["exec", "-u", "postgres", container, "pgbackrest", "--stanza=kryonix", "info", "--output=json"])).stdout);
+    const first: string = info[0].archive[0].min;
+    const ls = await shAsync("docker", ["exec", "-u", "postgres", container, "pgbackrest", "--stanza=kryonix", "repo-ls", "--recurse", "--output=json", "archive/kryonix"]);
+    expect(ls.code, ls.out).toBe(0);
+    const names = segmentNames(Object.keys(JSON.parse(ls.stdout)));
+    expect(names.length).toBeGreaterThan(3);
+    expect(missingSegments(names, first, last)).toEqual([]);
+    const check = await timed("pgbackrest check", () => shAsync("docker", ["exec", "-u", "postgres", container, "pgbackrest", "--stanza=kryonix", "check"]));
+    expect(check.code, check.out).toBe(0);
+  });
+
+  it("9. restore to a moment inside the outage: exactly the rows committed before it, dumps equal to the live ones then, amcheck clean", async () => {
+    const r = await timed("npm run restore (inside the outage)", () => npmScript("restore", "--target-time", outage.target));
+    expect(r.code, r.out).toBe(0);
+    const copy = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    restores.push(copy.container);
+    const ids = await withClient(copy.port, async (c) => (await c.query("SELECT id FROM backup_test.outage ORDER BY id")).rows.map((x) => x.id), false);
+    expect(ids).toEqual(outage.committedBefore);
+    await timed("pg_dump both databases of the copy, compare", async () => {
+      for (const db of DATABASES) {
+        const restoredDump = await dump(copy.container, db);
+        expect(restoredDump.length).toBeGreaterThan(1000);
+        // toBe on strings of this size prints an unreadable diff; compare, then show the first difference.
+        const a = outage.liveDumps[db].split("\n");
+        const b = restoredDump.split("\n");
+        const at = a.findIndex((line, i) => line !== b[i]);
+        expect({ db, at, live: a[at], restored: b[at], lines: [a.length, b.length] }).toEqual({ db, at: -1, live: undefined, restored: undefined, lines: [a.length, a.length] });
+      }
+    });
+    await timed("amcheck on the copy", async () => {
+      for (const db of DATABASES) {
+        const checked = await psqlIn(copy.container, db, [
+          "CREATE EXTENSION IF NOT EXISTS amcheck",
+          // Every valid btree index, with its heap (heapallindexed); then every table's heap.
+          "SELECT count(*) FROM (SELECT bt_index_check(c.oid, true) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'btree' AND i.indisvalid AND c.relpersistence = 'p') checked",
+          "SELECT count(*) FROM pg_class c, verify_heapam(c.oid) WHERE c.relkind IN ('r', 'm', 't') AND c.relpersistence = 'p'",
+        ]);
+        expect(checked.code, checked.out).toBe(0);
+        const [indexes, corrupt] = checked.stdout.trim().split("\n").slice(-2).map(Number);
+        expect(indexes, `btree indexes checked in ${db}`).toBeGreaterThan(10);
+        expect(corrupt, `verify_heapam problems in ${db}`).toBe(0);
+      }
+    });
+  });
+
+  it("10. `npm run restore -- --in-place` is refused: not in phase 1", () => {
     const r = npmScript("restore", "--in-place", "--latest");
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/--in-place is not supported yet/);
   });
 
-  it("7. no credential of the stack in docker inspect of the postgres container or its log", async () => {
+  it("11. no credential of the stack in docker inspect of the postgres container or its log", async () => {
     const o = await outputs();
     const seen = `${sh("docker", ["inspect", `${PREFIX}postgres`]).out}\n${sh("docker", ["logs", `${PREFIX}postgres`]).out}`;
-    for (const secret of [o.credentials.minio.secretKey, o.credentials.minio.accessKey, o.credentials.postgres.password]) expect(seen).not.toContain(secret);
+    for (const secret of [o.credentials.minio.secretKey, o.credentials.minio.accessKey, o.credentials.postgres.password, pgbackrestKeys().secretKey]) expect(seen).not.toContain(secret);
   });
 
-  it("8. the restore copy and the stack removed: nothing with the stack's name is left", async () => {
-    if (restored) {
-      const rm = sh("docker", ["rm", "-f", restored.container]);
+  it("12. the restore copies and the stack removed: nothing with the stack's name is left", async () => {
+    for (const name of restores) {
+      const rm = sh("docker", ["rm", "-f", name]);
       expect(rm.code, rm.out).toBe(0);
-      const vol = sh("docker", ["volume", "rm", restored.container]);
+      const vol = sh("docker", ["volume", "rm", name]);
       expect(vol.code, vol.out).toBe(0);
     }
     const down = await timed("npm run destroy --including-data", () => npmScript("destroy", "--including-data"));

@@ -1,5 +1,5 @@
 /** Helpers shared by the real (smoke and providers) tests: run a command, find a free loopback port, wait with a deadline. */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
@@ -81,4 +81,17 @@ export function dockerLeftovers(prefix: string): string[] {
     ...sh("docker", ["network", "ls", "--format", "network {{.Name}}", "--filter", `name=${prefix}`]).stdout.split("\n"),
     ...sh("docker", ["volume", "ls", "--format", "volume {{.Name}}", "--filter", `name=${prefix}`]).stdout.split("\n"),
   ].filter((l) => l.trim());
+}
+
+/** Like sh, without blocking the event loop (so a test's own writers keep running meanwhile). */
+export function shAsync(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, timeout: opts.timeoutMs ?? 600_000 });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", (err) => (stderr += String(err)));
+    child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr, out: `${stdout}${stderr}` }));
+  });
 }

@@ -4,7 +4,8 @@ import {
   backupStatus,
   formatAge,
   formatBytes,
-  IN_PLACE_UNSUPPORTED,
+  IN_PLACE_UNCONFIRMED,
+  inPlaceRestoreCommand,
   parseBackupArgs,
   parseRestoreArgs,
   parseStatusArgs,
@@ -58,9 +59,26 @@ describe("npm run restore arguments", () => {
     [["--target-time"], /restore --target-time: undefined is invalid/],
     [["--now"], /restore argument: "--now" is invalid/],
   ])("refuses %j", (args, message) => expect(() => parseRestoreArgs(args)).toThrow(message));
-  it("refuses --in-place: not in phase 1", () => {
-    expect(() => parseRestoreArgs(["--in-place", "--latest"])).toThrow(IN_PLACE_UNSUPPORTED);
-    expect(IN_PLACE_UNSUPPORTED).toMatch(/not supported yet/);
+  it("takes --in-place only with --yes-destroy-current-data, and that flag only with --in-place", () => {
+    expect(() => parseRestoreArgs(["--in-place", "--latest"])).toThrow(IN_PLACE_UNCONFIRMED);
+    expect(IN_PLACE_UNCONFIRMED).toMatch(/add --yes-destroy-current-data to confirm/);
+    expect(() => parseRestoreArgs(["--yes-destroy-current-data", "--latest"])).toThrow(/goes with --in-place only/);
+    expect(parseRestoreArgs(["--in-place", "--yes-destroy-current-data", "--latest"])).toEqual({ stack: "dev", target: { kind: "latest" }, inPlace: true });
+    expect(parseRestoreArgs(["--latest"]).inPlace).toBe(false);
+  });
+
+  it("restores in place with --delta, archive_mode left as the stack has it", () => {
+    expect(inPlaceRestoreCommand({ kind: "time", time: "2026-11-29 16:05:00+00" })).toEqual([
+      "pgbackrest",
+      "--stanza=kryonix",
+      "--log-level-console=info",
+      "--delta",
+      "--type=time",
+      "--target=2026-11-29 16:05:00+00",
+      "--target-action=promote",
+      "restore",
+    ]);
+    expect(inPlaceRestoreCommand({ kind: "latest" })).toEqual(["pgbackrest", "--stanza=kryonix", "--log-level-console=info", "--delta", "--type=default", "restore"]);
   });
   it("restores to the time and promotes, or to the end of the archive; the copy never archives", () => {
     expect(restoreCommand({ kind: "time", time: "2026-11-29 16:05:00+00" })).toEqual([
@@ -148,6 +166,7 @@ describe("the stack's backup target", () => {
       // Outputs from before the schedules: none known.
       schedules: null,
       database: "kryonix_saas",
+      port: 15432,
       superuser: { user: "postgres", password: "pw" },
     });
     expect(() => backupTargetFrom("dev", { ...outputs, backup: undefined })).toThrow(/npm run up -- --stack dev/);

@@ -60,6 +60,11 @@ describe("pgbackrest.conf", () => {
     expect(section(conf, "global")).toMatchObject({ "log-level-file": "off", "log-level-console": "info" });
   });
 
+  it("gives archive-push alone a short io-timeout, so an unreachable MinIO fails a push in seconds, not minutes", () => {
+    expect(section(conf, "global:archive-push")).toEqual({ "io-timeout": "5" });
+    expect(section(conf, "global")).not.toHaveProperty("io-timeout");
+  });
+
   it("has the stanza with the data directory, and no credential at all", () => {
     expect(section(conf, STANZA)).toEqual({ "pg1-path": "/var/lib/postgresql/data" });
     expect(conf).not.toMatch(/s3-key|cipher-pass/);
