@@ -10,8 +10,10 @@
  * (KRYONIX_OUTAGE_SECONDS, default 60; `npm run test:db:backup:outage` sets 300): archiving fails
  * and retries, PostgreSQL keeps serving, no segment is lost, `pgbackrest check` passes afterwards,
  * a restore to a moment inside the outage has exactly the rows committed before it and dumps equal
- * to the live databases' at that moment, amcheck clean; `--in-place` refused, then everything
- * removed (restore containers and volumes too). Each step prints how long it took.
+ * to the live databases' at that moment, amcheck clean; `--in-place` refused without
+ * --yes-destroy-current-data, and with it: a fresh backup, the live cluster back at a time, same
+ * container, preview clean; then everything removed (restore containers and volumes too). Each step
+ * prints how long it took.
  */
 import { Client } from "pg";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -355,7 +357,7 @@ describe.sequential("backups and point-in-time restore, for real", () => {
     await timed("pg_dump both databases of the copy, compare", async () => {
       for (const db of DATABASES) {
         const restoredDump = await dump(copy.container, db);
-        expect(restoredDump.length).toBeGreaterThan(1000);
+        expect(restoredDump).toContain("PostgreSQL database dump complete");
         // toBe on strings of this size prints an unreadable diff; compare, then show the first difference.
         const a = outage.liveDumps[db].split("\n");
         const b = restoredDump.split("\n");
@@ -379,10 +381,43 @@ describe.sequential("backups and point-in-time restore, for real", () => {
     });
   });
 
-  it("10. `npm run restore -- --in-place` is refused: not in phase 1", () => {
-    const r = npmScript("restore", "--in-place", "--latest");
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/--in-place is not supported yet/);
+  it("10. `npm run restore -- --in-place --yes-destroy-current-data`: a fresh backup, then the live cluster back at a time; preview clean", async () => {
+    const refused = npmScript("restore", "--in-place", "--latest");
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/add --yes-destroy-current-data to confirm/);
+
+    const o = await outputs();
+    const container = `${PREFIX}postgres`;
+    let target = "";
+    const before = await withClient(o.endpoints.postgres.port, async (c) => {
+      await c.query("CREATE TABLE backup_test.in_place (n int PRIMARY KEY)");
+      await c.query("INSERT INTO backup_test.in_place VALUES (1)");
+      await sleep(1000);
+      target = (await c.query("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS t")).rows[0].t;
+      await sleep(1000);
+      await c.query("INSERT INTO backup_test.in_place VALUES (2)");
+      return (await c.query("SELECT system_identifier::text AS id, (SELECT count(*)::int FROM backup_test.outage) AS outage FROM pg_control_system()")).rows[0];
+    });
+    const id = sh("docker", ["inspect", "--format", "{{.Id}}", container]).stdout.trim();
+    const r = await timed("npm run restore --in-place (point in time)", () => npmScript("restore", "--in-place", "--target-time", target, "--yes-destroy-current-data"));
+    expect(r.code, r.out).toBe(0);
+    // The fresh backup came first.
+    expect(r.out).toMatch(/backup command end: completed successfully/);
+    const result = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    expect(result).toMatchObject({ container, inPlace: true });
+    process.stdout.write(`[backup test] in-place restore: fresh backup ${result.backupSeconds.toFixed(1)} s, server down ${result.downSeconds.toFixed(1)} s\n`);
+    // The same container and cluster, on a new timeline, with row 1 and without row 2.
+    expect(sh("docker", ["inspect", "--format", "{{.Id}}", container]).stdout.trim()).toBe(id);
+    const after = await withClient(o.endpoints.postgres.port, async (c) => ({
+      rows: (await c.query("SELECT n FROM backup_test.in_place ORDER BY n")).rows.map((x) => x.n),
+      ...(await c.query("SELECT system_identifier::text AS id, (SELECT count(*)::int FROM backup_test.outage) AS outage, (SELECT timeline_id FROM pg_control_checkpoint()) AS timeline, pg_is_in_recovery() AS recovering, current_setting('archive_mode') AS archive_mode FROM pg_control_system()")).rows[0],
+    }));
+    expect(after).toMatchObject({ rows: [1], id: before.id, outage: before.outage, recovering: false, archive_mode: "on" });
+    expect(after.timeline).toBeGreaterThan(1);
+    // Archiving works on the new timeline; the stack's state still matches what runs.
+    const check = await timed("pgbackrest check (after in-place)", () => shAsync("docker", ["exec", "-u", "postgres", container, "pgbackrest", "--stanza=kryonix", "check"]));
+    expect(check.code, check.out).toBe(0);
+    await timed("preview --expect-no-changes (after in-place)", () => t.stack.preview({ expectNoChanges: true }));
   });
 
   it("11. no credential of the stack in docker inspect of the postgres container or its log", async () => {

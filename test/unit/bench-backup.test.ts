@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { formatBackupBench, summarizeBackupBench } from "../../lib/bench-backup";
+
+const measures = {
+  databaseBytes: 1100 * 1024 * 1024,
+  clusterBytes: 1150 * 1024 * 1024,
+  pgbackrest: { backupSeconds: 40, repositoryBytes: 120 * 1024 * 1024, restoreSeconds: 30 },
+  pgDump: { dumpSeconds: 100, dumpBytes: 60 * 1024 * 1024, restoreSeconds: 150 },
+  archiveTimeoutSeconds: 60,
+  archiveLagSeconds: 47.26,
+};
+
+describe("the backup benchmark's summary", () => {
+  it("computes throughputs, ratios, targets, RPO and RTO", () => {
+    const s = summarizeBackupBench(measures);
+    expect(s).toMatchObject({ pgbackrestBackupMBps: 28.8, pgDumpMBps: 11, backupSpeedup: 2.5, restoreSpeedup: 5, rtoSeconds: 30 });
+    expect(s.targets).toEqual({ backupAtLeast2xFaster: true, restoreUnder60s: true });
+    expect(s.rpo).toEqual({ boundSeconds: 60, measuredSeconds: 47.3 });
+    const slow = summarizeBackupBench({ ...measures, pgbackrest: { ...measures.pgbackrest, backupSeconds: 80, restoreSeconds: 75 } });
+    expect(slow.targets).toEqual({ backupAtLeast2xFaster: false, restoreUnder60s: false });
+  });
+
+  it("prints the table with each target met or not", () => {
+    const text = formatBackupBench(summarizeBackupBench(measures));
+    expect(text).toMatch(/^\s+pgBackRest \(full, zst, aes-256\)\s+pg_dump -Fc\s+ratio$/m);
+    expect(text).toMatch(/^backup time\s+40 s\s+100 s\s+2.5x$/m);
+    expect(text).toContain("at least 2x faster than pg_dump: met (2.5x)");
+    expect(text).toContain("RTO: 30 s measured");
+  });
+
+  it("refuses a measure that is missing or not positive", () => {
+    expect(() => summarizeBackupBench({ ...measures, pgDump: { ...measures.pgDump, dumpSeconds: 0 } })).toThrow(/dumpSeconds must be a positive number/);
+  });
+});
