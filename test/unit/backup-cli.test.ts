@@ -47,8 +47,8 @@ describe("npm run backup:status arguments", () => {
 
 describe("npm run restore arguments", () => {
   it("takes a target time or --latest", () => {
-    expect(parseRestoreArgs(["--target-time", "2026-11-29 16:05:00.123456+00"])).toEqual({ stack: "dev", target: { kind: "time", time: "2026-11-29 16:05:00.123456+00" } });
-    expect(parseRestoreArgs(["--stack", "prod", "--latest"])).toEqual({ stack: "prod", target: { kind: "latest" } });
+    expect(parseRestoreArgs(["--target-time", "2026-11-29 16:05:00.123456+00"])).toEqual({ stack: "dev", target: { kind: "time", time: "2026-11-29 16:05:00.123456+00" }, inPlace: false });
+    expect(parseRestoreArgs(["--stack", "prod", "--latest"])).toEqual({ stack: "prod", target: { kind: "latest" }, inPlace: false });
     expect(parseRestoreArgs(["--target-time=2026-11-29T16:05:00Z"]).target).toEqual({ kind: "time", time: "2026-11-29T16:05:00Z" });
   });
   it.each([

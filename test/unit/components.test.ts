@@ -872,7 +872,7 @@ describe("the stack program", () => {
       expect(secrets.dependencies).toEqual([]);
       const randoms = ofType(run, "random:");
       expect(randoms.map((r) => r.type.split(":").pop()).sort()).toEqual(
-        [...Array(5).fill("RandomBytes"), ...Array(10).fill("RandomPassword"), "RandomString"].sort(),
+        [...Array(5).fill("RandomBytes"), ...Array(11).fill("RandomPassword"), "RandomString"].sort(),
       );
       for (const r of randoms) {
         expect(r.parent, `${r.type} ${r.name}`).toBe(secrets.urn);
