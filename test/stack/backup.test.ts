@@ -370,7 +370,7 @@ describe.sequential("backups and point-in-time restore, for real", () => {
         const checked = await psqlIn(copy.container, db, [
           "CREATE EXTENSION IF NOT EXISTS amcheck",
           // Every valid btree index, with its heap (heapallindexed); then every table's heap.
-          "SELECT count(*) FROM (SELECT bt_index_check(c.oid, true) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'btree' AND i.indisvalid AND c.relpersistence = 'p') checked",
+          "SELECT count(*) FROM (SELECT bt_index_check(c.oid, true) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'btree' AND c.relkind = 'i' AND i.indisvalid AND c.relpersistence = 'p') checked",
           "SELECT count(*) FROM pg_class c, verify_heapam(c.oid) WHERE c.relkind IN ('r', 'm', 't') AND c.relpersistence = 'p'",
         ]);
         expect(checked.code, checked.out).toBe(0);
