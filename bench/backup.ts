@@ -28,6 +28,7 @@ import { formatBackupBench, summarizeBackupBench } from "../lib/bench-backup";
 import { backupCommand } from "../lib/backup-cli";
 import { LOOPBACK } from "../lib/containers";
 import { readBackupTarget, readOutputs } from "../lib/stack-run";
+import { pgSsl } from "../lib/tls";
 import { repoRoot } from "../lib/versions";
 
 const DB = "kryonix_bench";
@@ -65,8 +66,10 @@ async function main(): Promise<number> {
     say(`${what}: ${s.toFixed(1)} s`);
     return [value, s];
   };
+  // The live server speaks TLS only (verify-full, stack CA); the scratch copy runs without the stack's TLS files.
   const sql = async <T = any>(database: string, text: string, port = target.port): Promise<T[]> => {
-    const c = new Client({ host: LOOPBACK, port, database, user: target.superuser.user, password: target.superuser.password });
+    const ssl = port === target.port ? pgSsl(target.caCertificate, LOOPBACK) : false;
+    const c = new Client({ host: LOOPBACK, port, database, user: target.superuser.user, password: target.superuser.password, ssl });
     await c.connect();
     try {
       return (await c.query(text)).rows as T[];

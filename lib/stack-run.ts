@@ -128,8 +128,9 @@ export interface BackupTarget {
   /** The job schedules (null from a stack brought up before they existed). */
   schedules: JobSchedules | null;
   database: string;
-  /** Where the host reaches the live server: 127.0.0.1 and this port. */
+  /** Where the host reaches the live server: 127.0.0.1 and this port, over TLS verified against this CA. */
   port: number;
+  caCertificate: string;
   superuser: { user: string; password: string };
 }
 
@@ -149,6 +150,7 @@ export function backupTargetFrom(stack: string, outputs: unknown): BackupTarget 
     schedules: o.backup.schedules ?? null,
     database: o.endpoints.postgres.database,
     port: o.endpoints.postgres.port,
+    caCertificate: o.caCertificate,
     superuser: o.credentials.postgres,
   };
 }

@@ -29,6 +29,7 @@ import { createServer } from "node:net";
 import { Client } from "pg";
 import { PRE_RESTORE_BACKUP_TYPE, backupCommand, inPlaceRestoreCommand, parseRestoreArgs, restoreCommand, restoreName, type RestoreOptions } from "../lib/backup-cli";
 import type { BackupTarget } from "../lib/stack-run";
+import { pgSsl } from "../lib/tls";
 import { LOOPBACK } from "../lib/containers";
 import { POSTGRES_DATA_DIR, POSTGRES_PORT } from "../components/postgres";
 import { readBackupTarget } from "../lib/stack-run";
@@ -49,12 +50,17 @@ function freePort(): Promise<number> {
 
 type Docker = (args: string[], opts?: { input?: Buffer; inherit?: boolean }) => Buffer;
 
-/** Polls until the server at 127.0.0.1:port accepts connections and is out of recovery; throws at the deadline or if the container stops. */
-async function waitOutOfRecovery(docker: Docker, container: string, port: number, target: BackupTarget): Promise<void> {
+/**
+ * Polls until the server at 127.0.0.1:port accepts connections and is out of recovery; throws at
+ * the deadline or if the container stops. `tls`: the live server (TLS only, verify-full against the
+ * stack CA); a scratch copy runs without the stack's TLS files.
+ */
+async function waitOutOfRecovery(docker: Docker, container: string, port: number, target: BackupTarget, tls: boolean): Promise<void> {
   const deadline = Date.now() + READY_DEADLINE_MS;
   let last = "";
   for (;;) {
-    const client = new Client({ host: LOOPBACK, port, database: target.database, user: target.superuser.user, password: target.superuser.password, connectionTimeoutMillis: 5_000 });
+    const ssl = tls ? pgSsl(target.caCertificate, LOOPBACK) : false;
+    const client = new Client({ host: LOOPBACK, port, database: target.database, user: target.superuser.user, password: target.superuser.password, ssl, connectionTimeoutMillis: 5_000 });
     try {
       await client.connect();
       const { rows } = await client.query("SELECT pg_is_in_recovery() AS recovering");
@@ -105,7 +111,7 @@ async function restoreInPlace(options: RestoreOptions, target: BackupTarget, env
   }
   say(`pgbackrest restore --delta into ${volume} done; starting ${live}`);
   docker(["start", live]);
-  await waitOutOfRecovery(docker, live, target.port, target);
+  await waitOutOfRecovery(docker, live, target.port, target, true);
   const downSeconds = (Date.now() - t1) / 1000;
   process.stdout.write(
     [
@@ -173,7 +179,7 @@ async function main(): Promise<number> {
     docker(["start", name]);
     say(`${name} started on ${LOOPBACK}:${port}; waiting for recovery to finish (deadline ${READY_DEADLINE_MS / 1000} s)`);
 
-    await waitOutOfRecovery(docker, name, port, target);
+    await waitOutOfRecovery(docker, name, port, target, false);
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
     process.stdout.write(
       [

@@ -155,6 +155,7 @@ describe("the stack's backup target", () => {
       endpoints: { postgres: { host: "127.0.0.1", port: 15432, database: "kryonix_saas" }, pgbouncer: { host: "127.0.0.1", port: 16432, database: "kryonix_saas" } },
       credentials: { postgres: { user: "postgres", password: "pw" }, roles: {} },
       dockerNetwork: "kryonix-dev-net",
+      caCertificate: "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n",
       backup: { container: "kryonix-dev-postgres", stanza: "kryonix", bucket: "kryonix-backups", retentionFullDays: 30, archiveTimeoutSeconds: 60 },
     };
     expect(backupTargetFrom("dev", outputs)).toEqual({
@@ -167,6 +168,7 @@ describe("the stack's backup target", () => {
       schedules: null,
       database: "kryonix_saas",
       port: 15432,
+      caCertificate: "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n",
       superuser: { user: "postgres", password: "pw" },
     });
     expect(() => backupTargetFrom("dev", { ...outputs, backup: undefined })).toThrow(/npm run up -- --stack dev/);
