@@ -44,7 +44,7 @@ const adopt = adoptExistingCluster(engine);
 if (adopt) pulumi.log.info(`the data volume ${resourceName(stack, "postgres")} outlived its container: its roles and database are imported`);
 
 // Protected with the data (prod): without these the kept volumes cannot be opened by the stack.
-const secrets = new Secrets("secrets", { stack, loginRoles: LOGIN_ROLES }, { protect: config.protectData });
+const secrets = new Secrets("secrets", { stack, loginRoles: LOGIN_ROLES, rotations: config.roleRotations }, { protect: config.protectData });
 const minioHost = resourceName(stack, "minio");
 const pki = new Pki("pki", {
   stack,
@@ -118,6 +118,7 @@ const database = new Database("database", {
   superuser: SUPERUSER,
   superuserPassword: postgres.superuserPassword,
   caCertificate: pki.caCertificate,
+  maxConnections: postgres.maxConnections,
   roleSecrets: secrets.roles,
   dataVolume: postgres.volume,
   adopt,
@@ -311,6 +312,12 @@ export const backup = {
 };
 /** What postgresql.conf was tuned from (`npm run test:db:performance` checks SHOW against it). */
 export const tuning = { storage: config.storage, overrides: config.postgresOverrides };
+/** What `npm run audit` checks (inside this container) and the stack's CIS waivers (kryonix:cisWaivers). No secret. */
+export const audit = {
+  container: postgres.containerName,
+  stanza: stanza.stanza,
+  waivers: config.cisWaivers,
+};
 /**
  * The stack CA's certificate, not a secret. Every client verifies the servers against it:
  * PostgreSQL and PgBouncer (TLS only, sslmode=verify-full), MinIO, the proxy.

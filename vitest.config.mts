@@ -30,6 +30,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // Long fault tests, each behind its own npm script (not in `npm test`).
+        test: {
+          name: "fault",
+          include: ["test/fault/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60 * 60 * 1000,
+          hookTimeout: 5 * 60 * 1000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { resourceName } from "../lib/config";
 import { throwProblems } from "../lib/containers";
 import { invalid } from "../lib/messages";
-import { renderPgbouncerAuthFunctionSql } from "../lib/pgbouncer";
+import { pgbouncerPoolSizes, renderPgbouncerAuthFunctionSql } from "../lib/pgbouncer";
 import { writeCaFile } from "../lib/tls-files";
 import type { RoleSecret } from "./secrets";
 import { SqlScript } from "./sql-script";
@@ -99,6 +99,23 @@ export const ROLE_MEMBERSHIPS: Readonly<Record<string, readonly string[]>> = {
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const PRIVILEGES = new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "USAGE"]);
 
+/**
+ * Each login role's connection limit (CIS 5.5) for a server with `maxConnections`: the
+ * application gets PgBouncer's whole share, PgBouncer's lookup role and Metabase one pool with its
+ * reserve, the migrator and the monitor a few. No role can take the slots the others need. Pure.
+ */
+export function roleConnectionLimits(maxConnections: number): Record<LoginRole, number> {
+  const pools = pgbouncerPoolSizes(maxConnections);
+  const pool = pools.default_pool_size + pools.reserve_pool_size;
+  return {
+    [MIGRATOR_ROLE]: 5,
+    [APP_ROLE]: pools.max_db_connections,
+    [READONLY_ROLE]: pool,
+    [MONITOR_ROLE]: 10,
+    [PGBOUNCER_ROLE]: pool,
+  };
+}
+
 /** Problems with a grant table (unknown schema, ALL or an unknown privilege). Pure. */
 export function grantProblems(grants: Readonly<Record<string, SchemaPrivileges>>): string[] {
   const problems: string[] = [];
@@ -128,6 +145,8 @@ export interface DatabaseArgs {
   superuserPassword: pulumi.Input<string>;
   /** The stack CA (PEM): the server is verified (verify-full) by the provider and the scripts. */
   caCertificate: pulumi.Input<string>;
+  /** PostgreSQL's max_connections: each login role's connection limit is derived from it. */
+  maxConnections: number;
   /** Each login role's password and SCRAM verifier (Secrets). */
   roleSecrets: Readonly<Record<LoginRole, RoleSecret>>;
   /**
@@ -154,6 +173,11 @@ export function checkDatabaseArgs(args: DatabaseArgs): void {
   if (!args.server) problems.push(invalid("Database server", args.server, "the PostgreSQL container resource"));
   if (!args.dataVolume) problems.push(invalid("Database dataVolume", args.dataVolume, "the PostgreSQL data volume resource"));
   if (typeof args.adopt !== "boolean") problems.push(invalid("Database adopt", args.adopt, "true or false"));
+  try {
+    roleConnectionLimits(args.maxConnections);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
   for (const role of LOGIN_ROLES) {
     if (!args.roleSecrets?.[role]) problems.push(invalid(`Database roleSecrets.${role}`, undefined, "the role's password and SCRAM verifier"));
   }
@@ -234,11 +258,13 @@ export class Database extends pulumi.ComponentResource {
     for (const role of LOGIN_ROLES) passwords[role] = pulumi.secret(args.roleSecrets[role].password);
     this.passwords = passwords;
 
+    const limits = roleConnectionLimits(args.maxConnections);
     const loginRole = (role: LoginRole, extra: Partial<postgresql.RoleArgs> = {}) =>
       new postgresql.Role(
         `${name}-${role}`,
-        // The verifier, never the password: ALTER ROLE ... PASSWORD reaches the server log.
-        { name: role, login: true, password: args.roleSecrets[role].scramVerifier, encryptedPassword: true, ...extra },
+        // The verifier, never the password, goes over the wire; pgaudit logs the statement with
+        // the password <REDACTED>, and a failing one is not logged (log_min_error_statement=panic).
+        { name: role, login: true, password: args.roleSecrets[role].scramVerifier, encryptedPassword: true, connectionLimit: limits[role], ...extra },
         on([], adopted(role)),
       );
     // The owner by its resource's output, so the member waits for it.

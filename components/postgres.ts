@@ -21,7 +21,7 @@ import { invalid } from "../lib/messages";
 import { renderPgHbaConf } from "../lib/pg-hba";
 import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../lib/pgbackrest";
 import { type ServerTls, postgresTlsParameters, tlsUploads } from "../lib/tls";
-import { MAX_CPUS, MIN_CPUS, MIN_POSTGRES_MEMORY, type PgParams, renderPostgresqlConf } from "../lib/tuning";
+import { MAX_CPUS, MIN_CPUS, MIN_POSTGRES_MEMORY, type PgParams, containerParameters, renderPostgresqlConf } from "../lib/tuning";
 
 /** PostgreSQL inside the container (the image's contract). */
 export const POSTGRES_PORT = 5432;
@@ -30,6 +30,7 @@ export const POSTGRES_PASSWORD_FILE = `${SECRETS_DIR}/postgres-password`;
 export const POSTGRES_CONF_FILE = `${CONFIG_DIR}/postgresql.conf`;
 export const PG_HBA_FILE = `${CONFIG_DIR}/pg_hba.conf`;
 export const SUPERUSER = "postgres";
+export const PG_HBA_MODE = "0400";
 export const POSTGRES_HEALTHCHECK = ["pg_isready", "-q", "-t", "3", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER, "-d", "postgres"];
 
 export interface PostgresArgs extends ServiceContainerArgs {
@@ -84,9 +85,12 @@ export interface PostgresArgs extends ServiceContainerArgs {
   waitTimeoutSeconds?: number;
 }
 
-/** postgresql.conf for the arguments: the parameters and TLS. Pure. */
-export function postgresConf(args: Pick<PostgresArgs, "parameters">): string {
-  return renderPostgresqlConf({ ...args.parameters, ...postgresTlsParameters() });
+/**
+ * postgresql.conf for the arguments: the parameters, TLS, and listening on the loopback and the
+ * container's own name only (its address on the stack network, CIS 5.2), not on every address. Pure.
+ */
+export function postgresConf(args: Pick<PostgresArgs, "parameters" | "stack">): string {
+  return renderPostgresqlConf({ ...args.parameters, ...containerParameters(resourceName(args.stack, "postgres")), ...postgresTlsParameters() });
 }
 
 /** Throws one error naming every argument that cannot work. Pure. */
@@ -177,7 +181,8 @@ export class Postgres extends pulumi.ComponentResource {
         uploads: [
           { file: POSTGRES_PASSWORD_FILE, content: this.superuserPassword, permissions: UPLOAD_MODE },
           { file: POSTGRES_CONF_FILE, content: postgresConf(args), permissions: UPLOAD_MODE },
-          { file: PG_HBA_FILE, content: renderPgHbaConf(), permissions: UPLOAD_MODE },
+          // Root-only: the entrypoint hands PostgreSQL a private 0600 copy (CIS 2.5).
+          { file: PG_HBA_FILE, content: renderPgHbaConf(), permissions: PG_HBA_MODE },
           { file: PGBACKREST_CONF_FILE, content: args.pgbackrest.config, permissions: UPLOAD_MODE },
           { file: PGBACKREST_SECRETS_FILE, content: pulumi.secret(args.pgbackrest.secrets), permissions: UPLOAD_MODE },
           { file: PGBACKREST_CA_FILE, content: args.pgbackrest.caCertificate, permissions: UPLOAD_MODE },

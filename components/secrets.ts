@@ -21,6 +21,8 @@ export interface SecretsArgs {
   stack: string;
   /** Login roles that get a password and a SCRAM salt. */
   loginRoles: readonly string[];
+  /** Role -> rotation count (kryonix:passwordRotations): a new count replaces the role's password and salt. */
+  rotations?: Readonly<Record<string, number>>;
 }
 
 export interface RoleSecret {
@@ -63,22 +65,27 @@ export class Secrets extends pulumi.ComponentResource {
   constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Secrets", name, {}, opts);
     checkSecretsArgs(args);
-    const password = (id: string, length: number) =>
-      pulumi.secret(new random.RandomPassword(`${name}-${id}`, { length, ...PASSWORD }, { parent: this }).result);
+    // keepers only from the first rotation on: adding them to an existing password would replace it.
+    const keepers = (count: number | undefined) => (count ? { keepers: { rotation: String(count) } } : {});
+    const password = (id: string, length: number, rotation?: number) =>
+      pulumi.secret(new random.RandomPassword(`${name}-${id}`, { length, ...PASSWORD, ...keepers(rotation) }, { parent: this }).result);
 
     this.superuserPassword = password("postgres-superuser", 32);
     const roles: Record<string, RoleSecret> = {};
     for (const role of args.loginRoles) {
-      const pw = password(`${role}-password`, 32);
-      const salt = new random.RandomBytes(`${name}-${role}-salt`, { length: 16 }, { parent: this });
+      const rotation = args.rotations?.[role];
+      const pw = password(`${role}-password`, 32, rotation);
+      const salt = new random.RandomBytes(`${name}-${role}-salt`, { length: 16, ...keepers(rotation) }, { parent: this });
       roles[role] = {
         password: pw,
         scramVerifier: pulumi.secret(pulumi.all([pw, salt.base64]).apply(([p, s]) => scramSha256Secret(p, Buffer.from(s, "base64")))),
       };
     }
     this.roles = roles;
-    const user = new random.RandomString(
-      `${name}-minio-root-user`,
+    // A RandomPassword, not a RandomString: a RandomString's value is also its resource ID, which
+    // the state (`pulumi stack export`) shows in clear.
+    const user = new random.RandomPassword(
+      `${name}-minio-root-access-key`,
       { length: 20, special: false, upper: false, minLower: 2, minNumeric: 2 },
       { parent: this },
     );

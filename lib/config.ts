@@ -1,4 +1,5 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
+import { DEFAULT_WAIVERS, waiverProblems } from "./cis";
 import { ConfigError, invalid } from "./messages";
 import { bucketNameProblems } from "./minio-policy";
 import { isDnsName } from "./nginx";
@@ -76,7 +77,14 @@ export interface StackConfig {
   protectData: boolean;
   /** Days before expiry at which `pulumi up` replaces a certificate of the stack's CA. */
   certRenewBeforeDays: number;
+  /** CIS controls `npm run audit` reports as WAIVED when they fail: control id -> written reason. */
+  cisWaivers: Record<string, string>;
+  /** Login role -> how many times its password was rotated (`npm run rotate`): a new count generates a new password. */
+  roleRotations: Record<string, number>;
 }
+
+/** The login roles whose passwords the stack generates (components/database.ts LOGIN_ROLES; a unit test keeps them equal). */
+export const ROTATABLE_ROLES = ["kryonix_migrator", "kryonix_app", "metabase_readonly", "kryonix_monitor", "kryonix_pgbouncer"] as const;
 
 /** Every key the stack reads, in the order problems are reported. */
 export const CONFIG_KEYS = [
@@ -112,6 +120,8 @@ export const CONFIG_KEYS = [
   "postgresOverrides",
   "protectData",
   "certRenewBeforeDays",
+  "cisWaivers",
+  "roleRotations",
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -468,6 +478,8 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
   // Below the server certificates' 825 days (components/pki.ts).
   const certRenewBeforeDays = read.number("certRenewBeforeDays", DEFAULTS.certRenewBeforeDays, 1, 365, true);
   problems.push(...read.problems);
+  const cisWaivers = readWaivers(values.get("cisWaivers"), problems);
+  const roleRotations = readRotations(values.get("roleRotations"), problems);
 
   if (values.has("proxyCertificate") !== values.has("proxyCertificateKey")) {
     const missing = values.has("proxyCertificate") ? "proxyCertificateKey" : "proxyCertificate";
@@ -535,7 +547,53 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     postgresOverrides: overrides.params,
     protectData: protectData!,
     certRenewBeforeDays: certRenewBeforeDays!,
+    cisWaivers,
+    roleRotations,
   };
+}
+
+/** kryonix:roleRotations: {role: count}, counts whole numbers from 0 (written by `npm run rotate`). */
+function readRotations(raw: unknown, problems: string[]): Record<string, number> {
+  if (raw === undefined || raw === null) return {};
+  let value = raw;
+  const allowed = `an object mapping a login role (${ROTATABLE_ROLES.join(", ")}) to its rotation count, a whole number from 0, e.g. {"kryonix_app": 1}`;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      problems.push(invalid(`${NAMESPACE}:roleRotations`, raw, allowed));
+      return {};
+    }
+  }
+  if (!isPlainObject(value)) {
+    problems.push(invalid(`${NAMESPACE}:roleRotations`, raw, allowed));
+    return {};
+  }
+  const out: Record<string, number> = {};
+  for (const [role, count] of Object.entries(value)) {
+    const n = toNumber(count);
+    if (!(ROTATABLE_ROLES as readonly string[]).includes(role)) problems.push(invalid(`${NAMESPACE}:roleRotations.${role}`, role, `one of ${ROTATABLE_ROLES.join(", ")}`));
+    else if (!Number.isInteger(n) || n < 0 || n > 1_000_000) problems.push(invalid(`${NAMESPACE}:roleRotations.${role}`, count, "a whole number from 0 to 1000000"));
+    else out[role] = n;
+  }
+  return out;
+}
+
+/** kryonix:cisWaivers (an object, or its JSON text), checked by lib/cis.ts; unset: DEFAULT_WAIVERS. */
+function readWaivers(raw: unknown, problems: string[]): Record<string, string> {
+  if (raw === undefined || raw === null) return { ...DEFAULT_WAIVERS };
+  let value = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      problems.push(invalid(`${NAMESPACE}:cisWaivers`, raw, 'a JSON object mapping a control number to its reason, e.g. {"3.1.3": "the container\'s log is collected by Docker"}'));
+      return {};
+    }
+  }
+  const found = waiverProblems(value, `${NAMESPACE}:cisWaivers`);
+  problems.push(...found);
+  return found.length ? {} : Object.fromEntries(Object.entries(value as Record<string, string>).map(([id, reason]) => [id, reason.trim()]));
 }
 
 /** The final postgresql.conf parameters for a validated stack configuration. */

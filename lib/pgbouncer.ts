@@ -186,8 +186,9 @@ function quoteIdent(name: string): string {
  * SQL creating `<schema>.get_auth(p_usename text)`, the function auth_query
  * calls. It must be run by a superuser (it reads pg_authid as SECURITY
  * DEFINER) in the database PgBouncer serves. Only the lookup role may execute
- * it, and it never returns superusers, roles without LOGIN or expired roles,
- * so the pooler cannot be used to log in as postgres.
+ * it. It never returns the secret of a superuser, a role without LOGIN or an expired role (so the
+ * pooler cannot be used to log in as postgres): for those, and for names no role has, it returns
+ * a decoy verifier, so PgBouncer answers "SASL authentication failed" as for a wrong password.
  */
 export function renderPgbouncerAuthFunctionSql(schema: string, lookupRole: string): string {
   checkIdentifier("pgbouncer auth schema", schema);
@@ -205,12 +206,27 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $get_auth$
-  SELECT a.rolname, a.rolpassword
-  FROM pg_catalog.pg_authid AS a
-  WHERE a.rolname = p_usename
-    AND a.rolcanlogin
-    AND NOT a.rolsuper
-    AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > pg_catalog.now());
+  WITH eligible AS (
+    SELECT a.rolname, a.rolpassword
+    FROM pg_catalog.pg_authid AS a
+    WHERE a.rolname = p_usename
+      AND a.rolcanlogin
+      AND NOT a.rolsuper
+      AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > pg_catalog.now())
+  ), k AS (
+    -- A decoy for any other name: a SCRAM verifier no password matches, stable per name (its
+    -- salt does not change between attempts) and derived from this cluster's identifier, so a
+    -- client cannot tell a missing role from a wrong password ("SASL authentication failed").
+    SELECT pg_catalog.sha256(pg_catalog.convert_to(p_usename || ':' || (SELECT system_identifier::text FROM pg_catalog.pg_control_system()), 'UTF8')) AS h
+  )
+  SELECT rolname, rolpassword FROM eligible
+  UNION ALL
+  SELECT p_usename::name,
+         'SCRAM-SHA-256$4096:' || pg_catalog.encode(pg_catalog.substr(k.h, 1, 16), 'base64')
+           || '$' || pg_catalog.encode(pg_catalog.sha256(k.h || '\\x01'::bytea), 'base64')
+           || ':' || pg_catalog.encode(pg_catalog.sha256(k.h || '\\x02'::bytea), 'base64')
+  FROM k
+  WHERE NOT EXISTS (SELECT 1 FROM eligible);
 $get_auth$;
 
 REVOKE ALL ON FUNCTION ${s}.get_auth(text) FROM PUBLIC;

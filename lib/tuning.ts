@@ -129,15 +129,34 @@ export function tunePostgres(input: TuningInput): PgParams {
     max_parallel_workers_per_gather: String(workersPerGather),
     max_parallel_maintenance_workers: String(workersPerGather),
 
-    shared_preload_libraries: "pg_stat_statements,pgaudit",
+    // auth_delay: every failed authentication waits (CIS 5.7), which slows password guessing.
+    shared_preload_libraries: "pg_stat_statements,pgaudit,auth_delay",
     "pg_stat_statements.track": "all",
+    "auth_delay.milliseconds": "500",
+    authentication_timeout: "30s",
 
-    log_statement: "mod",
+    // Statements are audited by pgaudit, which writes CREATE/ALTER ROLE ... PASSWORD as
+    // <REDACTED>; log_statement would write the password (or its SCRAM verifier) in clear. The
+    // seed's log_statement=mod is pgaudit's write and ddl classes, plus role.
+    log_statement: "none",
+    "pgaudit.log": "ddl,role,write",
+    "pgaudit.log_catalog": "off",
+    "pgaudit.log_parameter": "off",
+    "pgaudit.log_relation": "off",
+    // A failing statement's text would reach the log with its ERROR (an ALTER ROLE ... PASSWORD
+    // that fails, say); the error itself is still logged. Bind parameters are never logged.
+    log_min_error_statement: "panic",
+    log_parameter_max_length: "0",
+    log_parameter_max_length_on_error: "0",
+    log_error_verbosity: "verbose",
+    log_replication_commands: "on",
     log_line_prefix: "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
     log_checkpoints: "on",
     log_connections: "on",
     log_disconnections: "on",
     log_min_duration_statement: "500",
+    // Only postgres and its group may use the Unix socket (CIS 2.6).
+    unix_socket_permissions: "0770",
   };
 }
 
@@ -165,7 +184,7 @@ const str: GucSpec = { kind: "string" };
  * that could carry a secret (ssl_passphrase_command, ...) reaches the file.
  */
 const GUCS: Readonly<Record<string, GucSpec>> = {
-  listen_addresses: oneOf(["*"], "PgBouncer and pgAdmin reach PostgreSQL over the Docker network"),
+  listen_addresses: oneOf(["*"], "the stack listens on localhost and the container's own name on the Docker network, whatever is set"),
   max_connections: int(MIN_MAX_CONNECTIONS, MAX_MAX_CONNECTIONS),
   superuser_reserved_connections: int(1, 20),
   password_encryption: oneOf(["scram-sha-256"], "md5 password hashes are not accepted"),
@@ -223,10 +242,19 @@ const GUCS: Readonly<Record<string, GucSpec>> = {
   "pg_stat_statements.max": int(100, 1_000_000),
   "pg_stat_statements.track_utility": bool,
   "pgaudit.log": str,
-  "pgaudit.log_parameter": bool,
+  "pgaudit.log_catalog": bool,
+  "auth_delay.milliseconds": int(0, 10_000),
+  authentication_timeout: time,
+  log_min_error_statement: oneOf(["panic"], "a failing statement's text (an ALTER ROLE ... PASSWORD, say) would reach the log"),
+  log_parameter_max_length: int(0, 0),
+  log_parameter_max_length_on_error: int(0, 0),
+  log_error_verbosity: oneOf(["default", "verbose"]),
+  log_replication_commands: bool,
+  unix_socket_permissions: oneOf(["0700", "0770"], "never open to other users"),
+  "pgaudit.log_parameter": oneOf(["off"], "bind parameters may carry secrets"),
   "pgaudit.log_relation": bool,
 
-  log_statement: oneOf(["none", "ddl", "mod", "all"]),
+  log_statement: oneOf(["none"], "statements are audited by pgaudit (pgaudit.log), which redacts passwords; log_statement would write them"),
   log_line_prefix: str,
   log_checkpoints: bool,
   log_connections: bool,
@@ -425,4 +453,13 @@ export function renderPostgresqlConf(params: PgParams): string {
     lines.push(`${name} = ${formatConfValue(name, params[name])}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * What the Postgres component sets over the tuned parameters for its container `hostname`:
+ * listening on the loopback and the container's own name only (its address on the stack
+ * network, CIS 5.2), not on every address. Pure.
+ */
+export function containerParameters(hostname: string): PgParams {
+  return { listen_addresses: `localhost,${hostname}` };
 }

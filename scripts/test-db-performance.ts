@@ -12,7 +12,6 @@
  * Prints a table and `N passed, M failed` (or JSON). Exit code: 0 all passed, 1 any failed, 2 the
  * stack could not be read or reached. No password is printed.
  */
-import { pgSsl } from "../lib/tls";
 import { spawnSync } from "node:child_process";
 import { Client } from "pg";
 import { APP_ROLE } from "../components/database";
@@ -31,7 +30,8 @@ import {
   parsePgbench,
 } from "../lib/performance";
 import { readOutputs, stackCli } from "../lib/stack-run";
-import type { Storage } from "../lib/tuning";
+import { pgSsl, postgresTlsParameters } from "../lib/tls";
+import { containerParameters, type Storage } from "../lib/tuning";
 
 async function main(): Promise<number> {
   let options;
@@ -68,7 +68,12 @@ async function main(): Promise<number> {
     if (inspect.status !== 0 || !(memoryBytes > 0) || !(nanoCpus > 0)) {
       rows.push({ check: "container limits", ok: false, detail: `docker inspect ${pgContainer}: ${(inspect.stderr || inspect.stdout).trim()}` });
     } else {
-      const expected = expectedSettings(memoryBytes, nanoCpus / 1e9, o.tuning.storage as Storage, o.tuning.overrides ?? {});
+      // As components/postgres.ts writes postgresql.conf: the tuning, the container's listen addresses, TLS.
+      const expected = {
+        ...expectedSettings(memoryBytes, nanoCpus / 1e9, o.tuning.storage as Storage, o.tuning.overrides ?? {}),
+        ...containerParameters(pgContainer),
+        ...postgresTlsParameters(),
+      };
       const shown: Record<string, string> = {};
       const raw: Record<string, string> = {};
       for (const name of Object.keys(expected)) {

@@ -37,7 +37,7 @@ import { CONFIG_DIR, LOOPBACK, SECRETS_DIR, memoryMiB } from "../../lib/containe
 import { renderPgHbaConf } from "../../lib/pg-hba";
 import { renderPostgresqlConf } from "../../lib/tuning";
 import { readStatus } from "../../lib/toolchain-state";
-import { dockerLeftovers, freePort, removeDockerObjects, sh } from "../support/process";
+import { dockerLeftovers, freePort, rejection, removeDockerObjects, sh } from "../support/process";
 import { dockerOk, uploadFiles, waitHealthy } from "../support/docker";
 import { createCertificateAuthority, issueServerCertificate } from "../support/pki";
 
@@ -89,14 +89,6 @@ function s3(): MinioClient {
   });
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected an error, but it succeeded");
-}
 
 const cleanup = () => removeDockerObjects(PREFIX);
 

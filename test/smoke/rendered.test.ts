@@ -114,9 +114,9 @@ const MONTHS_AHEAD = 3;
 // The dev stack exactly as index.ts builds it.
 const config = validateStackConfig({}, STACK);
 const parameters = postgresParameters(config);
-const postgresqlConf = postgresConf({ parameters });
+const postgresqlConf = postgresConf({ parameters, stack: STACK });
 /** What the server runs with: the tuned parameters and TLS (components/postgres.ts). */
-const serverParameters: Record<string, string> = { ...parameters, ...postgresTlsParameters() };
+const serverParameters: Record<string, string> = { ...parameters, listen_addresses: `localhost,${resourceName(STACK, "postgres")}`, ...postgresTlsParameters() };
 // components/pki.ts's certificates, made with openssl: the names index.ts gives PostgreSQL and PgBouncer.
 const ca = createCertificateAuthority({ commonName: "kryonix-rtest CA", validityDays: 30 });
 const serverTls = (service: "postgres" | "pgbouncer") => {
@@ -313,7 +313,8 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       tls: postgresTls,
     });
     dockerOk([
-      "create", "--name", PG_CONTAINER, "--hostname", PG_CONTAINER,
+      // The component's hostname: postgresql.conf listens on it.
+      "create", "--name", PG_CONTAINER, "--hostname", resourceName(STACK, "postgres"),
       "--label", "org.kryonix.test=rendered",
       // The name PgBouncer's rendered ini points at, on this test's own network only.
       "--network", NETWORK, "--network-alias", resourceName(STACK, "postgres"), "--network-alias", "postgres",
@@ -432,12 +433,20 @@ describe("database objects as components/database.ts declares them, then the mig
     }
     const auth = await withClient(pgPort, PGBOUNCER_ROLE, passwords[PGBOUNCER_ROLE], DATABASE_NAME, async (c) => ({
       app: (await c.query(`SELECT usename, passwd FROM ${PGBOUNCER_AUTH_SCHEMA}.get_auth($1)`, [APP_ROLE])).rows,
-      superuser: (await c.query(`SELECT usename FROM ${PGBOUNCER_AUTH_SCHEMA}.get_auth($1)`, [SUPERUSER])).rows,
-      owner: (await c.query(`SELECT usename FROM ${PGBOUNCER_AUTH_SCHEMA}.get_auth($1)`, [OWNER_ROLE])).rows,
+      superuser: (await c.query(`SELECT usename, passwd FROM ${PGBOUNCER_AUTH_SCHEMA}.get_auth($1)`, [SUPERUSER])).rows,
+      owner: (await c.query(`SELECT usename, passwd FROM ${PGBOUNCER_AUTH_SCHEMA}.get_auth($1)`, [OWNER_ROLE])).rows,
+      missing: (await c.query(`SELECT usename, passwd FROM ${PGBOUNCER_AUTH_SCHEMA}.get_auth($1)`, ["kryonix_no_such_role"])).rows,
+      again: (await c.query(`SELECT usename, passwd FROM ${PGBOUNCER_AUTH_SCHEMA}.get_auth($1)`, ["kryonix_no_such_role"])).rows,
     }));
     expect(auth.app).toEqual([{ usename: APP_ROLE, passwd: scram[APP_ROLE] }]);
-    expect(auth.superuser).toEqual([]);
-    expect(auth.owner).toEqual([]);
+    // Anything else gets one decoy verifier (stable per name), never a real secret: PgBouncer
+    // answers as for a wrong password, and the superuser cannot log in through it.
+    for (const rows of [auth.superuser, auth.owner, auth.missing]) {
+      expect(rows).toHaveLength(1);
+      expect(rows[0].passwd).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+    }
+    expect(auth.again).toEqual(auth.missing);
+    expect(auth.superuser[0].passwd).not.toBe(auth.owner[0].passwd);
     const denied = await rejection(
       withClient(pgPort, APP_ROLE, passwords[APP_ROLE], DATABASE_NAME, (c) => c.query(`SELECT * FROM ${PGBOUNCER_AUTH_SCHEMA}.get_auth($1)`, [APP_ROLE])),
     );
@@ -667,10 +676,14 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
     });
   });
 
-  it("refuses the superuser (get_auth() never returns superusers)", async () => {
+  it("refuses the superuser (get_auth() never returns a superuser's secret), and a missing role as a wrong password", async () => {
     const err = await rejection(withClient(bouncerPort, SUPERUSER, superuserPassword, DATABASE_NAME, async (c) => c.query("SELECT 1")));
-    // PgBouncer's answer when auth_query returns no row (and postgres is not in userlist.txt).
-    expect(err.message).toBe("no such user");
+    // get_auth() gives the superuser a decoy verifier: PgBouncer answers as for a wrong password.
+    expect(err.message).toBe("SASL authentication failed");
+    const missing = await rejection(withClient(bouncerPort, "kryonix_no_such_role", "x", DATABASE_NAME, async () => undefined));
+    const wrong = await rejection(withClient(bouncerPort, APP_ROLE, `${passwords[APP_ROLE]}x`, DATABASE_NAME, async () => undefined));
+    // A role that does not exist and a wrong password look the same.
+    expect(missing.message).toBe(wrong.message);
     // PgBouncer stays up for everyone else.
     const who = await viaBouncer(READONLY_ROLE, async (c) => (await c.query("SELECT current_user AS u")).rows[0].u);
     expect(who).toBe(READONLY_ROLE);
@@ -694,10 +707,10 @@ describe("logs", () => {
     await sleep(500);
     const logs = sh("docker", ["logs", PG_CONTAINER]).out;
     expect(logs.includes(`configuration: ${POSTGRES_CONF_FILE}`), "the entrypoint used the uploaded postgresql.conf").toBe(true);
-    // log_line_prefix '%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ' on a statement log_statement = 'mod' logs.
+    // log_line_prefix '%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ' on a statement pgaudit logs (class DDL).
     // (The whole log is not printed on failure: it is long, and would show a password if one were there.)
     const prefixed = new RegExp(
-      `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\w+ \\[\\d+\\]: \\[\\d+-1\\] user=${MIGRATOR_ROLE},db=${DATABASE_NAME},app=kryonix-rtest,client=\\S+ LOG:  statement: CREATE TABLE`,
+      `^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\w+ \\[\\d+\\]: \\[\\d+-1\\] user=${MIGRATOR_ROLE},db=${DATABASE_NAME},app=kryonix-rtest,client=\\S+ LOG:  (00000: )?AUDIT: SESSION,\\d+,\\d+,DDL,CREATE TABLE`,
       "m",
     );
     expect(prefixed.test(logs), "a statement logged with the seed's log_line_prefix").toBe(true);

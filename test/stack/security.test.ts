@@ -7,15 +7,31 @@
  *      against the stack CA succeeds on both, with TLS on the PgBouncer-to-PostgreSQL leg too;
  *      another CA or another host name is refused by the client; TLS 1.1 and a weak TLS 1.2
  *      cipher are refused by both servers; psql with sslmode=verify-full and the CA file works;
+ *   3. `npm run audit`: every CIS control PASS or WAIVED (exit 0); log_connections turned off by
+ *      hand: that control FAILs (exit 1); set back: PASS again;
+ *   4. secrets: a client holding a session through PgBouncer queries every 50 ms while
+ *      `npm run rotate -- --role kryonix_app` runs (no error), then the new password logs in and
+ *      the old one is refused; deliberately failing ALTER ROLE statements carrying a password and
+ *      a SCRAM verifier; then every generated secret (before and after the rotation: passwords,
+ *      SCRAM verifiers, private keys) is searched for in `docker inspect` and the log of
+ *      every container, the stack outputs and `pulumi stack export` without --show-secrets, and
+ *      the files git tracks: zero hits; generated passwords are letters and digits only;
+ *   5. resilience, short form: PostgreSQL SIGKILLed twice while writers and pgbench write through
+ *      PgBouncer: every acknowledged commit found, healthy again without help; PgBouncer restarted
+ *      under load: the writers reconnect (the full form: `npm run test:resilience`);
  *
  * Each step prints how long it took.
  */
+import { spawn } from "node:child_process";
 import { Client, type ClientConfig } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { caFilePath } from "../../lib/tls-files";
 import { pgSsl } from "../../lib/tls";
+import { readStatus } from "../../lib/toolchain-state";
+import { repoRoot } from "../../lib/versions";
 import { createCertificateAuthority } from "../support/pki";
-import { dockerLeftovers, sh } from "../support/process";
+import { dockerLeftovers, rejection, sh, sleep } from "../support/process";
+import { killLoop, restartPgbouncer, targetFromOutputs, type Target } from "../support/resilience";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 import { pgTlsHandshake } from "../support/tls-probe";
 
@@ -28,6 +44,17 @@ const npmScript = (script: string, ...args: string[]) => t.npm(script, ...args);
 let o: Record<string, any>;
 
 type Path = "postgres" | "pgbouncer";
+
+/** An npm script of scripts/ as t.npm runs it, without blocking the event loop. */
+function npmAsync(script: string, ...args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("npx", ["tsx", `scripts/${script}.ts`, "--stack", STACK, ...args], { env: t.env, cwd: repoRoot });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    child.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
 
 /** A client of the stack on the host, through 127.0.0.1; verify-full against the stack CA unless `ssl` says otherwise. */
 async function connect(path: Path, user: string, password: string, ssl: ClientConfig["ssl"] | undefined = undefined): Promise<Client> {
@@ -57,14 +84,6 @@ async function withClient<T>(path: Path, user: string, password: string, fn: (c:
 const superuser = <T>(fn: (c: Client) => Promise<T>) => withClient("postgres", o.credentials.postgres.user, o.credentials.postgres.password, fn);
 const app = <T>(fn: (c: Client) => Promise<T>, ssl?: ClientConfig["ssl"]) => withClient("pgbouncer", "kryonix_app", o.credentials.roles.kryonix_app, fn, ssl);
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected an error, but it succeeded");
-}
 
 beforeAll(async () => {
   t = await openTestStack(STACK, "security test");
@@ -140,6 +159,140 @@ describe.sequential("security and resilience, for real", () => {
         expect(psql.stdout.trim()).toBe("ok");
       }
     });
+  });
+
+  it("3. `npm run audit` passes, fails when a control is broken by hand, passes again once it is repaired", async () => {
+    const pass = await timed("npm run audit (clean)", () => npmScript("audit", "--json"));
+    expect(pass.code, pass.out).toBe(0);
+    const report = JSON.parse(pass.stdout);
+    expect(report.results.length).toBeGreaterThanOrEqual(30);
+    expect(report.fail).toBe(0);
+    process.stdout.write(`[security test] audit: ${report.pass} PASS, ${report.fail} FAIL, ${report.waived} WAIVED\n`);
+    const container = `${PREFIX}postgres`;
+    const psql = (sql: string) => sh("docker", ["exec", "-u", "postgres", container, "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]);
+    expect(psql("ALTER SYSTEM SET log_connections = off").code).toBe(0);
+    expect(psql("SELECT pg_reload_conf()").code).toBe(0);
+    try {
+      const fail = await timed("npm run audit (log_connections off)", () => npmScript("audit"));
+      expect(fail.code, fail.out).toBe(1);
+      expect(fail.stdout).toMatch(/^FAIL\s+3\.1\.19\s+Ensure log_connections is enabled/m);
+    } finally {
+      psql("ALTER SYSTEM RESET log_connections");
+      psql("SELECT pg_reload_conf()");
+    }
+    const again = npmScript("audit");
+    expect(again.code, again.out).toBe(0);
+  });
+
+  it("4. rotation without a failed client, failing password statements, and no secret anywhere it must not be", async () => {
+    const pulumi = (...args: string[]) => sh(readStatus().pulumi, [...args, "--stack", STACK], { env: t.env, cwd: repoRoot });
+    const secretsOf = (): string[] => {
+      const r = pulumi("stack", "export", "--show-secrets");
+      expect(r.code, r.stderr).toBe(0);
+      const found: string[] = [];
+      // With --show-secrets a secret is {<sig>: <secret sig>, plaintext: <its JSON>}.
+      const plain = (v: any): any => (v && typeof v === "object" && "plaintext" in v ? JSON.parse(v.plaintext) : v);
+      const unwrap = (o: Record<string, any> = {}) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, plain(v)]));
+      for (const res of JSON.parse(r.stdout).deployment.resources ?? []) {
+        const out = unwrap(res.outputs);
+        const inputs = unwrap(res.inputs);
+        if (/random:index\/random(Password|String):/.test(res.type)) found.push(out.result);
+        // Not the SCRAM salts (RandomBytes): a salt is public, the server sends it to every client that starts a login.
+        if (/tls:index\/privateKey:/.test(res.type)) {
+          // The longest base64 line of each key form: a log line would carry at least that.
+          for (const pem of [out.privateKeyPem, out.privateKeyPemPkcs8, out.privateKeyOpenssh]) {
+            if (pem) found.push(String(pem).split("\n").sort((a, b) => b.length - a.length)[0]);
+          }
+        }
+        if (res.type === "postgresql:index/role:Role" && inputs.password) found.push(inputs.password);
+      }
+      return found.filter((x): x is string => typeof x === "string" && x.length >= 16);
+    };
+    const before = secretsOf();
+    const oldPassword = o.credentials.roles.kryonix_app;
+
+    // A session opened before the rotation keeps working through it.
+    const held = await connect("pgbouncer", "kryonix_app", oldPassword);
+    let queries = 0;
+    const errors: string[] = [];
+    let rotating = true;
+    const loop = (async () => {
+      while (rotating) {
+        try {
+          await held.query("SELECT 1");
+          queries++;
+        } catch (err) {
+          errors.push((err as Error).message);
+        }
+        await sleep(50);
+      }
+    })();
+    // Asynchronously, so the session's queries run while the rotation does.
+    const rotate = await timed("npm run rotate -- --role kryonix_app", () => npmAsync("rotate", "--role", "kryonix_app"));
+    rotating = false;
+    await loop;
+    await held.end();
+    expect(rotate.code, rotate.out).toBe(0);
+    expect(errors).toEqual([]);
+    expect(queries).toBeGreaterThan(20);
+    o = await t.outputs();
+    const newPassword = o.credentials.roles.kryonix_app;
+    expect(newPassword).not.toBe(oldPassword);
+    expect(await app(async (c) => (await c.query("SELECT current_user AS u")).rows[0].u)).toBe("kryonix_app");
+    const refused = await rejection(withClient("pgbouncer", "kryonix_app", oldPassword, async () => undefined));
+    expect(refused.message).toMatch(/password authentication failed|authentication failed/);
+    process.stdout.write(`[security test] rotation: ${queries} queries on a session held through PgBouncer, ${errors.length} errors\n`);
+
+    // Statements that carry a password or a verifier and fail: neither may reach the log.
+    const after = secretsOf();
+    const verifier = after.find((x) => x.startsWith("SCRAM-SHA-256$"))!;
+    await superuser(async (c) => {
+      for (const sql of [
+        `ALTER ROLE kryonix_no_such_role PASSWORD '${newPassword}'`,
+        `ALTER ROLE kryonix_no_such_role PASSWORD '${verifier}'`,
+        `CREATE ROLE kryonix_app LOGIN PASSWORD '${newPassword}'`,
+      ]) {
+        await expect(c.query(sql)).rejects.toThrow();
+      }
+      // And one that succeeds, as the provider's (the role's own verifier again): pgaudit writes <REDACTED>.
+      const own = (await c.query("SELECT rolpassword FROM pg_authid WHERE rolname = 'kryonix_app'")).rows[0].rolpassword as string;
+      expect(after).toContain(own);
+      await c.query(`ALTER ROLE kryonix_app PASSWORD '${own}'`);
+    });
+    await sleep(1_000);
+
+    const secrets = [...new Set([...before, ...after])];
+    expect(secrets.length).toBeGreaterThan(20);
+    for (const p of Object.values<string>(o.credentials.roles)) expect(p).toMatch(/^[A-Za-z0-9]+$/);
+    expect(o.credentials.postgres.password).toMatch(/^[A-Za-z0-9]+$/);
+    const containers = t.containerNames();
+    // Every container of the stack (the five services and the monitoring ones).
+    expect(containers.length).toBeGreaterThanOrEqual(5);
+    const haystacks: [string, string][] = [
+      ...containers.map((n): [string, string] => [`docker inspect ${n}`, sh("docker", ["inspect", n]).out]),
+      ...containers.map((n): [string, string] => [`docker logs ${n}`, sh("docker", ["logs", n]).out]),
+      ["stack outputs", pulumi("stack", "output", "--json").out],
+      ["pulumi stack export", pulumi("stack", "export").out],
+      // Every file of the work tree but the dependencies (what git tracks, and the stack files).
+      ["the work tree", sh("bash", ["-c", "find . -path ./node_modules -prune -o -path ./.git -prune -o -path ./.secrets -prune -o -type f -size -5M -print0 | xargs -0 cat 2>/dev/null"], { cwd: repoRoot }).out],
+    ];
+    const hits = haystacks.flatMap(([where, text]) => secrets.filter((s) => text.includes(s)).map(() => where));
+    process.stdout.write(`[security test] leak search: ${secrets.length} secrets in ${haystacks.length} places: ${hits.length} hits\n`);
+    expect(hits).toEqual([]);
+    // pgaudit wrote the successful ALTER ROLE, redacted.
+    expect(sh("docker", ["logs", `${PREFIX}postgres`]).out).toMatch(/AUDIT: SESSION,\d+,\d+,ROLE,ALTER ROLE,,,ALTER ROLE kryonix_app PASSWORD <REDACTED>/);
+  });
+
+  it("5. resilience (short form): 2 crashes of PostgreSQL under load lose no acknowledged commit; PgBouncer restarted under load", async () => {
+    const target: Target = targetFromOutputs(STACK, o);
+    const report = await timed("2 x SIGKILL under load", () => killLoop(target, 2, (l) => process.stdout.write(`[security test] ${l}\n`)));
+    process.stdout.write(`[security test] kills: ${JSON.stringify(report)}\n`);
+    expect(report.acknowledged).toBeGreaterThan(100);
+    expect(report.found).toBe(report.acknowledged);
+    expect(report.pgbenchRows).toBeGreaterThanOrEqual(report.pgbenchProcessed);
+    const bouncer = await timed("PgBouncer restarted under load", () => restartPgbouncer(target));
+    process.stdout.write(`[security test] pgbouncer restart: ${JSON.stringify(bouncer)}\n`);
+    expect(bouncer.found).toBe(bouncer.acknowledged);
   });
 
   it("99. `npm run destroy -- --including-data` leaves nothing with the stack's name", async () => {

@@ -11,7 +11,8 @@ export interface Result {
 }
 
 export function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Result {
-  const r = spawnSync(cmd, args, { encoding: "utf8", env: opts.env ?? process.env, input: opts.input, cwd: opts.cwd, timeout: 600_000 });
+  // A large maxBuffer: Node's 1 MiB default would silently cut a container's log short.
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: opts.env ?? process.env, input: opts.input, cwd: opts.cwd, timeout: 600_000, maxBuffer: 1024 * 1024 * 1024 });
   const stdout = r.stdout ?? "";
   const stderr = r.stderr ?? (r.error ? String(r.error) : "");
   return { code: r.status ?? 1, stdout, stderr, out: `${stdout}${stderr}` };
@@ -94,4 +95,14 @@ export function shAsync(cmd: string, args: string[], opts: { env?: NodeJS.Proces
     child.on("error", (err) => (stderr += String(err)));
     child.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr, out: `${stdout}${stderr}` }));
   });
+}
+
+/** The error a promise rejects with; fails when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error("expected an error, but it succeeded");
 }

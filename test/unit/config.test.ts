@@ -3,8 +3,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { CONFIG_KEYS, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
+import { LOGIN_ROLES } from "../../components/database";
+import { CONFIG_KEYS, ROTATABLE_ROLES, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
 import { kryonixConfigValues } from "../../lib/pulumi-config";
+import { DEFAULT_WAIVERS } from "../../lib/cis";
 import { ConfigError } from "../../lib/messages";
 import { BUCKET_NAME_ALLOWED } from "../../lib/minio-policy";
 import { GiB, MiB } from "../../lib/size";
@@ -40,6 +42,8 @@ const DEV_DEFAULTS: StackConfig = {
   postgresOverrides: {},
   protectData: false,
   certRenewBeforeDays: 30,
+  cisWaivers: { ...DEFAULT_WAIVERS },
+  roleRotations: {},
 };
 
 function problemsOf(raw: Record<string, unknown>, stack = "dev"): string[] {
@@ -145,6 +149,8 @@ describe("validateStackConfig parsing", () => {
       postgresOverrides: { work_mem: "32MB", max_connections: "200" },
       protectData: true,
       certRenewBeforeDays: 14,
+      cisWaivers: { ...DEFAULT_WAIVERS },
+      roleRotations: {},
     });
   });
 
@@ -462,4 +468,88 @@ describe("a proxy certificate from config", () => {
   });
 
   it("cleans up", () => rmSync(dir, { recursive: true, force: true }));
+});
+
+describe("kryonix:cisWaivers", () => {
+  const reason = "the container's log is collected by Docker's json-file driver";
+  it("defaults to the container and pgaudit waivers, each with its reason", () => {
+    expect(validateStackConfig({}, "dev").cisWaivers).toEqual(DEFAULT_WAIVERS);
+    for (const r of Object.values(DEFAULT_WAIVERS)) expect(r.length).toBeGreaterThan(20);
+  });
+  it("reads an object or its JSON text, replacing the defaults", () => {
+    expect(validateStackConfig({ "kryonix:cisWaivers": { "3.1.3": reason } }, "dev").cisWaivers).toEqual({ "3.1.3": reason });
+    expect(validateStackConfig({ "kryonix:cisWaivers": JSON.stringify({ "3.1.3": ` ${reason} ` }) }, "dev").cisWaivers).toEqual({ "3.1.3": reason });
+    expect(validateStackConfig({ "kryonix:cisWaivers": "{}" }, "dev").cisWaivers).toEqual({});
+  });
+  it.each([
+    [{ "3.1.3": "" }, /kryonix:cisWaivers\.3\.1\.3: .*a written reason of at least 20 characters/],
+    [{ "3.1.3": "because" }, /kryonix:cisWaivers\.3\.1\.3: .*a written reason/],
+    [{ "3.1.3": null }, /kryonix:cisWaivers\.3\.1\.3: .*a written reason/],
+    [{ "3.1.3": 42 }, /kryonix:cisWaivers\.3\.1\.3: .*a written reason/],
+    [{ "9.9": reason }, /kryonix:cisWaivers\.9\.9: .*a control npm run audit checks/],
+    [["3.1.3"], /kryonix:cisWaivers: .*an object mapping a control number/],
+    ["not json", /kryonix:cisWaivers: .*a JSON object/],
+  ])("refuses %j, naming the key", (value, message) => {
+    expect(problemsOf({ "kryonix:cisWaivers": value }).join("\n")).toMatch(message);
+  });
+});
+
+describe("kryonix:roleRotations", () => {
+  it("is empty by default and reads counts per login role", () => {
+    expect(validateStackConfig({}, "dev").roleRotations).toEqual({});
+    expect(validateStackConfig({ "kryonix:roleRotations": '{"kryonix_app": 2}' }, "dev").roleRotations).toEqual({ kryonix_app: 2 });
+  });
+  it("names the same roles as the Database component", () => {
+    expect([...ROTATABLE_ROLES]).toEqual([...LOGIN_ROLES]);
+  });
+  it.each([
+    [{ postgres: 1 }, /roleRotations\.postgres: .*one of kryonix_migrator/],
+    [{ kryonix_app: -1 }, /roleRotations\.kryonix_app: .*a whole number/],
+    [{ kryonix_app: 1.5 }, /roleRotations\.kryonix_app: .*a whole number/],
+    [{ kryonix_app: "x" }, /roleRotations\.kryonix_app: .*a whole number/],
+    ["[", /kryonix:roleRotations: .*an object mapping a login role/],
+  ])("refuses %j, naming the key", (value, message) => {
+    expect(problemsOf({ "kryonix:roleRotations": value }).join("\n")).toMatch(message);
+  });
+});
+
+describe("malformed configuration: each value fails preview with a message naming its key", () => {
+  it.each<[string, unknown]>([
+    ["postgresPort", "0"],
+    ["postgresPort", "70000"],
+    ["pgbouncerPort", "abc"],
+    ["pgadminPort", "80"],
+    ["minioPort", "15432"],
+    ["postgresMemory", "12 parsecs"],
+    ["postgresMemory", "1MiB"],
+    ["pgbouncerMemory", "-5MiB"],
+    ["postgresCpus", "0"],
+    ["postgresCpus", "lots"],
+    ["pgadminEmail", "not-an-email"],
+    ["pgadminEmail", "admin@kryonix.local"],
+    ["pgadminPublicUrl", "http://pgadmin.kryonix.com.br"],
+    ["backupRetentionDays", "0"],
+    ["backupRetentionDays", "forever"],
+    ["archiveTimeoutSeconds", "5"],
+    ["storage", "floppy"],
+    ["protectData", "maybe"],
+    ["publishPostgres", "false"],
+    ["certRenewBeforeDays", "0"],
+    ["certRenewBeforeDays", "400"],
+    ["proxyBindAddress", "10.0.0.1"],
+    ["postgresOverrides", '{"password_encryption": "md5"}'],
+    ["postgresOverrides", '{"log_statement": "all"}'],
+    ["postgresOverrides", '{"ssl_ciphers": "ALL"}'],
+    ["postgresOverrides", '{"unix_socket_permissions": "0777"}'],
+    ["postgresOverrides", '{"log_min_error_statement": "error"}'],
+    ["cisWaivers", '{"3.1.3": ""}'],
+    ["cisWaivers", '{"42": "a reason long enough to be a reason"}'],
+    ["roleRotations", '{"kryonix_app": -1}'],
+    ["roleRotations", '{"postgres": 1}'],
+    ["nonsenseKey", "1"],
+  ])("kryonix:%s = %j", (key, value) => {
+    const problems = problemsOf({ [`kryonix:${key}`]: value });
+    expect(problems.length, `${key} accepted`).toBeGreaterThan(0);
+    expect(problems.join("\n")).toContain(`kryonix:${key}`);
+  });
 });

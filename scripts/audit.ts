@@ -1,0 +1,56 @@
+/**
+ * `npm run audit [-- --stack NAME] [--json]`: the CIS PostgreSQL 17 controls of lib/cis.ts,
+ * checked on the running server and its files inside the postgres container (psql as postgres
+ * over the local socket, stat, find, pgbackrest info), with the stack's waivers
+ * (kryonix:cisWaivers, stack output `audit`). Prints PASS, FAIL or WAIVED for each control with
+ * its number and title, or with --json `{ stack, container, results, pass, fail, waived }`.
+ *
+ * Exit code: 0 when nothing FAILs, 1 when a control FAILs, 2 when the stack or the container
+ * cannot be read. Reads no secret.
+ */
+import { spawnSync } from "node:child_process";
+import { FACTS_SCRIPT, evaluateControls, parseAuditArgs, parseFacts, renderAudit } from "../lib/cis";
+import { stackCli } from "../lib/stack-run";
+
+function main(): number {
+  let options;
+  try {
+    options = parseAuditArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`audit: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const cli = stackCli(options.stack);
+  const out = cli.capture(["stack", "output", "audit", "--json", "--stack", options.stack]);
+  if (out.code !== 0) {
+    process.stderr.write(`audit: cannot read the audit output of stack ${options.stack} (${out.stderr.trim()}): run \`npm run up -- --stack ${options.stack}\` first\n`);
+    return 2;
+  }
+  const target = JSON.parse(out.stdout) as { container: string; stanza: string; waivers: Record<string, string> };
+  const r = spawnSync("docker", ["exec", "-i", "-u", "postgres", target.container, "bash", "-s", "--", target.stanza], {
+    input: FACTS_SCRIPT,
+    env: cli.env,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  if (r.status !== 0 && !r.stdout.includes("@@pgbackrest")) {
+    process.stderr.write(`audit: the checks could not run in ${target.container} (exit ${r.status}): ${(r.stderr || r.stdout || String(r.error ?? "")).trim()}\n`);
+    return 2;
+  }
+  let results;
+  try {
+    results = evaluateControls(parseFacts(r.stdout), target.waivers ?? {});
+  } catch (err) {
+    process.stderr.write(`audit: ${(err as Error).message}\n${r.stderr}`);
+    return 2;
+  }
+  const count = (s: string) => results.filter((x) => x.status === s).length;
+  process.stdout.write(
+    options.json
+      ? `${JSON.stringify({ stack: options.stack, container: target.container, results, pass: count("PASS"), fail: count("FAIL"), waived: count("WAIVED") }, null, 2)}\n`
+      : `CIS PostgreSQL 17 controls, stack ${options.stack} (${target.container}):\n\n${renderAudit(results)}`,
+  );
+  return count("FAIL") === 0 ? 0 : 1;
+}
+
+process.exitCode = main();

@@ -1,0 +1,56 @@
+/**
+ * `npm run rotate -- --role NAME [--stack NAME]`: gives a login role a new generated password.
+ * Adds one to the role's count in kryonix:roleRotations (the stack's config: the RandomPassword
+ * and its SCRAM salt are replaced when the count changes), then runs `npm run up`, which sets the
+ * new SCRAM verifier on the role (pgaudit logs the statement with the password <REDACTED>) and
+ * rolls whatever carries the password (pgAdmin's pgpass for kryonix_monitor, PgBouncer's
+ * userlist for kryonix_pgbouncer). Clients read the new password from the stack:
+ * `npm run pulumi -- stack output --show-secrets credentials`. No password is printed.
+ */
+import { spawnSync } from "node:child_process";
+import { ROTATABLE_ROLES } from "../lib/config";
+import { invalid } from "../lib/messages";
+import { stackFromArgs } from "../lib/pulumi-env";
+import { stackCli } from "../lib/stack-run";
+import { repoRoot } from "../lib/versions";
+
+/** `--role NAME [--stack NAME]`. Pure. */
+export function parseRotateArgs(argv: readonly string[]): { role: string; stack: string } {
+  let role = "";
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--role") role = argv[++i] ?? "";
+    else if (argv[i].startsWith("--role=")) role = argv[i].slice("--role=".length);
+    else if (argv[i] === "--stack" || argv[i] === "-s") i++;
+    else if (!argv[i].startsWith("--stack=")) throw new Error(invalid("rotate argument", argv[i], "--role NAME and optionally --stack NAME"));
+  }
+  if (!(ROTATABLE_ROLES as readonly string[]).includes(role)) throw new Error(invalid("rotate --role", role, ROTATABLE_ROLES.join(", ")));
+  return { role, stack: stackFromArgs([...argv]) };
+}
+
+function main(): number {
+  let options;
+  try {
+    options = parseRotateArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`rotate: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const { role, stack } = options;
+  const cli = stackCli(stack);
+  const current = cli.capture(["config", "get", "kryonix:roleRotations", "--stack", stack]);
+  let counts: Record<string, number> = {};
+  if (current.code === 0 && current.stdout.trim()) counts = JSON.parse(current.stdout.trim());
+  counts[role] = (Number(counts[role]) || 0) + 1;
+  const set = cli.capture(["config", "set", "kryonix:roleRotations", JSON.stringify(counts), "--stack", stack]);
+  if (set.code !== 0) {
+    process.stderr.write(`rotate: cannot set kryonix:roleRotations on stack ${stack}: ${set.stderr.trim()}\n`);
+    return 1;
+  }
+  process.stderr.write(`[rotate] ${role}: rotation ${counts[role]} on stack ${stack}; running npm run up\n`);
+  const up = spawnSync("npx", ["tsx", "scripts/up.ts", "--stack", stack], { cwd: repoRoot, stdio: "inherit" });
+  if (up.status !== 0) return up.status ?? 1;
+  process.stderr.write(`[rotate] ${role} has a new password: npm run pulumi -- stack output --show-secrets credentials --stack ${stack}\n`);
+  return 0;
+}
+
+if (require.main === module) process.exitCode = main();

@@ -1,0 +1,146 @@
+import { describe, expect, it } from "vitest";
+import { CONTROLS, CONTROL_IDS, DEFAULT_WAIVERS, type CisFacts, evaluateControls, octal, parseAuditArgs, parseFacts, renderAudit, waiverProblems } from "../../lib/cis";
+import { postgresTlsParameters } from "../../lib/tls";
+import { tunePostgres } from "../../lib/tuning";
+
+/** What the running stack reports (the settings the stack renders, plus PostgreSQL's defaults the controls read). */
+function goodFacts(): CisFacts {
+  return {
+    settings: {
+      ...tunePostgres({ memoryBytes: 1024 ** 3, cpus: 2, storage: "ssd" }),
+      ...postgresTlsParameters(),
+      listen_addresses: "localhost,kryonix-dev-postgres",
+      log_destination: "stderr",
+      logging_collector: "off",
+      log_min_messages: "warning",
+      debug_print_parse: "off",
+      debug_print_rewritten: "off",
+      debug_print_plan: "off",
+      debug_pretty_print: "on",
+      log_hostname: "off",
+      log_timezone: "GMT",
+      data_directory_mode: "0700",
+      authentication_timeout: "30",
+      data_checksums: "on",
+      archive_mode: "on",
+      archive_command: "pgbackrest --stanza=kryonix archive-push %p",
+    },
+    hba: [
+      { type: "local", database: ["all"], user: ["postgres"], address: null, method: "peer", error: null },
+      { type: "hostssl", database: ["all"], user: ["all"], address: "samenet", method: "scram-sha-256", error: null },
+    ],
+    roles: [
+      { name: "postgres", super: true, login: true, createrole: true, createdb: true, replication: true, bypassrls: true, connlimit: -1 },
+      { name: "kryonix_app", super: false, login: true, createrole: false, createdb: false, replication: false, bypassrls: false, connlimit: 77 },
+      { name: "kryonix_owner", super: false, login: false, createrole: false, createdb: false, replication: false, bypassrls: false, connlimit: -1 },
+    ],
+    databases: [
+      { name: "kryonix_saas", publicCreate: false, extensions: ["pg_stat_statements", "pgaudit", "plpgsql"] },
+      { name: "postgres", publicCreate: false, extensions: ["plpgsql"] },
+    ],
+    files: {
+      data: { path: "/var/lib/postgresql/data", mode: "700", owner: "postgres", group: "postgres" },
+      hba: { path: "/run/postgresql/kryonix/pg_hba.conf", mode: "600", owner: "postgres", group: "postgres" },
+      config: { path: "/etc/kryonix/postgresql.conf", mode: "444", owner: "root", group: "root" },
+      sslKey: { path: "/run/postgresql/tls/server.key", mode: "600", owner: "postgres", group: "postgres" },
+      sslCert: { path: "/etc/kryonix/tls/server.crt", mode: "444", owner: "root", group: "root" },
+      socketDir: { path: "/run/postgresql", mode: "2775", owner: "postgres", group: "postgres" },
+      socket: { path: "/run/postgresql/.s.PGSQL.5432", mode: "770", owner: "postgres", group: "postgres" },
+    },
+    looseFiles: [],
+    umask: "0077",
+    pgbackrest: { code: 0, message: "ok" },
+  };
+}
+
+const statusOf = (facts: CisFacts, id: string, waivers = DEFAULT_WAIVERS) => evaluateControls(facts, waivers).find((r) => r.id === id)!;
+
+describe("CIS controls", () => {
+  it("checks at least 30 controls, every one the issue names", () => {
+    expect(CONTROLS.length).toBeGreaterThanOrEqual(30);
+    for (const id of ["5.8", "6.8", "6.10", "5.5", "5.7", "3.1.22", "2.1", "2.5", "2.6", "4.10", "5.2", "5.9", "7.2", "7.4", "8.2", "4.2", "3.2"]) {
+      expect(CONTROL_IDS).toContain(id);
+    }
+    expect(new Set(CONTROL_IDS).size).toBe(CONTROL_IDS.length);
+  });
+
+  it("passes the stack as it renders itself, with the default waivers", () => {
+    const results = evaluateControls(goodFacts(), DEFAULT_WAIVERS);
+    expect(results.filter((r) => r.status === "FAIL")).toEqual([]);
+    expect(results.filter((r) => r.status === "WAIVED").map((r) => r.id)).toEqual(["3.1.3", "3.1.25"]);
+    expect(renderAudit(results)).toMatch(/40 controls: 38 PASS, 0 FAIL, 2 WAIVED/);
+  });
+
+  it.each<[string, (f: CisFacts) => void]>([
+    ["2.1", (f) => (f.umask = "0022")],
+    ["2.1", (f) => f.looseFiles.push("/var/lib/postgresql/data/x")],
+    ["2.5", (f) => (f.files.hba = { path: "/etc/kryonix/pg_hba.conf", mode: "444", owner: "root", group: "root" })],
+    ["2.6", (f) => (f.settings.unix_socket_permissions = "0777")],
+    ["3.1.19", (f) => (f.settings.log_connections = "off")],
+    ["3.1.22", (f) => (f.settings.log_error_verbosity = "default")],
+    ["3.2", (f) => (f.settings.shared_preload_libraries = "pg_stat_statements")],
+    ["4.2", (f) => f.roles.push({ ...f.roles[1], name: "evil", super: true })],
+    ["4.4", (f) => (f.roles[1].createrole = true)],
+    ["4.10", (f) => (f.databases[1].publicCreate = true)],
+    ["5.2", (f) => (f.settings.listen_addresses = "*")],
+    ["5.4", (f) => f.hba.push({ type: "hostssl", database: ["all"], user: ["all"], address: "samenet", method: "md5", error: null })],
+    ["5.5", (f) => (f.roles[1].connlimit = -1)],
+    ["5.7", (f) => (f.settings.shared_preload_libraries = "pg_stat_statements,pgaudit")],
+    ["5.8", (f) => f.hba.push({ type: "host", database: ["all"], user: ["all"], address: "10.0.0.0", method: "scram-sha-256", error: null })],
+    ["5.9", (f) => f.hba.push({ type: "hostssl", database: ["all"], user: ["all"], address: "0.0.0.0", method: "scram-sha-256", error: null })],
+    ["6.8", (f) => (f.settings.ssl = "off")],
+    ["6.9", (f) => (f.settings.ssl_min_protocol_version = "TLSv1")],
+    ["6.10", (f) => (f.settings.ssl_ciphers = "HIGH:MEDIUM:+3DES:!aNULL")],
+    ["7.2", (f) => (f.settings.log_replication_commands = "off")],
+    ["7.4", (f) => (f.settings.archive_mode = "off")],
+    ["8.2", (f) => (f.pgbackrest = { code: 1, message: "missing stanza path" })],
+  ])("fails %s when it is broken", (id, breakIt) => {
+    const facts = goodFacts();
+    breakIt(facts);
+    expect(statusOf(facts, id).status).toBe("FAIL");
+    // A waiver turns the FAIL into WAIVED, with its reason.
+    expect(statusOf(facts, id, { [id]: "accepted for this test, with a reason" })).toMatchObject({ status: "WAIVED", reason: "accepted for this test, with a reason" });
+  });
+
+  it("reads the container's report", () => {
+    const out = [
+      "noise",
+      "@@settings", JSON.stringify({ ssl: "on" }),
+      "@@hba", "[]",
+      "@@roles", "",
+      "@@databases", "kryonix_saas|f|pgaudit,plpgsql", "postgres|t|",
+      "@@files", "data|/var/lib/postgresql/data|700|postgres|postgres", "hba|/x|missing||",
+      "@@loose", "",
+      "@@umask", "0077",
+      "@@pgbackrest", '[{"status":{"code":2,"message":"no valid backups"}}]',
+    ].join("\n");
+    const f = parseFacts(out.replace("@@roles\n", "@@roles\nnull\n"));
+    expect(f.settings).toEqual({ ssl: "on" });
+    expect(f.databases).toEqual([
+      { name: "kryonix_saas", publicCreate: false, extensions: ["pgaudit", "plpgsql"] },
+      { name: "postgres", publicCreate: true, extensions: [] },
+    ]);
+    expect(f.files.data).toEqual({ path: "/var/lib/postgresql/data", mode: "700", owner: "postgres", group: "postgres" });
+    expect(f.files.hba).toBeNull();
+    expect(f.pgbackrest).toEqual({ code: 2, message: "no valid backups" });
+    expect(() => parseFacts("x\n@@settings\n{}")).toThrow(/has no \w+ section/);
+  });
+
+  it("octal modes as pg_settings and stat print them", () => {
+    expect(octal("0770")).toBe(0o770);
+    expect(octal("700")).toBe(0o700);
+    expect(octal("448")).toBe(448);
+  });
+
+  it("waivers need a known control and a written reason", () => {
+    expect(waiverProblems(DEFAULT_WAIVERS)).toEqual([]);
+    expect(waiverProblems({ "3.1.3": "short" })[0]).toMatch(/kryonix:cisWaivers\.3\.1\.3: .*written reason/);
+    expect(waiverProblems({ "1.1": "a long enough reason, but no such control" })[0]).toMatch(/a control npm run audit checks/);
+  });
+
+  it("arguments", () => {
+    expect(parseAuditArgs([])).toEqual({ stack: "dev", json: false });
+    expect(parseAuditArgs(["--stack", "w10test", "--json"])).toEqual({ stack: "w10test", json: true });
+    expect(() => parseAuditArgs(["--bogus"])).toThrow(/--stack NAME or --json/);
+  });
+});
