@@ -55,10 +55,13 @@ async function query<T = any>(sql: string): Promise<T[]> {
   }
 }
 
+/** The stack's containers, sorted as `docker ps` names sort them. */
+const SERVICES = ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy"];
+
 /** Every container of the stack running and, where it has a healthcheck, healthy. */
 function allHealthy(): boolean {
   const names = containerNames();
-  if (names.length !== 5) return false;
+  if (names.length !== SERVICES.length) return false;
   const r = sh("docker", ["inspect", "--format", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", ...names]);
   return r.code === 0 && r.stdout.trim().split("\n").every((l) => l.trim() === "running healthy");
 }
@@ -76,7 +79,7 @@ describe.sequential("the stack, for real", () => {
   it("1. comes up from empty with `npm run up`", async () => {
     const up = await timed("npm run up (from empty)", () => npmScript("up"));
     expect(up.code, up.out).toBe(0);
-    expect(containerNames()).toEqual([`${PREFIX}minio`, `${PREFIX}pgadmin`, `${PREFIX}pgbouncer`, `${PREFIX}postgres`, `${PREFIX}proxy`]);
+    expect(containerNames()).toEqual(SERVICES.map((s) => `${PREFIX}${s}`));
     expect(allHealthy()).toBe(true);
     const schemas = await query<{ nspname: string }>(
       "SELECT nspname FROM pg_namespace WHERE nspname IN ('auth','core','analytics','audit','integration') ORDER BY 1",
@@ -97,7 +100,7 @@ describe.sequential("the stack, for real", () => {
   });
 
   it("4. after every container is restarted, refresh is still clean", async () => {
-    const restart = await timed("docker restart (all five)", () => sh("docker", ["restart", ...containerNames()]));
+    const restart = await timed("docker restart (every container)", () => sh("docker", ["restart", ...containerNames()]));
     expect(restart.code, restart.out).toBe(0);
     await timed("wait for healthy", () => waitFor("every container healthy", 180_000, allHealthy));
     await timed("refresh --preview-only after restarts", () => t.stack.previewRefresh({ expectNoChanges: true }));
