@@ -27,7 +27,9 @@ export default defineConfig({
           environment: "node",
           testTimeout: 20 * 60 * 1000,
           hookTimeout: 5 * 60 * 1000,
-          fileParallelism: false,
+          // Each file has a stack of its own (names, ports, backend), and most of a file's time is
+          // spent waiting on containers: two files at once (package.json: --maxWorkers=2).
+          fileParallelism: true,
         },
       },
       {

@@ -492,8 +492,10 @@ async function main() {
     baseImage: image,
     images,
   };
-  writeFileSync(`${statusFile()}.partial`, JSON.stringify(status, null, 2));
-  renameSync(`${statusFile()}.partial`, statusFile());
+  // A name of its own: two `npm run up` in parallel (the stack tests) each write the status.
+  const partial = `${statusFile()}.${process.pid}.partial`;
+  writeFileSync(partial, JSON.stringify(status, null, 2));
+  renameSync(partial, statusFile());
 
   say("summary:");
   for (const t of timings) say(`  ${t.step.padEnd(34)} ${t.seconds.toFixed(1).padStart(7)} s  ${t.note}`);
