@@ -14,7 +14,7 @@ import { pgSsl } from "../../lib/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataVolumes } from "../../lib/destroy-plan";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
-import { openTestStack, testStackName, type TestStack } from "../support/stack";
+import { openTestStack, STACK_SERVICES, testStackName, type TestStack } from "../support/stack";
 
 const STACK = testStackName("itest");
 const PREFIX = `kryonix-${STACK}-`;
@@ -55,13 +55,10 @@ async function query<T = any>(sql: string): Promise<T[]> {
   }
 }
 
-/** The stack's containers, sorted as `docker ps` names sort them. */
-const SERVICES = ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy"];
-
 /** Every container of the stack running and, where it has a healthcheck, healthy. */
 function allHealthy(): boolean {
   const names = containerNames();
-  if (names.length !== SERVICES.length) return false;
+  if (names.length !== STACK_SERVICES.length) return false;
   const r = sh("docker", ["inspect", "--format", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", ...names]);
   return r.code === 0 && r.stdout.trim().split("\n").every((l) => l.trim() === "running healthy");
 }
@@ -79,7 +76,7 @@ describe.sequential("the stack, for real", () => {
   it("1. comes up from empty with `npm run up`", async () => {
     const up = await timed("npm run up (from empty)", () => npmScript("up"));
     expect(up.code, up.out).toBe(0);
-    expect(containerNames()).toEqual(SERVICES.map((s) => `${PREFIX}${s}`));
+    expect(containerNames()).toEqual(STACK_SERVICES.map((s) => `${PREFIX}${s}`));
     expect(allHealthy()).toBe(true);
     const schemas = await query<{ nspname: string }>(
       "SELECT nspname FROM pg_namespace WHERE nspname IN ('auth','core','analytics','audit','integration') ORDER BY 1",

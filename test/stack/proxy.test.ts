@@ -26,7 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../../lib/versions";
 import { dockerLeftovers, sh } from "../support/process";
 import { launchChromium } from "../support/chromium";
-import { openTestStack, testStackName, type TestStack } from "../support/stack";
+import { openTestStack, STACK_SERVICES, testStackName, type TestStack } from "../support/stack";
 
 const STACK = testStackName("pxtest");
 const PREFIX = `kryonix-${STACK}-`;
@@ -93,7 +93,7 @@ describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
   it("1. comes up with `npm run up`, every port on 127.0.0.1, preview and refresh clean", async () => {
     const up = await timed("npm run up (from empty)", () => npmScript("up"));
     expect(up.code, up.out).toBe(0);
-    expect(containerNames()).toEqual(["minio", "pgadmin", "pgbouncer", "postgres", "proxy"].map((s) => `${PREFIX}${s}`));
+    expect(containerNames()).toEqual(STACK_SERVICES.map((s) => `${PREFIX}${s}`));
     for (const name of containerNames()) {
       const bindings = JSON.parse(sh("docker", ["inspect", "--format", "{{json .HostConfig.PortBindings}}", name]).stdout);
       for (const list of Object.values(bindings) as { HostIp: string }[][]) for (const b of list) expect(b.HostIp, name).toBe("127.0.0.1");

@@ -15,6 +15,9 @@ import { removeDockerObjects, sh, stablePort, type Result } from "./process";
 export const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "proxyHttpPort", "proxyHttpsPort", "prometheusPort"] as const;
 export type PortKey = (typeof PORT_KEYS)[number];
 
+/** The services of a stack, one container each (`kryonix-<stack>-<service>`), sorted as their names sort. */
+export const STACK_SERVICES = ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy"] as const;
+
 export interface TestStack {
   name: string;
   /** `kryonix-<name>-`: every Docker object of the stack starts with it. */
