@@ -2,6 +2,7 @@
  * `npm run test:db:performance`: the pure parts. The tuned settings compared with SHOW, pgbench's
  * output read, and EXPLAIN (FORMAT JSON) plans walked for index scans and partition pruning.
  */
+import { schedulerParameters } from "./config";
 import { parseSize } from "./size";
 import { applyOverrides, tunePostgres, type PgParams, type Storage } from "./tuning";
 
@@ -14,7 +15,8 @@ export interface CheckRow {
 /** What the tuning function gives for the container's real limits (docker inspect), with the stack's overrides. Pure. */
 export function expectedSettings(memoryBytes: number, cpus: number, storage: Storage, overrides: Record<string, string>): PgParams {
   const maxConnections = overrides.max_connections === undefined ? undefined : Number(overrides.max_connections);
-  return applyOverrides(tunePostgres({ memoryBytes, cpus, storage, maxConnections }), overrides, memoryBytes);
+  // As lib/config.ts's postgresParameters: pg_cron (the partitions job's scheduler) added last.
+  return schedulerParameters(applyOverrides(tunePostgres({ memoryBytes, cpus, storage, maxConnections }), overrides, memoryBytes));
 }
 
 const SIZE = /^\d+(\.\d+)?\s*(B|kB|MB|GB|TB)$/i;
