@@ -400,13 +400,14 @@ export function containerFindings(stack: string, declared: { name: string; image
 // ---------------------------------------------------------------------------------------------
 // `pulumi refresh --preview-only --json`
 
-const SECRET = "[secret]";
+/** What the report prints in place of a secret (also what the CLI's JSON already shows for one). */
+const MASK = "[secret]";
 const SECRET_NAME = /(password|passphrase|secret|private_?key|token|content)/i;
 
 /** A value as the report may print it: secrets and file contents masked, long values cut. Pure. */
 export function masked(property: string, value: unknown): unknown {
-  if (value === SECRET) return SECRET;
-  if (SECRET_NAME.test(property) && value !== undefined && value !== null && value !== "") return SECRET;
+  if (value === MASK) return MASK;
+  if (SECRET_NAME.test(property) && value !== undefined && value !== null && value !== "") return MASK;
   const text = JSON.stringify(value);
   if (text !== undefined && text.length > 200) return `${text.slice(0, 197)}...`;
   return value;

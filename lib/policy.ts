@@ -7,6 +7,7 @@
  * scripts/preview.ts and scripts/up.ts write first (`pulumi preview --json`, lib/preview-summary.ts)
  * and hand to the pack in KRYONIX_POLICY_PLAN.
  */
+import * as pulumiRuntime from "@pulumi/pulumi/runtime";
 
 export const POLICY_PACK_NAME = "kryonix";
 
@@ -136,11 +137,10 @@ export function privilegeViolations(urn: string, props: { name?: string; privile
   return out.map((m) => `${m}; ${howToAllow(RULES.noPrivileged, name, stack)}`);
 }
 
-/** Pulumi's wire marker of a secret value (the `4dabf18193072939515e22adb298388d` signature). */
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-/** Pulumi's wire value of a property not known until the update (preview). */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** Pulumi's wire markers: the key that tags a special value, a secret's tag, and a value not known until the update. */
+const SIG_KEY = pulumiRuntime.specialSigKey;
+const SECRET_SIG = pulumiRuntime.specialSecretSig;
+export const UNKNOWN = pulumiRuntime.unknownValue;
 
 export type Path = (string | number)[];
 

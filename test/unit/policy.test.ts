@@ -1,3 +1,4 @@
+import * as pulumiRuntime from "@pulumi/pulumi/runtime";
 import { describe, expect, it } from "vitest";
 import { planningFlags } from "../../lib/guarded-run";
 import {
@@ -20,7 +21,7 @@ const urn = (type: string, name: string, parent = "") => `urn:pulumi:prod::kryon
 const VOLUME = urn("docker:index/volume:Volume", "postgres-data", "kryonix:db:Postgres");
 const PG = urn("docker:index/container:Container", "postgres", "kryonix:db:Postgres");
 const PGB = urn("docker:index/container:Container", "pgbouncer", "kryonix:db:Pgbouncer");
-const secret = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
+const secret = (value: unknown) => ({ [pulumiRuntime.specialSigKey]: pulumiRuntime.specialSecretSig, value });
 
 describe("policy rules (lib/policy.ts)", () => {
   it("parses URNs and tells stateful resources: volumes, the PostgreSQL container, the database", () => {
