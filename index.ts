@@ -263,6 +263,9 @@ const monitoring = new Monitoring(
     monitorUser: MONITOR_ROLE,
     monitorPassword: database.passwords[MONITOR_ROLE],
     webPasswordHash: secrets.prometheusPasswordHash,
+    thresholds: config.healthThresholds,
+    retentionDays: config.prometheusRetentionDays,
+    protectData: config.protectData,
   },
   { dependsOn: [pgbouncer, ...monitoringGrants] },
 );
@@ -312,6 +315,8 @@ export const backup = {
 };
 /** What postgresql.conf was tuned from (`npm run test:db:performance` checks SHOW against it). */
 export const tuning = { storage: config.storage, overrides: config.postgresOverrides };
+/** What `npm run health` and Prometheus' alerting rules judge by (kryonix:healthThresholds over the defaults). No secret. */
+export const monitoringSettings = { thresholds: config.healthThresholds, prometheusRetentionDays: config.prometheusRetentionDays };
 /** What `npm run audit` checks (inside this container) and the stack's CIS waivers (kryonix:cisWaivers). No secret. */
 export const audit = {
   container: postgres.containerName,

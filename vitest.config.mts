@@ -1,3 +1,5 @@
+import * as os from "node:os";
+import * as path from "node:path";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -8,6 +10,9 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
+          // The program, run on mocks for dev and prod, writes the stack CA file (lib/tls-files.ts):
+          // never over the real stacks' files.
+          env: { KRYONIX_TLS_DIR: path.join(os.tmpdir(), `kryonix-unit-tls-${process.pid}`) },
         },
       },
       {

@@ -1,30 +1,34 @@
 /**
- * `npm run bench:backup [-- --stack NAME] [--scale N] [--keep-data]` (dev by default; not part of
- * `npm test`): pgBackRest against pg_dump on a database of about 1 GB, in one run, on a running
- * stack.
+ * `npm run bench:backup [-- --stack NAME] [--data events,pgbench] [--scale N] [--rows N] [--keep-data]`
+ * (dev by default; not part of `npm test`): pgBackRest against pg_dump on a database of about 1 GB,
+ * in one run, on a running stack, for each data set in turn (lib/bench-backup.ts backupDataset):
+ * `events` (random text and jsonb with two secondary indexes: what an application writes) and
+ * `pgbench` (pgbench -i: blank-padded rows, pg_dump's best case, since zlib has next to nothing to
+ * do). The ratio depends on the data far more than on either tool's settings, so both are shown.
  *
- * 1. `kryonix_bench` made with pgbench -i -s N (70 by default: about 1 GB) in the stack's
- *    PostgreSQL, and its WAL archived;
+ * For each data set:
+ * 1. `kryonix_bench` made in the stack's PostgreSQL, and its WAL archived;
  * 2. a pgBackRest full backup (`npm run backup`'s command): time, throughput, size in the repository;
  * 3. `pg_dump --format=custom` of kryonix_bench streamed to an object in MinIO (a bucket of its own,
  *    `kryonix-bench`, removed afterwards): time, size;
  * 4. `npm run restore -- --latest` (pgBackRest into a scratch container, WAL replayed, accepting
  *    connections): time;
  * 5. the dump streamed back from MinIO into `pg_restore` in that scratch server: time;
+ * then kryonix_bench is dropped (kept after the last data set with --keep-data: a second run then
+ * skips loading it), so that each backup holds one data set. Finally:
  * 6. the archive lag: a lone commit, then how long until pg_stat_archiver has its segment.
- * Prints a table with the ratios and the issue's targets, and writes bench/results/backup-<date>.json.
- * The scratch container and the bench bucket are removed at the end; kryonix_bench is dropped unless
- * --keep-data (a second run then skips pgbench -i).
+ * Prints a table per data set with the ratios and the issue's targets, and writes
+ * bench/results/backup-<date>.json. The scratch containers and the bench bucket are removed.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import { Client as MinioClient } from "minio";
 import { Client } from "pg";
 import { MINIO_REGION } from "../components/minio-bucket";
-import { formatBackupBench, summarizeBackupBench } from "../lib/bench-backup";
+import { backupDataset, formatBackupBench, parseBackupBenchArgs, summarizeBackupBench, type BackupBenchMeasures, type BackupDataset } from "../lib/bench-backup";
 import { backupCommand } from "../lib/backup-cli";
 import { LOOPBACK } from "../lib/containers";
 import { readBackupTarget, readOutputs } from "../lib/stack-run";
@@ -35,26 +39,14 @@ const DB = "kryonix_bench";
 const BUCKET = "kryonix-bench";
 const say = (m: string) => process.stderr.write(`[bench:backup] ${m}\n`);
 
-function parseArgs(args: string[]): { stack: string; scale: number; keep: boolean } {
-  const o = { stack: "dev", scale: 70, keep: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--stack") o.stack = args[++i];
-    else if (a === "--scale") o.scale = Number(args[++i]);
-    else if (a === "--keep-data") o.keep = true;
-    else throw new Error(`bench:backup: unknown argument ${JSON.stringify(a)}; allowed: --stack NAME, --scale N (pgbench scale, 70 = about 1 GB), --keep-data`);
-  }
-  if (!o.stack || !Number.isInteger(o.scale) || o.scale < 1 || o.scale > 1000) throw new Error("bench:backup: --stack NAME and --scale 1..1000 required");
-  return o;
-}
 
 async function main(): Promise<number> {
-  const options = parseArgs(process.argv.slice(2));
+  const options = parseBackupBenchArgs(process.argv.slice(2));
   const { target, env } = readBackupTarget(options.stack);
   const outputs = readOutputs(options.stack) as any;
   const live = target.container;
-  const run = (cmd: string, args: string[], opts: { inherit?: boolean } = {}) => {
-    const r = spawnSync(cmd, args, { env, encoding: "utf8", stdio: opts.inherit ? ["ignore", "inherit", "inherit"] : undefined, maxBuffer: 256 * 1024 * 1024 });
+  const run = (cmd: string, args: string[], opts: { inherit?: boolean; input?: string } = {}) => {
+    const r = spawnSync(cmd, args, { env, encoding: "utf8", input: opts.input, stdio: opts.inherit ? [opts.input === undefined ? "ignore" : "pipe", "inherit", "inherit"] : undefined, maxBuffer: 256 * 1024 * 1024 });
     if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 4).join(" ")} exited ${r.status}: ${opts.inherit ? "see above" : (r.stderr ?? "").trim()}`);
     return r.stdout ?? "";
   };
@@ -96,18 +88,20 @@ async function main(): Promise<number> {
     pathStyle: true,
     transportAgent: new https.Agent({ ca: outputs.caCertificate, keepAlive: true }),
   });
+  const countRows = async (ds: BackupDataset, port?: number, database = DB) =>
+    Number((await sql(database, `SELECT count(*)::bigint AS n FROM ${ds.table}`, port).catch(() => [{ n: 0 }]))[0].n);
 
-  let scratch = "";
-  try {
-    // 1. The data.
+  /** One data set through both tools: load, pgBackRest backup, pg_dump, both restores, row counts. */
+  const benchDataset = async (ds: BackupDataset, keep: boolean, scratches: string[]): Promise<Omit<BackupBenchMeasures, "archiveTimeoutSeconds" | "archiveLagSeconds">> => {
+    say(`data set ${ds.name}: ${ds.description}`);
     const exists = (await sql("postgres", `SELECT 1 FROM pg_database WHERE datname = '${DB}'`)).length > 0;
-    const accounts = exists ? Number((await sql(DB, "SELECT count(*) AS n FROM pgbench_accounts").catch(() => [{ n: 0 }]))[0].n) : 0;
-    if (accounts !== options.scale * 100_000) {
+    if (!exists || (await countRows(ds)) !== ds.rows) {
       if (exists) await sql("postgres", `DROP DATABASE ${DB}`);
       await sql("postgres", `CREATE DATABASE ${DB}`);
-      await timed(`pgbench -i -s ${options.scale}`, () => run("docker", ["exec", "-u", "postgres", live, "pgbench", "-i", "-q", "-s", String(options.scale), DB], { inherit: true }));
+      if ("pgbench" in ds.load) await timed(`load ${ds.name} (pgbench ${ds.load.pgbench.join(" ")})`, () => run("docker", ["exec", "-u", "postgres", live, "pgbench", ...(ds.load as { pgbench: string[] }).pgbench, DB], { inherit: true }));
+      else await timed(`load ${ds.name} (SQL, ${ds.rows} rows)`, () => run("docker", ["exec", "-i", "-u", "postgres", live, "psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", DB], { inherit: true, input: (ds.load as { sql: string }).sql }));
     } else {
-      say(`${DB} already holds scale ${options.scale}: pgbench -i skipped`);
+      say(`${DB} already holds data set ${ds.name}: loading skipped`);
     }
     const [{ wal }] = await sql(target.database, "SELECT pg_walfile_name(pg_switch_wal()) AS wal");
     await timed("the data's WAL archived", () => waitArchived(wal, 1_800_000));
@@ -115,15 +109,14 @@ async function main(): Promise<number> {
     const [{ db, cluster }] = await sql(DB, `SELECT pg_database_size('${DB}')::bigint AS db, (SELECT sum(pg_database_size(datname))::bigint FROM pg_database) AS cluster`);
     say(`${DB}: ${(Number(db) / 1024 / 1024).toFixed(0)} MB; cluster ${(Number(cluster) / 1024 / 1024).toFixed(0)} MB`);
 
-    // 2. pgBackRest full backup.
+    // pgBackRest full backup (npm run backup's command).
     const [, backupSeconds] = await timed("pgBackRest full backup", () => run("docker", ["exec", "-u", "postgres", live, ...backupCommand("full").filter((a) => !a.startsWith("--log-level"))], { inherit: true }));
     const info = JSON.parse(run("docker", ["exec", "-u", "postgres", live, "pgbackrest", "--stanza=kryonix", "info", "--output=json"]));
     const lastFull = [...info[0].backup].reverse().find((b: any) => b.type === "full");
     const repositoryBytes = Number(lastFull.info.repository.size);
 
-    // 3. pg_dump -Fc streamed into MinIO.
-    if (!(await s3.bucketExists(BUCKET))) await s3.makeBucket(BUCKET, MINIO_REGION);
-    const key = `pg_dump-${new Date().toISOString()}.dump`;
+    // pg_dump -Fc streamed into MinIO.
+    const key = `pg_dump-${ds.name}-${new Date().toISOString()}.dump`;
     const [, dumpSeconds] = await timed("pg_dump --format=custom to MinIO", async () => {
       const child = spawn("docker", ["exec", "-u", "postgres", live, "pg_dump", "--format=custom", "-d", DB], { env, stdio: ["ignore", "pipe", "inherit"] });
       const body = new PassThrough();
@@ -134,27 +127,47 @@ async function main(): Promise<number> {
     });
     const dumpBytes = (await s3.statObject(BUCKET, key)).size;
 
-    // 4. pgBackRest restore into a scratch container (npm run restore -- --latest).
+    // pgBackRest restore into a scratch container (npm run restore -- --latest).
     const [restoreOut, restoreSeconds] = await timed("pgBackRest restore --latest (scratch container, until it accepts connections)", () =>
       run("npx", ["tsx", path.join(repoRoot, "scripts/restore.ts"), "--stack", options.stack, "--latest"]),
     );
     const restored = JSON.parse(restoreOut.trim().split("\n").pop()!);
-    scratch = restored.container;
+    scratches.push(restored.container);
 
-    // 5. pg_restore from MinIO into the scratch server.
+    // pg_restore from MinIO into the scratch server.
     await sql("postgres", "CREATE DATABASE kryonix_bench_pg_restore", restored.port);
     const [, pgRestoreSeconds] = await timed("pg_restore from MinIO", async () => {
-      const child = spawn("docker", ["exec", "-i", "-u", "postgres", scratch, "pg_restore", "--no-owner", "-d", "kryonix_bench_pg_restore"], { env, stdio: ["pipe", "inherit", "inherit"] });
+      const child = spawn("docker", ["exec", "-i", "-u", "postgres", restored.container, "pg_restore", "--no-owner", "-d", "kryonix_bench_pg_restore"], { env, stdio: ["pipe", "inherit", "inherit"] });
       const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? 1)));
       (await s3.getObject(BUCKET, key)).pipe(child.stdin);
       if ((await exited) !== 0) throw new Error("pg_restore failed (see above)");
     });
-    const [{ n }] = await sql("kryonix_bench_pg_restore", "SELECT count(*)::bigint AS n FROM pgbench_accounts", restored.port);
-    if (Number(n) !== options.scale * 100_000) throw new Error(`pg_restore: ${n} accounts, expected ${options.scale * 100_000}`);
-    const [{ m }] = await sql(DB, "SELECT count(*)::bigint AS m FROM pgbench_accounts", restored.port);
-    if (Number(m) !== options.scale * 100_000) throw new Error(`pgBackRest restore: ${m} accounts, expected ${options.scale * 100_000}`);
+    for (const [what, database] of [["pg_restore", "kryonix_bench_pg_restore"], ["pgBackRest restore", DB]] as const) {
+      const n = await countRows(ds, restored.port, database);
+      if (n !== ds.rows) throw new Error(`${what}: ${n} rows in ${ds.table}, expected ${ds.rows}`);
+    }
+    // The restore container goes now, so that the next data set's restore has the machine to itself.
+    removeScratch(restored.container, env);
+    scratches.splice(scratches.indexOf(restored.container), 1);
+    if (!keep) await sql("postgres", `DROP DATABASE ${DB}`);
+    return {
+      databaseBytes: Number(db),
+      clusterBytes: Number(cluster),
+      pgbackrest: { backupSeconds, repositoryBytes, restoreSeconds },
+      pgDump: { dumpSeconds, dumpBytes, restoreSeconds: pgRestoreSeconds },
+    };
+  };
 
-    // 6. Archive lag of a lone commit (nothing else written meanwhile).
+  const scratches: string[] = [];
+  try {
+    if (!(await s3.bucketExists(BUCKET))) await s3.makeBucket(BUCKET, MINIO_REGION);
+    const measured: [BackupDataset, Awaited<ReturnType<typeof benchDataset>>][] = [];
+    for (const [i, name] of options.data.entries()) {
+      const ds = backupDataset(name, options);
+      measured.push([ds, await benchDataset(ds, options.keep && i === options.data.length - 1, scratches)]);
+    }
+
+    // Archive lag of a lone commit (nothing else written meanwhile).
     await sql("postgres", "CREATE TABLE IF NOT EXISTS public.kryonix_bench_rpo (at timestamptz)");
     const [{ wal: before }] = await sql("postgres", "SELECT pg_walfile_name(pg_switch_wal()) AS wal");
     await waitArchived(before, 600_000);
@@ -165,26 +178,22 @@ async function main(): Promise<number> {
     });
     await sql("postgres", "DROP TABLE IF EXISTS public.kryonix_bench_rpo");
 
-    const summary = summarizeBackupBench({
-      databaseBytes: Number(db),
-      clusterBytes: Number(cluster),
-      pgbackrest: { backupSeconds, repositoryBytes, restoreSeconds },
-      pgDump: { dumpSeconds, dumpBytes, restoreSeconds: pgRestoreSeconds },
-      archiveTimeoutSeconds: target.archiveTimeoutSeconds,
-      archiveLagSeconds: lag,
-    });
-    process.stdout.write(`${formatBackupBench(summary)}\n`);
+    const datasets = measured.map(([ds, m]) => ({
+      name: ds.name,
+      description: ds.description,
+      rows: ds.rows,
+      ...summarizeBackupBench({ ...m, archiveTimeoutSeconds: target.archiveTimeoutSeconds, archiveLagSeconds: lag }),
+    }));
+    for (const d of datasets) process.stdout.write(`\n== ${d.name}: ${d.description} ==\n${formatBackupBench(d)}\n`);
     const file = path.join(repoRoot, "bench", "results", `backup-${new Date().toISOString().slice(0, 10)}.json`);
     mkdirSync(path.dirname(file), { recursive: true });
     const cpus = spawnSync("nproc", { encoding: "utf8" }).stdout.trim();
-    writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), stack: options.stack, scale: options.scale, host: { cpus: Number(cpus) }, ...summary }, null, 2)}\n`);
+    const loadavg = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
+    writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), stack: options.stack, host: { cpus: Number(cpus), loadavg }, datasets }, null, 2)}\n`);
     say(`written ${path.relative(repoRoot, file)}`);
     return 0;
   } finally {
-    if (scratch) {
-      spawnSync("docker", ["rm", "-f", scratch], { env, stdio: "ignore" });
-      spawnSync("docker", ["volume", "rm", scratch], { env, stdio: "ignore" });
-    }
+    for (const scratch of scratches) removeScratch(scratch, env);
     try {
       if (await s3.bucketExists(BUCKET)) {
         const names: string[] = [];
@@ -197,6 +206,11 @@ async function main(): Promise<number> {
     }
     if (!options.keep) await sql("postgres", `DROP DATABASE IF EXISTS ${DB}`).catch((err) => say(`could not drop ${DB}: ${(err as Error).message}`));
   }
+}
+
+function removeScratch(container: string, env: NodeJS.ProcessEnv): void {
+  spawnSync("docker", ["rm", "-f", container], { env, stdio: "ignore" });
+  spawnSync("docker", ["volume", "rm", container], { env, stdio: "ignore" });
 }
 
 main().then(

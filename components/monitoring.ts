@@ -7,6 +7,7 @@ import {
   UPLOAD_MODE,
   type EngineFeatures,
   healthcheck,
+  labels,
   portProblems,
   serviceArgsProblems,
   serviceContainerArgs,
@@ -25,6 +26,7 @@ import {
   renderPrometheusWebConfig,
   renderPrometheusYml,
 } from "../lib/prometheus";
+import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "../lib/health";
 import { MiB } from "../lib/size";
 import { TLS_CA_FILE } from "../lib/tls";
 
@@ -52,7 +54,16 @@ export interface MonitoringArgs {
   monitorPassword: pulumi.Input<string>;
   /** The generated Prometheus password's bcrypt hash (RandomPassword.bcryptHash): the web configuration holds only this. */
   webPasswordHash: pulumi.Input<string>;
+  /** The alerting rules' thresholds (kryonix:healthThresholds over the defaults), the same `npm run health` applies. */
+  thresholds: Thresholds;
+  /** How long Prometheus keeps samples on its volume (kryonix:prometheusRetentionDays). */
+  retentionDays: number;
+  /** Protect the metrics volume (kryonix:protectData). It is retained on delete either way. */
+  protectData: boolean;
 }
+
+/** Where the image keeps its TSDB (images/prometheus/entrypoint.sh); the volume kryonix-<stack>-prometheus is mounted here. */
+export const PROMETHEUS_DATA_DIR = "/var/lib/prometheus/metrics";
 
 /** Throws one error naming every argument that cannot work. Pure. */
 export function checkMonitoringArgs(args: MonitoringArgs): void {
@@ -60,7 +71,12 @@ export function checkMonitoringArgs(args: MonitoringArgs): void {
   const problems = [
     ...serviceArgsProblems({ ...base, image: args.images?.prometheus, memoryBytes: args.prometheusMemoryBytes }, "prometheus", "Monitoring prometheus", 64 * MiB),
     ...portProblems("Monitoring prometheusPort", args.prometheusPort),
+    ...mergeThresholds(DEFAULT_THRESHOLDS, { ...(args.thresholds ?? {}) }, (key) => `Monitoring thresholds.${key}`).problems,
   ];
+  if (!Number.isInteger(args.retentionDays) || args.retentionDays < 1 || args.retentionDays > 3650) {
+    problems.push(invalid("Monitoring retentionDays", args.retentionDays, "a whole number of days from 1 to 3650"));
+  }
+  if (typeof args.protectData !== "boolean") problems.push(invalid("Monitoring protectData", args.protectData, "true or false"));
   for (const [key, image] of Object.entries(args.images ?? {})) {
     if (typeof image !== "string" || !image) problems.push(invalid(`Monitoring images.${key}`, image, "a local image tag"));
   }
@@ -84,6 +100,7 @@ export class Monitoring extends pulumi.ComponentResource {
   public readonly postgresExporterContainer: docker.Container;
   public readonly pgbouncerExporterContainer: docker.Container;
   public readonly prometheusPort: number;
+  public readonly prometheusVolume: docker.Volume;
 
   constructor(name: string, args: MonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Monitoring", name, {}, opts);
@@ -131,6 +148,14 @@ export class Monitoring extends pulumi.ComponentResource {
       { parent: this, deleteBeforeReplace: true },
     );
 
+    // The samples outlive a replaced container (a new image, new limits); like the other data volumes,
+    // a plain destroy keeps it and `npm run destroy -- --including-data` removes it.
+    this.prometheusVolume = new docker.Volume(
+      `${name}-prometheus-data`,
+      { name: resourceName(args.stack, "prometheus"), labels: labels(args.stack, "prometheus") },
+      { parent: this, protect: args.protectData, retainOnDelete: true, deleteBeforeReplace: true },
+    );
+
     const webConfig = pulumi.secret(pulumi.output(args.webPasswordHash).apply((hash) => renderPrometheusWebConfig(PROMETHEUS_WEB_USER, hash)));
     this.prometheusContainer = new docker.Container(
       `${name}-prometheus`,
@@ -141,6 +166,8 @@ export class Monitoring extends pulumi.ComponentResource {
           image("prometheus", args.images.prometheus).imageId,
           [{ internal: PROMETHEUS_PORT, external: args.prometheusPort }],
         ),
+        mounts: [{ type: "volume", source: this.prometheusVolume.name, target: PROMETHEUS_DATA_DIR }],
+        envs: [`PROMETHEUS_RETENTION=${args.retentionDays}d`],
         uploads: [
           {
             file: `${CONFIG_DIR}/prometheus.yml`,
@@ -151,16 +178,16 @@ export class Monitoring extends pulumi.ComponentResource {
             }),
             permissions: UPLOAD_MODE,
           },
-          { file: PROMETHEUS_RULES_FILE, content: renderPrometheusRules(), permissions: UPLOAD_MODE },
+          { file: PROMETHEUS_RULES_FILE, content: renderPrometheusRules(args.thresholds), permissions: UPLOAD_MODE },
           { file: `${SECRETS_DIR}/prometheus-web.yml`, content: webConfig, permissions: UPLOAD_MODE },
         ],
         healthcheck: healthcheck([PROMETHEUS_HEALTHCHECK], 60, args.engine),
         waitTimeout: 180,
         stopTimeout: 30,
       },
-      { parent: this, dependsOn: [this.postgresExporterContainer, this.pgbouncerExporterContainer], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [this.postgresExporterContainer, this.pgbouncerExporterContainer, this.prometheusVolume], deleteBeforeReplace: true },
     );
 
-    this.registerOutputs({ prometheusPort: this.prometheusPort });
+    this.registerOutputs({ prometheusPort: this.prometheusPort, thresholds: args.thresholds });
   }
 }

@@ -70,3 +70,88 @@ export function formatBackupBench(s: BackupBenchSummary): string {
     `RTO: ${s.rtoSeconds} s measured (pgBackRest restore of the whole cluster into a new container, WAL replayed, accepting connections)`,
   ].join("\n");
 }
+
+/** The data sets `npm run bench:backup` measures, in the order given by --data. */
+export const BACKUP_DATASET_NAMES = ["events", "pgbench"] as const;
+export type BackupDatasetName = (typeof BACKUP_DATASET_NAMES)[number];
+
+export interface BackupDataset {
+  name: BackupDatasetName;
+  description: string;
+  /** The table whose row count is checked in both restored copies, and that count. */
+  table: string;
+  rows: number;
+  /** How it is loaded: pgbench's own initialisation, or SQL run by psql in the database. */
+  load: { pgbench: string[] } | { sql: string };
+}
+
+export interface BackupBenchArgs {
+  stack: string;
+  data: BackupDatasetName[];
+  /** pgbench scale (70: about 1 GB). */
+  scale: number;
+  /** Rows of the events table (4,000,000: about 1.1 GB of heap, 1.5 GB with its indexes). */
+  rows: number;
+  keep: boolean;
+}
+
+/**
+ * `events`: what an application writes (random text, an email, a timestamp and a jsonb document per
+ * row, with two secondary indexes), so that compression has real work on both sides. Pure.
+ */
+export function backupDataset(name: BackupDatasetName, args: Pick<BackupBenchArgs, "scale" | "rows">): BackupDataset {
+  if (name === "pgbench") {
+    return {
+      name,
+      description: `pgbench -i -s ${args.scale}: blank-padded rows, pg_dump's best case (zlib has next to nothing to do)`,
+      table: "pgbench_accounts",
+      rows: args.scale * 100_000,
+      load: { pgbench: ["-i", "-q", "-s", String(args.scale)] },
+    };
+  }
+  const sql = [
+    "CREATE TABLE events (id bigserial PRIMARY KEY, user_id int NOT NULL, kind text NOT NULL, email text NOT NULL, created_at timestamptz NOT NULL, payload jsonb NOT NULL);",
+    "INSERT INTO events (user_id, kind, email, created_at, payload)",
+    "SELECT (random() * 100000)::int, (ARRAY['login', 'logout', 'purchase', 'view'])[1 + (random() * 3)::int], md5(random()::text) || '@example.com',",
+    "  now() - random() * interval '365 days',",
+    "  jsonb_build_object('ip', (random() * 255)::int || '.' || (random() * 255)::int || '.0.1', 'agent', md5(random()::text),",
+    "    'amount', round((random() * 1000)::numeric, 2), 'note', md5(random()::text) || md5(random()::text))",
+    `FROM generate_series(1, ${args.rows});`,
+    "CREATE INDEX ON events (user_id, created_at);",
+    "CREATE INDEX ON events (email);",
+  ].join("\n");
+  return {
+    name,
+    description: `${args.rows.toLocaleString("en-US")} application events: random text, email, timestamp and jsonb, two secondary indexes`,
+    table: "events",
+    rows: args.rows,
+    load: { sql },
+  };
+}
+
+/** `--stack NAME --data events,pgbench --scale N --rows N --keep-data`. Pure. */
+export function parseBackupBenchArgs(argv: readonly string[]): BackupBenchArgs {
+  const o: BackupBenchArgs = { stack: "dev", data: [...BACKUP_DATASET_NAMES], scale: 70, rows: 4_000_000, keep: false };
+  const allowed = "--stack NAME, --data events,pgbench (one or both), --scale N (pgbench scale 1..1000, 70 = about 1 GB), --rows N (events rows 1000..100000000), --keep-data";
+  const value = (i: number) => {
+    if (i >= argv.length) throw new Error(`bench:backup: ${argv[i - 1]} needs a value; allowed: ${allowed}`);
+    return argv[i];
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--stack") o.stack = value(++i);
+    else if (a === "--scale") o.scale = Number(value(++i));
+    else if (a === "--rows") o.rows = Number(value(++i));
+    else if (a === "--keep-data") o.keep = true;
+    else if (a === "--data") {
+      const names = value(++i).split(",").map((n) => n.trim());
+      const bad = names.filter((n) => !(BACKUP_DATASET_NAMES as readonly string[]).includes(n));
+      if (bad.length || !names.length || new Set(names).size !== names.length) throw new Error(`bench:backup: --data ${JSON.stringify(names.join(","))}: allowed: ${BACKUP_DATASET_NAMES.join(", ")}, each once, comma-separated`);
+      o.data = names as BackupDatasetName[];
+    } else throw new Error(`bench:backup: unknown argument ${JSON.stringify(a)}; allowed: ${allowed}`);
+  }
+  if (!/^[A-Za-z0-9_.-]+$/.test(o.stack)) throw new Error(`bench:backup: --stack ${JSON.stringify(o.stack)}: a stack name (letters, digits, _ . -)`);
+  if (!Number.isInteger(o.scale) || o.scale < 1 || o.scale > 1000) throw new Error(`bench:backup: --scale ${o.scale}: a whole number from 1 to 1000`);
+  if (!Number.isInteger(o.rows) || o.rows < 1000 || o.rows > 100_000_000) throw new Error(`bench:backup: --rows ${o.rows}: a whole number from 1000 to 100000000`);
+  return o;
+}

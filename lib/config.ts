@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { DEFAULT_WAIVERS, waiverProblems } from "./cis";
 import { ConfigError, invalid } from "./messages";
+import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "./health";
 import { bucketNameProblems } from "./minio-policy";
 import { isDnsName } from "./nginx";
 import { ARCHIVE_COMMAND } from "./pgbackrest";
@@ -81,6 +82,10 @@ export interface StackConfig {
   cisWaivers: Record<string, string>;
   /** Login role -> how many times its password was rotated (`npm run rotate`): a new count generates a new password. */
   roleRotations: Record<string, number>;
+  /** `npm run health`'s and the Prometheus alerting rules' thresholds: the defaults with kryonix:healthThresholds over them. */
+  healthThresholds: Thresholds;
+  /** How long Prometheus keeps its samples (on the volume kryonix-<stack>-prometheus). */
+  prometheusRetentionDays: number;
 }
 
 /** The login roles whose passwords the stack generates (components/database.ts LOGIN_ROLES; a unit test keeps them equal). */
@@ -122,6 +127,8 @@ export const CONFIG_KEYS = [
   "certRenewBeforeDays",
   "cisWaivers",
   "roleRotations",
+  "healthThresholds",
+  "prometheusRetentionDays",
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -179,6 +186,7 @@ const DEFAULTS = {
   archiveTimeoutSeconds: 60,
   storage: "ssd" as Storage,
   certRenewBeforeDays: 30,
+  prometheusRetentionDays: 15,
 };
 
 /**
@@ -397,10 +405,9 @@ class Reader {
     return values.includes(raw as T) ? (raw as T) : this.fail(key, `one of ${values.join(", ")}`);
   }
 
-  object(key: ConfigKey): Record<string, unknown> | undefined {
+  object(key: ConfigKey, allowed: string): Record<string, unknown> | undefined {
     if (!this.has(key)) return {};
     let raw = this.values.get(key);
-    const allowed = 'an object mapping PostgreSQL parameter names to values, e.g. {"work_mem": "16MB"}';
     if (typeof raw === "string") {
       try {
         raw = JSON.parse(raw);
@@ -473,7 +480,10 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     Object.entries(SCHEDULE_KEYS).map(([job, { key, offAllowed }]) => [job, read.schedule(key, SCHEDULE_DEFAULTS[job as keyof JobSchedules], offAllowed)]),
   ) as Record<keyof JobSchedules, string | undefined>;
   const storage = read.oneOf("storage", DEFAULTS.storage, STORAGE_TYPES);
-  const rawOverrides = read.object("postgresOverrides");
+  const rawOverrides = read.object("postgresOverrides", 'an object mapping PostgreSQL parameter names to values, e.g. {"work_mem": "16MB"}');
+  const rawThresholds = read.object("healthThresholds", `an object mapping threshold names (${Object.keys(DEFAULT_THRESHOLDS).join(", ")}) to numbers, e.g. {"backupMaxAgeHours": 50}`);
+  // Prometheus' own floor is hours; a day is the least that shows a trend, ten years the most we allow.
+  const prometheusRetentionDays = read.number("prometheusRetentionDays", DEFAULTS.prometheusRetentionDays, 1, 3650, true);
   const protectData = read.boolean("protectData", prod);
   // Below the server certificates' 825 days (components/pki.ts).
   const certRenewBeforeDays = read.number("certRenewBeforeDays", DEFAULTS.certRenewBeforeDays, 1, 365, true);
@@ -504,6 +514,9 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
       portOwners.set(port, key);
     }
   }
+
+  const thresholds = mergeThresholds(DEFAULT_THRESHOLDS, rawThresholds ?? {}, (key) => `${NAMESPACE}:healthThresholds.${key}`);
+  problems.push(...thresholds.problems);
 
   const overrides = checkOverrides(rawOverrides, memories.postgresMemory, `${NAMESPACE}:postgresOverrides`);
   problems.push(...overrides.problems);
@@ -549,6 +562,8 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     certRenewBeforeDays: certRenewBeforeDays!,
     cisWaivers,
     roleRotations,
+    healthThresholds: thresholds.thresholds,
+    prometheusRetentionDays: prometheusRetentionDays!,
   };
 }
 

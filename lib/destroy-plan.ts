@@ -97,11 +97,11 @@ export function keptWithDataUrns(exported: unknown): string[] {
 }
 
 /**
- * The Docker volumes holding the stack's data: PostgreSQL's and MinIO's. pgAdmin has none (its
- * configuration is uploaded on every start), PgBouncer neither.
+ * The Docker volumes holding the stack's data: PostgreSQL's, MinIO's and Prometheus' samples.
+ * pgAdmin has none (its configuration is uploaded on every start), PgBouncer neither.
  */
 export function dataVolumes(stack: string): string[] {
-  return [resourceName(stack, "postgres"), resourceName(stack, "minio")];
+  return [resourceName(stack, "postgres"), resourceName(stack, "minio"), resourceName(stack, "prometheus")];
 }
 
 interface ExportedResource {

@@ -309,16 +309,52 @@ export interface HealthArgs {
   stack: string;
   json: boolean;
   thresholds: Thresholds;
+  thresholdFlags: Record<string, string>;
 }
 
 export const HEALTH_USAGE = `usage: npm run health [-- --stack NAME] [--json] [--threshold NAME=VALUE ...]
-thresholds (defaults): ${Object.entries(DEFAULT_THRESHOLDS)
+thresholds (the stack's kryonix:healthThresholds, then --threshold, over the defaults): ${Object.entries(DEFAULT_THRESHOLDS)
   .map(([k, v]) => `${k}=${v}`)
   .join(", ")}`;
 
-/** `--stack NAME`, `--json`, `--threshold name=value` (repeatable). Throws with the usage on anything else. Pure. */
+/**
+ * Threshold overrides on top of `base`, each value checked (a known name; a number >= 0, a ratio
+ * from 0 to 1; each critical level at least its warning level). `name(key)` is how a problem names
+ * the setting: `--threshold KEY` for the flag, `kryonix:healthThresholds.KEY` for the stack config.
+ * Pure.
+ */
+export function mergeThresholds(base: Readonly<Thresholds>, overrides: Readonly<Record<string, unknown>>, name: (key: string) => string): { thresholds: Thresholds; problems: string[] } {
+  const thresholds: Thresholds = { ...base };
+  const problems: string[] = [];
+  for (const [key, raw] of Object.entries(overrides)) {
+    if (!(key in DEFAULT_THRESHOLDS)) {
+      problems.push(invalid(name(key), raw, `a threshold name, one of ${Object.keys(DEFAULT_THRESHOLDS).join(", ")}`));
+      continue;
+    }
+    const k = key as keyof Thresholds;
+    const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : Number.NaN;
+    if (!(Number.isFinite(n) && n >= 0 && (!RATIOS.has(k) || n <= 1))) {
+      problems.push(invalid(name(key), raw, RATIOS.has(k) ? "a number from 0 to 1" : "a number >= 0"));
+      continue;
+    }
+    thresholds[k] = n;
+  }
+  if (!problems.length) {
+    for (const [critical, warn] of [["idleInTransactionCriticalSeconds", "idleInTransactionWarnSeconds"], ["connectionsCriticalRatio", "connectionsWarnRatio"]] as const) {
+      if (thresholds[critical] < thresholds[warn]) problems.push(invalid(name(critical), thresholds[critical], `at least ${warn} (${thresholds[warn]})`));
+    }
+  }
+  return { thresholds, problems };
+}
+
+/**
+ * `--stack NAME`, `--json`, `--threshold name=value` (repeatable). Throws with the usage on anything
+ * else. `thresholdFlags` are the flags alone: the script lays them over the stack's
+ * kryonix:healthThresholds (stack output `monitoring.thresholds`); `thresholds` lays them over the
+ * defaults. Pure.
+ */
 export function parseHealthArgs(argv: readonly string[]): HealthArgs {
-  const out: HealthArgs = { stack: "dev", json: false, thresholds: { ...DEFAULT_THRESHOLDS } };
+  const out: HealthArgs = { stack: "dev", json: false, thresholds: { ...DEFAULT_THRESHOLDS }, thresholdFlags: {} };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--json") out.json = true;
@@ -333,18 +369,11 @@ export function parseHealthArgs(argv: readonly string[]): HealthArgs {
       if (!m || !key || !(key in DEFAULT_THRESHOLDS)) {
         throw new Error(`${invalid("--threshold", v, `NAME=VALUE with NAME one of ${Object.keys(DEFAULT_THRESHOLDS).join(", ")}`)}\n${HEALTH_USAGE}`);
       }
-      const n = Number(m[2]);
-      const ok = Number.isFinite(n) && n >= 0 && (!RATIOS.has(key) || n <= 1);
-      if (!ok) throw new Error(invalid(`--threshold ${key}`, m[2], RATIOS.has(key) ? "a number from 0 to 1" : "a number >= 0"));
-      out.thresholds[key] = n;
+      out.thresholdFlags[key] = m[2];
     } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${HEALTH_USAGE}`);
   }
-  const t = out.thresholds;
-  if (t.idleInTransactionCriticalSeconds < t.idleInTransactionWarnSeconds) {
-    throw new Error(invalid("--threshold idleInTransactionCriticalSeconds", t.idleInTransactionCriticalSeconds, `at least idleInTransactionWarnSeconds (${t.idleInTransactionWarnSeconds})`));
-  }
-  if (t.connectionsCriticalRatio < t.connectionsWarnRatio) {
-    throw new Error(invalid("--threshold connectionsCriticalRatio", t.connectionsCriticalRatio, `at least connectionsWarnRatio (${t.connectionsWarnRatio})`));
-  }
+  const merged = mergeThresholds(DEFAULT_THRESHOLDS, out.thresholdFlags, (key) => `--threshold ${key}`);
+  if (merged.problems.length) throw new Error(merged.problems.join("\n"));
+  out.thresholds = merged.thresholds;
   return out;
 }

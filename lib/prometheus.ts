@@ -102,6 +102,16 @@ interface Rule {
   annotations?: Record<string, string>;
 }
 
+const percent = (ratio: number) => `${Math.round(ratio * 1000) / 10}%`;
+
+/** A threshold as an alert's summary says it: "5 minutes", "26 hours", "a minute", "3.6 seconds". Pure. */
+export function spokenDuration(seconds: number): string {
+  const unit = (n: number, name: string) => (n === 1 ? `${name === "hour" ? "an" : "a"} ${name}` : `${Math.round(n * 10) / 10} ${name}s`);
+  if (seconds >= 3600 && seconds % 3600 === 0) return unit(seconds / 3600, "hour");
+  if (seconds >= 60 && seconds % 60 === 0) return unit(seconds / 60, "minute");
+  return unit(seconds, "second");
+}
+
 /** The recording and alerting rules, with `health`'s thresholds. Pure. */
 export function prometheusRules(t: Thresholds = DEFAULT_THRESHOLDS): { groups: { name: string; rules: Rule[] }[] } {
   const m = (column: string) => `${HEALTH_METRIC}_${column}`;
@@ -131,19 +141,19 @@ export function prometheusRules(t: Thresholds = DEFAULT_THRESHOLDS): { groups: {
           alert("KryonixScrapeTargetDown", "up == 0", "critical", "Prometheus cannot scrape {{ $labels.job }} ({{ $labels.instance }})", "2m"),
           alert("KryonixPostgresDown", "pg_up == 0", "critical", "postgres_exporter cannot reach PostgreSQL"),
           alert("KryonixPgbouncerDown", "pgbouncer_up == 0", "critical", "pgbouncer_exporter cannot reach PgBouncer's console"),
-          alert("KryonixConnectionsHigh", `kryonix:pg_connections_used:ratio > ${t.connectionsWarnRatio}`, "warning", "Client connections above 80% of max_connections", "5m"),
-          alert("KryonixConnectionsCritical", `kryonix:pg_connections_used:ratio > ${t.connectionsCriticalRatio}`, "critical", "Client connections above 95% of max_connections"),
-          alert("KryonixCacheHitRatioLow", `kryonix:pg_cache_hit:ratio < ${t.cacheHitRatioWarn}`, "warning", "Cache hit ratio below 0.99", "15m"),
-          alert("KryonixIdleInTransaction", `kryonix:pg_idle_in_transaction_max:seconds > ${t.idleInTransactionWarnSeconds}`, "warning", "A session is idle in a transaction for over 5 minutes", "0s"),
-          alert("KryonixIdleInTransactionCritical", `kryonix:pg_idle_in_transaction_max:seconds > ${t.idleInTransactionCriticalSeconds}`, "critical", "A session is idle in a transaction for over 30 minutes", "0s"),
-          alert("KryonixLongRunningStatement", `${m("long_running_max_seconds")} > ${t.longRunningWarnSeconds}`, "warning", "A statement runs for over 5 minutes", "0s"),
-          alert("KryonixLockWait", `${m("lock_wait_max_seconds")} > ${t.lockWaitWarnSeconds}`, "warning", "A session waits for a lock for over a minute", "0s"),
+          alert("KryonixConnectionsHigh", `kryonix:pg_connections_used:ratio > ${t.connectionsWarnRatio}`, "warning", `Client connections above ${percent(t.connectionsWarnRatio)} of max_connections`, "5m"),
+          alert("KryonixConnectionsCritical", `kryonix:pg_connections_used:ratio > ${t.connectionsCriticalRatio}`, "critical", `Client connections above ${percent(t.connectionsCriticalRatio)} of max_connections`),
+          alert("KryonixCacheHitRatioLow", `kryonix:pg_cache_hit:ratio < ${t.cacheHitRatioWarn}`, "warning", `Cache hit ratio below ${t.cacheHitRatioWarn}`, "15m"),
+          alert("KryonixIdleInTransaction", `kryonix:pg_idle_in_transaction_max:seconds > ${t.idleInTransactionWarnSeconds}`, "warning", `A session is idle in a transaction for over ${spokenDuration(t.idleInTransactionWarnSeconds)}`, "0s"),
+          alert("KryonixIdleInTransactionCritical", `kryonix:pg_idle_in_transaction_max:seconds > ${t.idleInTransactionCriticalSeconds}`, "critical", `A session is idle in a transaction for over ${spokenDuration(t.idleInTransactionCriticalSeconds)}`, "0s"),
+          alert("KryonixLongRunningStatement", `${m("long_running_max_seconds")} > ${t.longRunningWarnSeconds}`, "warning", `A statement runs for over ${spokenDuration(t.longRunningWarnSeconds)}`, "0s"),
+          alert("KryonixLockWait", `${m("lock_wait_max_seconds")} > ${t.lockWaitWarnSeconds}`, "warning", `A session waits for a lock for over ${spokenDuration(t.lockWaitWarnSeconds)}`, "0s"),
           alert("KryonixWalArchivingFailing", `${m("archiver_failing")} == 1 or ${m("archive_mode_on")} == 0`, "critical", "WAL archiving is failing or off: no point-in-time recovery", "5m"),
           alert(
             "KryonixBackupTooOld",
             `kryonix:pg_last_backup_age:seconds > ${t.backupMaxAgeHours * 3600} or kryonix:pg_last_backup_age:seconds < 0`,
             "critical",
-            "No backup finished in the last 26 hours (or none ever)",
+            `No backup finished in the last ${spokenDuration(t.backupMaxAgeHours * 3600)} (or none ever)`,
             "0s",
           ),
         ],

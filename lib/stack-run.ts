@@ -9,6 +9,7 @@ import type { ConnectionTarget } from "./connection-checks";
 import type { JobSchedules } from "./config";
 import { projectEnv } from "./pulumi-env";
 import { settleStackFile } from "./stack-file";
+import { caFileUsable, writeCaFile } from "./tls-files";
 import { readStatus, type ToolchainStatus } from "./toolchain-state";
 import { repoRoot } from "./versions";
 
@@ -158,4 +159,20 @@ export function backupTargetFrom(stack: string, outputs: unknown): BackupTarget 
 /** The stack's BackupTarget, and the environment its docker commands run with (DOCKER_HOST pinned). */
 export function readBackupTarget(stack: string): { target: BackupTarget; env: NodeJS.ProcessEnv } {
   return { target: backupTargetFrom(stack, readOutputs(stack)), env: stackCli(stack).env };
+}
+
+/**
+ * Puts the stack CA back at caFilePath(stack) when it is missing or unreadable (a fresh clone
+ * against a shared backend; a file clobbered by hand), from the stack's `caCertificate` output.
+ * The postgresql provider's sslrootcert is that path, and a refresh reads it before the program
+ * runs and rewrites it, so without this a lost file would fail every refreshing run for good.
+ * Returns what it did, for the caller to say; "none" when the stack has no CA yet (never deployed).
+ */
+export function ensureCaFile(stack: string, cli: StackCli): "present" | "restored" | "none" {
+  if (caFileUsable(stack)) return "present";
+  const r = cli.capture(["stack", "output", "caCertificate", "--stack", stack]);
+  const pem = r.code === 0 ? r.stdout.trim() : "";
+  if (!pem.startsWith("-----BEGIN CERTIFICATE-----")) return "none";
+  writeCaFile(stack, `${pem}\n`);
+  return "restored";
 }

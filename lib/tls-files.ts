@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { repoRoot } from "./versions";
@@ -10,7 +11,20 @@ import { repoRoot } from "./versions";
  */
 export function caFilePath(stack: string, root: string = repoRoot): string {
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(stack)) throw new Error(`CA file: bad stack name ${JSON.stringify(stack)}`);
-  return path.join(root, ".pulumi-state", "tls", `${stack}-ca.pem`);
+  // KRYONIX_TLS_DIR: the unit tests run the program on mocks for dev and prod, whose fake CA must
+  // not replace the real stacks' files (vitest.config.mts points it at a temporary directory).
+  const dir = process.env.KRYONIX_TLS_DIR || path.join(root, ".pulumi-state", "tls");
+  return path.join(dir, `${stack}-ca.pem`);
+}
+
+/** True when caFilePath(stack) holds a certificate that parses. */
+export function caFileUsable(stack: string, root: string = repoRoot): boolean {
+  try {
+    new X509Certificate(readFileSync(caFilePath(stack, root)));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Writes `pem` to caFilePath(stack) (atomically, only when it changed) and returns the path. */

@@ -29,7 +29,7 @@ import { inspectContainers, readDbSnapshot } from "../lib/drift-probe";
 import { loadMigrationFiles } from "../lib/migrations-fs";
 import { connectPg } from "../lib/pg-connect";
 import { stackFromArgs } from "../lib/pulumi-env";
-import { exportedResources, readOutputs, stackCli } from "../lib/stack-run";
+import { ensureCaFile, exportedResources, readOutputs, stackCli } from "../lib/stack-run";
 
 const args = process.argv.slice(2);
 const stack = stackFromArgs(args);
@@ -41,6 +41,7 @@ async function check(): Promise<DriftReport> {
   const findings: Finding[] = [];
   const errors: string[] = [];
   const cli = stackCli(stack);
+  ensureCaFile(stack, cli);
 
   // What the providers see.
   const refresh = cli.capture(["refresh", "--preview-only", "--expect-no-changes", "--json", "--non-interactive", "--stack", stack]);

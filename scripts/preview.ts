@@ -9,7 +9,7 @@
 import { planForPolicy, policyArgs, streamingPreview } from "../lib/guarded-run";
 import { stackFromArgs } from "../lib/pulumi-env";
 import { renderSummary } from "../lib/preview-summary";
-import { stackCli } from "../lib/stack-run";
+import { ensureCaFile, stackCli } from "../lib/stack-run";
 
 const args = process.argv.slice(2);
 const stack = stackFromArgs(args);
@@ -29,6 +29,7 @@ if (selected.code !== 0) {
   say(`cannot select or create stack ${stack}: ${selected.stderr.trim()}`);
   process.exit(2);
 }
+if (ensureCaFile(stack, cli) === "restored") say(`the stack CA file was missing or unreadable: written again from the stack's caCertificate output`);
 
 let plan;
 try {

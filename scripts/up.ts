@@ -12,7 +12,7 @@
 import { spawnSync } from "node:child_process";
 import { planForPolicy, planningFlags, policyArgs } from "../lib/guarded-run";
 import { stackFromArgs } from "../lib/pulumi-env";
-import { dockerUrns, runningPostgres, stackCli } from "../lib/stack-run";
+import { dockerUrns, ensureCaFile, runningPostgres, stackCli } from "../lib/stack-run";
 import { repoRoot } from "../lib/versions";
 
 const args = process.argv.slice(2);
@@ -25,6 +25,7 @@ if (tc.status !== 0) process.exit(tc.status ?? 1);
 
 const cli = stackCli(stack);
 if (cli.run(["stack", "select", "--create", stack]) !== 0) process.exit(1);
+if (ensureCaFile(stack, cli) === "restored") say(`the stack CA file was missing or unreadable: written again from the stack's caCertificate output`);
 
 const exported = cli.capture(["stack", "export", "--stack", stack]);
 if (exported.code !== 0) {

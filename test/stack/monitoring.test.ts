@@ -5,7 +5,9 @@
  * transaction found with lowered thresholds), then everything removed. Each step prints how long
  * it took.
  */
+import { writeFileSync } from "node:fs";
 import { Client } from "pg";
+import { caFilePath } from "../../lib/tls-files";
 import { pgSsl } from "../../lib/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HealthReport } from "../../lib/health";
@@ -174,7 +176,45 @@ describe.sequential("monitoring, for real", () => {
     expect(bench.detail).toMatch(/^10000 transactions, 0 failed/);
   });
 
-  it("6. `npm run destroy -- --including-data` leaves nothing named like the stack", async () => {
+  it("6. kryonix:healthThresholds: health and Prometheus' rules judge by the stack's thresholds; Prometheus' samples outlive its replaced container", async () => {
+    const firstSample = async () => {
+      const now = Date.now() / 1000;
+      const r = await prometheus(`/api/v1/query_range?query=pg_up&start=${now - 3600}&end=${now}&step=5`);
+      const values = (r.body.data.result[0]?.values ?? []) as [number, string][];
+      return values.length ? values[0][0] : Number.POSITIVE_INFINITY;
+    };
+    const before = await firstSample();
+    expect(Number.isFinite(before), "pg_up has samples before the change").toBe(true);
+    const oldId = sh("docker", ["inspect", "-f", "{{.Id}}", `${PREFIX}prometheus`]).stdout.trim();
+    // A backup older than ~4 s is too old for this stack: the last one (step 3) is minutes old.
+    await t.stack.setConfig("kryonix:healthThresholds", { value: JSON.stringify({ backupMaxAgeHours: 0.001 }) });
+    // A clobbered CA file (what the provider's sslrootcert points at) is put back from the stack's output, not fatal to the refresh.
+    writeFileSync(caFilePath(STACK), "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n");
+    const up = await timed("npm run up (kryonix:healthThresholds set)", () => t.npm("up"));
+    expect(up.code, up.out).toBe(0);
+    expect(up.out).toContain("the stack CA file was missing or unreadable: written again");
+    expect(sh("docker", ["inspect", "-f", "{{.Id}}", `${PREFIX}prometheus`]).stdout.trim(), "Prometheus replaced with the new rules").not.toBe(oldId);
+    expect((await t.outputs()).monitoringSettings.thresholds.backupMaxAgeHours).toBe(0.001);
+
+    const judged = health();
+    expect(judged.code, judged.out).toBe(1);
+    expect(judged.report.thresholds.backupMaxAgeHours).toBe(0.001);
+    expect(finding(judged.report, "last backup").severity).toBe("critical");
+    // A flag still wins over the stack's value.
+    const flagged = health("--threshold", "backupMaxAgeHours=26");
+    expect(flagged.code, flagged.out).toBe(0);
+    // Prometheus alerts on the same threshold, and kept the samples from before its replacement.
+    await timed("KryonixBackupTooOld firing at the stack's threshold", () =>
+      waitFor("the backup alert at 3.6 s", 120_000, async () => {
+        const alerts = (await prometheus("/api/v1/alerts")).body?.data?.alerts as { labels: Record<string, string>; state: string }[] | undefined;
+        return !!alerts?.some((a) => a.labels.alertname === "KryonixBackupTooOld" && a.state === "firing");
+      }),
+    );
+    expect(await firstSample()).toBeLessThanOrEqual(before);
+    expect(sh("docker", ["volume", "inspect", `${PREFIX}prometheus`]).code).toBe(0);
+  });
+
+  it("7. `npm run destroy -- --including-data` leaves nothing named like the stack", async () => {
     const destroy = await timed("npm run destroy -- --including-data", () => t.npm("destroy", "--including-data"));
     expect(destroy.code, destroy.out).toBe(0);
     expect(dockerLeftovers(PREFIX)).toEqual([]);

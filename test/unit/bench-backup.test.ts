@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBackupBench, summarizeBackupBench } from "../../lib/bench-backup";
+import { backupDataset, formatBackupBench, parseBackupBenchArgs, summarizeBackupBench } from "../../lib/bench-backup";
 
 const measures = {
   databaseBytes: 1100 * 1024 * 1024,
@@ -30,5 +30,30 @@ describe("the backup benchmark's summary", () => {
 
   it("refuses a measure that is missing or not positive", () => {
     expect(() => summarizeBackupBench({ ...measures, pgDump: { ...measures.pgDump, dumpSeconds: 0 } })).toThrow(/dumpSeconds must be a positive number/);
+  });
+});
+
+describe("the backup benchmark's arguments and data sets", () => {
+  it("measures both data sets by default, events first", () => {
+    expect(parseBackupBenchArgs([])).toEqual({ stack: "dev", data: ["events", "pgbench"], scale: 70, rows: 4_000_000, keep: false });
+    expect(parseBackupBenchArgs(["--stack", "w7", "--data", "pgbench", "--scale", "5", "--keep-data"])).toMatchObject({ stack: "w7", data: ["pgbench"], scale: 5, keep: true });
+  });
+
+  it("names the argument and the allowed values when one is wrong", () => {
+    expect(() => parseBackupBenchArgs(["--data", "tpcc"])).toThrow(/--data "tpcc": allowed: events, pgbench/);
+    expect(() => parseBackupBenchArgs(["--data", "events,events"])).toThrow(/each once/);
+    expect(() => parseBackupBenchArgs(["--scale", "0"])).toThrow(/--scale 0: a whole number from 1 to 1000/);
+    expect(() => parseBackupBenchArgs(["--rows", "12.5"])).toThrow(/--rows 12.5/);
+    expect(() => parseBackupBenchArgs(["--rows"])).toThrow(/--rows needs a value/);
+    expect(() => parseBackupBenchArgs(["--fast"])).toThrow(/unknown argument "--fast"/);
+  });
+
+  it("loads pgbench by its own initialisation and events by SQL, with the row count to check", () => {
+    const pgbench = backupDataset("pgbench", { scale: 70, rows: 1 });
+    expect(pgbench).toMatchObject({ table: "pgbench_accounts", rows: 7_000_000, load: { pgbench: ["-i", "-q", "-s", "70"] } });
+    const events = backupDataset("events", { scale: 1, rows: 2500 });
+    expect(events).toMatchObject({ table: "events", rows: 2500 });
+    expect((events.load as { sql: string }).sql).toMatch(/generate_series\(1, 2500\);/);
+    expect((events.load as { sql: string }).sql).toMatch(/CREATE INDEX ON events \(email\);/);
   });
 });

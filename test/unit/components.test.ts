@@ -55,6 +55,7 @@ import { makeSqlScriptProvider } from "../../components/sql-script";
 import { postgresParameters, validateStackConfig } from "../../lib/config";
 import type { EngineFeatures } from "../../lib/containers";
 import { dataVolumes } from "../../lib/destroy-plan";
+import { caFilePath } from "../../lib/tls-files";
 import { ConfigError } from "../../lib/messages";
 import { NONCURRENT_RULE_ID, type LifecycleRule } from "../../lib/minio-policy";
 import { checksum, LEDGER_TABLE, type MigrationFile } from "../../lib/migrations";
@@ -388,7 +389,7 @@ describe("the stack program", () => {
     expect(containers(run).map((c) => c.inputs.name).sort()).toEqual(
       ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy"].map((s) => `kryonix-${stack}-${s}`),
     );
-    expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual([`kryonix-${stack}-minio`, `kryonix-${stack}-postgres`]);
+    expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual([`kryonix-${stack}-minio`, `kryonix-${stack}-postgres`, `kryonix-${stack}-prometheus`]);
     expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`kryonix-${stack}-net`]);
     for (const c of containers(run)) {
       expect(c.inputs.networksAdvanced.map((n: { name: string }) => n.name)).toEqual([`kryonix-${stack}-net`]);
@@ -627,7 +628,9 @@ describe("the stack program", () => {
   it("builds the provider from the container's outputs", () => {
     const provider = (run: Run) => run.resources.find((r) => r.type === "pulumi:providers:postgresql")!;
     expect(provider(dev).inputs).toMatchObject({ host: "127.0.0.1", port: "15432", username: "postgres", sslmode: "verify-full" });
-    expect(provider(dev).inputs.sslrootcert).toMatch(/\.pulumi-state\/tls\/dev-ca\.pem$/);
+    expect(provider(dev).inputs.sslrootcert).toBe(caFilePath("dev"));
+    // The unit project writes it under KRYONIX_TLS_DIR, never over the real dev stack's file.
+    expect(provider(dev).inputs.sslrootcert).not.toContain(".pulumi-state");
     // prod too: the port published on 127.0.0.1, never the container's address on the bridge network.
     expect(provider(prod).inputs).toMatchObject({ host: "127.0.0.1", port: "25432", username: "postgres", sslmode: "verify-full" });
   });
@@ -678,7 +681,7 @@ describe("the stack program", () => {
   });
 
   it("retains every data volume on delete in dev and prod, and protects them in prod only", () => {
-    for (const service of ["postgres", "minio"]) {
+    for (const service of ["postgres", "minio", "prometheus"]) {
       const p = byName(prod, VOLUME, `kryonix-prod-${service}`);
       expect([p.protect, p.retainOnDelete]).toEqual([true, true]);
       const d = byName(dev, VOLUME, `kryonix-dev-${service}`);
@@ -689,7 +692,7 @@ describe("the stack program", () => {
     // commands npm run destroy prints are exactly those.
     expect(dev.resources.filter((r) => r.protect)).toEqual([]);
     const protectedInProd = prod.resources.filter((r) => r.protect);
-    expect(protectedInProd.filter((r) => r.type === VOLUME).map((r) => r.inputs.name).sort()).toEqual(["kryonix-prod-minio", "kryonix-prod-postgres"]);
+    expect(protectedInProd.filter((r) => r.type === VOLUME).map((r) => r.inputs.name).sort()).toEqual(["kryonix-prod-minio", "kryonix-prod-postgres", "kryonix-prod-prometheus"]);
     expect(new Set(protectedInProd.filter((r) => r.type !== VOLUME).map((r) => r.type.split(":")[0]))).toEqual(new Set(["kryonix", "random"]));
     const secrets = prod.resources.filter((r) => r.type === "kryonix:db:Secrets" || r.type.startsWith("random:"));
     expect(secrets.length).toBeGreaterThan(10);
@@ -697,6 +700,14 @@ describe("the stack program", () => {
     expect(byName(prod, CONTAINER, "kryonix-prod-postgres").inputs.mounts).toEqual([
       { type: "volume", source: "kryonix-prod-postgres", target: "/var/lib/postgresql/data" },
     ]);
+    expect(byName(dev, CONTAINER, "kryonix-dev-prometheus").inputs.mounts).toEqual([{ type: "volume", source: "kryonix-dev-prometheus", target: "/var/lib/prometheus/metrics" }]);
+  });
+
+  it("gives Prometheus the stack's retention and alerting thresholds", () => {
+    const prometheus = byName(dev, CONTAINER, "kryonix-dev-prometheus");
+    expect(prometheus.inputs.envs).toEqual(["PROMETHEUS_RETENTION=15d"]);
+    const rules = prometheus.inputs.uploads.find((u: { file: string }) => u.file.endsWith("rules.yml"));
+    expect(rules.content).toContain("kryonix:pg_last_backup_age:seconds > 93600");
   });
 
   it("replaces named Docker objects delete-first, so names and ports never clash", () => {

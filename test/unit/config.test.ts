@@ -7,6 +7,7 @@ import { LOGIN_ROLES } from "../../components/database";
 import { CONFIG_KEYS, ROTATABLE_ROLES, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
 import { kryonixConfigValues } from "../../lib/pulumi-config";
 import { DEFAULT_WAIVERS } from "../../lib/cis";
+import { DEFAULT_THRESHOLDS } from "../../lib/health";
 import { ConfigError } from "../../lib/messages";
 import { BUCKET_NAME_ALLOWED } from "../../lib/minio-policy";
 import { GiB, MiB } from "../../lib/size";
@@ -44,6 +45,8 @@ const DEV_DEFAULTS: StackConfig = {
   certRenewBeforeDays: 30,
   cisWaivers: { ...DEFAULT_WAIVERS },
   roleRotations: {},
+  healthThresholds: DEFAULT_THRESHOLDS,
+  prometheusRetentionDays: 15,
 };
 
 function problemsOf(raw: Record<string, unknown>, stack = "dev"): string[] {
@@ -151,6 +154,8 @@ describe("validateStackConfig parsing", () => {
       certRenewBeforeDays: 14,
       cisWaivers: { ...DEFAULT_WAIVERS },
       roleRotations: {},
+      healthThresholds: DEFAULT_THRESHOLDS,
+      prometheusRetentionDays: 15,
     });
   });
 
@@ -546,10 +551,31 @@ describe("malformed configuration: each value fails preview with a message namin
     ["cisWaivers", '{"42": "a reason long enough to be a reason"}'],
     ["roleRotations", '{"kryonix_app": -1}'],
     ["roleRotations", '{"postgres": 1}'],
+    ["healthThresholds", '{"cacheHitRatioWarn": 2}'],
+    ["healthThresholds", '{"diskFull": 1}'],
+    ["healthThresholds", "[1, 2]"],
+    ["prometheusRetentionDays", "0"],
     ["nonsenseKey", "1"],
   ])("kryonix:%s = %j", (key, value) => {
     const problems = problemsOf({ [`kryonix:${key}`]: value });
     expect(problems.length, `${key} accepted`).toBeGreaterThan(0);
     expect(problems.join("\n")).toContain(`kryonix:${key}`);
+  });
+});
+
+describe("kryonix:healthThresholds and kryonix:prometheusRetentionDays", () => {
+  it("defaults to the issue's thresholds and 15 days", () => {
+    const c = validateStackConfig({}, "dev");
+    expect(c.healthThresholds).toEqual(DEFAULT_THRESHOLDS);
+    expect(c.prometheusRetentionDays).toBe(15);
+  });
+  it("lays the stack's thresholds over the defaults, from YAML objects or JSON strings", () => {
+    const c = validateStackConfig({ "kryonix:healthThresholds": { backupMaxAgeHours: 50 }, "kryonix:prometheusRetentionDays": "30" }, "dev");
+    expect(c.healthThresholds).toEqual({ ...DEFAULT_THRESHOLDS, backupMaxAgeHours: 50 });
+    expect(c.prometheusRetentionDays).toBe(30);
+    expect(validateStackConfig({ "kryonix:healthThresholds": '{"connectionsWarnRatio": 0.7}' }, "dev").healthThresholds.connectionsWarnRatio).toBe(0.7);
+  });
+  it("names a critical threshold set below its warning", () => {
+    expect(problemsOf({ "kryonix:healthThresholds": { idleInTransactionCriticalSeconds: 60 } }).join("\n")).toMatch(/kryonix:healthThresholds\.idleInTransactionCriticalSeconds.*at least idleInTransactionWarnSeconds \(300\)/);
   });
 });

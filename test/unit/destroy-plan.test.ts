@@ -80,8 +80,8 @@ describe("planDestroy", () => {
 
 describe("dataVolumes", () => {
   it("names PostgreSQL's and MinIO's volumes, kryonix-<stack>-<service>", () => {
-    expect(dataVolumes("dev")).toEqual(["kryonix-dev-postgres", "kryonix-dev-minio"]);
-    expect(dataVolumes("prod")).toEqual(["kryonix-prod-postgres", "kryonix-prod-minio"]);
+    expect(dataVolumes("dev")).toEqual(["kryonix-dev-postgres", "kryonix-dev-minio", "kryonix-dev-prometheus"]);
+    expect(dataVolumes("prod")).toEqual(["kryonix-prod-postgres", "kryonix-prod-minio", "kryonix-prod-prometheus"]);
   });
 
   it("rejects an invalid stack name", () => {

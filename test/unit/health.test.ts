@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_THRESHOLDS,
+  mergeThresholds,
   buildReport,
   evaluateHealth,
   formatSeconds,
@@ -128,7 +129,7 @@ describe("snapshotFromRows", () => {
 
 describe("parseHealthArgs", () => {
   it("defaults to dev, text, the issue's thresholds", () => {
-    expect(parseHealthArgs([])).toEqual({ stack: "dev", json: false, thresholds: DEFAULT_THRESHOLDS });
+    expect(parseHealthArgs([])).toEqual({ stack: "dev", json: false, thresholds: DEFAULT_THRESHOLDS, thresholdFlags: {} });
   });
   it("takes --stack, --json and repeated --threshold", () => {
     const a = parseHealthArgs(["--stack", "itest", "--json", "--threshold", "idleInTransactionWarnSeconds=1", "--threshold", "idleInTransactionCriticalSeconds=2"]);
@@ -150,5 +151,28 @@ describe("parseHealthArgs", () => {
 describe("formatSeconds", () => {
   it("picks a readable unit", () => {
     expect([formatSeconds(90), formatSeconds(720), formatSeconds(3.5 * 3600), formatSeconds(2 * 86400)]).toEqual(["90 s", "12 min", "3.5 h", "2.0 d"]);
+  });
+});
+
+describe("mergeThresholds (kryonix:healthThresholds and --threshold)", () => {
+  const config = (key: string) => `kryonix:healthThresholds.${key}`;
+  it("lays numbers and numeric strings over the base, leaving the rest", () => {
+    const r = mergeThresholds(DEFAULT_THRESHOLDS, { backupMaxAgeHours: 50, cacheHitRatioWarn: "0.95" }, config);
+    expect(r.problems).toEqual([]);
+    expect(r.thresholds).toEqual({ ...DEFAULT_THRESHOLDS, backupMaxAgeHours: 50, cacheHitRatioWarn: 0.95 });
+  });
+  it("names each bad setting with what is allowed", () => {
+    const r = mergeThresholds(DEFAULT_THRESHOLDS, { nope: 1, cacheHitRatioWarn: 1.5, lockWaitWarnSeconds: "soon", backupMaxAgeHours: -2, bloatMinBytes: true }, config);
+    expect(r.problems).toHaveLength(5);
+    expect(r.problems[0]).toMatch(/kryonix:healthThresholds\.nope.*one of cacheHitRatioWarn/);
+    expect(r.problems[1]).toMatch(/kryonix:healthThresholds\.cacheHitRatioWarn.*a number from 0 to 1/);
+    expect(r.problems[2]).toMatch(/kryonix:healthThresholds\.lockWaitWarnSeconds.*a number >= 0/);
+    expect(r.problems[3]).toMatch(/backupMaxAgeHours.*a number >= 0/);
+    expect(r.problems[4]).toMatch(/bloatMinBytes.*a number >= 0/);
+  });
+  it("keeps each critical level at least its warning level, against the merged values", () => {
+    expect(mergeThresholds(DEFAULT_THRESHOLDS, { connectionsWarnRatio: 0.97 }, config).problems[0]).toMatch(/kryonix:healthThresholds\.connectionsCriticalRatio.*at least connectionsWarnRatio \(0.97\)/);
+    const stack = mergeThresholds(DEFAULT_THRESHOLDS, { idleInTransactionWarnSeconds: 10, idleInTransactionCriticalSeconds: 20 }, config).thresholds;
+    expect(mergeThresholds(stack, { idleInTransactionWarnSeconds: 15 }, (k) => `--threshold ${k}`).problems).toEqual([]);
   });
 });

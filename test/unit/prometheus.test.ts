@@ -2,6 +2,7 @@ import * as yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_THRESHOLDS } from "../../lib/health";
 import {
+  spokenDuration,
   HEALTH_METRIC,
   PROMETHEUS_RULES_FILE,
   pgbouncerExporterDsn,
@@ -82,5 +83,17 @@ describe("pgbouncer exporter DSN", () => {
   it("names the console database and no password", () => {
     expect(pgbouncerExporterDsn("kryonix-dev-pgbouncer", 6432, "kryonix_monitor")).toBe("postgres://kryonix_monitor@kryonix-dev-pgbouncer:6432/pgbouncer?sslmode=verify-full&sslrootcert=/etc/kryonix/tls/ca.crt");
     expect(() => pgbouncerExporterDsn("bad host", 6432, "m")).toThrow(/host:port/);
+  });
+});
+
+describe("alert summaries follow the thresholds", () => {
+  it("say durations as a person would", () => {
+    expect([300, 1800, 60, 3600, 93_600, 3.6, 90].map(spokenDuration)).toEqual(["5 minutes", "30 minutes", "a minute", "an hour", "26 hours", "3.6 seconds", "90 seconds"]);
+  });
+  it("name the stack's own values, not the defaults", () => {
+    const text = renderPrometheusRules({ ...DEFAULT_THRESHOLDS, connectionsWarnRatio: 0.7, backupMaxAgeHours: 50 });
+    expect(text).toContain("Client connections above 70% of max_connections");
+    expect(text).toContain("No backup finished in the last 50 hours (or none ever)");
+    expect(text).toContain("kryonix:pg_last_backup_age:seconds > 180000");
   });
 });

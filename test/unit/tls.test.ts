@@ -5,10 +5,23 @@ import { describe, expect, it } from "vitest";
 import { renderPgHbaConf } from "../../lib/pg-hba";
 import { renderPgbouncerIni } from "../../lib/pgbouncer";
 import { TLS12_CIPHERS, pgSsl, pgbouncerTlsLines, postgresTlsParameters, tlsUploads } from "../../lib/tls";
-import { caFilePath, writeCaFile } from "../../lib/tls-files";
+import { caFilePath, caFileUsable, writeCaFile } from "../../lib/tls-files";
 import { renderPostgresqlConf } from "../../lib/tuning";
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+/** A self-signed P-256 certificate made for this test (openssl req -x509; its key was thrown away). */
+const REAL_CA = `-----BEGIN CERTIFICATE-----
+MIIBlTCCATugAwIBAgIUAogwJjAAUaFVcvmYA33Gop+8fvUwCgYIKoZIzj0EAwIw
+HzEdMBsGA1UEAwwUa3J5b25peCB1bml0IHRlc3QgQ0EwIBcNMjYxMTI5MjEyMjU2
+WhgPMjEyNjExMDUyMTIyNTZaMB8xHTAbBgNVBAMMFGtyeW9uaXggdW5pdCB0ZXN0
+IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEgaHq8rdUCwum1FZybJHX27FN
+s3R+3IBx20gb6fefgiEWyNnU7aQH29ot01zEJ5JDUcKNWgBqupeqKvBVkI2C46NT
+MFEwHQYDVR0OBBYEFCCpqZQlYj2dBy4SUHEpBK1bOibzMB8GA1UdIwQYMBaAFCCp
+qZQlYj2dBy4SUHEpBK1bOibzMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwID
+SAAwRQIhAOlKcsdA+h7WYxAh10sR9UJVBaQfUfqz+sUqdFyf4+xAAiA2qIWAL5IX
+7w0dY+b2fguVZm8+S1mADZ2lSZ3AFsFuJA==
+-----END CERTIFICATE-----
+`;
 
 describe("TLS settings", () => {
   it("PostgreSQL serves TLS 1.2+ with ECDHE-ECDSA AEAD ciphers from the uploaded files", () => {
@@ -70,6 +83,8 @@ describe("TLS settings", () => {
 
   it("writes the CA file for path-only clients, per stack, rewriting a changed CA", () => {
     const root = mkdtempSync(path.join(tmpdir(), "kryonix-ca-"));
+    const dirFromEnv = process.env.KRYONIX_TLS_DIR;
+    delete process.env.KRYONIX_TLS_DIR;
     try {
       const file = writeCaFile("dev", CA, root);
       expect(file).toBe(caFilePath("dev", root));
@@ -79,7 +94,16 @@ describe("TLS settings", () => {
       expect(readFileSync(file, "utf8")).toBe(`${CA}x`);
       expect(statSync(file).mode & 0o777).toBe(0o644);
       expect(() => caFilePath("../etc", root)).toThrow(/bad stack name/);
+      // A file that is not a certificate is unusable: scripts/up.ts writes it again from the stack output.
+      expect(caFileUsable("dev", root)).toBe(false);
+      writeCaFile("dev", REAL_CA, root);
+      expect(caFileUsable("dev", root)).toBe(true);
+      expect(caFileUsable("prod", root)).toBe(false);
+      process.env.KRYONIX_TLS_DIR = path.join(root, "elsewhere");
+      expect(caFilePath("dev", root)).toBe(path.join(root, "elsewhere", "dev-ca.pem"));
     } finally {
+      if (dirFromEnv === undefined) delete process.env.KRYONIX_TLS_DIR;
+      else process.env.KRYONIX_TLS_DIR = dirFromEnv;
       rmSync(root, { recursive: true, force: true });
     }
   });
