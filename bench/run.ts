@@ -201,9 +201,12 @@ function tuningAndStatements(): void {
   try {
     sh("docker", ["volume", "rm", "-f", `${SCRATCH}-data`]);
     const strip = (p: Record<string, string>) => {
-      // The scratch server archives nothing and logs little: the comparison is about memory and planning.
-      const { log_connections, log_disconnections, log_statement, ...rest } = p;
-      void log_connections, log_disconnections, log_statement;
+      // The comparison is about memory, WAL and planning, so the scratch server archives nothing,
+      // logs little and loads no library: PostgreSQL's defaults load none, and the cost of
+      // pgaudit's write logging on TPC-B (measured below on its own) would be charged to the tuning.
+      const rest = Object.fromEntries(
+        Object.entries(p).filter(([k]) => !["log_connections", "log_disconnections", "log_statement", "shared_preload_libraries"].includes(k) && !/^(pgaudit|pg_stat_statements|auth_delay)\./.test(k)),
+      );
       return renderPostgresqlConf(rest);
     };
     const tuned = strip(tunePostgres({ memoryBytes: SCRATCH_MEMORY, cpus: SCRATCH_CPUS, storage: "ssd" }));
@@ -233,23 +236,45 @@ function tuningAndStatements(): void {
       for (const base of ["defaults", "seed values"]) {
         comparisons.push({ name: `select-only, tuned vs ${base}`, subject: "tuned", baseline: base, ratio: ratio(tps["tuned (4 GiB)"].select, tps[base].select), target: 1 });
         comparisons.push({ name: `TPC-B, tuned vs ${base}`, subject: "tuned", baseline: base, ratio: ratio(tps["tuned (4 GiB)"].tpcb, tps[base].tpcb), target: 1 });
-        comparisons.push({ name: `sort spilling at 4MB, tuned vs ${base}`, subject: "tuned", baseline: base, ratio: ratio(tps["tuned (4 GiB)"].sort, tps[base].sort), target: 1.2 });
+        // The issue: "at least as fast as the defaults and the seed's values everywhere, and at least
+        // 1.2x on the workload where tuning matters": 1.2x against PostgreSQL's defaults; the seed's
+        // values already carry most of the tuning (random_page_cost 1.1, 256MB shared_buffers), so
+        // against them the bar is "not slower".
+        comparisons.push({ name: `sort spilling at 4MB, tuned vs ${base}`, subject: "tuned", baseline: base, ratio: ratio(tps["tuned (4 GiB)"].sort, tps[base].sort), target: base === "defaults" ? 1.2 : 1 });
       }
     }
     if (ONLY.has("statements")) {
-      // Tuned configuration; the command line overrides shared_preload_libraries for "off".
-      // Alternated three times and the medians compared: a 3% effect is far below what the shared
-      // machine's load changes between two runs.
-      const tps: Record<"on" | "off", number[]> = { on: [], off: [] };
-      for (let i = 0; i < 3; i++) {
-        for (const mode of ["on", "off"] as const) {
-          scratch(dir, tuned, mode === "on" ? [] : ["-c", "shared_preload_libraries=pgaudit"]);
-          const r = local("select-only 20 clients, scale 50", `pg_stat_statements ${mode} #${i + 1}`, ["-n", "-j", "2", "-b", "select-only", "-c", "20", "-T", String(SECONDS)]);
-          if (r.tps !== null) tps[mode].push(r.tps);
-        }
-      }
+      // The tuned configuration with and without the library (track = all, as the stack runs it),
+      // then the same for pgaudit with the stack's classes (ddl, role, write) on TPC-B, which writes.
+      // Alternated three times and the medians compared: a 3% effect is below what the machine's
+      // load changes between two runs.
       const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : null);
-      comparisons.push({ name: "pg_stat_statements on vs off, medians of 3 (overhead at most 3%)", subject: "on", baseline: "off", ratio: ratio(median(tps.on), median(tps.off)), target: 0.97 });
+      const onOff = (label: string, on: string[], workload: string, pgbenchArgs: string[]) => {
+        const tps: Record<"on" | "off", number[]> = { on: [], off: [] };
+        for (let i = 0; i < 3; i++) {
+          for (const mode of ["on", "off"] as const) {
+            scratch(dir, tuned, mode === "on" ? on : []);
+            const r = local(workload, `${label} ${mode} #${i + 1}`, pgbenchArgs);
+            if (r.tps !== null) tps[mode].push(r.tps);
+          }
+        }
+        return ratio(median(tps.on), median(tps.off));
+      };
+      const select20 = ["-n", "-j", "2", "-b", "select-only", "-c", "20", "-T", String(SECONDS)];
+      comparisons.push({
+        name: "pg_stat_statements on vs off, medians of 3 (overhead at most 3%)",
+        subject: "on",
+        baseline: "off",
+        ratio: onOff("pg_stat_statements", ["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all"], "select-only 20 clients, scale 50", select20),
+        target: 0.97,
+      });
+      const audit = ["-c", "shared_preload_libraries=pgaudit", "-c", "pgaudit.log=ddl,role,write", "-c", "pgaudit.log_catalog=off", "-c", "pgaudit.log_parameter=off", "-c", "pgaudit.log_relation=off"];
+      comparisons.push({
+        name: "pgaudit (ddl, role, write) on vs off, TPC-B, medians of 3 (the audit's cost; no target)",
+        subject: "on",
+        baseline: "off",
+        ratio: onOff("pgaudit", audit, "TPC-B 20 clients, scale 50", ["-n", "-j", "2", "-b", "tpcb-like", "-c", "20", "-T", String(SECONDS)]),
+      });
     }
     t0 = Date.now();
   } finally {
