@@ -516,11 +516,20 @@ async function runSqlSession(client: Client, role: string, probes: readonly Prob
   });
   // Through PgBouncer this is the PgBouncer-to-PostgreSQL leg: the backend cannot see the client's.
   const tls = await attempt(async () => {
-    const { rows } = await client.query<{ ssl: boolean; version: string | null; cipher: string | null }>(
-      "SELECT ssl, version, cipher FROM pg_catalog.pg_stat_ssl WHERE pid = pg_backend_pid()",
-    );
-    // The servers accept TLS only: a session without it would be a broken configuration.
-    return { ok: rows[0]?.ssl === true, detail: tlsDetail(rows[0]) };
+    // As the session user: pg_stat_ssl shows a backend only to its own login user, and a twin's
+    // backend belongs to the twin while current_user is its role. LOCAL, rolled back: the pooled
+    // server connection stays as it was.
+    await client.query("BEGIN");
+    try {
+      await client.query("SET LOCAL ROLE NONE");
+      const { rows } = await client.query<{ ssl: boolean; version: string | null; cipher: string | null }>(
+        "SELECT ssl, version, cipher FROM pg_catalog.pg_stat_ssl WHERE pid = pg_backend_pid()",
+      );
+      // The servers accept TLS only: a session without it would be a broken configuration.
+      return { ok: rows[0]?.ssl === true, detail: tlsDetail(rows[0]) };
+    } finally {
+      await client.query("ROLLBACK").catch(() => undefined);
+    }
   });
   return [login, serverVersion, tls, ...(await runProbes(client, probes))];
 }
