@@ -120,6 +120,7 @@ const database = new Database("database", {
   caCertificate: pki.caCertificate,
   maxConnections: postgres.maxConnections,
   roleSecrets: secrets.roles,
+  currentUsers: secrets.currentUsers,
   dataVolume: postgres.volume,
   adopt,
 });
@@ -130,8 +131,9 @@ const migrations = new Migrations(
     host: postgres.adminHost,
     port: postgres.adminPort,
     database: database.name,
-    user: MIGRATOR_ROLE,
-    password: database.passwords[MIGRATOR_ROLE],
+    // The migrator's current login (its twin after an odd rotation), as an external migration tool would log in.
+    user: database.logins[MIGRATOR_ROLE].apply((l) => l.user),
+    password: database.logins[MIGRATOR_ROLE].apply((l) => l.password),
     ca: pki.caCertificate,
     role: OWNER_ROLE,
     files: migrationFiles,
@@ -329,11 +331,16 @@ export const audit = {
  */
 export const caCertificate = pki.caCertificate;
 export const appliedMigrations = migrations.applied;
-/** `pulumi stack output --show-secrets credentials` */
+/**
+ * `pulumi stack output --show-secrets credentials`. `logins`: per role, the user and password its
+ * clients log in with now (after `npm run rotate` the other user of the role keeps working until
+ * the next rotation); `roles`: every login user's password, by user (the roles and their twins).
+ */
 export const credentials = pulumi.secret({
   postgres: { user: SUPERUSER, password: postgres.superuserPassword },
   pgadmin: { email: pgadmin.email, password: pgadmin.password },
   minio: { accessKey: minio.rootUser, secretKey: minio.rootPassword },
   prometheus: { user: PROMETHEUS_WEB_USER, password: secrets.prometheusPassword },
+  logins: database.logins,
   roles: database.passwords,
 });

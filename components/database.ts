@@ -4,6 +4,7 @@ import { resourceName } from "../lib/config";
 import { throwProblems } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { pgbouncerPoolSizes, renderPgbouncerAuthFunctionSql } from "../lib/pgbouncer";
+import { ALTERNATING_ROLES, isAlternating, loginUsers, twinOf } from "../lib/rotation";
 import { writeCaFile } from "../lib/tls-files";
 import type { RoleSecret } from "./secrets";
 import { SqlScript } from "./sql-script";
@@ -24,6 +25,18 @@ export const PGBOUNCER_AUTH_SCHEMA = "pgbouncer";
 /** Roles that log in; each gets a generated password. */
 export const LOGIN_ROLES = [MIGRATOR_ROLE, APP_ROLE, READONLY_ROLE, MONITOR_ROLE, PGBOUNCER_ROLE] as const;
 export type LoginRole = (typeof LOGIN_ROLES)[number];
+/**
+ * Every user that logs in: the login roles, and the twin `<role>_b` of each role whose clients live
+ * outside the stack (lib/rotation.ts, "alternating users"). A twin is a member of its role and
+ * assumes it at login (ALTER ROLE ... SET role), so it works with the role's grants and default
+ * privileges and whatever it creates is owned by the role.
+ */
+export const LOGIN_USERS = loginUsers(LOGIN_ROLES);
+/** What a client of a role logs in with now. */
+export interface Login {
+  user: string;
+  password: string;
+}
 
 type Privileges = readonly string[];
 type SchemaPrivileges = Partial<Record<Schema, { tables: Privileges; sequences?: Privileges }>>;
@@ -147,8 +160,10 @@ export interface DatabaseArgs {
   caCertificate: pulumi.Input<string>;
   /** PostgreSQL's max_connections: each login role's connection limit is derived from it. */
   maxConnections: number;
-  /** Each login role's password and SCRAM verifier (Secrets). */
-  roleSecrets: Readonly<Record<LoginRole, RoleSecret>>;
+  /** Each login user's password and SCRAM verifier (Secrets.roles: the roles and their twins). */
+  roleSecrets: Readonly<Record<string, RoleSecret>>;
+  /** Role -> the login user its clients use now (Secrets.currentUsers). */
+  currentUsers: Readonly<Record<string, string>>;
   /**
    * The volume holding the cluster. Every object here lives in it, so none is dropped when the
    * volume goes too (a destroy keeps the data): they are `deletedWith` it. Removing one object
@@ -178,8 +193,12 @@ export function checkDatabaseArgs(args: DatabaseArgs): void {
   } catch (err) {
     problems.push((err as Error).message);
   }
+  for (const user of LOGIN_USERS) {
+    if (!args.roleSecrets?.[user]) problems.push(invalid(`Database roleSecrets.${user}`, undefined, "the user's password and SCRAM verifier"));
+  }
   for (const role of LOGIN_ROLES) {
-    if (!args.roleSecrets?.[role]) problems.push(invalid(`Database roleSecrets.${role}`, undefined, "the role's password and SCRAM verifier"));
+    const users = isAlternating(role) ? [role, twinOf(role)] : [role];
+    if (!users.includes(args.currentUsers?.[role])) problems.push(invalid(`Database currentUsers.${role}`, args.currentUsers?.[role], `one of ${users.join(", ")}`));
   }
   if (typeof args.superuser !== "string" || !IDENTIFIER.test(args.superuser)) {
     problems.push(invalid("Database superuser", args.superuser, "a lower-case role name"));
@@ -200,8 +219,10 @@ export function checkDatabaseArgs(args: DatabaseArgs): void {
 export class Database extends pulumi.ComponentResource {
   public readonly provider: postgresql.Provider;
   public readonly name: pulumi.Output<string>;
-  /** Every login role's password (secrets), for clients and the outputs. */
-  public readonly passwords: Readonly<Record<LoginRole, pulumi.Output<string>>>;
+  /** Every login user's password (secrets; the roles and their twins), by user. */
+  public readonly passwords: Readonly<Record<string, pulumi.Output<string>>>;
+  /** Role -> the user and password its clients log in with now (a secret). */
+  public readonly logins: Readonly<Record<LoginRole, pulumi.Output<Login>>>;
   public readonly roles: Readonly<Record<string, postgresql.Role>>;
   /** get_auth(), PgBouncer's auth_query; PgBouncer can authenticate no one before it exists. */
   public readonly pgbouncerAuth: SqlScript;
@@ -254,18 +275,24 @@ export class Database extends pulumi.ComponentResource {
 
     const owner = new postgresql.Role(`${name}-${OWNER_ROLE}`, { name: OWNER_ROLE, login: false }, on([], adopted(OWNER_ROLE)));
 
-    const passwords = {} as Record<LoginRole, pulumi.Output<string>>;
-    for (const role of LOGIN_ROLES) passwords[role] = pulumi.secret(args.roleSecrets[role].password);
+    const passwords: Record<string, pulumi.Output<string>> = {};
+    for (const user of LOGIN_USERS) passwords[user] = pulumi.secret(args.roleSecrets[user].password);
     this.passwords = passwords;
+    const logins = {} as Record<LoginRole, pulumi.Output<Login>>;
+    for (const role of LOGIN_ROLES) {
+      const user = args.currentUsers[role];
+      logins[role] = pulumi.secret(passwords[user].apply((password) => ({ user, password })));
+    }
+    this.logins = logins;
 
     const limits = roleConnectionLimits(args.maxConnections);
-    const loginRole = (role: LoginRole, extra: Partial<postgresql.RoleArgs> = {}) =>
+    const loginRole = (role: LoginRole, extra: Partial<postgresql.RoleArgs> = {}, user: string = role) =>
       new postgresql.Role(
-        `${name}-${role}`,
+        `${name}-${user}`,
         // The verifier, never the password, goes over the wire; pgaudit logs the statement with
         // the password <REDACTED>, and a failing one is not logged (log_min_error_statement=panic).
-        { name: role, login: true, password: args.roleSecrets[role].scramVerifier, encryptedPassword: true, connectionLimit: limits[role], ...extra },
-        on([], adopted(role)),
+        { name: user, login: true, password: args.roleSecrets[user].scramVerifier, encryptedPassword: true, connectionLimit: limits[role], ...extra },
+        on([], adopted(user)),
       );
     // The owner by its resource's output, so the member waits for it.
     const memberships = (role: string) => ({ roles: (ROLE_MEMBERSHIPS[role] ?? []).map((r): pulumi.Input<string> => (r === OWNER_ROLE ? owner.name : r)) });
@@ -274,7 +301,23 @@ export class Database extends pulumi.ComponentResource {
     const readonly = loginRole(READONLY_ROLE);
     const monitor = loginRole(MONITOR_ROLE, memberships(MONITOR_ROLE));
     const pgbouncer = loginRole(PGBOUNCER_ROLE);
-    this.roles = { [OWNER_ROLE]: owner, [MIGRATOR_ROLE]: migrator, [APP_ROLE]: app, [READONLY_ROLE]: readonly, [MONITOR_ROLE]: monitor, [PGBOUNCER_ROLE]: pgbouncer };
+    const byRole = { [MIGRATOR_ROLE]: migrator, [APP_ROLE]: app, [READONLY_ROLE]: readonly };
+    // Each twin: a member of its role (INHERIT: the role's grants) that becomes the role at login
+    // (SET role), with the role's connection limit. Not a NOLOGIN group with two new users: the
+    // role keeps logging in as it always did, and its grants, default privileges and objects stay
+    // where they are.
+    const twins = ALTERNATING_ROLES.map((role) =>
+      loginRole(role, { roles: [byRole[role].name], inherit: true, assumeRole: byRole[role].name }, twinOf(role)),
+    );
+    this.roles = {
+      [OWNER_ROLE]: owner,
+      [MIGRATOR_ROLE]: migrator,
+      [APP_ROLE]: app,
+      [READONLY_ROLE]: readonly,
+      [MONITOR_ROLE]: monitor,
+      [PGBOUNCER_ROLE]: pgbouncer,
+      ...Object.fromEntries(ALTERNATING_ROLES.map((role, i) => [twinOf(role), twins[i]])),
+    };
 
     const database = new postgresql.Database(
       `${name}-${DATABASE_NAME}`,
@@ -397,7 +440,7 @@ export class Database extends pulumi.ComponentResource {
       { parent: this, dependsOn: [args.server, database, pgbouncer], deletedWith: args.dataVolume },
     );
 
-    this.ready = [owner, migrator, app, readonly, monitor, pgbouncer, database, ...Object.values(schemas), ...grants, ...extensions, this.pgbouncerAuth];
+    this.ready = [owner, migrator, app, readonly, monitor, pgbouncer, ...twins, database, ...Object.values(schemas), ...grants, ...extensions, this.pgbouncerAuth];
     this.registerOutputs({ name: this.name, grants: grants.length, extensions: extensions.length });
   }
 

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { resourceName } from "../lib/config";
 import { throwProblems } from "../lib/containers";
+import { loginUsers, roleUsers } from "../lib/rotation";
 import { scramSha256Secret } from "../lib/scram";
 
 /**
@@ -19,9 +20,9 @@ const PASSWORD = { special: false, minLower: 2, minUpper: 2, minNumeric: 2 } as 
 
 export interface SecretsArgs {
   stack: string;
-  /** Login roles that get a password and a SCRAM salt. */
+  /** Login roles; each of their login users (lib/rotation.ts: the role, and a twin for some) gets a password and a SCRAM salt. */
   loginRoles: readonly string[];
-  /** Role -> rotation count (kryonix:passwordRotations): a new count replaces the role's password and salt. */
+  /** Role -> rotation count (kryonix:roleRotations): a new count replaces the password and salt of the user it rotates. */
   rotations?: Readonly<Record<string, number>>;
 }
 
@@ -39,7 +40,7 @@ export function checkSecretsArgs(args: SecretsArgs): void {
   } catch (err) {
     problems.push((err as Error).message);
   }
-  if (!Array.isArray(args.loginRoles) || args.loginRoles.some((r) => !/^[a-z_][a-z0-9_]{0,62}$/.test(r))) {
+  if (!Array.isArray(args.loginRoles) || loginUsers(args.loginRoles).some((r) => !/^[a-z_][a-z0-9_]{0,62}$/.test(r))) {
     problems.push(`Secrets loginRoles: ${JSON.stringify(args.loginRoles)} is not allowed; allowed: lower-case role names`);
   }
   throwProblems("Secrets", problems);
@@ -48,7 +49,10 @@ export function checkSecretsArgs(args: SecretsArgs): void {
 export class Secrets extends pulumi.ComponentResource {
   /** The PostgreSQL superuser's password (initdb). */
   public readonly superuserPassword: pulumi.Output<string>;
+  /** Login user (each role and the twins) -> its password and verifier. */
   public readonly roles: Readonly<Record<string, RoleSecret>>;
+  /** Role -> the login user its clients use now (lib/rotation.ts). */
+  public readonly currentUsers: Readonly<Record<string, string>>;
   /** MinIO's root credentials; the access key is a credential too. */
   public readonly minioRootUser: pulumi.Output<string>;
   public readonly minioRootPassword: pulumi.Output<string>;
@@ -72,16 +76,22 @@ export class Secrets extends pulumi.ComponentResource {
 
     this.superuserPassword = password("postgres-superuser", 32);
     const roles: Record<string, RoleSecret> = {};
+    const currentUsers: Record<string, string> = {};
     for (const role of args.loginRoles) {
-      const rotation = args.rotations?.[role];
-      const pw = password(`${role}-password`, 32, rotation);
-      const salt = new random.RandomBytes(`${name}-${role}-salt`, { length: 16, ...keepers(rotation) }, { parent: this });
-      roles[role] = {
-        password: pw,
-        scramVerifier: pulumi.secret(pulumi.all([pw, salt.base64]).apply(([p, s]) => scramSha256Secret(p, Buffer.from(s, "base64")))),
-      };
+      const users = roleUsers(role, args.rotations?.[role] ?? 0);
+      currentUsers[role] = users.current;
+      // A user's password and salt change only with the rotation that sets it; the other user of the role keeps its own.
+      for (const [user, setAt] of Object.entries(users.setAt)) {
+        const pw = password(`${user}-password`, 32, setAt);
+        const salt = new random.RandomBytes(`${name}-${user}-salt`, { length: 16, ...keepers(setAt) }, { parent: this });
+        roles[user] = {
+          password: pw,
+          scramVerifier: pulumi.secret(pulumi.all([pw, salt.base64]).apply(([p, s]) => scramSha256Secret(p, Buffer.from(s, "base64")))),
+        };
+      }
     }
     this.roles = roles;
+    this.currentUsers = currentUsers;
     // A RandomPassword, not a RandomString: a RandomString's value is also its resource ID, which
     // the state (`pulumi stack export`) shows in clear.
     const user = new random.RandomPassword(

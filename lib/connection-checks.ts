@@ -8,6 +8,7 @@
  */
 import { Client, type ClientConfig, type QueryResult } from "pg";
 import { invalid } from "./messages";
+import { type AlternatingRole, isAlternating, twinOf } from "./rotation";
 import { pgSsl } from "./tls";
 
 export interface Endpoint {
@@ -72,6 +73,8 @@ export type Session =
 
 export interface RoleExpectation {
   role: string;
+  /** The role the session is once logged in (current_user), when not `role`: a twin assumes its role. */
+  actsAs?: string;
   sessions: readonly Session[];
 }
 
@@ -81,7 +84,7 @@ const MANAGED_SCHEMAS = ["auth", "core", "analytics", "audit", "integration"] as
  * Who may do what (see components/database.ts TABLE_GRANTS and the memberships it gives).
  * Adding a role is one entry here.
  */
-export const EXPECTATIONS: readonly RoleExpectation[] = [
+const ROLE_EXPECTATIONS: readonly RoleExpectation[] = [
   {
     role: "kryonix_migrator",
     sessions: [
@@ -190,6 +193,12 @@ export const EXPECTATIONS: readonly RoleExpectation[] = [
       { path: "pgbouncer", login: "refused" },
     ],
   },
+];
+
+/** Every role's expectations, and the same for each twin (lib/rotation.ts), which must be its role once logged in. */
+export const EXPECTATIONS: readonly RoleExpectation[] = [
+  ...ROLE_EXPECTATIONS,
+  ...ROLE_EXPECTATIONS.filter((e) => isAlternating(e.role)).map((e) => ({ ...e, role: twinOf(e.role as AlternatingRole), actsAs: e.role })),
 ];
 
 const CONNECTION_TIMEOUT_MS = 10_000;
@@ -507,11 +516,20 @@ async function runSqlSession(client: Client, role: string, probes: readonly Prob
   });
   // Through PgBouncer this is the PgBouncer-to-PostgreSQL leg: the backend cannot see the client's.
   const tls = await attempt(async () => {
-    const { rows } = await client.query<{ ssl: boolean; version: string | null; cipher: string | null }>(
-      "SELECT ssl, version, cipher FROM pg_catalog.pg_stat_ssl WHERE pid = pg_backend_pid()",
-    );
-    // The servers accept TLS only: a session without it would be a broken configuration.
-    return { ok: rows[0]?.ssl === true, detail: tlsDetail(rows[0]) };
+    // As the session user: pg_stat_ssl shows a backend only to its own login user, and a twin's
+    // backend belongs to the twin while current_user is its role. LOCAL, rolled back: the pooled
+    // server connection stays as it was.
+    await client.query("BEGIN");
+    try {
+      await client.query("SET LOCAL ROLE NONE");
+      const { rows } = await client.query<{ ssl: boolean; version: string | null; cipher: string | null }>(
+        "SELECT ssl, version, cipher FROM pg_catalog.pg_stat_ssl WHERE pid = pg_backend_pid()",
+      );
+      // The servers accept TLS only: a session without it would be a broken configuration.
+      return { ok: rows[0]?.ssl === true, detail: tlsDetail(rows[0]) };
+    } finally {
+      await client.query("ROLLBACK").catch(() => undefined);
+    }
   });
   return [login, serverVersion, tls, ...(await runProbes(client, probes))];
 }
@@ -536,7 +554,7 @@ async function runAdminSession(client: Client, config: Readonly<Record<string, s
   ];
 }
 
-async function runSession(target: ConnectionTarget, role: string, session: Session, options: CheckOptions): Promise<Outcome[]> {
+async function runSession(target: ConnectionTarget, role: string, session: Session, options: CheckOptions, actsAs?: string): Promise<Outcome[]> {
   const checks = sessionChecks(session);
   const failAll = (detail: string): Outcome[] => checks.map(() => ({ ok: false, detail }));
   const password = passwordOf(target, role);
@@ -556,7 +574,7 @@ async function runSession(target: ConnectionTarget, role: string, session: Sessi
     }
     if (session.login === "refused") return [{ ok: false, detail: "logged in, expected an authentication refusal" }];
     if (session.path === "pgbouncer-admin") return await runAdminSession(client, session.config);
-    return await runSqlSession(client, role, session.probes);
+    return await runSqlSession(client, actsAs ?? role, session.probes);
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -573,11 +591,11 @@ export async function runConnectionChecks(
   expectations: readonly RoleExpectation[] = EXPECTATIONS,
 ): Promise<CheckResult[]> {
   const secrets = targetSecrets(target);
-  const sessions = expectations.flatMap((e) => e.sessions.map((session) => ({ role: e.role, session })));
+  const sessions = expectations.flatMap((e) => e.sessions.map((session) => ({ role: e.role, actsAs: e.actsAs, session })));
   const outcomes = await Promise.all(
-    sessions.map(({ role, session }) =>
+    sessions.map(({ role, actsAs, session }) =>
       // runSession catches what the server does; this covers a bad ClientConfig, so one session cannot sink the report.
-      runSession(target, role, session, options).catch((err: unknown) => sessionChecks(session).map(() => ({ ok: false, detail: errorText(err) }))),
+      runSession(target, role, session, options, actsAs).catch((err: unknown) => sessionChecks(session).map(() => ({ ok: false, detail: errorText(err) }))),
     ),
   );
   return sessions.flatMap(({ role, session }, i) =>

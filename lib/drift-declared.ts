@@ -21,6 +21,7 @@ import { SUPERUSER } from "../components/postgres";
 import { SCHEDULER_EXTENSION } from "./backup-schedule";
 import type { Declared, DeclaredGrant } from "./drift";
 import { LEDGER_TABLE, type MigrationFile } from "./migrations";
+import { ALTERNATING_ROLES, twinOf } from "./rotation";
 import { sqlObjects } from "./drift";
 
 /** The Declared model of lib/drift.ts for the given sql/ files. */
@@ -39,6 +40,8 @@ export function declaredDatabase(files: readonly MigrationFile[]): Declared {
   const sql = sqlObjects(files);
   const roles: Declared["roles"] = { [OWNER_ROLE]: { login: false, memberOf: [...(ROLE_MEMBERSHIPS[OWNER_ROLE] ?? [])] } };
   for (const role of LOGIN_ROLES) roles[role] = { login: true, memberOf: [...(ROLE_MEMBERSHIPS[role] ?? [])] };
+  // The twins of Database: members of their role, which they become at login (ALTER ROLE ... SET role).
+  for (const role of ALTERNATING_ROLES) roles[twinOf(role)] = { login: true, memberOf: [role], settings: [`role=${role}`] };
   return {
     database: DATABASE_NAME,
     superuser: SUPERUSER,

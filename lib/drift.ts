@@ -75,8 +75,8 @@ export interface Declared {
   database: string;
   superuser: string;
   owner: string;
-  /** Every role the stack creates, with whether it logs in. */
-  roles: Record<string, { login: boolean; memberOf: string[] }>;
+  /** Every role the stack creates, with whether it logs in, and the ALTER ROLE ... SET it makes (`name=value`, in every database). */
+  roles: Record<string, { login: boolean; memberOf: string[]; settings?: string[] }>;
   /** Schemas whose tables the stack manages (sql/ creates them; the stack grants on them). */
   schemas: string[];
   grants: DeclaredGrant[];
@@ -351,8 +351,16 @@ export function migrationFindings(stack: string, files: readonly MigrationFile[]
   return out;
 }
 
-/** Findings about the server's settings: ALTER SYSTEM, pending restarts, file errors, ALTER ROLE/DATABASE SET. Pure. */
-export function settingFindings(stack: string, container: string, db: Pick<DbSnapshot, "autoConf" | "pendingRestart" | "fileErrors" | "roleSettings">): Finding[] {
+/**
+ * Findings about the server's settings: ALTER SYSTEM, pending restarts, file errors, and ALTER
+ * ROLE/DATABASE SET other than what `declared` roles set themselves. Pure.
+ */
+export function settingFindings(
+  stack: string,
+  container: string,
+  db: Pick<DbSnapshot, "autoConf" | "pendingRestart" | "fileErrors" | "roleSettings">,
+  declared: Pick<Declared, "roles"> = { roles: {} },
+): Finding[] {
   const out: Finding[] = [];
   for (const s of db.autoConf) {
     out.push({
@@ -367,7 +375,10 @@ export function settingFindings(stack: string, container: string, db: Pick<DbSna
     out.push({ kind: "setting", subject: name, detail: "the running value differs from the configuration file, which needs a restart to apply", repair: "manual", action: `docker restart ${container} (a short outage), then check again` });
   }
   for (const e of db.fileErrors) out.push({ kind: "setting", subject: e.name || e.sourcefile, detail: `configuration file error in ${e.sourcefile}: ${e.error}`, repair: "manual", action: `npm run up -- --stack ${stack} after fixing what wrote it` });
-  for (const r of db.roleSettings) {
+  for (const row of db.roleSettings) {
+    const own = row.role && !row.database ? (declared.roles[row.role]?.settings ?? []) : [];
+    const r = { ...row, settings: row.settings.filter((s) => !own.includes(s)) };
+    if (r.settings.length === 0) continue;
     const who = [r.role && `role ${r.role}`, r.database && `database ${r.database}`].filter(Boolean).join(" in ");
     out.push({ kind: "setting", subject: who, detail: `set at run time with ALTER ${r.role ? "ROLE" : "DATABASE"} ... SET: ${r.settings.join(", ")}`, repair: "manual", action: `ALTER ${r.role ? `ROLE ${r.role}${r.database ? ` IN DATABASE ${r.database}` : ""}` : `DATABASE ${r.database}`} RESET ALL, or declare it in the stack` });
   }

@@ -96,9 +96,10 @@ async function check(): Promise<DriftReport> {
       try {
         const db = await readDbSnapshot(client, CHECKED_SCHEMAS);
         const files = loadMigrationFiles();
-        findings.push(...databaseFindings(stack, declaredDatabase(files), db));
+        const declared = declaredDatabase(files);
+        findings.push(...databaseFindings(stack, declared, db));
         findings.push(...migrationFindings(stack, files, db.ledger));
-        findings.push(...settingFindings(stack, postgresName, db));
+        findings.push(...settingFindings(stack, postgresName, db, declared));
       } finally {
         await client.end().catch(() => undefined);
       }

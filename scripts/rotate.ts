@@ -1,15 +1,18 @@
 /**
  * `npm run rotate -- --role NAME [--stack NAME]`: gives a login role a new generated password.
- * Adds one to the role's count in kryonix:roleRotations (the stack's config: the RandomPassword
- * and its SCRAM salt are replaced when the count changes), then runs `npm run up`, which sets the
- * new SCRAM verifier on the role (pgaudit logs the statement with the password <REDACTED>) and
- * rolls whatever carries the password (pgAdmin's pgpass for kryonix_monitor, PgBouncer's
- * userlist for kryonix_pgbouncer). Clients read the new password from the stack:
- * `npm run pulumi -- stack output --show-secrets credentials`. No password is printed.
+ * Adds one to the role's count in kryonix:roleRotations (the stack's config), then runs
+ * `npm run up`. For a role whose clients live outside the stack (lib/rotation.ts), the new
+ * password goes to the one of its two login users that clients do not use now, which becomes
+ * current; the other keeps its password until the next rotation, so no client is refused while it
+ * picks up the new credentials (`credentials.logins.<role>`: user and password). For the monitor
+ * and PgBouncer's lookup role, the role itself gets the new password and the same up rolls what
+ * carries it (pgAdmin's pgpass and the exporters; PgBouncer's userlist). The server gets a SCRAM
+ * verifier (pgaudit logs the statement with the password <REDACTED>). No password is printed.
  */
 import { spawnSync } from "node:child_process";
 import { ROTATABLE_ROLES } from "../lib/config";
 import { invalid } from "../lib/messages";
+import { isAlternating, roleUsers } from "../lib/rotation";
 import { stackFromArgs } from "../lib/pulumi-env";
 import { stackCli } from "../lib/stack-run";
 import { repoRoot } from "../lib/versions";
@@ -49,7 +52,12 @@ function main(): number {
   process.stderr.write(`[rotate] ${role}: rotation ${counts[role]} on stack ${stack}; running npm run up\n`);
   const up = spawnSync("npx", ["tsx", "scripts/up.ts", "--stack", stack], { cwd: repoRoot, stdio: "inherit" });
   if (up.status !== 0) return up.status ?? 1;
-  process.stderr.write(`[rotate] ${role} has a new password: npm run pulumi -- stack output --show-secrets credentials --stack ${stack}\n`);
+  const users = roleUsers(role, counts[role]);
+  const previous = Object.keys(users.setAt).find((u) => u !== users.current);
+  const how = isAlternating(role)
+    ? `clients log in as ${users.current} now; ${previous} keeps its password until the next rotation`
+    : `${role} has a new password`;
+  process.stderr.write(`[rotate] ${how}: npm run pulumi -- stack output --show-secrets credentials --stack ${stack} (logins.${role})\n`);
   return 0;
 }
 

@@ -9,9 +9,12 @@
  *      cipher are refused by both servers; psql with sslmode=verify-full and the CA file works;
  *   3. `npm run audit`: every CIS control PASS or WAIVED (exit 0); log_connections turned off by
  *      hand: that control FAILs (exit 1); set back: PASS again;
- *   4. secrets: a client holding a session through PgBouncer queries every 50 ms while
- *      `npm run rotate -- --role kryonix_app` runs (no error), then the new password logs in and
- *      the old one is refused; deliberately failing ALTER ROLE statements carrying a password and
+ *   4. secrets: four clients log in through PgBouncer for every query, with the credentials they
+ *      last read (switched only after each rotate finished), and a session held through PgBouncer
+ *      queries every 50 ms, during two `npm run rotate -- --role kryonix_app`: no failed login or
+ *      query; after the first the old credentials still log in, after the second the first
+ *      password is refused and the twin's still logs in; test:db:connection, audit and drift pass
+ *      with the twins; deliberately failing ALTER ROLE statements carrying a password and
  *      a SCRAM verifier; then every generated secret (before and after the rotation: passwords,
  *      SCRAM verifiers, private keys) is searched for in `docker inspect` and the log of
  *      every container, the stack outputs and `pulumi stack export` without --show-secrets, and
@@ -19,10 +22,16 @@
  *   5. resilience, short form: PostgreSQL SIGKILLed twice while writers and pgbench write through
  *      PgBouncer: every acknowledged commit found, healthy again without help; PgBouncer restarted
  *      under load: the writers reconnect (the full form: `npm run test:resilience`);
+ *   6. certificate renewal: the PostgreSQL and PgBouncer certificates' expiry in the state moved
+ *      into the renewal window; preview plans their replacement, `npm run up` renews them: new
+ *      serials served on 127.0.0.1, verify-full connects, only their containers rolled;
  *
  * Each step prints how long it took.
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import { dirname, join } from "node:path";
 import { Client, type ClientConfig } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { caFilePath } from "../../lib/tls-files";
@@ -30,7 +39,7 @@ import { pgSsl } from "../../lib/tls";
 import { readStatus } from "../../lib/toolchain-state";
 import { repoRoot } from "../../lib/versions";
 import { createCertificateAuthority } from "../support/pki";
-import { dockerLeftovers, rejection, sh, sleep } from "../support/process";
+import { dockerLeftovers, rejection, sh, sleep, waitFor } from "../support/process";
 import { killLoop, restartPgbouncer, targetFromOutputs, type Target } from "../support/resilience";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 import { pgTlsHandshake } from "../support/tls-probe";
@@ -44,6 +53,18 @@ const npmScript = (script: string, ...args: string[]) => t.npm(script, ...args);
 let o: Record<string, any>;
 
 type Path = "postgres" | "pgbouncer";
+
+/** `npm run toolchain`, which `npm run up` runs first: it records the image tags the program reads, shared by every work tree on this machine. */
+const toolchain = () => sh("npx", ["tsx", "scripts/toolchain.ts"], { env: t.env, cwd: repoRoot });
+
+/** The pinned pulumi CLI on this test's stack. */
+const pulumiCli = (...args: string[]) => sh(readStatus().pulumi, [...args, "--stack", STACK], { env: t.env, cwd: repoRoot });
+
+/** Waits until `n` more logins were attempted (the clients keep going), with a deadline. */
+async function waitForLogins(logins: { attempted: number }, n: number): Promise<void> {
+  const target = logins.attempted + n;
+  await waitFor(`${n} more logins through PgBouncer`, 120_000, () => logins.attempted >= target);
+}
 
 /** An npm script of scripts/ as t.npm runs it, without blocking the event loop. */
 function npmAsync(script: string, ...args: string[]): Promise<{ code: number; out: string }> {
@@ -185,7 +206,7 @@ describe.sequential("security and resilience, for real", () => {
   });
 
   it("4. rotation without a failed client, failing password statements, and no secret anywhere it must not be", async () => {
-    const pulumi = (...args: string[]) => sh(readStatus().pulumi, [...args, "--stack", STACK], { env: t.env, cwd: repoRoot });
+    const pulumi = pulumiCli;
     const secretsOf = (): string[] => {
       const r = pulumi("stack", "export", "--show-secrets");
       expect(r.code, r.stderr).toBe(0);
@@ -209,10 +230,13 @@ describe.sequential("security and resilience, for real", () => {
       return found.filter((x): x is string => typeof x === "string" && x.length >= 16);
     };
     const before = secretsOf();
-    const oldPassword = o.credentials.roles.kryonix_app;
+    type Login = { user: string; password: string };
+    const first: Login = o.credentials.logins.kryonix_app;
+    expect(first.user).toBe("kryonix_app");
+    const oldPassword = first.password;
 
-    // A session opened before the rotation keeps working through it.
-    const held = await connect("pgbouncer", "kryonix_app", oldPassword);
+    // A session opened before the rotations keeps working through them.
+    const held = await connect("pgbouncer", first.user, first.password);
     let queries = 0;
     const errors: string[] = [];
     let rotating = true;
@@ -227,21 +251,96 @@ describe.sequential("security and resilience, for real", () => {
         await sleep(50);
       }
     })();
-    // Asynchronously, so the session's queries run while the rotation does.
-    const rotate = await timed("npm run rotate -- --role kryonix_app", () => npmAsync("rotate", "--role", "kryonix_app"));
-    rotating = false;
-    await loop;
-    await held.end();
-    expect(rotate.code, rotate.out).toBe(0);
+    // Clients that log in anew for every query, several at once, each with the credentials it last
+    // read from the stack: `published` changes only once a rotation has finished.
+    let published: Login = first;
+    const logins = { attempted: 0, failed: 0, asRole: 0, failures: [] as string[] };
+    const client = async () => {
+      while (rotating) {
+        const { user, password } = published;
+        logins.attempted++;
+        try {
+          const row = await withClient("pgbouncer", user, password, async (c) => (await c.query("SELECT current_user AS cu, session_user AS su")).rows[0]);
+          // A twin is its role once logged in: the role's grants, the role's objects.
+          if (row.cu === "kryonix_app" && row.su === user) logins.asRole++;
+        } catch (err) {
+          logins.failed++;
+          logins.failures.push(`${user}: ${(err as Error).message}`);
+        }
+      }
+    };
+    const clients = Array.from({ length: 4 }, client);
+    const rotation = async (n: number): Promise<Login> => {
+      const r = await timed(`npm run rotate -- --role kryonix_app (rotation ${n})`, () => npmAsync("rotate", "--role", "kryonix_app"));
+      expect(r.code, r.out).toBe(0);
+      o = await t.outputs();
+      return o.credentials.logins.kryonix_app;
+    };
+    const loggedInWith = (l: Login) => withClient("pgbouncer", l.user, l.password, async (c) => (await c.query("SELECT current_user AS u")).rows[0].u);
+    let second: Login;
+    let third: Login;
+    try {
+      // Rotation 1: the twin gets a new password and becomes current; kryonix_app keeps its own.
+      second = await rotation(1);
+      expect(second.user).toBe("kryonix_app_b");
+      expect(second.password).not.toBe(first.password);
+      expect(await loggedInWith(first)).toBe("kryonix_app");
+      published = second;
+      await waitForLogins(logins, 20);
+      // Rotation 2: kryonix_app gets a new password and is current again; the twin keeps its own.
+      third = await rotation(2);
+      expect(third.user).toBe("kryonix_app");
+      expect(third.password).not.toBe(first.password);
+      expect(third.password).not.toBe(second.password);
+      expect(await loggedInWith(second)).toBe("kryonix_app");
+      published = third;
+      await waitForLogins(logins, 20);
+    } finally {
+      rotating = false;
+      await Promise.all([loop, ...clients]);
+      await held.end();
+    }
+    process.stdout.write(
+      `[security test] rotation: ${logins.attempted} logins through PgBouncer (4 clients, a new connection per query), ${logins.failed} failed, ${logins.asRole} as kryonix_app; ${queries} queries on a session held through PgBouncer, ${errors.length} errors\n`,
+    );
+    expect(logins.failures).toEqual([]);
+    expect(logins.asRole).toBe(logins.attempted);
+    expect(logins.attempted).toBeGreaterThan(50);
     expect(errors).toEqual([]);
     expect(queries).toBeGreaterThan(20);
-    o = await t.outputs();
-    const newPassword = o.credentials.roles.kryonix_app;
-    expect(newPassword).not.toBe(oldPassword);
-    expect(await app(async (c) => (await c.query("SELECT current_user AS u")).rows[0].u)).toBe("kryonix_app");
-    const refused = await rejection(withClient("pgbouncer", "kryonix_app", oldPassword, async () => undefined));
+    // After the second rotation the first password is gone; the twin's keeps working until the third.
+    const refused = await rejection(loggedInWith(first));
     expect(refused.message).toMatch(/password authentication failed|authentication failed/);
-    process.stdout.write(`[security test] rotation: ${queries} queries on a session held through PgBouncer, ${errors.length} errors\n`);
+    expect(await loggedInWith(second)).toBe("kryonix_app");
+    expect(await loggedInWith(third)).toBe("kryonix_app");
+    const newPassword = third.password;
+
+    // The twins pass what the stack's other checks expect: each logs in as its role with exactly its privileges, audit and drift stay clean.
+    const conn = await timed("npm run test:db:connection (after the rotations)", () => npmScript("test-db-connection", "--json"));
+    expect(conn.code, conn.out).toBe(0);
+    const checked = JSON.parse(conn.stdout) as { results: { role: string; check: string; ok: boolean; detail: string }[]; failed: number };
+    expect(checked.failed).toBe(0);
+    for (const twin of ["kryonix_app_b", "kryonix_migrator_b", "metabase_readonly_b"]) {
+      expect(checked.results.find((r) => r.role === twin && r.check === "login")?.detail, twin).toMatch(new RegExp(`^current_user=${twin.slice(0, -2)},`));
+    }
+    // A migration tool logged in as the migrator's twin: SET ROLE to the owner works, and the table is the owner's.
+    const migratorTwin = o.credentials.roles.kryonix_migrator_b;
+    const owner = await withClient("pgbouncer", "kryonix_migrator_b", migratorTwin, async (c) => {
+      await c.query("BEGIN");
+      try {
+        await c.query("SET LOCAL ROLE kryonix_owner");
+        await c.query("CREATE TABLE core.rotation_probe (id int)");
+        return (await c.query("SELECT tableowner FROM pg_tables WHERE schemaname = 'core' AND tablename = 'rotation_probe'")).rows[0].tableowner;
+      } finally {
+        await c.query("ROLLBACK");
+      }
+    });
+    expect(owner).toBe("kryonix_owner");
+    const audit = await timed("npm run audit (after the rotations)", () => npmScript("audit", "--json"));
+    expect(audit.code, audit.out).toBe(0);
+    expect(audit.stdout).toContain("kryonix_app_b");
+    const drift = await timed("npm run drift (after the rotations)", () => npmScript("drift", "--json"));
+    expect(drift.code, drift.out).toBe(0);
 
     // Statements that carry a password or a verifier and fail: neither may reach the log.
     const after = secretsOf();
@@ -293,6 +392,83 @@ describe.sequential("security and resilience, for real", () => {
     const bouncer = await timed("PgBouncer restarted under load", () => restartPgbouncer(target));
     process.stdout.write(`[security test] pgbouncer restart: ${JSON.stringify(bouncer)}\n`);
     expect(bouncer.found).toBe(bouncer.acknowledged);
+  });
+
+  it("6. a certificate due for renewal is renewed by `npm run up`: PostgreSQL and PgBouncer serve the new one, verify-full still connects", async () => {
+    const served = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          (["postgres", "pgbouncer"] as const).map(async (path) => {
+            const h = await pgTlsHandshake(o.endpoints[path].port, { minVersion: "TLSv1.2" });
+            expect(h.ok, `${path}: ${h.error}`).toBe(true);
+            return [path, h.certificate!] as const;
+          }),
+        ),
+      );
+    const ids = () => Object.fromEntries(["postgres", "pgbouncer", "minio", "proxy"].map((s) => [s, sh("docker", ["inspect", "-f", "{{.Id}}", `${PREFIX}${s}`]).stdout.trim()]));
+    const before = await served();
+    const idsBefore = ids();
+    // Time, as the provider sees it: it renews a certificate whose recorded expiry (validityEndTime
+    // in the state) is within earlyRenewalHours of now. The served certificates expire in 825 days;
+    // the state is told they expire in 10, inside the default 30-day window, as if 815 days had passed.
+    const soon = new Date(Date.now() + 10 * 86_400_000).toISOString().replace(/\.\d+Z$/, "Z");
+    const exported = pulumiCli("stack", "export");
+    expect(exported.code, exported.stderr).toBe(0);
+    const state = JSON.parse(exported.stdout);
+    const certs = state.deployment.resources.filter((r: any) => r.type === "tls:index/locallySignedCert:LocallySignedCert" && /::pki-(postgres|pgbouncer)$/.test(r.urn));
+    expect(certs).toHaveLength(2);
+    for (const c of certs) c.outputs.validityEndTime = soon;
+    const file = join(mkdtempSync(join(os.tmpdir(), "kryonix-renewal-")), "state.json");
+    writeFileSync(file, JSON.stringify(state));
+    const imported = pulumiCli("stack", "import", "--file", file);
+    rmSync(dirname(file), { recursive: true, force: true });
+    expect(imported.code, imported.stderr).toBe(0);
+
+    // The plan already replaces them: the provider's plan check, no refresh needed (the toolchain
+    // first, as `npm run up` does, so the plan sees this tree's images).
+    expect(toolchain().code).toBe(0);
+    const preview = await timed("npm run preview (certificates due)", () => npmAsync("preview"));
+    expect(preview.code, preview.out).toBe(0);
+    const replaced = /== Replace \(\d+\)\n([\s\S]*?)\n==/.exec(preview.out)?.[1] ?? "";
+    process.stdout.write(`[security test] preview with the certificates due, to replace:\n${replaced}\n`);
+    const names = replaced.split("\n").filter((l) => l.trim()).map((l) => l.trim().split(" ")[0]);
+    expect(names).toEqual(expect.arrayContaining(["pgbouncer", "pki-pgbouncer", "pki-postgres", "postgres"]));
+    for (const other of ["pki-ca", "pki-minio", "pki-proxy", "minio", "proxy"]) expect(names).not.toContain(other);
+    expect(replaced).toMatch(/pki-postgres \(tls:index\/locallySignedCert:LocallySignedCert\) — changes: readyForRenewal/);
+    const up = await timed("npm run up (certificates renewed)", () => npmAsync("up"));
+    expect(up.code, up.out).toBe(0);
+    o = await t.outputs();
+
+    const after = await served();
+    const idsAfter = ids();
+    for (const path of ["postgres", "pgbouncer"] as const) {
+      expect(after[path].serialNumber, path).not.toBe(before[path].serialNumber);
+      expect(after[path].fingerprint256, path).not.toBe(before[path].fingerprint256);
+      expect(Date.parse(after[path].validTo), path).toBeGreaterThan(Date.parse(before[path].validTo));
+      // The container carrying it was replaced by the up (its entrypoint installs the key before the server starts).
+      expect(idsAfter[path], path).not.toBe(idsBefore[path]);
+    }
+    // Nothing else rolled: MinIO's and the proxy's certificates were not due.
+    expect(idsAfter.minio).toBe(idsBefore.minio);
+    expect(idsAfter.proxy).toBe(idsBefore.proxy);
+    // verify-full against the stack CA, on both, with node-postgres and with psql (the CA file the run rewrote).
+    expect(await superuser(async (c) => (await c.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0].ssl)).toBe(true);
+    expect(await app(async (c) => (await c.query("SELECT current_user AS u")).rows[0].u)).toBe("kryonix_app");
+    for (const path of ["postgres", "pgbouncer"] as const) {
+      const e = o.endpoints[path];
+      const psql = sh("psql", ["-X", "-At", "-c", "SELECT 'ok'", `host=${e.host} port=${e.port} dbname=${e.database} user=postgres sslmode=verify-full sslrootcert=${caFilePath(STACK)}`], {
+        env: { ...process.env, PGPASSWORD: o.credentials.postgres.password, PGCONNECT_TIMEOUT: "15" },
+      });
+      if (path === "postgres") expect(psql.stdout.trim(), psql.out).toBe("ok");
+      // Through PgBouncer the superuser is refused by get_auth(), after the TLS handshake verified the server.
+      else expect(psql.out).toMatch(/SASL authentication failed|password authentication failed/);
+    }
+    process.stdout.write(
+      `[security test] renewal: postgres serial ${before.postgres.serialNumber} -> ${after.postgres.serialNumber}, notAfter ${before.postgres.validTo} -> ${after.postgres.validTo}; pgbouncer serial ${before.pgbouncer.serialNumber} -> ${after.pgbouncer.serialNumber}\n`,
+    );
+    // The new certificates are not due: the next plan is empty (no renewal on every up).
+    expect(toolchain().code).toBe(0);
+    await timed("preview --expect-no-changes (after renewal)", () => t.stack.preview({ expectNoChanges: true }));
   });
 
   it("99. `npm run destroy -- --including-data` leaves nothing with the stack's name", async () => {

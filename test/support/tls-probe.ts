@@ -14,6 +14,8 @@ export interface HandshakeResult {
   ok: boolean;
   protocol?: string | null;
   cipher?: string;
+  /** The certificate the server presented. */
+  certificate?: { serialNumber: string; validFrom: string; validTo: string; fingerprint256: string };
   error?: string;
 }
 
@@ -38,7 +40,8 @@ export function pgTlsHandshake(port: number, options: ConnectionOptions, host = 
       const secure = tlsConnect({ socket, rejectUnauthorized: false, ...options });
       secure.on("error", (err) => done({ sslOffered: true, ok: false, error: err.message }));
       secure.once("secureConnect", () => {
-        const r = { sslOffered: true, ok: true, protocol: secure.getProtocol(), cipher: secure.getCipher()?.name };
+        const { serialNumber, valid_from: validFrom, valid_to: validTo, fingerprint256 } = secure.getPeerCertificate();
+        const r = { sslOffered: true, ok: true, protocol: secure.getProtocol(), cipher: secure.getCipher()?.name, certificate: { serialNumber, validFrom, validTo, fingerprint256 } };
         secure.destroy();
         done(r);
       });

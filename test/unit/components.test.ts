@@ -24,12 +24,12 @@ import {
   DATABASE_NAME,
   grantProblems,
   LOGIN_ROLES,
+  LOGIN_USERS,
   METABASE_MONITORING_VIEWS,
   MIGRATOR_ROLE,
   OWNER_ROLE,
   TABLE_GRANTS,
   type DatabaseArgs,
-  type LoginRole,
 } from "../../components/database";
 import { checkMigrationsArgs, makeMigrationsProvider, migrationInputs, type MigrationsOutputs } from "../../components/migrations";
 import { checkMinioArgs, type MinioArgs } from "../../components/minio";
@@ -62,6 +62,7 @@ import { checksum, LEDGER_TABLE, type MigrationFile } from "../../lib/migrations
 import { loadMigrationFiles } from "../../lib/migrations-fs";
 import type { PgConnection, PgSession } from "../../lib/pg-connect";
 import { kryonixConfigValues } from "../../lib/pulumi-config";
+import { ALTERNATING_ROLES, SINGLE_USER_ROLES, twinOf } from "../../lib/rotation";
 import { scramSha256Secret } from "../../lib/scram";
 import { GiB, MiB } from "../../lib/size";
 import { connectionTargetFrom } from "../../lib/stack-run";
@@ -572,13 +573,13 @@ describe("the stack program", () => {
     }
   });
 
-  it("gives each login role the SCRAM verifier of the password it exports, never the password", async () => {
+  it("gives each login user the SCRAM verifier of the password it exports, never the password", async () => {
     for (const [, run] of runs()) {
-      const credentials = await resolved<{ roles: Record<LoginRole, string> }>((run.exports as Record<string, any>).credentials);
+      const credentials = await resolved<{ roles: Record<string, string> }>((run.exports as Record<string, any>).credentials);
       const roles = ofType(run, "postgresql:index/role:Role").filter((r) => r.inputs.login);
-      expect(roles.map((r) => r.inputs.name).sort()).toEqual([...LOGIN_ROLES].sort());
+      expect(roles.map((r) => r.inputs.name).sort()).toEqual([...LOGIN_USERS].sort());
       for (const role of roles) {
-        const password = credentials.roles[role.inputs.name as LoginRole];
+        const password = credentials.roles[role.inputs.name];
         expect(run.generated, role.inputs.name).toContain(password);
         const salt = /^SCRAM-SHA-256\$4096:([A-Za-z0-9+/=]+)\$/.exec(role.inputs.password)![1];
         expect(Buffer.from(salt, "base64")).toHaveLength(16);
@@ -586,9 +587,9 @@ describe("the stack program", () => {
         expect(JSON.stringify(role.inputs), role.inputs.name).not.toContain(password);
         expect(role.secretInputs, role.inputs.name).toContain("password");
       }
-      // Each role has its own password and its own salt.
-      expect(new Set(roles.map((r) => credentials.roles[r.inputs.name as LoginRole])).size).toBe(LOGIN_ROLES.length);
-      expect(new Set(roles.map((r) => r.inputs.password.split("$")[1])).size).toBe(LOGIN_ROLES.length);
+      // Each user has its own password and its own salt.
+      expect(new Set(roles.map((r) => credentials.roles[r.inputs.name])).size).toBe(LOGIN_USERS.length);
+      expect(new Set(roles.map((r) => r.inputs.password.split("$")[1])).size).toBe(LOGIN_USERS.length);
     }
   });
 
@@ -600,12 +601,12 @@ describe("the stack program", () => {
       const uploaded = postgres.inputs.uploads.find((u: any) => u.file === "/run/kryonix/postgres-password").content;
       expect(credentials.postgres).toEqual({ user: "postgres", password: uploaded });
       expect(run.generated).toContain(credentials.postgres.password);
-      expect(Object.keys(credentials).sort()).toEqual(["minio", "pgadmin", "postgres", "prometheus", "roles"]);
+      expect(Object.keys(credentials).sort()).toEqual(["logins", "minio", "pgadmin", "postgres", "prometheus", "roles"]);
       expect(credentials.prometheus.user).toBe("kryonix");
       expect(run.generated).toContain(credentials.prometheus.password);
       const target = connectionTargetFrom(stack, { endpoints: await resolved(exports.endpoints), credentials });
       expect(target.superuser).toEqual({ user: "postgres", password: uploaded });
-      expect(Object.keys(target.roles).sort()).toEqual([...LOGIN_ROLES].sort());
+      expect(Object.keys(target.roles).sort()).toEqual([...LOGIN_USERS].sort());
       expect(target.postgres).toEqual({ host: "127.0.0.1", port: stack === "dev" ? 15432 : 25432, database: DATABASE_NAME });
       expect(target.pgbouncer).toEqual({ host: "127.0.0.1", port: stack === "dev" ? 16432 : 26432, database: DATABASE_NAME });
     }
@@ -883,8 +884,8 @@ describe("the stack program", () => {
       expect(secrets.dependencies).toEqual([]);
       const randoms = ofType(run, "random:");
       expect(randoms.map((r) => r.type.split(":").pop()).sort()).toEqual(
-        // No RandomString: its value is its resource ID, in clear in the state.
-        [...Array(5).fill("RandomBytes"), ...Array(12).fill("RandomPassword")].sort(),
+        // No RandomString: its value is its resource ID, in clear in the state. A password and a salt per login user.
+        [...Array(LOGIN_USERS.length).fill("RandomBytes"), ...Array(LOGIN_USERS.length + 7).fill("RandomPassword")].sort(),
       );
       for (const r of randoms) {
         expect(r.parent, `${r.type} ${r.name}`).toBe(secrets.urn);
@@ -1023,7 +1024,7 @@ describe("the stack program", () => {
     const imported = adopted.resources.filter((r) => r.importId);
     expect(imported.map((r) => [r.type, r.importId]).sort()).toEqual(
       [
-        ...["kryonix_owner", ...LOGIN_ROLES].map((role) => ["postgresql:index/role:Role", role]),
+        ...["kryonix_owner", ...LOGIN_USERS].map((role) => ["postgresql:index/role:Role", role]),
         ["postgresql:index/database:Database", DATABASE_NAME],
       ].sort(),
     );
@@ -1037,6 +1038,47 @@ describe("the stack program", () => {
       expect(run.resources.filter((r) => r.importId).map((r) => r.name)).toEqual([]);
       for (const schema of ofType(run, "postgresql:index/schema:Schema")) expect(schema.inputs.ifNotExists, schema.name).toBe(true);
     }
+  });
+
+  it("gives each role with outside clients a twin that inherits it, assumes it at login and has its connection limit", () => {
+    for (const [, run] of runs()) {
+      const role = (name: string) => ofType(run, "postgresql:index/role:Role").find((r) => r.inputs.name === name)!;
+      for (const name of ALTERNATING_ROLES) {
+        const twin = role(twinOf(name));
+        expect(twin.inputs).toMatchObject({ login: true, inherit: true, roles: [name], assumeRole: name, connectionLimit: role(name).inputs.connectionLimit });
+        expect(role(name).inputs.assumeRole).toBeUndefined();
+      }
+      for (const name of SINGLE_USER_ROLES) expect(role(`${name}_b`)).toBeUndefined();
+    }
+  });
+
+  it("exports each role's current login: the role itself before any rotation", async () => {
+    const credentials = await resolved<any>((dev.exports as Record<string, any>).credentials);
+    for (const name of LOGIN_ROLES) expect(credentials.logins[name]).toEqual({ user: name, password: credentials.roles[name] });
+  });
+
+  it("after a rotation, sets a new password on the other user only, makes it current, and migrates as it", async () => {
+    const rotations = { kryonix_app: 1, kryonix_migrator: 1, metabase_readonly: 2, kryonix_monitor: 1 };
+    const rotated = await runProgram("dev", { ...stackFile("dev"), "kryonix:roleRotations": JSON.stringify(rotations) });
+    expect(rotated.error).toBeUndefined();
+    const credentials = await resolved<any>((rotated.exports as Record<string, any>).credentials);
+    expect(credentials.logins.kryonix_app.user).toBe("kryonix_app_b");
+    expect(credentials.logins.kryonix_migrator.user).toBe("kryonix_migrator_b");
+    expect(credentials.logins.metabase_readonly.user).toBe("metabase_readonly");
+    expect(credentials.logins.kryonix_monitor.user).toBe("kryonix_monitor");
+    expect(credentials.logins.kryonix_pgbouncer.user).toBe("kryonix_pgbouncer");
+    for (const l of Object.values<{ user: string; password: string }>(credentials.logins)) expect(l.password).toBe(credentials.roles[l.user]);
+    // The rotation that last set each user's password is its keeper; none before the first (what a stack made earlier has).
+    const keeper = (user: string) => ofType(rotated, "random:index/randomPassword:RandomPassword").find((r) => r.name === `secrets-${user}-password`)!.inputs.keepers;
+    const saltKeeper = (user: string) => ofType(rotated, "random:index/randomBytes:RandomBytes").find((r) => r.name === `secrets-${user}-salt`)!.inputs.keepers;
+    expect(keeper("kryonix_app")).toBeUndefined();
+    expect(keeper("kryonix_app_b")).toEqual({ rotation: "1" });
+    expect(saltKeeper("kryonix_app_b")).toEqual({ rotation: "1" });
+    expect(keeper("metabase_readonly")).toEqual({ rotation: "2" });
+    expect(keeper("metabase_readonly_b")).toEqual({ rotation: "1" });
+    expect(keeper("kryonix_monitor")).toEqual({ rotation: "1" });
+    const migrations = rotated.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:SqlMigrations")!;
+    expect(migrations.inputs.connection).toMatchObject({ user: "kryonix_migrator_b", password: credentials.roles.kryonix_migrator_b });
   });
 
   it("ignores the database's template, which cannot be read back", () => {
@@ -1195,7 +1237,8 @@ const databaseArgs: DatabaseArgs = {
   superuserPassword: "x",
   caCertificate: "ca",
   maxConnections: 100,
-  roleSecrets: Object.fromEntries(LOGIN_ROLES.map((r) => [r, roleSecret])) as Record<LoginRole, RoleSecret>,
+  roleSecrets: Object.fromEntries(LOGIN_USERS.map((r) => [r, roleSecret])) as Record<string, RoleSecret>,
+  currentUsers: Object.fromEntries(LOGIN_ROLES.map((r) => [r, r])),
   dataVolume: {} as pulumi.Resource,
   adopt: false,
 };

@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { APP_ROLE, LOGIN_ROLES, PGBOUNCER_ROLE, READONLY_ROLE, TABLE_GRANTS } from "../../components/database";
+import { APP_ROLE, LOGIN_ROLES, LOGIN_USERS, PGBOUNCER_ROLE, READONLY_ROLE, TABLE_GRANTS } from "../../components/database";
+import { ALTERNATING_ROLES, twinOf } from "../../lib/rotation";
 import { SUPERUSER } from "../../components/postgres";
 import {
   EXPECTATIONS,
@@ -56,9 +57,15 @@ async function closedPort(): Promise<number> {
 describe("EXPECTATIONS", () => {
   const byRole = new Map(EXPECTATIONS.map((e) => [e.role, e]));
 
-  it("has one entry per login role of the stack, plus the superuser", () => {
-    expect(EXPECTATIONS.map((e) => e.role).sort()).toEqual([...LOGIN_ROLES, SUPERUSER].sort());
+  it("has one entry per login user of the stack (the roles and their twins), plus the superuser", () => {
+    expect(EXPECTATIONS.map((e) => e.role).sort()).toEqual([...LOGIN_USERS, SUPERUSER].sort());
     expect(byRole.size).toBe(EXPECTATIONS.length);
+  });
+
+  it("expects of each twin exactly what is expected of its role, as that role once logged in", () => {
+    for (const role of ALTERNATING_ROLES) {
+      expect(byRole.get(twinOf(role))).toEqual({ role: twinOf(role), actsAs: role, sessions: byRole.get(role)!.sessions });
+    }
   });
 
   it("sends every application login role through PgBouncer", () => {
@@ -268,7 +275,7 @@ describe("runConnectionChecks", () => {
   it("turns an unreachable stack into failed rows, one per check, without a password in them", async () => {
     const port = await closedPort();
     // A password that is also in the error text shows the details are scrubbed.
-    const roles = Object.fromEntries(LOGIN_ROLES.map((r) => [r, r === APP_ROLE ? "ECONNREFUSED" : `${r}-password`]));
+    const roles = Object.fromEntries(LOGIN_USERS.map((r) => [r, r === APP_ROLE ? "ECONNREFUSED" : `${r}-password`]));
     const results = await runConnectionChecks(target(port, roles));
     const expected = EXPECTATIONS.flatMap((e) => e.sessions.flatMap((s) => sessionChecks(s).map((check) => `${e.role} ${s.path} ${check}`)));
     expect(results.map((r) => `${r.role} ${r.path} ${r.check}`)).toEqual(expected);

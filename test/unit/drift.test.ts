@@ -131,6 +131,18 @@ describe("drift: the database against what the stack declares (lib/drift.ts)", (
     expect(f[1].action).toBe("docker restart kryonix-dev-postgres (a short outage), then check again");
   });
 
+  it("a twin's own SET role is declared, anything else set on it is still drift", () => {
+    const settings = (settings: string[]) => ({ autoConf: [], pendingRestart: [], fileErrors: [], roleSettings: [{ role: "kryonix_app_b", database: "", settings }] });
+    const d = declaredDatabase([]);
+    expect(settingFindings("dev", "c", settings(["role=kryonix_app"]), d)).toEqual([]);
+    const f = settingFindings("dev", "c", settings(["role=kryonix_app", "work_mem=1GB"]), d);
+    expect(f.map((x) => [x.subject, x.detail])).toEqual([["role kryonix_app_b", expect.stringContaining("work_mem=1GB")]]);
+    expect(f[0].detail).not.toContain("role=kryonix_app");
+    // Not declared for the role itself, nor in one database only.
+    expect(settingFindings("dev", "c", { ...settings([]), roleSettings: [{ role: "kryonix_app", database: "", settings: ["role=kryonix_app"] }] }, d)).toHaveLength(1);
+    expect(settingFindings("dev", "c", { ...settings([]), roleSettings: [{ role: "kryonix_app_b", database: "kryonix_saas", settings: ["role=kryonix_app"] }] }, d)).toHaveLength(1);
+  });
+
   it("the migration ledger against sql/: an edited applied file is manual, a pending one is repaired by up", () => {
     const files = [{ name: "001_a.sql", sql: "A" }, { name: "002_b.sql", sql: "B edited" }, { name: "003_c.sql", sql: "C" }];
     const ledger = [{ name: "001_a.sql", checksum: checksum("A") }, { name: "002_b.sql", checksum: checksum("B") }];
@@ -202,6 +214,8 @@ describe("drift: what the stack declares, from its own data", () => {
     expect(d.extensions).toContain("pg_cron");
     expect(d.roles.kryonix_migrator.memberOf).toEqual(["kryonix_owner"]);
     expect(d.roles.kryonix_monitor.memberOf).toEqual(["pg_monitor"]);
+    expect(d.roles.kryonix_app_b).toEqual({ login: true, memberOf: ["kryonix_app"], settings: ["role=kryonix_app"] });
+    expect(d.roles.kryonix_monitor_b).toBeUndefined();
     expect(d.grants).toEqual(expect.arrayContaining([expect.objectContaining({ role: "metabase_readonly", schema: "core", objectType: "table", privileges: ["SELECT"] })]));
   });
 });
