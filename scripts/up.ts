@@ -11,7 +11,9 @@
  *     (lib/guarded-run.ts); a policy violation stops here, before any change;
  *  4. when the plan has nothing to apply (every step `same`, no drift read back, the same stack
  *     outputs), nothing more: `pulumi up` would write the same state. Otherwise
- *     `pulumi up --yes --policy-pack policy` with that plan: the pack stops it before any change.
+ *     `pulumi up --yes --skip-preview --policy-pack policy` with that plan: the plan was the
+ *     preview (every rule already passed on these inputs), and the pack stops the update on
+ *     stateful-resources-kept when the stack resource registers, before any change.
  */
 import { spawnSync } from "node:child_process";
 import { guardedPreview, planningFlags, policyArgs, writePlan } from "../lib/guarded-run";
@@ -84,7 +86,7 @@ const planned = writePlan(plan.report);
 let code: number;
 try {
   code = timed("pulumi up with the policy pack", () =>
-    stackCli(stack, { ...process.env, ...planned.env }).run(["up", "--yes", "--non-interactive", "--stack", stack, ...refreshFlag, ...policyArgs(stack), ...upArgs]),
+    stackCli(stack, { ...process.env, ...planned.env }).run(["up", "--yes", "--non-interactive", "--skip-preview", "--stack", stack, ...refreshFlag, ...policyArgs(stack), ...upArgs.filter((a) => a !== "--skip-preview")]),
   );
 } finally {
   planned.dispose();
