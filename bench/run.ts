@@ -282,7 +282,7 @@ function stackSpeed(): void {
     const r = sh("npx", ["tsx", path.join(repoRoot, "scripts", `${script}.ts`), "--stack", name, ...args]);
     if (r.code !== 0) throw new Error(`npm run ${script} -- --stack ${name} ${args.join(" ")}: ${r.out.slice(-3000)}`);
     const seconds = (Date.now() - t0) / 1000;
-    say(`npm run ${script} ${args.join(" ")} (stack ${name}): ${seconds.toFixed(1)} s, load average ${load.toFixed(2)} before`);
+    say(`npm run ${[script, ...args].join(" ")} (stack ${name}): ${seconds.toFixed(1)} s, load average ${load.toFixed(2)} before`);
     return { seconds, out: r.out };
   };
   const cli = stackCli(name);
