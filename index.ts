@@ -28,6 +28,7 @@ import { loadMigrationFiles } from "./lib/migrations-fs";
 import { renderCrontab } from "./lib/backup-schedule";
 import { REPO_PATH, renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "./lib/pgbackrest";
 import { renderPgpass } from "./lib/pgpass";
+import { programDigest as digestOf } from "./lib/program-digest";
 import { readKryonixConfig } from "./lib/pulumi-config";
 
 const stack = pulumi.getStack();
@@ -331,6 +332,11 @@ export const audit = {
  */
 export const caCertificate = pki.caCertificate;
 export const appliedMigrations = migrations.applied;
+/**
+ * The digest of the program's sources and this stack's settings (no secret: ciphertext only): a
+ * change shows as a changed output, so `npm run up` runs the update (lib/program-digest.ts).
+ */
+export const programDigest = digestOf(__dirname, stack);
 /**
  * `pulumi stack output --show-secrets credentials`. `logins`: per role, the user and password its
  * clients log in with now (after `npm run rotate` the other user of the role keeps working until

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --stack NAME] [--seconds N] [--only pooling,tuning,statements,stack] [--client separate|postgres]`: the
+ * `npm run bench [-- --stack NAME] [--seconds N] [--only pooling,tuning,statements,stack] [--client separate|postgres] [--repeats N]`: the
  * benchmark suite of BENCHMARKS.md. Every comparison is measured side by side in one run and
  * reported as a ratio. Prints the tables, writes bench/results/latest.json (and a dated copy) and
  * bench/results/ratios.svg.
@@ -13,8 +13,11 @@
  *   shared_buffers), restarted with each configuration: the tuned one for 4 GiB, PostgreSQL's
  *   defaults, the seed's fixed values (the tuning at 1 GiB); select-only and a sort that spills
  *   at 4MB of work_mem; then pg_stat_statements preloaded against not.
- * - stack: `npm run up` from empty (images built), a no-op `npm run up`, `npm run preview`, then
- *   `npm run destroy -- --including-data`, on a stack of its own (bench<suffix>test).
+ * - stack: the no-op `npm run up` and `npm run preview`, each timed --repeats times (3), the median
+ *   against the issue's budgets (20 s, 10 s), and the steps of the no-op up. On the stack named
+ *   with --stack (brought up to date by a first `npm run up`, left up), or without --stack on a stack
+ *   of its own (bench<suffix>test): `npm run up` from empty (images built) first, then
+ *   `npm run destroy -- --including-data`.
  *
  * Runs on 127.0.0.1 and the Docker networks only. Not part of `npm test`.
  */
@@ -24,7 +27,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import * as os from "node:os";
 import * as path from "node:path";
 import { APP_ROLE } from "../components/database";
-import { type BenchRun, type Comparison, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable } from "../lib/bench";
+import { type BenchRun, type Comparison, budgetComparison, median, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable, upStepTimes } from "../lib/bench";
 import { resourceName } from "../lib/config";
 import { PGBENCH, pgbenchExec } from "../lib/pgbench";
 import { readImageTags } from "../lib/image-tags";
@@ -286,31 +289,65 @@ function tuningAndStatements(): void {
 
 // ---- the stack's own speed -----------------------------------------------------------------------
 
+/** How many times the no-op up and the preview are timed; the median is the result. */
+const REPEATS = Number(opt("repeats", "3"));
+
+/**
+ * On the stack named with --stack (left up as it is: a first `npm run up` brings it up to date),
+ * or, without --stack, on a stack of its own (bench<suffix>test), brought up from empty (images
+ * built) and destroyed with its data after: REPEATS no-op `npm run up` and `npm run preview` runs,
+ * the median of each against the issue's budget, and the steps of the last no-op up.
+ */
 function stackSpeed(): void {
-  const name = `bench${SUFFIX.replace(/-/g, "")}test`;
+  const own = !argv.includes("--stack");
+  const name = own ? `bench${SUFFIX.replace(/-/g, "")}test` : STACK;
   const npm = (script: string, ...args: string[]) => {
+    const load = os.loadavg()[0];
     const t0 = Date.now();
     const r = sh("npx", ["tsx", path.join(repoRoot, "scripts", `${script}.ts`), "--stack", name, ...args]);
     if (r.code !== 0) throw new Error(`npm run ${script} -- --stack ${name} ${args.join(" ")}: ${r.out.slice(-3000)}`);
-    return (Date.now() - t0) / 1000;
+    const seconds = (Date.now() - t0) / 1000;
+    say(`npm run ${[script, ...args].join(" ")} (stack ${name}): ${seconds.toFixed(1)} s, load average ${load.toFixed(2)} before`);
+    return { seconds, out: r.out };
   };
   const cli = stackCli(name);
-  cli.capture(["stack", "select", "--create", name]);
-  // Ports of the bench's own, next to each other below the ephemeral range.
-  const base = Number(process.env.KRYONIX_BENCH_PORT_BASE ?? "12020");
-  ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "proxyHttpPort", "proxyHttpsPort", "prometheusPort"].forEach((k, i) =>
-    cli.capture(["config", "set", "--stack", name, `kryonix:${k}`, String(base + i)]),
-  );
-  try {
-    timings["npm run up, from empty (images built)"] = npm("up");
-    timings["npm run up, nothing to do"] = npm("up");
-    timings["npm run preview, nothing to do"] = npm("preview");
-  } finally {
-    timings["npm run destroy -- --including-data"] = npm("destroy", "--including-data");
-    cli.capture(["stack", "rm", "--yes", "--force", name]);
-    rmSync(path.join(repoRoot, `Pulumi.${name}.yaml`), { force: true });
+  if (own) {
+    cli.capture(["stack", "select", "--create", name]);
+    // Ports of the bench's own, next to each other below the ephemeral range.
+    const base = Number(process.env.KRYONIX_BENCH_PORT_BASE ?? "12020");
+    ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "proxyHttpPort", "proxyHttpsPort", "prometheusPort"].forEach((k, i) =>
+      cli.capture(["config", "set", "--stack", name, `kryonix:${k}`, String(base + i)]),
+    );
   }
-  comparisons.push({ name: "no-op npm run up, seconds (target under 20)", subject: "s", baseline: "", ratio: null, note: `${timings["npm run up, nothing to do"].toFixed(1)} s` });
+  const ups: number[] = [];
+  const previews: number[] = [];
+  let steps: { step: string; seconds: number }[] = [];
+  try {
+    timings[own ? "npm run up, from empty (images built)" : `npm run up, first (stack ${name})`] = npm("up").seconds;
+    for (let i = 0; i < REPEATS; i++) {
+      const up = npm("up");
+      ups.push(up.seconds);
+      steps = upStepTimes(up.out);
+      if (!/nothing to apply/.test(up.out)) notes.push(`stack: no-op up ${i + 1} ran pulumi up: the plan was not empty`);
+    }
+    for (let i = 0; i < REPEATS; i++) previews.push(npm("preview").seconds);
+  } finally {
+    if (own) {
+      timings["npm run destroy -- --including-data"] = npm("destroy", "--including-data").seconds;
+      cli.capture(["stack", "rm", "--yes", "--force", name]);
+      rmSync(path.join(repoRoot, `Pulumi.${name}.yaml`), { force: true });
+    }
+  }
+  const upMedian = median(ups)!;
+  const previewMedian = median(previews)!;
+  timings["npm run up, nothing to do (median)"] = upMedian;
+  timings["npm run preview, nothing to do (median)"] = previewMedian;
+  ups.forEach((v, i) => (timings[`npm run up, nothing to do, run ${i + 1}`] = v));
+  previews.forEach((v, i) => (timings[`npm run preview, nothing to do, run ${i + 1}`] = v));
+  for (const st of steps) timings[`  no-op up step: ${st.step}`] = st.seconds;
+  const of = `median of ${REPEATS} on stack ${name}, load average ${os.loadavg()[0].toFixed(2)} after`;
+  comparisons.push(budgetComparison("no-op npm run up", upMedian, 20, of));
+  comparisons.push(budgetComparison("npm run preview, nothing to do", previewMedian, 10, of));
 }
 
 function main(): void {

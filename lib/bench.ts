@@ -96,3 +96,24 @@ export function renderRatioChart(comparisons: readonly Comparison[], title: stri
   out.push("</svg>");
   return `${out.join("\n")}\n`;
 }
+
+/** The median of some timings (the mean of the middle two for an even count); null for none. Pure. */
+export function median(values: readonly number[]): number | null {
+  if (!values.length) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The steps `npm run up` timed (`[up] step (1.2 s)` lines, scripts/up.ts), in order. Pure. */
+export function upStepTimes(output: string): { step: string; seconds: number }[] {
+  return [...output.matchAll(/^\[up\] (.+) \((\d+(?:\.\d+)?) s\)$/gm)].map((m) => ({ step: m[1], seconds: Number(m[2]) }));
+}
+
+/**
+ * A time budget as a comparison: the budget over the time measured, so 1x or more meets it and the
+ * chart draws it with the ratios. Pure.
+ */
+export function budgetComparison(name: string, seconds: number, budgetSeconds: number, note: string): Comparison {
+  return { name, subject: `budget ${budgetSeconds} s`, baseline: "measured", ratio: ratio(budgetSeconds, seconds), target: 1, note: `${seconds.toFixed(1)} s; ${note}` };
+}

@@ -1,13 +1,17 @@
 /**
- * Previews and updates with the policy pack (policy/): the plan the pack needs is taken first by a
- * preview without it (lib/policy.ts explains why), then the real run gets `--policy-pack` and the
- * plan in KRYONIX_POLICY_PLAN. Used by scripts/preview.ts and scripts/up.ts.
+ * Previews and updates with the policy pack (policy/). A policy cannot see the planned steps
+ * (lib/policy.ts), so stateful-resources-kept is checked on them from outside the pack:
+ *  - a guarded preview (scripts/preview.ts, and the plan of scripts/up.ts) is one `pulumi preview`
+ *    with the pack, which runs every other rule, while this script checks stateful-resources-kept on
+ *    that preview's own steps (KRYONIX_POLICY_PLAN=checked-by-caller);
+ *  - `pulumi up` (scripts/up.ts) gets the pack and those steps as its plan, in a file named by
+ *    KRYONIX_POLICY_PLAN, so the pack stops it before any change.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PLAN_ENV } from "./policy";
-import { parsePreviewEvents, policyPlan, type PreviewReport } from "./preview-summary";
+import { PLAN_CHECKED_BY_CALLER, PLAN_ENV, ALLOW_ENV, RULES, parseAllowEnv, ruleConfig, statefulViolations } from "./policy";
+import { nothingToDo, parsePreviewEvents, policyPlan, withStatefulVerdict, type PreviewReport } from "./preview-summary";
 import { stackCli } from "./stack-run";
 import { repoRoot } from "./versions";
 
@@ -37,32 +41,44 @@ export function planningFlags(upArgs: string[]): string[] {
   return out;
 }
 
-/** Runs `pulumi preview --json` with streaming events and parses them. */
-export function streamingPreview(stack: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number; report: PreviewReport; stderr: string } {
-  const cli = stackCli(stack, { ...process.env, ...env, PULUMI_ENABLE_STREAMING_JSON_PREVIEW: "1" });
-  const r = cli.capture(["preview", "--json", "--non-interactive", "--stack", stack, ...args]);
-  return { code: r.code, report: parsePreviewEvents(stack, r.stdout), stderr: r.stderr };
-}
-
-export interface Plan {
-  /** The environment that hands the plan to the pack. */
-  env: NodeJS.ProcessEnv;
+export interface GuardedPreview {
+  /** 0 when the preview and every policy passed. */
+  code: number;
   report: PreviewReport;
-  dispose(): void;
+  stderr: string;
+  /** Nothing to apply: every step `same`, no drift read back, the same stack outputs (lib/preview-summary.ts nothingToDo). */
+  nothingToDo: boolean;
 }
 
 /**
- * The plan for the pack: a preview without the pack. Throws with the preview's errors when it
- * fails (bad configuration, say): nothing would run anyway.
+ * stateful-resources-kept's level and allow list for this run, as the pack would take them: the
+ * stack's policy/allow.<stack>.json, plus KRYONIX_POLICY_ALLOW (whose mistakes the pack reports).
  */
-export function planForPolicy(stack: string, args: string[]): Plan {
-  const r = streamingPreview(stack, args);
-  if (r.code !== 0) {
-    const why = [...r.report.errors.filter((e) => e !== "preview failed"), r.stderr.trim()].filter(Boolean).join("\n");
-    throw new Error(`the preview of stack ${stack} failed:\n${why}`);
-  }
+function statefulSettings(stack: string) {
+  const file = allowFile(stack);
+  const { level, allow } = ruleConfig(existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {}, RULES.statefulKept);
+  return { level, allow: [...allow, ...(parseAllowEnv(process.env[ALLOW_ENV]).allow[RULES.statefulKept] ?? [])] };
+}
+
+/**
+ * One `pulumi preview --json` (streaming events) with the policy pack: the pack runs every rule but
+ * stateful-resources-kept, which is checked here on this preview's own steps. `showSecrets` lets
+ * nothingToDo compare secret stack outputs by value; the events stay in memory, never printed.
+ */
+export function guardedPreview(stack: string, args: string[], opts: { showSecrets?: boolean } = {}): GuardedPreview {
+  const cli = stackCli(stack, { ...process.env, [PLAN_ENV]: PLAN_CHECKED_BY_CALLER, PULUMI_ENABLE_STREAMING_JSON_PREVIEW: "1" });
+  const r = cli.capture(["preview", "--json", "--non-interactive", "--stack", stack, ...(opts.showSecrets ? ["--show-secrets"] : []), ...args, ...policyArgs(stack)]);
+  const parsed = parsePreviewEvents(stack, r.stdout);
+  const { level, allow } = statefulSettings(stack);
+  const report = withStatefulVerdict(parsed, statefulViolations(policyPlan(parsed), allow), level);
+  const code = r.code !== 0 ? r.code : report.result === "failed" ? 1 : 0;
+  return { code, report, stderr: r.stderr, nothingToDo: code === 0 && nothingToDo(r.stdout) };
+}
+
+/** The plan for the pack in `pulumi up`: the steps of a guarded preview, in a temporary file named by KRYONIX_POLICY_PLAN. */
+export function writePlan(report: PreviewReport): { env: NodeJS.ProcessEnv; dispose(): void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), "kryonix-plan-"));
   const file = path.join(dir, "plan.json");
-  writeFileSync(file, JSON.stringify(policyPlan(r.report)));
-  return { env: { [PLAN_ENV]: file }, report: r.report, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  writeFileSync(file, JSON.stringify(policyPlan(report)));
+  return { env: { [PLAN_ENV]: file }, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -21,10 +21,24 @@ export const RULES = {
 export type RuleName = (typeof RULES)[keyof typeof RULES];
 export const RULE_NAMES: RuleName[] = Object.values(RULES);
 
+/** What each rule asks for: the pack's policy descriptions, which also head each violation's message. */
+export const DESCRIPTIONS: Record<RuleName, string> = {
+  [RULES.statefulKept]: "A protected stack keeps its data volumes, database and PostgreSQL container: no replacement, no deletion.",
+  [RULES.loopbackPorts]: "Every published container port binds 127.0.0.1 only.",
+  [RULES.noPrivileged]: "No container runs privileged or with the host's network, PID or IPC namespace.",
+  [RULES.secretsSecret]: "Passwords, keys and secret files are Pulumi secrets.",
+};
+
 /** The environment variable that allows resources for one run: `rule=name[,rule=name...]`. */
 export const ALLOW_ENV = "KRYONIX_POLICY_ALLOW";
 /** The environment variable that points the pack at the plan written before the run. */
 export const PLAN_ENV = "KRYONIX_POLICY_PLAN";
+/**
+ * PLAN_ENV's value when the script that runs the preview checks stateful-resources-kept itself, on
+ * the steps of that same preview (one preview instead of a plan and then a preview with the pack):
+ * the pack then runs every other rule and leaves this one to the script (lib/guarded-run.ts).
+ */
+export const PLAN_CHECKED_BY_CALLER = "checked-by-caller";
 
 /** What scripts/preview.ts and up.ts hand to the pack: the steps a preview without the pack planned. */
 export interface PolicyPlan {
@@ -106,6 +120,24 @@ export function statefulViolations(plan: PolicyPlan, allowed: readonly string[] 
     });
   }
   return out;
+}
+
+export type EnforcementLevel = "mandatory" | "advisory" | "disabled";
+
+/**
+ * A rule's settings in a policy-pack config file (policy/allow.<stack>.json, Pulumi's format:
+ * `{"rule": "disabled"}`, `{"rule": {"enforcementLevel": "advisory", "allow": [...]}}`, `{"all": "..."}`),
+ * as the CLI applies them to the pack: the rule's own level over `all`'s over the pack's mandatory. Pure.
+ */
+export function ruleConfig(config: unknown, rule: RuleName): { level: EnforcementLevel; allow: string[] } {
+  const c = (config ?? {}) as Record<string, unknown>;
+  const levelOf = (v: unknown): EnforcementLevel | undefined => {
+    const l = typeof v === "string" ? v : (v as { enforcementLevel?: unknown } | undefined)?.enforcementLevel;
+    return l === "mandatory" || l === "advisory" || l === "disabled" ? l : undefined;
+  };
+  const own = c[rule];
+  const allow = own && typeof own === "object" && Array.isArray((own as { allow?: unknown }).allow) ? ((own as { allow: unknown[] }).allow.filter((a) => typeof a === "string") as string[]) : [];
+  return { level: levelOf(own) ?? levelOf(c.all) ?? "mandatory", allow };
 }
 
 interface PortMapping {

@@ -4,7 +4,8 @@
  * replace and delete, stateful replacements and deletions first, and the policies that passed or
  * failed. Also the plan the policy pack reads (lib/policy.ts). Pure.
  */
-import { isStateful, parseUrn, type PolicyPlan } from "./policy";
+import { canonicalJson } from "./program-digest";
+import { DESCRIPTIONS, POLICY_PACK_NAME, RULES, isStateful, parseUrn, type EnforcementLevel, type PolicyPlan } from "./policy";
 
 export interface PreviewStep {
   op: string;
@@ -59,7 +60,21 @@ interface StepMetadata {
   detailedDiff?: Record<string, { kind: string }> | null;
 }
 
-/** Parses the streaming JSON events (one JSON object per line; anything else ignored). Pure. */
+/** The streaming JSON events: one JSON object per line; anything else ignored. Pure. */
+function events(text: string): Record<string, any>[] {
+  const out: Record<string, any>[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      // a line of another kind that happens to start with a brace
+    }
+  }
+  return out;
+}
+
+/** Parses the streaming JSON events into the report. Pure. */
 export function parsePreviewEvents(stack: string, text: string): PreviewReport {
   const byUrn = new Map<string, PreviewStep>();
   const policies = new Map<string, PolicyResult>();
@@ -72,14 +87,7 @@ export function parsePreviewEvents(stack: string, text: string): PreviewReport {
     if (!policies.has(key)) policies.set(key, { pack: name, version, passed: [], failed: [] });
     return policies.get(key)!;
   };
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    let e: Record<string, any>;
-    try {
-      e = JSON.parse(line);
-    } catch {
-      continue;
-    }
+  for (const e of events(text)) {
     if (e.resourcePreEvent) {
       const m = e.resourcePreEvent.metadata as StepMetadata;
       const { name } = parseUrn(m.urn);
@@ -136,6 +144,54 @@ export function policyPlan(report: PreviewReport): PolicyPlan {
     protectedStack: report.steps.some((s) => s.protect),
     steps: report.steps.filter((s) => kindOf(s.op) !== undefined).map((s) => ({ urn: s.urn, op: s.op })),
   };
+}
+
+/**
+ * The report with stateful-resources-kept decided by the caller on the preview's own steps
+ * (PLAN_CHECKED_BY_CALLER): its violations are recorded as the CLI records the pack's (the rule's
+ * description, then the message), the rule leaves the passed list, and a mandatory violation fails
+ * the preview. A disabled rule, or a preview in which the pack did not run, is left as it is. Pure.
+ */
+export function withStatefulVerdict(report: PreviewReport, violations: { urn: string; message: string }[], level: EnforcementLevel): PreviewReport {
+  const rule = RULES.statefulKept;
+  if (level === "disabled" || !violations.length) return report;
+  const pack = report.policies.find((p) => p.pack === POLICY_PACK_NAME);
+  if (!pack) return report;
+  const failed = violations.map((v) => ({ policy: rule, level, urn: v.urn, message: `${DESCRIPTIONS[rule]}\n${v.message}` }));
+  return {
+    ...report,
+    policies: report.policies.map((p) => (p === pack ? { ...p, passed: p.passed.filter((n) => n !== rule), failed: [...p.failed, ...failed] } : p)),
+    result: level === "mandatory" ? "failed" : report.result,
+  };
+}
+
+/** Keys of a detailed diff that are the engine's bookkeeping, not a property. */
+const internalKey = (k: string) => k.startsWith("__");
+
+/**
+ * Whether a preview's streaming events show nothing to do: it succeeded, every step is `same`, and
+ * (with --refresh) every resource read back without a difference its provider reports: no drift
+ * `npm run drift` would see (it reads the same diff, lib/drift.ts refreshFindings), nothing gone.
+ * The stack's outputs must be the same too: an output added or changed by new code is written only
+ * by an update. A secret output's value is masked in the events; index.ts's programDigest output
+ * (lib/program-digest.ts) changes with the code and settings, and so stands in for it. Pure.
+ */
+export function nothingToDo(text: string): boolean {
+  let steps = 0;
+  let succeeded = false;
+  for (const e of events(text)) {
+    const m = (e.resourcePreEvent ?? e.resOutputsEvent)?.metadata as (StepMetadata & { new?: { outputs?: unknown } | null; old?: { outputs?: unknown } | null }) | undefined;
+    if (m) {
+      steps++;
+      if (m.op === "refresh") {
+        const keys = [...(m.diffs ?? []), ...Object.keys(m.detailedDiff ?? {})].filter((k) => !internalKey(k));
+        if (keys.length || (e.resOutputsEvent && m.old && !m.new)) return false;
+      } else if (m.op !== "same") return false;
+      if (e.resOutputsEvent && m.type === "pulumi:pulumi:Stack" && canonicalJson(m.old?.outputs ?? {}) !== canonicalJson(m.new?.outputs ?? {})) return false;
+    } else if (e.diagnosticEvent?.severity === "error") return false;
+    else if (e.summaryEvent) succeeded = e.summaryEvent.result === "succeeded" && Object.keys(e.summaryEvent.resourceChanges ?? {}).every((k) => k === "same");
+  }
+  return succeeded && steps > 0;
 }
 
 /** The steps of each kind, stateful ones first within a kind. Pure. */

@@ -12,8 +12,8 @@ import { load } from "js-yaml";
 
 const SALT_LINE = /^encryptionsalt:.*(\r?\n|$)/m;
 
-/** The stack file's settings, with an absent `config` read as empty. */
-function settings(text: string): Record<string, unknown> {
+/** The stack file's settings, without its encryptionsalt, with an absent `config` read as empty. Pure. */
+export function stackSettings(text: string): Record<string, unknown> {
   const doc = (load(text) ?? {}) as Record<string, unknown>;
   const { encryptionsalt: _salt, ...rest } = doc;
   return { ...rest, config: (rest.config as Record<string, unknown> | null) ?? {} };
@@ -25,6 +25,6 @@ export function settleStackFile(before: string | undefined, after: string | unde
   if (after === undefined) return undefined;
   if (after.includes("secure:")) return after;
   const cleaned = after.replace(SALT_LINE, "");
-  if (before !== undefined && isDeepStrictEqual(settings(cleaned), settings(before))) return before;
+  if (before !== undefined && isDeepStrictEqual(stackSettings(cleaned), stackSettings(before))) return before;
   return cleaned.trim() === "" ? "config: {}\n" : cleaned;
 }

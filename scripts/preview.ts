@@ -1,12 +1,13 @@
 /**
  * `npm run preview [-- --stack NAME] [--markdown] [--json] [pulumi preview flags]`: what `npm run up`
- * would change, for review, with the policy pack (policy/). Creates the stack (empty) first if this
+ * would change, for review, with the policy pack (policy/), in one `pulumi preview`
+ * (lib/guarded-run.ts guardedPreview). Creates the stack (empty) first if this
  * backend has never seen it. Prints a reviewer's summary: creates, updates, replaces and deletes,
  * stateful replacements and deletions first, and which policies passed (lib/preview-summary.ts);
  * `--markdown` for a pull-request comment, `--json` for the parsed report.
  * Exit code: 0 when the preview (policies included) passed, 1 when it failed, 2 on a setup error.
  */
-import { planForPolicy, policyArgs, streamingPreview } from "../lib/guarded-run";
+import { guardedPreview } from "../lib/guarded-run";
 import { stackFromArgs } from "../lib/pulumi-env";
 import { renderSummary } from "../lib/preview-summary";
 import { ensureCaFile, stackCli } from "../lib/stack-run";
@@ -31,19 +32,8 @@ if (selected.code !== 0) {
 }
 if (ensureCaFile(stack, cli) === "restored") say(`the stack CA file was missing or unreadable: written again from the stack's caCertificate output`);
 
-let plan;
-try {
-  plan = planForPolicy(stack, passThrough);
-} catch (e) {
-  say((e as Error).message);
-  process.exit(1);
-}
-try {
-  const r = streamingPreview(stack, [...passThrough, ...policyArgs(stack)], plan.env);
-  if (format === "json") process.stdout.write(JSON.stringify(r.report, null, 2) + "\n");
-  else process.stdout.write(renderSummary(r.report, format));
-  if (r.code !== 0 && r.report.result !== "failed") say(r.stderr.trim());
-  process.exit(r.code === 0 ? 0 : 1);
-} finally {
-  plan.dispose();
-}
+const r = guardedPreview(stack, passThrough);
+if (format === "json") process.stdout.write(JSON.stringify(r.report, null, 2) + "\n");
+else process.stdout.write(renderSummary(r.report, format));
+if (r.code !== 0 && r.report.result !== "failed") say(r.stderr.trim());
+process.exit(r.code === 0 ? 0 : 1);

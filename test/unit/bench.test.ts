@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { meets, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable } from "../../lib/bench";
+import { budgetComparison, median, meets, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable, upStepTimes } from "../../lib/bench";
 
 describe("bench helpers", () => {
   it("ratio and target", () => {
@@ -30,5 +30,21 @@ describe("bench helpers", () => {
     expect(svg).toContain('fill="#c0392b"');
     expect(svg).toContain('fill="#2e8b57"');
     expect(svg).not.toContain("no data");
+  });
+
+  it("the stack's own speed: median, the steps up timed, a time budget as a ratio", () => {
+    expect(median([])).toBeNull();
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    const out = "[toolchain] x\n[up] toolchain (1.2 s)\n[up] the server is running: ...\n[up] plan: preview with the policy pack (7.9 s)\n[up] done in 10.4 s\n";
+    expect(upStepTimes(out)).toEqual([
+      { step: "toolchain", seconds: 1.2 },
+      { step: "plan: preview with the policy pack", seconds: 7.9 },
+    ]);
+    const met = budgetComparison("no-op up", 10, 20, "median of 3");
+    expect(met.ratio).toBe(2);
+    expect(meets(met)).toBe(true);
+    expect(meets(budgetComparison("preview", 12.5, 10, "median of 3"))).toBe(false);
+    expect(renderComparisonsTable([met])).toContain("| no-op up (budget 20 s / measured) | 2.00x | 1x | yes |");
   });
 });

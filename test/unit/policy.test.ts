@@ -12,10 +12,11 @@ import {
   parseUrn,
   portViolations,
   privilegeViolations,
+  ruleConfig,
   secretViolations,
   statefulViolations,
 } from "../../lib/policy";
-import { grouped, kindOf, parsePreviewEvents, policyPlan, renderSummary } from "../../lib/preview-summary";
+import { grouped, kindOf, nothingToDo, parsePreviewEvents, policyPlan, renderSummary, withStatefulVerdict } from "../../lib/preview-summary";
 
 const urn = (type: string, name: string, parent = "") => `urn:pulumi:prod::kryonix-db::${parent ? `${parent}$` : ""}${type}::${name}`;
 const VOLUME = urn("docker:index/volume:Volume", "postgres-data", "kryonix:db:Postgres");
@@ -104,6 +105,15 @@ describe("policy rules (lib/policy.ts)", () => {
     expect(isAllowed(["minio-data"], VOLUME)).toBe(false);
     expect(isAllowed(undefined, VOLUME)).toBe(false);
   });
+
+  it("reads a rule's level and allow list from a policy-pack config file as the CLI does", () => {
+    expect(ruleConfig(undefined, RULES.statefulKept)).toEqual({ level: "mandatory", allow: [] });
+    expect(ruleConfig({ "ports-on-loopback": { allow: ["kryonix-prod-proxy"] } }, RULES.statefulKept)).toEqual({ level: "mandatory", allow: [] });
+    expect(ruleConfig({ "stateful-resources-kept": { allow: ["postgres-data", 3] } }, RULES.statefulKept)).toEqual({ level: "mandatory", allow: ["postgres-data"] });
+    expect(ruleConfig({ "stateful-resources-kept": "disabled" }, RULES.statefulKept).level).toBe("disabled");
+    expect(ruleConfig({ all: "advisory" }, RULES.statefulKept).level).toBe("advisory");
+    expect(ruleConfig({ all: "advisory", "stateful-resources-kept": { enforcementLevel: "mandatory" } }, RULES.statefulKept).level).toBe("mandatory");
+  });
 });
 
 const ev = (o: object) => JSON.stringify(o);
@@ -166,6 +176,47 @@ describe("preview summary (lib/preview-summary.ts)", () => {
     const many = parsePreviewEvents("dev", Array.from({ length: 20 }, (_, i) => pre("create", urn("postgresql:index/grant:Grant", `g${i}`))).join("\n"));
     expect(renderSummary(many, "markdown")).toMatch(/### Create \(20\)\n<details><summary>the list<\/summary>\n\n- `g0/);
     expect(renderSummary(many, "text")).not.toContain("<details>");
+  });
+
+  it("stateful-resources-kept decided on the preview's own steps: recorded as the pack records a violation", () => {
+    // The pack ran in a preview whose steps the caller checks: it passed the rule on the stack resource.
+    const passedAll = { ...report, result: "succeeded" as const, policies: [{ ...report.policies[0], passed: ["secrets-stay-secret", "stateful-resources-kept"], failed: [] }] };
+    const v = statefulViolations(policyPlan(passedAll));
+    const failed = withStatefulVerdict(passedAll, v, "mandatory");
+    expect(failed.result).toBe("failed");
+    expect(failed.policies[0].passed).toEqual(["secrets-stay-secret"]);
+    expect(failed.policies[0].failed.map((f) => [f.policy, f.level, parseUrn(f.urn!).name])).toEqual([
+      ["stateful-resources-kept", "mandatory", "postgres"],
+      ["stateful-resources-kept", "mandatory", "postgres-data"],
+    ]);
+    expect(renderSummary(failed, "text")).toMatch(/FAILED stateful-resources-kept \[mandatory\] on postgres-data: this run would delete postgres-data \(docker:index\/volume:Volume\) in the protected stack prod/);
+    expect(withStatefulVerdict(passedAll, v, "advisory").result).toBe("succeeded");
+    expect(withStatefulVerdict(passedAll, v, "disabled")).toBe(passedAll);
+    expect(withStatefulVerdict(passedAll, [], "mandatory")).toBe(passedAll);
+  });
+
+  it("nothing to do: every step same, nothing drifted on refresh, the same stack outputs", () => {
+    const STACK_URN = urn("pulumi:pulumi:Stack", "kryonix-db-prod");
+    const out = (op: string, u: string, extra: object = {}) => ev({ resOutputsEvent: { metadata: { op, urn: u, type: parseUrn(u).type, ...extra } } });
+    const done = ev({ summaryEvent: { resourceChanges: { same: 3 }, result: "succeeded" } });
+    const clean = [
+      pre("refresh", PG),
+      out("refresh", PG, { old: { outputs: { a: 1 } }, new: { outputs: { a: 1 } } }),
+      pre("same", PG),
+      pre("same", STACK_URN),
+      out("same", STACK_URN, { old: { outputs: { x: 1, y: "s" } }, new: { outputs: { y: "s", x: 1 } } }),
+      done,
+    ];
+    expect(nothingToDo(clean.join("\n"))).toBe(true);
+    // A refresh that read back a difference (drift), or found the resource gone.
+    expect(nothingToDo([out("refresh", PG, { diffs: ["mustRun"], detailedDiff: { mustRun: { kind: "update" } } }), ...clean].join("\n"))).toBe(false);
+    expect(nothingToDo([out("refresh", PG, { old: { outputs: {} }, new: null }), ...clean].join("\n"))).toBe(false);
+    // A step to apply, a stack output added or changed, a failed or empty preview.
+    expect(nothingToDo([pre("update", PGB), ...clean].join("\n"))).toBe(false);
+    expect(nothingToDo([...clean, out("same", STACK_URN, { old: { outputs: { x: 1 } }, new: { outputs: { x: 1, z: 2 } } })].join("\n"))).toBe(false);
+    expect(nothingToDo([...clean, ev({ diagnosticEvent: { message: "boom", severity: "error" } })].join("\n"))).toBe(false);
+    expect(nothingToDo(clean.slice(0, -1).concat(ev({ summaryEvent: { resourceChanges: { same: 3 }, result: "failed" } })).join("\n"))).toBe(false);
+    expect(nothingToDo(done)).toBe(false);
   });
 
   it("the plan's preview takes the up flags that change what is planned", () => {
