@@ -4,6 +4,7 @@ import { resourceName } from "../lib/config";
 import { throwProblems } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { pgbouncerPoolSizes, renderPgbouncerAuthFunctionSql } from "../lib/pgbouncer";
+import { DRILL_ROLE } from "../lib/drill";
 import { writeCaFile } from "../lib/tls-files";
 import type { RoleSecret } from "./secrets";
 import { SqlScript } from "./sql-script";
@@ -18,11 +19,18 @@ export const APP_ROLE = "kryonix_app";
 export const READONLY_ROLE = "metabase_readonly";
 export const MONITOR_ROLE = "kryonix_monitor";
 export const PGBOUNCER_ROLE = "kryonix_pgbouncer";
+/**
+ * The restore drill's login (components/restore-drill.ts): reads every table (pg_read_all_data),
+ * may take the drill's SHARE locks (pg_maintain: PostgreSQL 17 lets MAINTAIN take any lock mode,
+ * SELECT only ACCESS SHARE), and may execute what lib/drill.ts drillGrantsSql grants. It writes no
+ * table: the runs it records go through kryonix.record_job_run.
+ */
+export { DRILL_ROLE };
 /** The schema holding PgBouncer's SECURITY DEFINER lookup function (auth_query). */
 export const PGBOUNCER_AUTH_SCHEMA = "pgbouncer";
 
 /** Roles that log in; each gets a generated password. */
-export const LOGIN_ROLES = [MIGRATOR_ROLE, APP_ROLE, READONLY_ROLE, MONITOR_ROLE, PGBOUNCER_ROLE] as const;
+export const LOGIN_ROLES = [MIGRATOR_ROLE, APP_ROLE, READONLY_ROLE, MONITOR_ROLE, PGBOUNCER_ROLE, DRILL_ROLE] as const;
 export type LoginRole = (typeof LOGIN_ROLES)[number];
 
 type Privileges = readonly string[];
@@ -94,6 +102,7 @@ export const EXTENSIONS = ["pg_stat_statements", "pgaudit"] as const;
 export const ROLE_MEMBERSHIPS: Readonly<Record<string, readonly string[]>> = {
   [MIGRATOR_ROLE]: [OWNER_ROLE],
   [MONITOR_ROLE]: ["pg_monitor"],
+  [DRILL_ROLE]: ["pg_read_all_data", "pg_maintain"],
 };
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -113,6 +122,8 @@ export function roleConnectionLimits(maxConnections: number): Record<LoginRole, 
     [READONLY_ROLE]: pool,
     [MONITOR_ROLE]: 10,
     [PGBOUNCER_ROLE]: pool,
+    // One drill at a time, one session at a time; a second for a manual run that waits on the lock.
+    [DRILL_ROLE]: 2,
   };
 }
 
@@ -274,7 +285,16 @@ export class Database extends pulumi.ComponentResource {
     const readonly = loginRole(READONLY_ROLE);
     const monitor = loginRole(MONITOR_ROLE, memberships(MONITOR_ROLE));
     const pgbouncer = loginRole(PGBOUNCER_ROLE);
-    this.roles = { [OWNER_ROLE]: owner, [MIGRATOR_ROLE]: migrator, [APP_ROLE]: app, [READONLY_ROLE]: readonly, [MONITOR_ROLE]: monitor, [PGBOUNCER_ROLE]: pgbouncer };
+    const drill = loginRole(DRILL_ROLE, memberships(DRILL_ROLE));
+    this.roles = {
+      [OWNER_ROLE]: owner,
+      [MIGRATOR_ROLE]: migrator,
+      [APP_ROLE]: app,
+      [READONLY_ROLE]: readonly,
+      [MONITOR_ROLE]: monitor,
+      [PGBOUNCER_ROLE]: pgbouncer,
+      [DRILL_ROLE]: drill,
+    };
 
     const database = new postgresql.Database(
       `${name}-${DATABASE_NAME}`,
@@ -320,6 +340,7 @@ export class Database extends pulumi.ComponentResource {
       [READONLY_ROLE, readonly],
       [MONITOR_ROLE, monitor],
       [PGBOUNCER_ROLE, pgbouncer],
+      [DRILL_ROLE, drill],
     ] as const) {
       serially(
         (o) =>
@@ -397,7 +418,7 @@ export class Database extends pulumi.ComponentResource {
       { parent: this, dependsOn: [args.server, database, pgbouncer], deletedWith: args.dataVolume },
     );
 
-    this.ready = [owner, migrator, app, readonly, monitor, pgbouncer, database, ...Object.values(schemas), ...grants, ...extensions, this.pgbouncerAuth];
+    this.ready = [owner, migrator, app, readonly, monitor, pgbouncer, drill, database, ...Object.values(schemas), ...grants, ...extensions, this.pgbouncerAuth];
     this.registerOutputs({ name: this.name, grants: grants.length, extensions: extensions.length });
   }
 

@@ -186,8 +186,9 @@ function quoteIdent(name: string): string {
  * SQL creating `<schema>.get_auth(p_usename text)`, the function auth_query
  * calls. It must be run by a superuser (it reads pg_authid as SECURITY
  * DEFINER) in the database PgBouncer serves. Only the lookup role may execute
- * it. It never returns the secret of a superuser, a role without LOGIN or an expired role (so the
- * pooler cannot be used to log in as postgres): for those, and for names no role has, it returns
+ * it. It never returns the secret of a superuser, a role without LOGIN, an expired role (so the
+ * pooler cannot be used to log in as postgres) or a role that reads every table (pg_read_all_data:
+ * the restore drill's, which logs in directly from its own container): for those, and for names no role has, it returns
  * a decoy verifier, so PgBouncer answers "SASL authentication failed" as for a wrong password.
  */
 export function renderPgbouncerAuthFunctionSql(schema: string, lookupRole: string): string {
@@ -212,6 +213,7 @@ AS $get_auth$
     WHERE a.rolname = p_usename
       AND a.rolcanlogin
       AND NOT a.rolsuper
+      AND NOT pg_catalog.pg_has_role(a.oid, 'pg_read_all_data', 'MEMBER')
       AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > pg_catalog.now())
   ), k AS (
     -- A decoy for any other name: a SCRAM verifier no password matches, stable per name (its

@@ -153,6 +153,7 @@ describe("renderPgbouncerAuthFunctionSql", () => {
     "WHERE a.rolname = p_usename",
     "AND a.rolcanlogin",
     "AND NOT a.rolsuper",
+    "AND NOT pg_catalog.pg_has_role(a.oid, 'pg_read_all_data', 'MEMBER')",
     'REVOKE ALL ON FUNCTION "pgbouncer".get_auth(text) FROM PUBLIC;',
     'GRANT EXECUTE ON FUNCTION "pgbouncer".get_auth(text) TO "pgbouncer_auth";',
   ])("contains %j", (line) => {
