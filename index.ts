@@ -77,9 +77,10 @@ const minio = new Minio("minio", {
   rootPassword: secrets.minioRootPassword,
   bucket: config.backupBucket,
   pgbackrest: { secretKey: secrets.pgbackrestS3SecretKey, repoPath: REPO_PATH },
+  drill: { secretKey: secrets.drillS3SecretKey },
 });
 
-// The postgres container and the restore drill's read the same repository with the same keys.
+// The postgres container and the restore drill's read the same repository, with keys of their own.
 const pgbackrestConfig = renderPgbackrestConf({
   // MinIO by container name on the stack network (the stack CA's certificate names it).
   s3Endpoint: minioHost,
@@ -280,10 +281,16 @@ const restoreDrill = new RestoreDrill("restore-drill", {
   role: DRILL_ROLE,
   password: database.passwords[DRILL_ROLE],
   caCertificate: pki.caCertificate,
-  pgbackrest: { config: pgbackrestConfig, secrets: pgbackrestSecrets },
+  // Its own MinIO user, read only: a drill restores and verifies, it never writes to the repository.
+  pgbackrest: {
+    config: pgbackrestConfig,
+    secrets: pulumi
+      .all([minio.drillAccessKey, minio.drillSecretKey, secrets.pgbackrestCipherPass])
+      .apply(([s3Key, s3KeySecret, cipherPass]) => renderPgbackrestSecrets({ s3Key, s3KeySecret, cipherPass })),
+  },
   crontab: renderCrontab(config.schedules, DRILL_CRON_JOBS),
   admin: { host: postgres.adminHost, port: postgres.adminPort, user: SUPERUSER, password: postgres.superuserPassword },
-  dependsOn: [database.roles[DRILL_ROLE], ...database.ready, migrations.migrations, stanza],
+  dependsOn: [database.roles[DRILL_ROLE], ...database.ready, migrations.migrations, stanza, minio.drillUser],
   dataVolume: postgres.volume,
 });
 

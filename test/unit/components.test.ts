@@ -591,8 +591,13 @@ describe("the stack program", () => {
     expect(files["/etc/kryonix/drill.conf"]).toContain("KRYONIX_LIVE_HOST=kryonix-dev-postgres\nKRYONIX_LIVE_PORT=5432\nKRYONIX_LIVE_USER=kryonix_drill\n");
     const credentials = await resolved<any>((dev.exports as Record<string, any>).credentials);
     expect(files["/run/kryonix/drill.pgpass"]).toContain(`:kryonix_drill:${credentials.roles.kryonix_drill}\n`);
-    // The superuser's password reaches no file of this container.
+    // The superuser's password reaches no file of this container; pgBackRest there is the drill's own read-only MinIO user.
     for (const content of Object.values(files)) expect(content).not.toContain(credentials.postgres.password);
+    expect(files["/etc/pgbackrest/conf.d/kryonix-secrets.conf"]).toContain("repo1-s3-key=kryonix-drill\n");
+    const pgSecrets = Object.fromEntries(pg.inputs.uploads.map((u: any) => [u.file, u.content]))["/etc/pgbackrest/conf.d/kryonix-secrets.conf"] as string;
+    expect(/^repo1-s3-key-secret=(.*)$/m.exec(files["/etc/pgbackrest/conf.d/kryonix-secrets.conf"])![1]).not.toBe(/^repo1-s3-key-secret=(.*)$/m.exec(pgSecrets)![1]);
+    const drillUser = dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:MinioUser" && r.inputs.accessKey === "kryonix-drill")!;
+    expect(JSON.parse(drillUser.inputs.policy).Statement[1]).toEqual({ Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::kryonix-backups/pgbackrest/*"] });
     expect(drill.secretInputs).toContain("uploads");
     // It starts once its grants exist, after the stanza.
     const scripts = ofType(dev, "pulumi-nodejs:dynamic/kryonix:SqlScript").filter((r) => ["restore drill grants", "job runs recorder"].includes(r.inputs.description));
@@ -778,7 +783,7 @@ describe("the stack program", () => {
   it("serializes the dynamic providers without capturing a secret", () => {
     const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
     // The certificates are @pulumi/tls resources now, not dynamic providers.
-    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript", "SqlScript", "SqlScript"]);
+    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript", "SqlScript", "SqlScript"]);
     for (const r of dynamic) {
       expect(typeof r.inputs.__provider, r.name).toBe("string");
       for (const secret of [...dev.generated, ...dev.privateKeys]) expect(r.inputs.__provider).not.toContain(secret);
@@ -910,7 +915,7 @@ describe("the stack program", () => {
       const randoms = ofType(run, "random:");
       expect(randoms.map((r) => r.type.split(":").pop()).sort()).toEqual(
         // No RandomString: its value is its resource ID, in clear in the state.
-        [...Array(6).fill("RandomBytes"), ...Array(13).fill("RandomPassword")].sort(),
+        [...Array(6).fill("RandomBytes"), ...Array(14).fill("RandomPassword")].sort(),
       );
       for (const r of randoms) {
         expect(r.parent, `${r.type} ${r.name}`).toBe(secrets.urn);
@@ -1211,6 +1216,7 @@ const minioArgs: MinioArgs = {
   rootPassword: "p",
   bucket: "kryonix-backups",
   pgbackrest: { secretKey: "s", repoPath: "/pgbackrest" },
+  drill: { secretKey: "d" },
 };
 const roleSecret: RoleSecret = { password: pulumi.output("pw"), scramVerifier: pulumi.output("SCRAM-SHA-256$4096:x$y:z") };
 const databaseArgs: DatabaseArgs = {
