@@ -122,8 +122,8 @@ export function roleConnectionLimits(maxConnections: number): Record<LoginRole, 
     [READONLY_ROLE]: pool,
     [MONITOR_ROLE]: 10,
     [PGBOUNCER_ROLE]: pool,
-    // One drill at a time, one session at a time; a second for a manual run that waits on the lock.
-    [DRILL_ROLE]: 2,
+    // One drill at a time, one session at a time: room for it, its run record and a DBA's check.
+    [DRILL_ROLE]: 3,
   };
 }
 

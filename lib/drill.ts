@@ -249,7 +249,7 @@ export function scheduleStatus(input: { schedules: JobSchedules | null; runs: Jo
 /** The schedules part of the status text. Pure. */
 export function renderScheduleStatus(s: ScheduleStatus): string {
   const sc = s.schedules;
-  const lines = ["", "schedules (UTC; cron in the postgres container, pg_cron for the partitions):"];
+  const lines = ["", "schedules (UTC; cron in the postgres container, the drill in its own container, pg_cron for the partitions):"];
   const row = (name: string, schedule: string | undefined, last: string) => lines.push(`  ${name.padEnd(14)} ${(schedule ?? "?").padEnd(16)} last: ${last}`);
   const runText = (r: JobRun | null) => (r ? `${r.finished_at} (${r.trigger}), exit ${r.exit_code}` : "never");
   row("backup-full", sc?.backupFull, runText(s.lastRuns["backup-full"]));

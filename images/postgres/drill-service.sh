@@ -18,7 +18,7 @@ log() { printf '%s [kryonix-drill-service] %s\n' "$(date -u +%FT%TZ)" "$*" >&2; 
 die() { log "error: $*"; exit 1; }
 
 if [ "${1:-}" = --check ]; then
-  [ -s "$PGPASS" ] && [ -s /run/crond.pid ] && kill -0 "$(cat /run/crond.pid)"
+  [ -s "$PGPASS" ] && pgrep -x cron >/dev/null
   exit
 fi
 
@@ -31,6 +31,5 @@ install -o postgres -g postgres -m 0600 "$PGPASS_UPLOAD" "$PGPASS"
 install -d -o postgres -g postgres -m 0700 "$SCRATCH"
 # A drill cut short by a stop leaves its copy; nothing else lives here.
 find "$SCRATCH" -mindepth 1 -maxdepth 1 -name 'kryonix-drill.*' -exec rm -rf {} +
-rm -f /run/crond.pid
 log "restore drill container ready: schedule in /etc/cron.d/kryonix (UTC), scratch copies in $SCRATCH"
 exec cron -f
