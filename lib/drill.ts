@@ -155,6 +155,8 @@ export interface DrillReport {
   scratch?: string;
   tables?: number;
   rowsCompared?: number;
+  /** Tables with row-level security: the drill's role would see only what a policy shows it, so they are not compared (but restored and amchecked). */
+  notCompared?: string[];
   mismatches?: DrillMismatch[];
   amcheck?: { database: string; btreeIndexes: number; failures: { index: string; error: string }[] }[];
   pgbackrestVerify?: { ok: boolean; exitCode: number; output: string };
@@ -187,6 +189,7 @@ export function renderDrillReport(r: DrillReport): string {
     `restore drill ${r.ok ? "PASSED" : "FAILED"} in ${r.seconds} s (restore ${r.restoreSeconds} s): backup set ${r.backupSet ?? "?"} + WAL to restore point ${r.restorePoint}`,
     `  tables of ${r.database}: ${r.tables} compared (row counts and checksums, ${r.rowsCompared} rows), ${r.mismatches?.length ?? 0} mismatch(es)`,
   );
+  if (r.notCompared?.length) lines.push(`    not compared (row-level security: the drill's role sees only what a policy shows it): ${r.notCompared.join(", ")}`);
   for (const m of r.mismatches ?? []) {
     lines.push(`    MISMATCH ${m.table}: ${m.problem} (live ${m.liveRows ?? "-"} rows, restored ${m.restoredRows ?? "-"})${m.unlogged ? "; an UNLOGGED table: never in the WAL nor the backups" : ""}`);
   }

@@ -112,6 +112,11 @@ describe("the drill's report", () => {
     expect(text).toContain("tables of kryonix_saas: 15 compared (row counts and checksums, 14 rows), 0 mismatch(es)");
     expect(text).toContain("amcheck kryonix_saas: 208 B-tree indexes, 0 failure(s)");
     expect(text).toContain("pgbackrest verify: ok");
+    expect(text).not.toContain("not compared");
+    // Tables with row-level security are named, not silently left out.
+    expect(renderDrillReport({ ...passed, notCompared: ["cron.job", "cron.job_run_details"] })).toContain(
+      "    not compared (row-level security: the drill's role sees only what a policy shows it): cron.job, cron.job_run_details\n",
+    );
   });
 
   it("names every mismatched table, failed index and a failed verify", () => {
