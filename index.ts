@@ -157,7 +157,7 @@ new DatabaseRepair(
 );
 
 // The partitions job, run by pg_cron inside the database once its function exists.
-new Schedules("schedules", {
+const schedules = new Schedules("schedules", {
   host: postgres.adminHost,
   port: postgres.adminPort,
   superuser: SUPERUSER,
@@ -290,7 +290,8 @@ const restoreDrill = new RestoreDrill("restore-drill", {
   },
   crontab: renderCrontab(config.schedules, DRILL_CRON_JOBS),
   admin: { host: postgres.adminHost, port: postgres.adminPort, user: SUPERUSER, password: postgres.superuserPassword },
-  dependsOn: [database.roles[DRILL_ROLE], ...database.ready, migrations.migrations, stanza, minio.drillUser],
+  // pg_cron's schema too (schedules): the drill locks its tables.
+  dependsOn: [database.roles[DRILL_ROLE], ...database.ready, migrations.migrations, stanza, minio.drillUser, schedules.partitionsJob],
   dataVolume: postgres.volume,
 });
 

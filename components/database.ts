@@ -20,10 +20,12 @@ export const READONLY_ROLE = "metabase_readonly";
 export const MONITOR_ROLE = "kryonix_monitor";
 export const PGBOUNCER_ROLE = "kryonix_pgbouncer";
 /**
- * The restore drill's login (components/restore-drill.ts): reads every table (pg_read_all_data),
- * may take the drill's SHARE locks (pg_maintain: PostgreSQL 17 lets MAINTAIN take any lock mode,
- * SELECT only ACCESS SHARE), and may execute what lib/drill.ts drillGrantsSql grants. It writes no
- * table: the runs it records go through kryonix.record_job_run.
+ * The restore drill's login (components/restore-drill.ts). It reads no table: row counts and
+ * checksums come from kryonix.drill_table_sums() (lib/drill.ts drillGrantsSql), not from
+ * pg_read_all_data, which would also let it read pg_authid's password verifiers. It may take the
+ * drill's SHARE locks (pg_maintain: PostgreSQL 17 lets MAINTAIN take any lock mode, SELECT only
+ * ACCESS SHARE; USAGE on the schemas to name the tables), and writes no table: the runs it records
+ * go through kryonix.record_job_run.
  */
 export { DRILL_ROLE };
 /** The schema holding PgBouncer's SECURITY DEFINER lookup function (auth_query). */
@@ -102,7 +104,7 @@ export const EXTENSIONS = ["pg_stat_statements", "pgaudit"] as const;
 export const ROLE_MEMBERSHIPS: Readonly<Record<string, readonly string[]>> = {
   [MIGRATOR_ROLE]: [OWNER_ROLE],
   [MONITOR_ROLE]: ["pg_monitor"],
-  [DRILL_ROLE]: ["pg_read_all_data", "pg_maintain"],
+  [DRILL_ROLE]: ["pg_maintain"],
 };
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -381,6 +383,17 @@ export class Database extends pulumi.ComponentResource {
           );
         }
       }
+    }
+    // The drill's role names every table in its LOCK TABLE: USAGE on each schema, nothing on the tables.
+    for (const schema of SCHEMAS) {
+      serially(
+        (o) =>
+          new postgresql.Grant(
+            `${name}-${DRILL_ROLE}-${schema}-usage`,
+            { database: database.name, schema: schemas[schema].name, role: drill.name, objectType: "schema", privileges: ["USAGE"] },
+            o,
+          ),
+      );
     }
     // The monitoring views live in audit; SELECT on them is granted after the DDL (see monitoringGrant).
     serially(

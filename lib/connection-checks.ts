@@ -183,16 +183,22 @@ export const EXPECTATIONS: readonly RoleExpectation[] = [
     sessions: [{ path: "pgbouncer-admin", login: "allowed", config: { pool_mode: "transaction" } }],
   },
   {
-    // The restore drill's role: reads everything, writes nothing, never through the pooler.
+    // The restore drill's role: reads no row (its sums come from a SECURITY DEFINER function), writes nothing, never through the pooler.
     role: "kryonix_drill",
     sessions: [
       {
         path: "direct",
         login: "allowed",
         probes: [
-          { kind: "member", role: "pg_read_all_data", allowed: true },
+          { kind: "member", role: "pg_read_all_data", allowed: false },
           { kind: "member", role: "pg_maintain", allowed: true },
-          { kind: "select", schema: "auth", allowed: true },
+          { kind: "select", schema: "auth", allowed: false },
+          {
+            kind: "statement",
+            action: "sum every table through kryonix.drill_table_sums()",
+            sql: "SELECT count(*)::int AS tables FROM kryonix.drill_table_sums()",
+            allowed: true,
+          },
           { kind: "insert", schema: "core", allowed: false },
           { kind: "privilege", privilege: "UPDATE", schema: "core", allowed: false },
           { kind: "privilege", privilege: "DELETE", schema: "audit", allowed: false },

@@ -6,17 +6,18 @@
 # otherwise.
 #
 # The live server is reached over the stack network, TLS verify-full against the stack CA, as the
-# drill's own role (kryonix_drill: pg_read_all_data, pg_maintain for the SHARE locks, EXECUTE on
-# pg_create_restore_point and pg_switch_wal; its password in a pgpass file), from
-# /etc/kryonix/drill.conf. The drill container holds no superuser password.
+# drill's own role (kryonix_drill: pg_maintain and USAGE on the schemas for the SHARE locks,
+# EXECUTE on pg_create_restore_point, pg_switch_wal and kryonix.drill_table_sums; no SELECT on any
+# table; its password in a pgpass file), from /etc/kryonix/drill.conf. The drill container holds no
+# superuser password.
 #
 # 1. A comparison point on the live server, in one REPEATABLE READ transaction of the compared
 #    database: SHARE locks on every table (they wait for running writers and hold new ones back),
 #    the transaction's snapshot, a named restore point (pg_create_restore_point), then the locks
 #    are dropped (ROLLBACK TO SAVEPOINT) while the snapshot stays. So the snapshot sees exactly the
 #    commits that precede the restore point in the WAL, and writers wait only for that instant.
-#    Every table's row count and checksum are then read in that snapshot (row_security off, so a
-#    policy can never filter silently; tables with row-level security are left out and named).
+#    Every table's row count and checksum are then read in that snapshot, by
+#    kryonix.drill_table_sums() (SECURITY DEFINER: every row, row-level security included).
 # 2. The WAL holding the restore point is switched out and waited for in the archive.
 # 3. pgbackrest restore of the latest backup into a scratch directory of the drill container's own
 #    filesystem (/var/lib/postgresql/drill), recovery to the restore point, promoted; a scratch
@@ -28,8 +29,9 @@
 # 5. The scratch server is stopped and its directory removed, whatever happened.
 #
 # A table's checksum is the sum of the first 64 bits of md5(row::text) over its rows: independent
-# of row order, constant memory. Unlogged tables are compared too: they are not in the WAL, so a
-# restore brings them back empty, and the report says so.
+# of row order, constant memory; kryonix.drill_table_sums() (lib/drill.ts) computes it, on both
+# sides. Unlogged tables are compared too: they are not in the WAL, so a restore brings them back
+# empty, and the report says so.
 set -Eeuo pipefail
 umask 077
 
@@ -87,20 +89,10 @@ trap failed ERR
 # Run a command keeping its stderr for the report.
 run() { "$@" 2> >(tee "$work/last-error" >&2); }
 
-# Leaf tables (partitions included, their parents are only routes), temporary ones excluded.
-LEAVES="FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind = 'r' AND c.relpersistence <> 't'
-    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'"
-# Compared: all but those with row-level security, of which the drill's role (no BYPASSRLS, CIS
-# 4.4) would see only the rows a policy shows it (pg_cron's cron.job and cron.job_run_details:
-# their owner's rows). They are restored and amchecked like the others, and the report names them.
-TABLES="$LEAVES AND NOT c.relrowsecurity"
-# One INSERT per table into pg_temp.sums: name, persistence, rows, checksum.
-SUMS_SQL="SELECT format('INSERT INTO pg_temp.sums SELECT %L, %L, count(*), coalesce(sum((''x'' || left(md5(t::text), 16))::bit(64)::bigint), 0) FROM %I.%I t',
-    n.nspname || '.' || c.relname, c.relpersistence, n.nspname, c.relname) $TABLES ORDER BY 1"
+# Every leaf table's name, persistence, rows and checksum (lib/drill.ts drillGrantsSql).
+SUMS_SQL="INSERT INTO pg_temp.sums SELECT * FROM kryonix.drill_table_sums();"
 
 stage=restore-point
-skipped=$(live "$DB" -c "SELECT coalesce(json_agg(n.nspname || '.' || c.relname ORDER BY n.nspname, c.relname), '[]') $LEAVES AND c.relrowsecurity")
 log "comparison point on the live database $DB: restore point $point"
 run live "$DB" -v point="$point" >"$work/live.csv" <<SQL
 SET row_security = off;
@@ -118,7 +110,7 @@ SET LOCAL lock_timeout = '60s';
 -- The snapshot is taken by this first query, with the locks held: no write can commit between it and the record.
 SELECT pg_create_restore_point(:'point') AS point_lsn \gset
 ROLLBACK TO SAVEPOINT quiesce;
-$SUMS_SQL \gexec
+$SUMS_SQL
 COMMIT;
 \pset format csv
 \pset tuples_only on
@@ -163,7 +155,7 @@ run copy -d "$DB" >"$work/compare.json" <<SQL
 CREATE TEMP TABLE sums (tbl text, persistence text, n bigint, checksum numeric);
 CREATE TEMP TABLE live_sums (LIKE sums);
 \copy live_sums FROM '$work/live.csv' WITH (FORMAT csv)
-$SUMS_SQL \gexec
+$SUMS_SQL
 SELECT json_build_object(
   'tables', count(*),
   'rowsCompared', coalesce(sum(l.n), 0),
@@ -220,7 +212,7 @@ cat "$work/verify.log" >&2
 stage=report
 copy -d postgres -v compare="$(cat "$work/compare.json")" -v amcheck="$(paste -sd, "$work/amcheck.json")" \
   -v verify_rc="$verify_rc" -v verify_out="$(tail -c 4000 "$work/verify.log")" -v point="$point" -v backup_set="$backup_set" \
-  -v started="$started" -v restore_secs="$restore_seconds" -v secs="$(( $(date +%s) - t0 ))" -v db="$DB" -v scratch="$work" -v skipped="$skipped" <<'SQL' >"$work/report.json"
+  -v started="$started" -v restore_secs="$restore_seconds" -v secs="$(( $(date +%s) - t0 ))" -v db="$DB" -v scratch="$work" <<'SQL' >"$work/report.json"
 WITH r AS (SELECT :'compare'::jsonb AS c, ('[' || :'amcheck' || ']')::jsonb AS a)
 SELECT json_build_object(
   'ok', jsonb_array_length(c -> 'mismatches') = 0
@@ -229,7 +221,6 @@ SELECT json_build_object(
   'startedAt', :'started', 'seconds', :'secs'::int, 'restoreSeconds', :'restore_secs'::int,
   'database', :'db', 'restorePoint', :'point', 'backupSet', nullif(:'backup_set', ''), 'scratch', :'scratch',
   'tables', c -> 'tables', 'rowsCompared', c -> 'rowsCompared', 'mismatches', c -> 'mismatches',
-  'notCompared', :'skipped'::jsonb,
   'amcheck', a,
   'pgbackrestVerify', json_build_object('ok', :'verify_rc' = '0', 'exitCode', :'verify_rc'::int, 'output', :'verify_out'))
 FROM r;

@@ -79,10 +79,17 @@ describe("the drill container's connection to the live server", () => {
     expect(() => renderDrillPgpass({ host: "h", port: 5432, user: DRILL_ROLE, password: "a:b" })).toThrow(/value not shown/);
   });
 
-  it("grants a restore point and a WAL switch, and takes them back on destroy", () => {
+  it("grants a restore point, a WAL switch and the table sums (SECURITY DEFINER), and takes them back on destroy", () => {
     const { sql, destroySql } = drillGrantsSql(DRILL_ROLE);
-    expect(sql).toBe("GRANT EXECUTE ON FUNCTION pg_catalog.pg_create_restore_point(text), pg_catalog.pg_switch_wal() TO kryonix_drill;\n");
-    expect(destroySql).toBe("REVOKE EXECUTE ON FUNCTION pg_catalog.pg_create_restore_point(text), pg_catalog.pg_switch_wal() FROM kryonix_drill;\n");
+    expect(sql).toContain("GRANT EXECUTE ON FUNCTION pg_catalog.pg_create_restore_point(text), pg_catalog.pg_switch_wal() TO kryonix_drill;\n");
+    expect(sql).toMatch(/FUNCTION kryonix\.drill_table_sums\(\)\nRETURNS TABLE \(tbl text, persistence text, n bigint, checksum numeric\)\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS/);
+    expect(sql).toContain("REVOKE ALL ON FUNCTION kryonix.drill_table_sums() FROM PUBLIC;\nGRANT EXECUTE ON FUNCTION kryonix.drill_table_sums() TO kryonix_drill;\n");
+    // Leaf tables only, temporary ones excluded; identifiers quoted.
+    expect(sql).toContain("cls.relkind = 'r' AND cls.relpersistence <> 't'");
+    expect(sql).toContain("FROM %I.%I t', r.nspname, r.relname)");
+    expect(sql).not.toMatch(/GRANT SELECT|pg_read_all_data/);
+    expect(sql).toContain("GRANT USAGE ON SCHEMA cron TO kryonix_drill;");
+    expect(destroySql).toBe("REVOKE EXECUTE ON FUNCTION pg_catalog.pg_create_restore_point(text), pg_catalog.pg_switch_wal() FROM kryonix_drill;\nREVOKE USAGE ON SCHEMA cron FROM kryonix_drill;\nDROP FUNCTION IF EXISTS kryonix.drill_table_sums();\n");
     expect(() => drillGrantsSql("x; DROP TABLE y")).toThrow(/drill role/);
   });
 
@@ -112,11 +119,6 @@ describe("the drill's report", () => {
     expect(text).toContain("tables of kryonix_saas: 15 compared (row counts and checksums, 14 rows), 0 mismatch(es)");
     expect(text).toContain("amcheck kryonix_saas: 208 B-tree indexes, 0 failure(s)");
     expect(text).toContain("pgbackrest verify: ok");
-    expect(text).not.toContain("not compared");
-    // Tables with row-level security are named, not silently left out.
-    expect(renderDrillReport({ ...passed, notCompared: ["cron.job", "cron.job_run_details"] })).toContain(
-      "    not compared (row-level security: the drill's role sees only what a policy shows it): cron.job, cron.job_run_details\n",
-    );
   });
 
   it("names every mismatched table, failed index and a failed verify", () => {
