@@ -425,7 +425,8 @@ export class Database extends pulumi.ComponentResource {
             ca,
           })),
         ),
-        sql: renderPgbouncerAuthFunctionSql(PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE),
+        // The drill's role logs in directly from its own container, never through the pooler.
+        sql: renderPgbouncerAuthFunctionSql(PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE, [DRILL_ROLE]),
         destroySql: `DROP SCHEMA IF EXISTS "${PGBOUNCER_AUTH_SCHEMA}" CASCADE`,
       },
       { parent: this, dependsOn: [args.server, database, pgbouncer], deletedWith: args.dataVolume },
