@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseRepair } from "./components/database-repair";
-import { Database, DATABASE_NAME, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
+import { Database, DATABASE_NAME, DRILL_ROLE, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
 import { Migrations } from "./components/migrations";
 import { Minio, MINIO_PORT } from "./components/minio";
 import { Monitoring, PROMETHEUS_WEB_USER } from "./components/monitoring";
@@ -17,6 +17,7 @@ import { Pgbouncer } from "./components/pgbouncer";
 import { Pki } from "./components/pki";
 import { Postgres, POSTGRES_DATA_DIR, POSTGRES_PORT, SUPERUSER } from "./components/postgres";
 import { Proxy } from "./components/proxy";
+import { RestoreDrill } from "./components/restore-drill";
 import { Schedules } from "./components/schedules";
 import { Secrets } from "./components/secrets";
 import { postgresParameters, resourceName, validateStackConfig } from "./lib/config";
@@ -25,7 +26,7 @@ import { adoptExistingCluster, dockerConfigProblems, viewEngine } from "./lib/do
 import { readImageTags } from "./lib/image-tags";
 import { sqlObjects } from "./lib/drift";
 import { loadMigrationFiles } from "./lib/migrations-fs";
-import { renderCrontab } from "./lib/backup-schedule";
+import { DRILL_CRON_JOBS, POSTGRES_CRON_JOBS, renderCrontab } from "./lib/backup-schedule";
 import { REPO_PATH, renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "./lib/pgbackrest";
 import { renderPgpass } from "./lib/pgpass";
 import { programDigest as digestOf } from "./lib/program-digest";
@@ -77,7 +78,23 @@ const minio = new Minio("minio", {
   rootPassword: secrets.minioRootPassword,
   bucket: config.backupBucket,
   pgbackrest: { secretKey: secrets.pgbackrestS3SecretKey, repoPath: REPO_PATH },
+  drill: { secretKey: secrets.drillS3SecretKey },
 });
+
+// The postgres container and the restore drill's read the same repository, with keys of their own.
+const pgbackrestConfig = renderPgbackrestConf({
+  // MinIO by container name on the stack network (the stack CA's certificate names it).
+  s3Endpoint: minioHost,
+  s3Port: MINIO_PORT,
+  bucket: config.backupBucket,
+  region: MINIO_REGION,
+  retentionDays: config.backupRetentionDays,
+  pgDataDir: POSTGRES_DATA_DIR,
+});
+// pgBackRest's own MinIO user (its repository path only), never MinIO's root.
+const pgbackrestSecrets = pulumi
+  .all([minio.pgbackrestAccessKey, minio.pgbackrestSecretKey, secrets.pgbackrestCipherPass])
+  .apply(([s3Key, s3KeySecret, cipherPass]) => renderPgbackrestSecrets({ s3Key, s3KeySecret, cipherPass }));
 
 const postgres = new Postgres("postgres", {
   ...common,
@@ -88,25 +105,10 @@ const postgres = new Postgres("postgres", {
   hostPort: config.postgresPort,
   protectData: config.protectData,
   superuserPassword: secrets.superuserPassword,
-  pgbackrest: {
-    // MinIO by container name on the stack network (the stack CA's certificate names it).
-    config: renderPgbackrestConf({
-      s3Endpoint: minioHost,
-      s3Port: MINIO_PORT,
-      bucket: config.backupBucket,
-      region: MINIO_REGION,
-      retentionDays: config.backupRetentionDays,
-      pgDataDir: POSTGRES_DATA_DIR,
-    }),
-    // pgBackRest's own MinIO user (its repository path only), never MinIO's root.
-    secrets: pulumi
-      .all([minio.pgbackrestAccessKey, minio.pgbackrestSecretKey, secrets.pgbackrestCipherPass])
-      .apply(([s3Key, s3KeySecret, cipherPass]) => renderPgbackrestSecrets({ s3Key, s3KeySecret, cipherPass })),
-    caCertificate: pki.caCertificate,
-  },
+  pgbackrest: { config: pgbackrestConfig, secrets: pgbackrestSecrets, caCertificate: pki.caCertificate },
   tls: { certificatePem: pki.servers.postgres.certificatePem, privateKeyPem: pki.servers.postgres.privateKeyPem, caCertificate: pki.caCertificate },
-  // Backups and the restore drill, run by cron in the container (pgBackRest needs PGDATA's host).
-  crontab: renderCrontab(config.schedules),
+  // The backups, run by cron in the container (pgBackRest needs PGDATA's host); the drill has its own.
+  crontab: renderCrontab(config.schedules, POSTGRES_CRON_JOBS),
   // The user before the server: archive_command uses it from the first WAL segment on.
   startAfter: [minio.container, minio.pgbackrestUser],
 });
@@ -158,7 +160,7 @@ new DatabaseRepair(
 );
 
 // The partitions job, run by pg_cron inside the database once its function exists.
-new Schedules("schedules", {
+const schedules = new Schedules("schedules", {
   host: postgres.adminHost,
   port: postgres.adminPort,
   superuser: SUPERUSER,
@@ -273,6 +275,32 @@ const monitoring = new Monitoring(
   { dependsOn: [pgbouncer, ...monitoringGrants] },
 );
 
+// The restore drill, in a container of its own so a drill never takes the live server's memory or
+// CPUs; it reads the live server as its own role, once the stanza exists and the tables do.
+const restoreDrill = new RestoreDrill("restore-drill", {
+  ...common,
+  image: images.postgres,
+  imageId: postgres.imageId,
+  memoryBytes: config.restoreDrillMemoryBytes,
+  cpus: config.restoreDrillCpus,
+  live: { host: postgres.internalHost, port: POSTGRES_PORT },
+  role: DRILL_ROLE,
+  password: database.passwords[DRILL_ROLE],
+  caCertificate: pki.caCertificate,
+  // Its own MinIO user, read only: a drill restores and verifies, it never writes to the repository.
+  pgbackrest: {
+    config: pgbackrestConfig,
+    secrets: pulumi
+      .all([minio.drillAccessKey, minio.drillSecretKey, secrets.pgbackrestCipherPass])
+      .apply(([s3Key, s3KeySecret, cipherPass]) => renderPgbackrestSecrets({ s3Key, s3KeySecret, cipherPass })),
+  },
+  crontab: renderCrontab(config.schedules, DRILL_CRON_JOBS),
+  admin: { host: postgres.adminHost, port: postgres.adminPort, user: SUPERUSER, password: postgres.superuserPassword },
+  // pg_cron's schema too (schedules): the drill locks its tables.
+  dependsOn: [database.roles[DRILL_ROLE], ...database.ready, migrations.migrations, stanza, minio.drillUser, schedules.partitionsJob],
+  dataVolume: postgres.volume,
+});
+
 /** Where to connect; no password here (see `credentials`). */
 export const endpoints = {
   // Always 127.0.0.1 (kryonix:publishPostgres accepts only true); applications use PgBouncer.
@@ -309,6 +337,8 @@ export const dockerNetwork = network.name;
 /** What `npm run backup`, `backup:status` and `restore` work with; no secret. */
 export const backup = {
   container: postgres.containerName,
+  /** Where the restore drill runs (`npm run backup:verify`, the schedule). */
+  drillContainer: restoreDrill.containerName,
   stanza: stanza.stanza,
   bucket: minio.bucketName,
   retentionFullDays: config.backupRetentionDays,

@@ -5,6 +5,7 @@ import { throwProblems } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { pgbouncerPoolSizes, renderPgbouncerAuthFunctionSql } from "../lib/pgbouncer";
 import { ALTERNATING_ROLES, isAlternating, loginUsers, twinOf } from "../lib/rotation";
+import { DRILL_ROLE } from "../lib/drill";
 import { writeCaFile } from "../lib/tls-files";
 import type { RoleSecret } from "./secrets";
 import { SqlScript } from "./sql-script";
@@ -19,11 +20,20 @@ export const APP_ROLE = "kryonix_app";
 export const READONLY_ROLE = "metabase_readonly";
 export const MONITOR_ROLE = "kryonix_monitor";
 export const PGBOUNCER_ROLE = "kryonix_pgbouncer";
+/**
+ * The restore drill's login (components/restore-drill.ts). It reads no table: row counts and
+ * checksums come from kryonix.drill_table_sums() (lib/drill.ts drillGrantsSql), not from
+ * pg_read_all_data, which would also let it read pg_authid's password verifiers. It may take the
+ * drill's SHARE locks (pg_maintain: PostgreSQL 17 lets MAINTAIN take any lock mode, SELECT only
+ * ACCESS SHARE; USAGE on the schemas to name the tables), and writes no table: the runs it records
+ * go through kryonix.record_job_run.
+ */
+export { DRILL_ROLE };
 /** The schema holding PgBouncer's SECURITY DEFINER lookup function (auth_query). */
 export const PGBOUNCER_AUTH_SCHEMA = "pgbouncer";
 
 /** Roles that log in; each gets a generated password. */
-export const LOGIN_ROLES = [MIGRATOR_ROLE, APP_ROLE, READONLY_ROLE, MONITOR_ROLE, PGBOUNCER_ROLE] as const;
+export const LOGIN_ROLES = [MIGRATOR_ROLE, APP_ROLE, READONLY_ROLE, MONITOR_ROLE, PGBOUNCER_ROLE, DRILL_ROLE] as const;
 export type LoginRole = (typeof LOGIN_ROLES)[number];
 /**
  * Every user that logs in: the login roles, and the twin `<role>_b` of each role whose clients live
@@ -107,6 +117,7 @@ export const EXTENSIONS = ["pg_stat_statements", "pgaudit"] as const;
 export const ROLE_MEMBERSHIPS: Readonly<Record<string, readonly string[]>> = {
   [MIGRATOR_ROLE]: [OWNER_ROLE],
   [MONITOR_ROLE]: ["pg_monitor"],
+  [DRILL_ROLE]: ["pg_maintain"],
 };
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -126,6 +137,8 @@ export function roleConnectionLimits(maxConnections: number): Record<LoginRole, 
     [READONLY_ROLE]: pool,
     [MONITOR_ROLE]: 10,
     [PGBOUNCER_ROLE]: pool,
+    // One drill at a time, one session at a time: room for it, its run record and a DBA's check.
+    [DRILL_ROLE]: 3,
   };
 }
 
@@ -301,6 +314,7 @@ export class Database extends pulumi.ComponentResource {
     const readonly = loginRole(READONLY_ROLE);
     const monitor = loginRole(MONITOR_ROLE, memberships(MONITOR_ROLE));
     const pgbouncer = loginRole(PGBOUNCER_ROLE);
+    const drill = loginRole(DRILL_ROLE, memberships(DRILL_ROLE));
     const byRole = { [MIGRATOR_ROLE]: migrator, [APP_ROLE]: app, [READONLY_ROLE]: readonly };
     // Each twin: a member of its role (INHERIT: the role's grants) that becomes the role at login
     // (SET role), with the role's connection limit. Not a NOLOGIN group with two new users: the
@@ -317,6 +331,7 @@ export class Database extends pulumi.ComponentResource {
       [MONITOR_ROLE]: monitor,
       [PGBOUNCER_ROLE]: pgbouncer,
       ...Object.fromEntries(ALTERNATING_ROLES.map((role, i) => [twinOf(role), twins[i]])),
+      [DRILL_ROLE]: drill,
     };
 
     const database = new postgresql.Database(
@@ -363,6 +378,7 @@ export class Database extends pulumi.ComponentResource {
       [READONLY_ROLE, readonly],
       [MONITOR_ROLE, monitor],
       [PGBOUNCER_ROLE, pgbouncer],
+      [DRILL_ROLE, drill],
     ] as const) {
       serially(
         (o) =>
@@ -404,6 +420,17 @@ export class Database extends pulumi.ComponentResource {
         }
       }
     }
+    // The drill's role names every table in its LOCK TABLE: USAGE on each schema, nothing on the tables.
+    for (const schema of SCHEMAS) {
+      serially(
+        (o) =>
+          new postgresql.Grant(
+            `${name}-${DRILL_ROLE}-${schema}-usage`,
+            { database: database.name, schema: schemas[schema].name, role: drill.name, objectType: "schema", privileges: ["USAGE"] },
+            o,
+          ),
+      );
+    }
     // The monitoring views live in audit; SELECT on them is granted after the DDL (see monitoringGrant).
     serially(
       (o) =>
@@ -434,13 +461,14 @@ export class Database extends pulumi.ComponentResource {
             ca,
           })),
         ),
-        sql: renderPgbouncerAuthFunctionSql(PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE),
+        // The drill's role logs in directly from its own container, never through the pooler.
+        sql: renderPgbouncerAuthFunctionSql(PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE, [DRILL_ROLE]),
         destroySql: `DROP SCHEMA IF EXISTS "${PGBOUNCER_AUTH_SCHEMA}" CASCADE`,
       },
       { parent: this, dependsOn: [args.server, database, pgbouncer], deletedWith: args.dataVolume },
     );
 
-    this.ready = [owner, migrator, app, readonly, monitor, pgbouncer, ...twins, database, ...Object.values(schemas), ...grants, ...extensions, this.pgbouncerAuth];
+    this.ready = [owner, migrator, app, readonly, monitor, pgbouncer, drill, ...twins, database, ...Object.values(schemas), ...grants, ...extensions, this.pgbouncerAuth];
     this.registerOutputs({ name: this.name, grants: grants.length, extensions: extensions.length });
   }
 

@@ -16,7 +16,7 @@ import {
 } from "../lib/containers";
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
-import { NONCURRENT_VERSION_DAYS, PGBACKREST_MINIO_POLICY, PGBACKREST_MINIO_USER, bucketNameProblems, pgbackrestPolicy } from "../lib/minio-policy";
+import { DRILL_MINIO_POLICY, DRILL_MINIO_USER, NONCURRENT_VERSION_DAYS, PGBACKREST_MINIO_POLICY, PGBACKREST_MINIO_USER, bucketNameProblems, pgbackrestPolicy } from "../lib/minio-policy";
 import { MinioBucket } from "./minio-bucket";
 import { MinioUser } from "./minio-user";
 
@@ -50,6 +50,8 @@ export interface MinioArgs extends ServiceContainerArgs {
   bucket: string;
   /** pgBackRest's own user: its secret key (Secrets) and the repository path in the bucket, all its policy allows. */
   pgbackrest: { secretKey: pulumi.Input<string>; repoPath: string };
+  /** The restore drill's user (Secrets): the same path, read only. */
+  drill: { secretKey: pulumi.Input<string> };
 }
 
 /** Throws one error naming every argument that cannot work. Pure. */
@@ -86,6 +88,9 @@ export class Minio extends pulumi.ComponentResource {
   public readonly pgbackrestUser: MinioUser;
   public readonly pgbackrestAccessKey: pulumi.Output<string>;
   public readonly pgbackrestSecretKey: pulumi.Output<string>;
+  public readonly drillUser: MinioUser;
+  public readonly drillAccessKey: pulumi.Output<string>;
+  public readonly drillSecretKey: pulumi.Output<string>;
 
   constructor(name: string, args: MinioArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Minio", name, {}, opts);
@@ -147,23 +152,28 @@ export class Minio extends pulumi.ComponentResource {
     );
     this.bucketName = this.bucket.bucket;
 
-    this.pgbackrestUser = new MinioUser(
-      `${name}-pgbackrest-user`,
-      {
-        endpoint: `https://${LOOPBACK}:${args.apiPort}`,
-        caCertificatePem: args.caCertificate,
-        adminAccessKey: this.rootUser,
-        adminSecretKey: this.rootPassword,
-        accessKey: PGBACKREST_MINIO_USER,
-        secretKey: pulumi.secret(args.pgbackrest.secretKey),
-        policyName: PGBACKREST_MINIO_POLICY,
-        policy: pgbackrestPolicy(args.bucket, args.pgbackrest.repoPath),
-      },
-      // Like the bucket, the user lives in the volume.
-      { parent: this, dependsOn: [this.bucket], deletedWith: this.volume },
-    );
+    const user = (id: string, accessKey: string, secretKey: pulumi.Input<string>, policyName: string, policy: string) =>
+      new MinioUser(
+        `${name}-${id}`,
+        {
+          endpoint: `https://${LOOPBACK}:${args.apiPort}`,
+          caCertificatePem: args.caCertificate,
+          adminAccessKey: this.rootUser,
+          adminSecretKey: this.rootPassword,
+          accessKey,
+          secretKey: pulumi.secret(secretKey),
+          policyName,
+          policy,
+        },
+        // Like the bucket, the users live in the volume.
+        { parent: this, dependsOn: [this.bucket], deletedWith: this.volume },
+      );
+    this.pgbackrestUser = user("pgbackrest-user", PGBACKREST_MINIO_USER, args.pgbackrest.secretKey, PGBACKREST_MINIO_POLICY, pgbackrestPolicy(args.bucket, args.pgbackrest.repoPath));
     this.pgbackrestAccessKey = this.pgbackrestUser.accessKey;
     this.pgbackrestSecretKey = pulumi.secret(this.pgbackrestUser.secretKey);
+    this.drillUser = user("drill-user", DRILL_MINIO_USER, args.drill.secretKey, DRILL_MINIO_POLICY, pgbackrestPolicy(args.bucket, args.pgbackrest.repoPath, true));
+    this.drillAccessKey = this.drillUser.accessKey;
+    this.drillSecretKey = pulumi.secret(this.drillUser.secretKey);
 
     this.registerOutputs({ containerName: this.containerName, apiPort: this.apiPort, consolePort: this.consolePort, bucket: this.bucketName });
   }

@@ -140,6 +140,8 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly adminHost: string = LOOPBACK;
   public readonly adminPort: number;
   public readonly maxConnections: number;
+  /** The image's ID, which the restore drill's container runs too. */
+  public readonly imageId: pulumi.Output<string>;
 
   constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Postgres", name, {}, opts);
@@ -168,6 +170,7 @@ export class Postgres extends pulumi.ComponentResource {
       { name: args.image, keepLocally: true },
       { parent: this },
     );
+    this.imageId = image.imageId;
 
     this.container = new docker.Container(
       name,

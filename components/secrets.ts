@@ -65,6 +65,8 @@ export class Secrets extends pulumi.ComponentResource {
   public readonly prometheusPasswordHash: pulumi.Output<string>;
   /** The secret key of pgBackRest's own MinIO user (40: MinIO's longest secret key). */
   public readonly pgbackrestS3SecretKey: pulumi.Output<string>;
+  /** The secret key of the restore drill's read-only MinIO user. */
+  public readonly drillS3SecretKey: pulumi.Output<string>;
 
   constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:Secrets", name, {}, opts);
@@ -108,6 +110,7 @@ export class Secrets extends pulumi.ComponentResource {
     this.prometheusPassword = pulumi.secret(prometheus.result);
     this.prometheusPasswordHash = pulumi.secret(prometheus.bcryptHash);
     this.pgbackrestS3SecretKey = password("pgbackrest-s3-secret-key", 40);
+    this.drillS3SecretKey = password("drill-s3-secret-key", 40);
     this.registerOutputs({});
   }
 }

@@ -21,6 +21,13 @@ import {
 
 export const SERVICES = ["postgres", "pgbouncer", "pgadmin", "minio", "proxy", "prometheus", "postgres-exporter", "pgbouncer-exporter"] as const;
 export type Service = (typeof SERVICES)[number];
+/**
+ * Containers that run another service's image: the restore drill runs the postgres image, in a
+ * container of its own so a drill never competes with the live server for its memory and CPUs.
+ */
+export const DERIVED_CONTAINERS = ["restore-drill"] as const;
+/** What `kryonix-<stack>-<name>` may name: a service (one image each) or a derived container. */
+export type StackContainer = Service | (typeof DERIVED_CONTAINERS)[number];
 
 const STACK_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 const STACK_ALLOWED = "1 to 31 characters: lower-case letters, digits and '-', starting with a letter or digit";
@@ -37,6 +44,9 @@ export interface StackConfig {
   proxyMemoryBytes: number;
   /** Prometheus' memory limit; the two exporters get EXPORTER_MEMORY each. */
   prometheusMemoryBytes: number;
+  /** The restore drill container's limits (its scratch server and pgBackRest's restore). */
+  restoreDrillMemoryBytes: number;
+  restoreDrillCpus: number;
   /** Host port for PostgreSQL, bound on 127.0.0.1 only. */
   postgresPort: number;
   /**
@@ -89,7 +99,7 @@ export interface StackConfig {
 }
 
 /** The login roles whose passwords the stack generates (components/database.ts LOGIN_ROLES; a unit test keeps them equal). */
-export const ROTATABLE_ROLES = ["kryonix_migrator", "kryonix_app", "metabase_readonly", "kryonix_monitor", "kryonix_pgbouncer"] as const;
+export const ROTATABLE_ROLES = ["kryonix_migrator", "kryonix_app", "metabase_readonly", "kryonix_monitor", "kryonix_pgbouncer", "kryonix_drill"] as const;
 
 /** Every key the stack reads, in the order problems are reported. */
 export const CONFIG_KEYS = [
@@ -100,6 +110,8 @@ export const CONFIG_KEYS = [
   "minioMemory",
   "proxyMemory",
   "prometheusMemory",
+  "restoreDrillMemory",
+  "restoreDrillCpus",
   "postgresPort",
   "publishPostgres",
   "pgbouncerPort",
@@ -150,7 +162,7 @@ export const PUBLISH_POSTGRES_ALLOWED =
 
 const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "prometheusPort"] as const;
 
-const MEMORY_KEYS = ["postgresMemory", "pgbouncerMemory", "pgadminMemory", "minioMemory", "proxyMemory", "prometheusMemory"] as const;
+const MEMORY_KEYS = ["postgresMemory", "pgbouncerMemory", "pgadminMemory", "minioMemory", "proxyMemory", "prometheusMemory", "restoreDrillMemory"] as const;
 type MemoryKey = (typeof MEMORY_KEYS)[number];
 
 // Containers below these limits get OOM-killed at start, far from the setting
@@ -162,6 +174,8 @@ const MEMORY_MINIMUMS: Readonly<Record<MemoryKey, number>> = {
   minioMemory: 128 * MiB,
   proxyMemory: 16 * MiB,
   prometheusMemory: 64 * MiB,
+  // pgBackRest's restore and a scratch server with 32 MB of shared buffers.
+  restoreDrillMemory: 256 * MiB,
 };
 
 const DEFAULTS = {
@@ -171,7 +185,10 @@ const DEFAULTS = {
   minioMemory: 512 * MiB,
   proxyMemory: 64 * MiB,
   prometheusMemory: 256 * MiB,
+  // Half the live server's default, so a drill's WAL replay and amcheck leave the server a core.
+  restoreDrillMemory: 512 * MiB,
   postgresCpus: 2,
+  restoreDrillCpus: 1,
   postgresPort: 15432,
   pgbouncerPort: 16432,
   pgadminPort: 15050,
@@ -236,10 +253,11 @@ function checkStackName(stack: string): void {
 }
 
 /** `kryonix-<stack>-<service>`: the Docker name of a service's container, volume, etc. */
-export function resourceName(stack: string, service: Service): string {
+export function resourceName(stack: string, service: StackContainer): string {
   checkStackName(stack);
-  if (!(SERVICES as readonly string[]).includes(service)) {
-    throw new Error(invalid("service", service, `one of ${SERVICES.join(", ")}`));
+  const known: readonly string[] = [...SERVICES, ...DERIVED_CONTAINERS];
+  if (!known.includes(service)) {
+    throw new Error(invalid("service", service, `one of ${known.join(", ")}`));
   }
   return `kryonix-${stack}-${service}`;
 }
@@ -458,6 +476,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     MEMORY_KEYS.map((key) => [key, read.size(key, DEFAULTS[key], MEMORY_MINIMUMS[key])]),
   ) as Record<MemoryKey, number | undefined>;
   const cpus = read.number("postgresCpus", DEFAULTS.postgresCpus, MIN_CPUS, MAX_CPUS, false);
+  const drillCpus = read.number("restoreDrillCpus", DEFAULTS.restoreDrillCpus, MIN_CPUS, MAX_CPUS, false);
   const ports = Object.fromEntries(PORT_KEYS.map((key) => [key, read.port(key, DEFAULTS[key])])) as Record<
     (typeof PORT_KEYS)[number],
     number | undefined
@@ -537,6 +556,8 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     minioMemoryBytes: memories.minioMemory!,
     proxyMemoryBytes: memories.proxyMemory!,
     prometheusMemoryBytes: memories.prometheusMemory!,
+    restoreDrillMemoryBytes: memories.restoreDrillMemory!,
+    restoreDrillCpus: drillCpus!,
     postgresPort: ports.postgresPort!,
     publishPostgres: publishPostgres!,
     pgbouncerPort: ports.pgbouncerPort!,

@@ -186,6 +186,34 @@ const ROLE_EXPECTATIONS: readonly RoleExpectation[] = [
     sessions: [{ path: "pgbouncer-admin", login: "allowed", config: { pool_mode: "transaction" } }],
   },
   {
+    // The restore drill's role: reads no row (its sums come from a SECURITY DEFINER function), writes nothing, never through the pooler.
+    role: "kryonix_drill",
+    sessions: [
+      {
+        path: "direct",
+        login: "allowed",
+        probes: [
+          { kind: "member", role: "pg_read_all_data", allowed: false },
+          { kind: "member", role: "pg_maintain", allowed: true },
+          { kind: "select", schema: "auth", allowed: false },
+          {
+            kind: "statement",
+            action: "sum every table through kryonix.drill_table_sums()",
+            sql: "SELECT count(*)::int AS tables FROM kryonix.drill_table_sums()",
+            allowed: true,
+          },
+          { kind: "insert", schema: "core", allowed: false },
+          { kind: "privilege", privilege: "UPDATE", schema: "core", allowed: false },
+          { kind: "privilege", privilege: "DELETE", schema: "audit", allowed: false },
+          { kind: "create", schemas: ["public", ...MANAGED_SCHEMAS], allowed: false },
+          { kind: "statement", action: "switch WAL", sql: "SELECT pg_catalog.pg_switch_wal()", allowed: true },
+          { kind: "statement", action: "read pg_authid", sql: "SELECT 1 FROM pg_catalog.pg_authid LIMIT 1", allowed: false },
+        ],
+      },
+      { path: "pgbouncer", login: "refused" },
+    ],
+  },
+  {
     role: "postgres",
     sessions: [
       { path: "direct", login: "allowed", probes: [] },

@@ -1,6 +1,6 @@
 import type { ContainerArgs } from "@pulumi/docker";
 import type { Input } from "@pulumi/pulumi";
-import { resourceName, type Service } from "./config";
+import { resourceName, type StackContainer } from "./config";
 import { invalid } from "./messages";
 import { MiB } from "./size";
 
@@ -30,7 +30,7 @@ export const LOG_DRIVER = "json-file";
 /** json-file rotation: at most 5 files of 10 MiB per container. */
 export const LOG_OPTS: Readonly<Record<string, string>> = { "max-size": "10m", "max-file": "5" };
 
-export function labels(stack: string, service: Service): { label: string; value: string }[] {
+export function labels(stack: string, service: StackContainer): { label: string; value: string }[] {
   return [
     { label: "com.kryonix.stack", value: stack },
     { label: "com.kryonix.service", value: service },
@@ -129,7 +129,7 @@ export interface ServiceContainerArgs {
  * The problems with what every service component takes: a stack name that makes valid Docker names,
  * and a memory limit of at least `minMemoryBytes`. `label` prefixes the argument names ("Minio"). Pure.
  */
-export function serviceArgsProblems(args: ServiceContainerArgs, service: Service, label: string, minMemoryBytes: number): string[] {
+export function serviceArgsProblems(args: ServiceContainerArgs, service: StackContainer, label: string, minMemoryBytes: number): string[] {
   const problems: string[] = [];
   try {
     resourceName(args.stack, service);
@@ -150,7 +150,7 @@ export function serviceArgsProblems(args: ServiceContainerArgs, service: Service
  */
 export function serviceContainerArgs(
   args: ServiceContainerArgs,
-  service: Service,
+  service: StackContainer,
   image: Input<string>,
   ports: ReadonlyArray<{ internal: number; external: number }>,
 ): ContainerArgs {

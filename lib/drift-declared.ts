@@ -5,6 +5,7 @@
  */
 import {
   DATABASE_NAME,
+  DRILL_ROLE,
   EXTENSIONS,
   LOGIN_ROLES,
   METABASE_MONITORING_VIEWS,
@@ -37,6 +38,8 @@ export function declaredDatabase(files: readonly MigrationFile[]): Declared {
   // Database.monitoringGrant: the monitoring views in audit.
   grants.push({ role: MONITOR_ROLE, schema: "audit", objectType: "table", privileges: ["SELECT"], objects: MONITORING_VIEWS });
   grants.push({ role: READONLY_ROLE, schema: "audit", objectType: "table", privileges: ["SELECT"], objects: METABASE_MONITORING_VIEWS });
+  // The restore drill's role: USAGE on every managed schema (its LOCK TABLE names the tables).
+  for (const schema of SCHEMAS) grants.push({ role: DRILL_ROLE, schema, objectType: "schema", privileges: ["USAGE"] });
   const sql = sqlObjects(files);
   const roles: Declared["roles"] = { [OWNER_ROLE]: { login: false, memberOf: [...(ROLE_MEMBERSHIPS[OWNER_ROLE] ?? [])] } };
   for (const role of LOGIN_ROLES) roles[role] = { login: true, memberOf: [...(ROLE_MEMBERSHIPS[role] ?? [])] };

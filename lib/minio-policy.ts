@@ -29,14 +29,18 @@ export function bucketNameProblems(name: unknown, setting = "bucket"): string[] 
 export const PGBACKREST_MINIO_USER = "kryonix-pgbackrest";
 /** The policy attached to it. */
 export const PGBACKREST_MINIO_POLICY = "kryonix-pgbackrest";
+/** The restore drill's MinIO user and policy: the same repository, read only (restore and verify write nothing there). */
+export const DRILL_MINIO_USER = "kryonix-drill";
+export const DRILL_MINIO_POLICY = "kryonix-drill";
 
 /**
  * The IAM policy (JSON text, stable key order so it never shows as a change) that lets pgBackRest
  * work on `<bucket>/<prefix>/` and nothing else: list that prefix, read, write and delete objects
  * under it, abort its own multipart uploads. No bucket creation or deletion, no versioning or
- * lifecycle change, no other bucket, no admin API. Pure.
+ * lifecycle change, no other bucket, no admin API. With `readOnly` (the restore drill's user):
+ * list and read only. Pure.
  */
-export function pgbackrestPolicy(bucket: string, repoPath: string): string {
+export function pgbackrestPolicy(bucket: string, repoPath: string, readOnly = false): string {
   const problems = bucketNameProblems(bucket, "pgbackrestPolicy bucket");
   const prefix = repoPath.replace(/^\/+|\/+$/g, "");
   if (!/^[a-zA-Z0-9._-]+(\/[a-zA-Z0-9._-]+)*$/.test(prefix)) problems.push(invalid("pgbackrestPolicy repoPath", repoPath, "a path such as /pgbackrest"));
@@ -52,7 +56,7 @@ export function pgbackrestPolicy(bucket: string, repoPath: string): string {
       },
       {
         Effect: "Allow",
-        Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+        Action: readOnly ? ["s3:GetObject"] : ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
         Resource: [`arn:aws:s3:::${bucket}/${prefix}/*`],
       },
     ],

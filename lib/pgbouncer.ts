@@ -186,13 +186,16 @@ function quoteIdent(name: string): string {
  * SQL creating `<schema>.get_auth(p_usename text)`, the function auth_query
  * calls. It must be run by a superuser (it reads pg_authid as SECURITY
  * DEFINER) in the database PgBouncer serves. Only the lookup role may execute
- * it. It never returns the secret of a superuser, a role without LOGIN or an expired role (so the
- * pooler cannot be used to log in as postgres): for those, and for names no role has, it returns
+ * it. It never returns the secret of a superuser, a role without LOGIN, an expired role (so the
+ * pooler cannot be used to log in as postgres) or a role of `directOnly` (the restore drill's,
+ * which logs in directly from its own container): for those, and for names no role has, it returns
  * a decoy verifier, so PgBouncer answers "SASL authentication failed" as for a wrong password.
  */
-export function renderPgbouncerAuthFunctionSql(schema: string, lookupRole: string): string {
+export function renderPgbouncerAuthFunctionSql(schema: string, lookupRole: string, directOnly: readonly string[] = []): string {
   checkIdentifier("pgbouncer auth schema", schema);
   checkIdentifier("pgbouncer auth lookup role", lookupRole);
+  for (const r of directOnly) checkIdentifier("pgbouncer auth direct-only role", r);
+  const direct = directOnly.length ? `\n      AND a.rolname <> ALL (ARRAY[${directOnly.map((r) => `'${r}'`).join(", ")}]::name[])` : "";
   const s = quoteIdent(schema);
   const role = quoteIdent(lookupRole);
   return `CREATE SCHEMA IF NOT EXISTS ${s};
@@ -211,7 +214,7 @@ AS $get_auth$
     FROM pg_catalog.pg_authid AS a
     WHERE a.rolname = p_usename
       AND a.rolcanlogin
-      AND NOT a.rolsuper
+      AND NOT a.rolsuper${direct}
       AND (a.rolvaliduntil IS NULL OR a.rolvaliduntil > pg_catalog.now())
   ), k AS (
     -- A decoy for any other name: a SCRAM verifier no password matches, stable per name (its

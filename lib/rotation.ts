@@ -16,7 +16,7 @@ import { invalid } from "./messages";
 /** Roles whose clients live outside the stack: two login users each. */
 export const ALTERNATING_ROLES = ["kryonix_migrator", "kryonix_app", "metabase_readonly"] as const;
 /** Roles whose only consumers are the stack's own containers: one login user, rolled in the same up. */
-export const SINGLE_USER_ROLES = ["kryonix_monitor", "kryonix_pgbouncer"] as const;
+export const SINGLE_USER_ROLES = ["kryonix_monitor", "kryonix_pgbouncer", "kryonix_drill"] as const;
 
 export const TWIN_SUFFIX = "_b";
 

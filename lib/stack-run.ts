@@ -123,6 +123,8 @@ export interface BackupTarget {
   stack: string;
   /** The postgres container, where pgbackrest.conf and its secrets are. */
   container: string;
+  /** The restore drill's container (null from a stack brought up before it existed). */
+  drillContainer: string | null;
   network: string;
   retentionFullDays: number;
   archiveTimeoutSeconds: number;
@@ -139,12 +141,13 @@ export interface BackupTarget {
 export function backupTargetFrom(stack: string, outputs: unknown): BackupTarget {
   const o = outputs as StackOutputs & {
     dockerNetwork?: string;
-    backup?: { container: string; retentionFullDays: number; archiveTimeoutSeconds: number; schedules?: JobSchedules };
+    backup?: { container: string; drillContainer?: string; retentionFullDays: number; archiveTimeoutSeconds: number; schedules?: JobSchedules };
   };
   if (!o.backup || !o.dockerNetwork) throw new Error(`stack ${stack} has no backup output: run \`npm run up -- --stack ${stack}\` with this version first`);
   return {
     stack,
     container: o.backup.container,
+    drillContainer: o.backup.drillContainer ?? null,
     network: o.dockerNetwork,
     retentionFullDays: o.backup.retentionFullDays,
     archiveTimeoutSeconds: o.backup.archiveTimeoutSeconds,

@@ -1,8 +1,9 @@
 /**
  * `npm run backup:verify [-- --stack NAME] [--json]`: the restore drill, now. Runs kryonix-drill
- * (images/postgres/drill.sh) inside the stack's postgres container through kryonix-job, exactly as
- * the weekly schedule does: restore the latest backup plus WAL to a fresh restore point into a
- * scratch server, compare every table with the live database (row counts and checksums), amcheck
+ * (images/postgres/drill.sh) inside the stack's restore drill container through kryonix-job,
+ * exactly as the weekly schedule does: restore the latest backup plus WAL to a fresh restore point
+ * into a scratch server there, compare every table with the live database (row counts and
+ * checksums, over TLS as the drill's role), amcheck
  * every B-tree index, `pgbackrest verify`, remove the scratch copy, record the run (backup:status
  * shows it). Its progress is on stderr; the report (text, or the JSON with --json) on stdout.
  * Exit code: 0 when everything matched; 1 on any mismatch or failure; 2 for bad arguments or a
@@ -18,11 +19,12 @@ function main(): number {
   try {
     options = parseVerifyArgs(process.argv.slice(2));
     stack = readBackupTarget(options.stack);
+    if (!stack.target.drillContainer) throw new Error(`stack ${options.stack} has no restore drill container: run \`npm run up -- --stack ${options.stack}\` with this version first`);
   } catch (err) {
     process.stderr.write(`backup:verify: ${(err as Error).message}\n`);
     return 2;
   }
-  const args = drillExecArgs(stack.target.container);
+  const args = drillExecArgs(stack.target.drillContainer);
   process.stderr.write(`[backup:verify] docker ${args.join(" ")}\n`);
   const r = spawnSync("docker", args, { env: stack.env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 16 * 1024 * 1024 });
   const report = parseDrillOutput(r.stdout ?? "");

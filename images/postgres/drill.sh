@@ -1,31 +1,49 @@
 #!/bin/bash
-# kryonix-drill: the restore drill, as postgres inside the postgres container (`npm run
-# backup:verify`, and the weekly schedule through kryonix-job). Prints its progress on stderr and
-# one JSON report as the last line of stdout; exit 0 when everything matched, 1 otherwise.
+# kryonix-drill: the restore drill, as postgres inside the stack's restore drill container
+# (components/restore-drill.ts: the postgres image, limits of its own, no published port), run by
+# `npm run backup:verify` and by the weekly schedule, both through kryonix-job. Prints its progress
+# on stderr and one JSON report as the last line of stdout; exit 0 when everything matched, 1
+# otherwise.
+#
+# The live server is reached over the stack network, TLS verify-full against the stack CA, as the
+# drill's own role (kryonix_drill: pg_maintain and USAGE on the schemas for the SHARE locks,
+# EXECUTE on pg_create_restore_point, pg_switch_wal and kryonix.drill_table_sums; no SELECT on any
+# table; its password in a pgpass file), from /etc/kryonix/drill.conf. The drill container holds no
+# superuser password.
 #
 # 1. A comparison point on the live server, in one REPEATABLE READ transaction of the compared
 #    database: SHARE locks on every table (they wait for running writers and hold new ones back),
 #    the transaction's snapshot, a named restore point (pg_create_restore_point), then the locks
 #    are dropped (ROLLBACK TO SAVEPOINT) while the snapshot stays. So the snapshot sees exactly the
 #    commits that precede the restore point in the WAL, and writers wait only for that instant.
-#    Every table's row count and checksum are then read in that snapshot.
+#    Every table's row count and checksum are then read in that snapshot, by
+#    kryonix.drill_table_sums() (SECURITY DEFINER: every row, row-level security included).
 # 2. The WAL holding the restore point is switched out and waited for in the archive.
-# 3. pgbackrest restore of the latest backup into a scratch directory, recovery to the restore
-#    point, promoted; a scratch server on a private socket (no TCP), small memory, no preload.
+# 3. pgbackrest restore of the latest backup into a scratch directory of the drill container's own
+#    filesystem (/var/lib/postgresql/drill), recovery to the restore point, promoted; a scratch
+#    server on a private socket (no TCP), small memory, no preload, archive_mode off (the copy
+#    never pushes to the repository).
 # 4. The same row counts and checksums in the copy, compared table by table (the same tables, the
 #    same counts, the same checksums); amcheck's bt_index_check (heapallindexed) on every B-tree
 #    index of every database of the copy; `pgbackrest verify` on the repository.
 # 5. The scratch server is stopped and its directory removed, whatever happened.
 #
 # A table's checksum is the sum of the first 64 bits of md5(row::text) over its rows: independent
-# of row order, constant memory. Unlogged tables are compared too: they are not in the WAL, so a
-# restore brings them back empty, and the report says so.
+# of row order, constant memory; kryonix.drill_table_sums() (lib/drill.ts) computes it, on both
+# sides. Unlogged tables are compared too: they are not in the WAL, so a restore brings them back
+# empty, and the report says so.
 set -Eeuo pipefail
 umask 077
 
-DB=${KRYONIX_DRILL_DATABASE:-kryonix_saas}
+CONF=/etc/kryonix/drill.conf
+[ -r "$CONF" ] || { echo "kryonix-drill: no $CONF: run the drill in the stack's restore drill container" >&2; exit 2; }
+# shellcheck source=/dev/null
+. "$CONF"
+DB=${KRYONIX_DRILL_DATABASE:?}
 STANZA=kryonix
-LIVE_SOCKET=/run/postgresql
+SCRATCH=/var/lib/postgresql/drill
+# The private copy kryonix-drill-service made of the uploaded password file (libpq wants 0600).
+export PGPASSFILE=/run/postgresql/kryonix/drill.pgpass
 ARCHIVE_DEADLINE=${KRYONIX_DRILL_ARCHIVE_DEADLINE:-300}
 export PATH=/usr/lib/postgresql/17/bin:$PATH PGTZ=UTC PGDATESTYLE=ISO PGOPTIONS="-c extra_float_digits=3 -c bytea_output=hex -c IntervalStyle=postgres"
 
@@ -34,7 +52,7 @@ log() { printf '%s [kryonix-drill] %s\n' "$(date -u +%FT%TZ)" "$*" >&2; }
 t0=$(date +%s)
 started=$(date -u +%FT%TZ)
 point="kryonix-drill-$(date -u +%Y%m%dT%H%M%SZ)"
-work=$(mktemp -d /var/lib/postgresql/kryonix-drill.XXXXXX)
+work=$(mktemp -d "$SCRATCH/kryonix-drill.XXXXXX")
 data=$work/data
 sock=$work/socket
 mkdir -m 0700 "$data" "$sock"
@@ -46,7 +64,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-live() { psql -XAtq -v ON_ERROR_STOP=1 -h "$LIVE_SOCKET" "$@"; }
+# live DATABASE [psql options]: the live server as the drill's role, TLS verify-full.
+live() {
+  local db=$1
+  shift
+  psql -XAtq -v ON_ERROR_STOP=1 "host=$KRYONIX_LIVE_HOST port=$KRYONIX_LIVE_PORT dbname=$db user=$KRYONIX_LIVE_USER sslmode=verify-full sslrootcert=$KRYONIX_LIVE_CA connect_timeout=30 application_name=kryonix-drill" "$@"
+}
 copy() { psql -XAtq -v ON_ERROR_STOP=1 -h "$sock" "$@"; }
 
 # On any failure: a report that says at which stage and why, built by the live server's JSON
@@ -56,7 +79,7 @@ failed() {
   trap - ERR
   err=$(tail -n 20 "$work/last-error" 2>/dev/null || true)
   log "failed at stage $stage (exit $rc): $err"
-  live -d postgres -v stage="$stage" -v err="$err" -v point="$point" -v started="$started" -v secs="$(( $(date +%s) - t0 ))" 2>/dev/null <<'SQL' \
+  live "$DB" -v stage="$stage" -v err="$err" -v point="$point" -v started="$started" -v secs="$(( $(date +%s) - t0 ))" 2>/dev/null <<'SQL' \
     || printf '{"ok":false,"stage":"%s"}\n' "$stage"
 SELECT json_build_object('ok', false, 'stage', :'stage', 'error', :'err', 'restorePoint', :'point', 'startedAt', :'started', 'seconds', :'secs'::int);
 SQL
@@ -66,17 +89,13 @@ trap failed ERR
 # Run a command keeping its stderr for the report.
 run() { "$@" 2> >(tee "$work/last-error" >&2); }
 
-# Leaf tables (partitions included, their parents are only routes), temporary ones excluded.
-TABLES="FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind = 'r' AND c.relpersistence <> 't'
-    AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'"
-# One INSERT per table into pg_temp.sums: name, persistence, rows, checksum.
-SUMS_SQL="SELECT format('INSERT INTO pg_temp.sums SELECT %L, %L, count(*), coalesce(sum((''x'' || left(md5(t::text), 16))::bit(64)::bigint), 0) FROM %I.%I t',
-    n.nspname || '.' || c.relname, c.relpersistence, n.nspname, c.relname) $TABLES ORDER BY 1"
+# Every leaf table's name, persistence, rows and checksum (lib/drill.ts drillGrantsSql).
+SUMS_SQL="INSERT INTO pg_temp.sums SELECT * FROM kryonix.drill_table_sums();"
 
 stage=restore-point
 log "comparison point on the live database $DB: restore point $point"
-run live -d "$DB" -v point="$point" >"$work/live.csv" <<SQL
+run live "$DB" -v point="$point" >"$work/live.csv" <<SQL
+SET row_security = off;
 -- Computed before the transaction: its first query would otherwise take the snapshot before the locks.
 SELECT coalesce('LOCK TABLE ' || string_agg(format('%I.%I', n.nspname, c.relname), ', ' ORDER BY n.nspname, c.relname) || ' IN SHARE MODE',
                 'SELECT NULL WHERE false') AS lock_tables
@@ -91,7 +110,7 @@ SET LOCAL lock_timeout = '60s';
 -- The snapshot is taken by this first query, with the locks held: no write can commit between it and the record.
 SELECT pg_create_restore_point(:'point') AS point_lsn \gset
 ROLLBACK TO SAVEPOINT quiesce;
-$SUMS_SQL \gexec
+$SUMS_SQL
 COMMIT;
 \pset format csv
 \pset tuples_only on
@@ -101,11 +120,11 @@ ntables=$(wc -l <"$work/live.csv")
 log "live: $ntables tables read in the restore point's snapshot"
 
 stage=archive
-seg=$(live -d postgres -c "SELECT pg_walfile_name(pg_switch_wal())")
+seg=$(live "$DB" -c "SELECT pg_walfile_name(pg_switch_wal())")
 log "waiting for WAL segment $seg to be archived (deadline $ARCHIVE_DEADLINE s)"
 deadline=$(( $(date +%s) + ARCHIVE_DEADLINE ))
 [[ "$seg" =~ ^[0-9A-F]{24}$ ]] || { echo "unexpected WAL segment name $seg" >"$work/last-error"; false; }
-until [ "$(live -d postgres -c "SELECT coalesce(last_archived_wal >= '$seg', false) FROM pg_stat_archiver")" = t ]; do
+until [ "$(live "$DB" -c "SELECT coalesce(last_archived_wal >= '$seg', false) FROM pg_stat_archiver")" = t ]; do
   if [ "$(date +%s)" -gt "$deadline" ]; then echo "WAL segment $seg not archived within $ARCHIVE_DEADLINE s" >"$work/last-error"; false; fi
   sleep 1
 done
@@ -136,7 +155,7 @@ run copy -d "$DB" >"$work/compare.json" <<SQL
 CREATE TEMP TABLE sums (tbl text, persistence text, n bigint, checksum numeric);
 CREATE TEMP TABLE live_sums (LIKE sums);
 \copy live_sums FROM '$work/live.csv' WITH (FORMAT csv)
-$SUMS_SQL \gexec
+$SUMS_SQL
 SELECT json_build_object(
   'tables', count(*),
   'rowsCompared', coalesce(sum(l.n), 0),

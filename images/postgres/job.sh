@@ -4,10 +4,14 @@
 # One run of a stack job, as root (cron's lines in /etc/cron.d/kryonix, or `docker exec` from
 # `npm run backup:verify`): COMMAND runs as postgres, one run of NAME at a time (a scheduled run
 # that finds the previous one still going is skipped and says so; --wait waits up to an hour
-# instead), and the run is recorded in the postgres database, table kryonix.job_runs (job, trigger,
-# start, end, exit code, and COMMAND's last output line when it is JSON, e.g. the drill's report),
-# where `npm run backup:status` reads it. COMMAND's output passes through: cron's line sends it to
-# the container's log.
+# instead), and the run is recorded in the live server's postgres database, table kryonix.job_runs
+# (job, trigger, start, end, exit code, and COMMAND's last output line when it is JSON, e.g. the
+# drill's report), where `npm run backup:status` reads it. COMMAND's output passes through: cron's
+# line sends it to the container's log.
+#
+# In the postgres container the run is recorded over the local socket (peer). In the restore drill
+# container (/etc/kryonix/drill.conf present) it is recorded over the stack network as the drill's
+# role, for which kryonix.record_job_run is the one thing it may write.
 set -uo pipefail
 umask 077
 
@@ -57,29 +61,24 @@ finished=$(date -u +%FT%T.%3NZ)
 log "end: exit $rc in $seconds s"
 
 last=$(tail -n 1 "$out")
-# A second lock: the first run on a new cluster creates the table while another job may too.
-as_postgres flock /run/postgresql/kryonix-job-record.lock psql -XAtq -v ON_ERROR_STOP=1 -h /run/postgresql -d postgres \
-  -v job="$job" -v trigger="$trigger" -v started="$started" -v finished="$finished" -v rc="$rc" -v last="$last" >/dev/null <<'SQL' || log "could not record the run in kryonix.job_runs"
-SET client_min_messages = warning;
-CREATE SCHEMA IF NOT EXISTS kryonix;
-CREATE TABLE IF NOT EXISTS kryonix.job_runs (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    job         text        NOT NULL,
-    trigger     text        NOT NULL,
-    started_at  timestamptz NOT NULL,
-    finished_at timestamptz NOT NULL,
-    exit_code   integer     NOT NULL,
-    report      jsonb
-);
+# Where and as whom the run is recorded: the live server over its socket as postgres (peer), or,
+# in the drill container, over the stack network as the drill's role.
+record=(psql -XAtq -v ON_ERROR_STOP=1 -h /run/postgresql -d postgres)
+if [ -f /etc/kryonix/drill.conf ]; then
+  # shellcheck source=/dev/null
+  . /etc/kryonix/drill.conf
+  record=(env PGPASSFILE=/run/postgresql/kryonix/drill.pgpass psql -XAtq -v ON_ERROR_STOP=1
+    "host=$KRYONIX_LIVE_HOST port=$KRYONIX_LIVE_PORT dbname=postgres user=$KRYONIX_LIVE_USER sslmode=verify-full sslrootcert=$KRYONIX_LIVE_CA connect_timeout=30 application_name=kryonix-job")
+fi
+# kryonix.record_job_run (made by the stack, lib/drill.ts jobRunsSql) appends the run and bounds the history.
+as_postgres "${record[@]}" -v job="$job" -v trigger="$trigger" -v started="$started" -v finished="$finished" -v rc="$rc" -v last="$last" >/dev/null <<'SQL' \
+  || log "could not record the run in kryonix.job_runs"
 -- Tested apart: a CASE around the cast would still have it folded, and fail, at plan time.
 SELECT pg_input_is_valid(:'last', 'jsonb') AND left(:'last', 1) = '{' AS is_json \gset
 \if :is_json
 \else
 \set last ''
 \endif
-INSERT INTO kryonix.job_runs (job, trigger, started_at, finished_at, exit_code, report)
-VALUES (:'job', :'trigger', :'started', :'finished', :'rc', nullif(:'last', '')::jsonb);
--- A bounded history: a year of runs at the default schedules, far more than a status needs.
-DELETE FROM kryonix.job_runs WHERE job = :'job' AND id <= (SELECT id FROM kryonix.job_runs WHERE job = :'job' ORDER BY id DESC OFFSET 2000 LIMIT 1);
+SELECT kryonix.record_job_run(:'job', :'trigger', :'started', :'finished', :'rc', nullif(:'last', '')::jsonb);
 SQL
 exit "$rc"

@@ -9,8 +9,11 @@
  * 3. the partitions job (pg_cron) creates next month's partition again after it was dropped;
  * 4. every container restarted: tini is PID 1 and cron runs again, the next scheduled backup
  *    fires, and the partitions job recreates the dropped partition again;
- * 5. a scheduled restore drill passes (kryonix.job_runs, trigger schedule);
- * 6. `npm run backup:verify -- --json` passes: every table matched, amcheck and pgbackrest verify clean;
+ * 5. a scheduled restore drill passes (kryonix.job_runs, trigger schedule), in the restore drill's
+ *    own container (its crontab, its memory and CPU limits, no published port), logged in over TLS
+ *    as kryonix_drill, never as the superuser, and that role can write no table;
+ * 6. `npm run backup:verify -- --json` passes: every table matched, amcheck and pgbackrest verify
+ *    clean, the copy restored in the drill container and removed, none of it in the postgres container;
  * 7. `npm run backup:status -- --json`: the schedules, each job's last run, the last drill passed;
  * 8. a real mismatch: an UNLOGGED table with rows (never in the WAL, so never in a backup) makes
  *    `npm run backup:verify` exit 1 naming the table, and `backup:status` exit 1 on the failed drill;
@@ -27,6 +30,7 @@ import { openTestStack, testStackName, type TestStack } from "../support/stack";
 const STACK = testStackName("schedtest");
 const PREFIX = `kryonix-${STACK}-`;
 const PG = `${PREFIX}postgres`;
+const DRILL = `${PREFIX}restore-drill`;
 // A cron minute, a backup on a loaded 2-core machine, and slack.
 const JOB_DEADLINE = 4 * 60_000;
 
@@ -118,6 +122,9 @@ describe.sequential("schedules and the restore drill, for real", () => {
     const crontab = sh("docker", ["exec", PG, "cat", "/etc/cron.d/kryonix"]).stdout;
     expect(crontab).toContain("0 0 1 1 * root /usr/local/bin/kryonix-job backup-full pgbackrest --stanza=kryonix --type=full backup");
     expect(crontab).toContain("* * * * * root /usr/local/bin/kryonix-job backup-diff pgbackrest --stanza=kryonix --type=diff backup");
+    // The drill is scheduled in its own container, not beside the live server.
+    expect(crontab).not.toContain("restore-drill");
+    expect(sh("docker", ["exec", DRILL, "cat", "/etc/cron.d/kryonix"]).stdout).toContain("* * * * * root /usr/local/bin/kryonix-job restore-drill kryonix-drill");
     await timed("a scheduled backup in pgbackrest info", () =>
       waitFor("a scheduled backup", JOB_DEADLINE, async () => ((await scheduledRuns("backup-diff", "-infinity")) ?? []).some((r) => r.exit_code === 0)),
     );
@@ -139,9 +146,11 @@ describe.sequential("schedules and the restore drill, for real", () => {
     const r = await timed("docker restart (every container)", () => sh("docker", ["restart", ...names]));
     expect(r.code, r.out).toBe(0);
     await waitFor("postgres accepting connections after the restart", 300_000, async () => (await probe("SELECT 1 AS ok")) !== undefined);
-    const ps = sh("docker", ["exec", PG, "ps", "-eo", "pid,comm"]).stdout;
-    expect(ps).toMatch(/^\s*1 tini$/m);
-    expect(ps).toMatch(/\bcron$/m);
+    for (const container of [PG, DRILL]) {
+      const ps = sh("docker", ["exec", container, "ps", "-eo", "pid,comm"]).stdout;
+      expect(ps, container).toMatch(/^\s*1 tini$/m);
+      expect(ps, container).toMatch(/\bcron$/m);
+    }
     await timed("the next scheduled backup after the restart", () =>
       waitFor("a scheduled backup after the restart", JOB_DEADLINE, async () =>
         ((await scheduledRuns("backup-diff", restartedAt)) ?? []).some((x) => x.exit_code === 0),
@@ -157,9 +166,44 @@ describe.sequential("schedules and the restore drill, for real", () => {
       waitFor("a scheduled restore drill", JOB_DEADLINE, async () => ((await scheduledRuns("restore-drill", restartedAt)) ?? []).length > 0),
     );
     const runs = await live(`SELECT exit_code, report FROM kryonix.job_runs WHERE job = 'restore-drill' AND trigger = 'schedule' AND started_at > '${restartedAt}' ORDER BY id LIMIT 1`, "postgres");
-    const why = () => `${JSON.stringify(runs[0])}\n${sh("docker", ["logs", "--tail", "60", PG]).out}`;
+    const why = () => `${JSON.stringify(runs[0])}\n${sh("docker", ["logs", "--tail", "60", DRILL]).out}`;
     expect(runs[0].report?.ok, why()).toBe(true);
     expect(runs[0].exit_code).toBe(0);
+  });
+
+  it("5b. the drill's container: its own limits, no published port, no superuser password; its role logs in over TLS and writes nothing", async () => {
+    const inspect = JSON.parse(sh("docker", ["inspect", DRILL]).stdout)[0];
+    expect(inspect.HostConfig.Memory).toBe(512 * 1024 * 1024);
+    expect(inspect.HostConfig.NanoCpus).toBe(1e9);
+    expect(inspect.HostConfig.PortBindings ?? {}).toEqual({});
+    expect(Object.keys(inspect.NetworkSettings.Networks)).toEqual([`${PREFIX}net`]);
+    const o = await t.outputs();
+    const seen = `${sh("docker", ["inspect", DRILL]).out}\n${sh("docker", ["logs", DRILL]).out}`;
+    for (const secret of [o.credentials.postgres.password, o.credentials.roles.kryonix_drill, o.credentials.minio.secretKey]) expect(seen).not.toContain(secret);
+    // Nothing of the superuser's in the container's files either (the uploads are the drill's own).
+    expect(sh("docker", ["exec", DRILL, "grep", "-rqF", o.credentials.postgres.password, "/run/kryonix", "/etc/kryonix", "/etc/pgbackrest"]).code).toBe(1);
+    // The drill's sessions on the live server: its role, over TLS.
+    const sessions = await live<{ usename: string; ssl: boolean }>(
+      "SELECT DISTINCT a.usename, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name IN ('kryonix-drill', 'kryonix-job')",
+    );
+    for (const x of sessions) expect(x).toEqual({ usename: "kryonix_drill", ssl: true });
+    // The role's reach: table sums, locks, restore points; no row read, no write, no other database, not through PgBouncer.
+    const asDrill = async (sql: string, database = o.endpoints.postgres.database, port = o.endpoints.postgres.port) => {
+      const c = new Client({ host: "127.0.0.1", port, database, user: "kryonix_drill", password: o.credentials.roles.kryonix_drill, ssl: pgSsl(o.caCertificate, "127.0.0.1"), connectionTimeoutMillis: 10_000 });
+      await c.connect();
+      try {
+        return (await c.query(sql)).rows;
+      } finally {
+        await c.end();
+      }
+    };
+    expect((await asDrill("SELECT count(*)::int AS n FROM kryonix.drill_table_sums()"))[0].n).toBeGreaterThanOrEqual(15);
+    await expect(asDrill("SELECT count(*) FROM auth.users")).rejects.toThrow(/permission denied/);
+    await expect(asDrill("SELECT rolpassword FROM pg_authid")).rejects.toThrow(/permission denied/);
+    await expect(asDrill("INSERT INTO core.projects DEFAULT VALUES")).rejects.toThrow(/permission denied/);
+    await expect(asDrill("INSERT INTO kryonix.job_runs (job, trigger, started_at, finished_at, exit_code) VALUES ('x', 'manual', now(), now(), 0)", "postgres")).rejects.toThrow(/permission denied/);
+    await expect(asDrill("SELECT 1", "template1")).rejects.toThrow(/pg_hba.conf rejects connection|no pg_hba.conf entry/);
+    await expect(asDrill("SELECT 1", o.endpoints.pgbouncer.database, o.endpoints.pgbouncer.port)).rejects.toThrow(/authentication failed/);
   });
 
   it("6. `npm run backup:verify` passes on the healthy stack", async () => {
@@ -169,6 +213,8 @@ describe.sequential("schedules and the restore drill, for real", () => {
     expect(report.ok).toBe(true);
     expect(report.mismatches).toEqual([]);
     expect(report.tables).toBeGreaterThanOrEqual(10);
+    // Every table, pg_cron's (row-level security) included: the sums come from a SECURITY DEFINER function.
+    expect(report.tables).toBeGreaterThanOrEqual(15);
     expect(report.restorePoint).toMatch(/^kryonix-drill-\d{8}T\d{6}Z$/);
     expect(report.backupSet).toMatch(/^\d{8}-\d{6}F/);
     expect(report.amcheck.map((a: any) => a.database).sort()).toEqual(["kryonix_saas", "postgres", "template1"]);
@@ -177,9 +223,12 @@ describe.sequential("schedules and the restore drill, for real", () => {
       expect(a.failures).toEqual([]);
     }
     expect(report.pgbackrestVerify).toMatchObject({ ok: true, exitCode: 0 });
-    // This drill's scratch copy is gone (a scheduled drill may have its own by now).
-    expect(report.scratch).toMatch(/^\/var\/lib\/postgresql\/kryonix-drill\.\w+$/);
-    expect(sh("docker", ["exec", PG, "test", "-e", report.scratch]).code).toBe(1);
+    // This drill's scratch copy was in the drill container and is gone (a scheduled drill may have its own by now).
+    expect(report.scratch).toMatch(/^\/var\/lib\/postgresql\/drill\/kryonix-drill\.\w+$/);
+    expect(sh("docker", ["exec", DRILL, "test", "-d", "/var/lib/postgresql/drill"]).code).toBe(0);
+    expect(sh("docker", ["exec", DRILL, "test", "-e", report.scratch]).code).toBe(1);
+    // The live server's container never held a copy.
+    expect(sh("docker", ["exec", PG, "sh", "-c", "ls -d /var/lib/postgresql/kryonix-drill.* /var/lib/postgresql/drill 2>/dev/null"]).stdout.trim()).toBe("");
   });
 
   it("7. `npm run backup:status` shows the schedules, their last runs and the last drill", async () => {

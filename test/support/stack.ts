@@ -16,7 +16,7 @@ export const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minio
 export type PortKey = (typeof PORT_KEYS)[number];
 
 /** The services of a stack, one container each (`kryonix-<stack>-<service>`), sorted as their names sort. */
-export const STACK_SERVICES = ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy"] as const;
+export const STACK_SERVICES = ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy", "restore-drill"] as const;
 
 export interface TestStack {
   name: string;

@@ -161,6 +161,8 @@ describe("the stack's backup target", () => {
     expect(backupTargetFrom("dev", outputs)).toEqual({
       stack: "dev",
       container: "kryonix-dev-postgres",
+      // Outputs from before the restore drill's container: none known (backup:verify says to run up).
+      drillContainer: null,
       network: "kryonix-dev-net",
       retentionFullDays: 30,
       archiveTimeoutSeconds: 60,
@@ -171,6 +173,7 @@ describe("the stack's backup target", () => {
       caCertificate: "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n",
       superuser: { user: "postgres", password: "pw" },
     });
+    expect(backupTargetFrom("dev", { ...outputs, backup: { ...outputs.backup, drillContainer: "kryonix-dev-restore-drill" } }).drillContainer).toBe("kryonix-dev-restore-drill");
     expect(() => backupTargetFrom("dev", { ...outputs, backup: undefined })).toThrow(/npm run up -- --stack dev/);
   });
 });

@@ -370,9 +370,9 @@ describe("the stack program", () => {
     expect(dev.error).toBeUndefined();
     expect(prod.error).toBeUndefined();
     expect(adopted.error).toBeUndefined();
-    expect(containers(dev)).toHaveLength(8);
-    expect(containers(prod)).toHaveLength(8);
-    expect(containers(adopted)).toHaveLength(8);
+    expect(containers(dev)).toHaveLength(9);
+    expect(containers(prod)).toHaveLength(9);
+    expect(containers(adopted)).toHaveLength(9);
   });
 
   it("asks the Docker engine its API version and about the postgres volume and container, nothing else", () => {
@@ -388,7 +388,7 @@ describe("the stack program", () => {
   it.each(["dev", "prod"])("%s: names containers, volumes and the network kryonix-<stack>-<service>", (stack) => {
     const run = stack === "dev" ? dev : prod;
     expect(containers(run).map((c) => c.inputs.name).sort()).toEqual(
-      ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy"].map((s) => `kryonix-${stack}-${s}`),
+      ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy", "restore-drill"].map((s) => `kryonix-${stack}-${s}`),
     );
     expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual([`kryonix-${stack}-minio`, `kryonix-${stack}-postgres`, `kryonix-${stack}-prometheus`]);
     expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`kryonix-${stack}-net`]);
@@ -482,8 +482,9 @@ describe("the stack program", () => {
     // pgBackRest: the main file names no credential; the secrets file holds its own MinIO user's pair (never MinIO's root) and the 64-character passphrase.
     for (const secret of dev.generated) expect(pg["/etc/pgbackrest/pgbackrest.conf"]).not.toContain(secret);
     expect(pg["/etc/pgbackrest/pgbackrest.conf"]).toContain("repo1-s3-endpoint=kryonix-dev-minio");
-    // The job schedule: the default crontab, no secret in it.
+    // The job schedule: the default crontab, no secret in it; the drill is in its own container.
     expect(pg["/etc/cron.d/kryonix"]).toContain("0 1 * * * root /usr/local/bin/kryonix-job backup-full ");
+    expect(pg["/etc/cron.d/kryonix"]).not.toContain("restore-drill");
     for (const secret of dev.generated) expect(pg["/etc/cron.d/kryonix"]).not.toContain(secret);
     expect(pg["/etc/pgbackrest/kryonix-ca.crt"]).toBe(pem("CERTIFICATE", "pki-ca"));
     const minioUploads = uploads(dev, "kryonix-dev-minio");
@@ -510,6 +511,8 @@ describe("the stack program", () => {
     const hba = (pg["/etc/kryonix/pg_hba.conf"] as string).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
     expect(hba.map((l) => l.split(/\s+/))).toEqual([
       ["local", "all", "postgres", "peer"],
+      ["hostssl", "kryonix_saas,postgres", "kryonix_drill", "samenet", "scram-sha-256"],
+      ["hostssl", "all", "kryonix_drill", "all", "reject"],
       ["hostssl", "all", "all", "samenet", "scram-sha-256"],
     ]);
     expect(pg["/etc/kryonix/postgresql.conf"]).toContain("shared_buffers = 256MB");
@@ -564,6 +567,45 @@ describe("the stack program", () => {
     expect(proxy["/etc/kryonix/tls/server.crt"]).toBe(pem("CERTIFICATE", "pki-proxy"));
     expect(proxy["/run/kryonix/tls/server.key"]).toBe(pem("EC PRIVATE KEY", "pki-proxy-key"));
     expect(dev.privateKeys).toContain(proxy["/run/kryonix/tls/server.key"]);
+  });
+
+  it("runs the restore drill in a container of its own: the postgres image, its own limits, no port, the drill role's password as a file", async () => {
+    const drill = byName(dev, CONTAINER, "kryonix-dev-restore-drill");
+    const pg = byName(dev, CONTAINER, "kryonix-dev-postgres");
+    expect(drill.inputs.image).toBe(pg.inputs.image);
+    expect(drill.inputs.command).toEqual(["/usr/local/bin/kryonix-drill-service"]);
+    expect([drill.inputs.memory, drill.inputs.memorySwap, drill.inputs.cpus]).toEqual([512, 512, "1.0"]);
+    expect(drill.inputs.ports).toEqual([]);
+    // No anonymous volume for the image's data directory: an empty tmpfs; the copies go to the container's own layer.
+    expect(drill.inputs.mounts).toEqual([{ type: "tmpfs", target: "/var/lib/postgresql/data", tmpfsOptions: { sizeBytes: 1048576 } }]);
+    const files = Object.fromEntries(drill.inputs.uploads.map((u: any) => [u.file, u.content]));
+    expect(Object.keys(files).sort()).toEqual([
+      "/etc/cron.d/kryonix",
+      "/etc/kryonix/drill.conf",
+      "/etc/kryonix/tls/ca.crt",
+      "/etc/pgbackrest/conf.d/kryonix-secrets.conf",
+      "/etc/pgbackrest/kryonix-ca.crt",
+      "/etc/pgbackrest/pgbackrest.conf",
+      "/run/kryonix/drill.pgpass",
+    ]);
+    expect(files["/etc/cron.d/kryonix"]).toContain("0 4 * * 0 root /usr/local/bin/kryonix-job restore-drill kryonix-drill");
+    expect(files["/etc/cron.d/kryonix"]).not.toContain("backup-full");
+    expect(files["/etc/kryonix/drill.conf"]).toContain("KRYONIX_LIVE_HOST=kryonix-dev-postgres\nKRYONIX_LIVE_PORT=5432\nKRYONIX_LIVE_USER=kryonix_drill\n");
+    const credentials = await resolved<any>((dev.exports as Record<string, any>).credentials);
+    expect(files["/run/kryonix/drill.pgpass"]).toContain(`:kryonix_drill:${credentials.roles.kryonix_drill}\n`);
+    // The superuser's password reaches no file of this container; pgBackRest there is the drill's own read-only MinIO user.
+    for (const content of Object.values(files)) expect(content).not.toContain(credentials.postgres.password);
+    expect(files["/etc/pgbackrest/conf.d/kryonix-secrets.conf"]).toContain("repo1-s3-key=kryonix-drill\n");
+    const pgSecrets = Object.fromEntries(pg.inputs.uploads.map((u: any) => [u.file, u.content]))["/etc/pgbackrest/conf.d/kryonix-secrets.conf"] as string;
+    expect(/^repo1-s3-key-secret=(.*)$/m.exec(files["/etc/pgbackrest/conf.d/kryonix-secrets.conf"])![1]).not.toBe(/^repo1-s3-key-secret=(.*)$/m.exec(pgSecrets)![1]);
+    const drillUser = dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:MinioUser" && r.inputs.accessKey === "kryonix-drill")!;
+    expect(JSON.parse(drillUser.inputs.policy).Statement[1]).toEqual({ Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::kryonix-backups/pgbackrest/*"] });
+    expect(drill.secretInputs).toContain("uploads");
+    // It starts once its grants exist, after the stanza.
+    const scripts = ofType(dev, "pulumi-nodejs:dynamic/kryonix:SqlScript").filter((r) => ["restore drill grants", "job runs recorder"].includes(r.inputs.description));
+    expect(scripts.map((r) => r.inputs.connection.database).sort()).toEqual(["kryonix_saas", "postgres"]);
+    for (const r of scripts) expect(dependencyClosure(dev, drill).has(r.urn)).toBe(true);
+    expect(dependencyClosure(dev, drill).has(dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:PgbackrestStanza")!.urn)).toBe(true);
   });
 
   it("sets no role's password in clear: roles get SCRAM secrets", () => {
@@ -753,7 +795,7 @@ describe("the stack program", () => {
   it("serializes the dynamic providers without capturing a secret", () => {
     const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
     // The certificates are @pulumi/tls resources now, not dynamic providers.
-    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript"]);
+    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript", "SqlScript", "SqlScript"]);
     for (const r of dynamic) {
       expect(typeof r.inputs.__provider, r.name).toBe("string");
       for (const secret of [...dev.generated, ...dev.privateKeys]) expect(r.inputs.__provider).not.toContain(secret);
@@ -884,8 +926,10 @@ describe("the stack program", () => {
       expect(secrets.dependencies).toEqual([]);
       const randoms = ofType(run, "random:");
       expect(randoms.map((r) => r.type.split(":").pop()).sort()).toEqual(
-        // No RandomString: its value is its resource ID, in clear in the state. A password and a salt per login user.
-        [...Array(LOGIN_USERS.length).fill("RandomBytes"), ...Array(LOGIN_USERS.length + 7).fill("RandomPassword")].sort(),
+        // No RandomString: its value is its resource ID, in clear in the state. A password and a salt
+        // per login user; the other passwords: superuser, MinIO root and its two users, pgAdmin,
+        // Prometheus, ...
+        [...Array(LOGIN_USERS.length).fill("RandomBytes"), ...Array(LOGIN_USERS.length + 8).fill("RandomPassword")].sort(),
       );
       for (const r of randoms) {
         expect(r.parent, `${r.type} ${r.name}`).toBe(secrets.urn);
@@ -981,6 +1025,7 @@ describe("the stack program", () => {
       prometheus: "1m0s",
       "postgres-exporter": "30s",
       "pgbouncer-exporter": "30s",
+      "restore-drill": "30s",
     };
     for (const run of list) {
       for (const c of containers(run)) {
@@ -1013,7 +1058,7 @@ describe("the stack program", () => {
       expect(objects.length).toBeGreaterThan(40);
       for (const r of objects) expect(r.deletedWith, `${r.type} ${r.name}`).toBe(volume.urn);
       const scripts = ofType(run, "pulumi-nodejs:dynamic/kryonix:SqlScript");
-      expect(scripts.map((r) => r.inputs.description).sort()).toEqual(["pg_cron partitions job", "pgbouncer auth function"]);
+      expect(scripts.map((r) => r.inputs.description).sort()).toEqual(["job runs recorder", "pg_cron partitions job", "pgbouncer auth function", "restore drill grants"]);
       for (const r of scripts) expect(r.deletedWith, r.name).toBe(volume.urn);
       // The volume itself and the containers go (or stay) by their own rules.
       for (const r of [...containers(run), ...ofType(run, VOLUME)]) expect(r.deletedWith, r.inputs.name).toBe("");
@@ -1226,6 +1271,7 @@ const minioArgs: MinioArgs = {
   rootPassword: "p",
   bucket: "kryonix-backups",
   pgbackrest: { secretKey: "s", repoPath: "/pgbackrest" },
+  drill: { secretKey: "d" },
 };
 const roleSecret: RoleSecret = { password: pulumi.output("pw"), scramVerifier: pulumi.output("SCRAM-SHA-256$4096:x$y:z") };
 const databaseArgs: DatabaseArgs = {

@@ -41,6 +41,10 @@ describe("pgBackRest's MinIO policy", () => {
       },
     ]);
   });
+  it("read only for the restore drill's user: the same listing, object reads, nothing else", () => {
+    const readOnly = JSON.parse(pgbackrestPolicy("kryonix-backups", "/pgbackrest", true));
+    expect(readOnly.Statement).toEqual([policy.Statement[0], { Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::kryonix-backups/pgbackrest/*"] }]);
+  });
   it("grants nothing on buckets themselves, other buckets, versioning, lifecycle or admin", () => {
     const actions: string[] = policy.Statement.flatMap((s: { Action: string[] }) => s.Action);
     expect(actions.some((a) => /\*|CreateBucket|DeleteBucket|Versioning|Lifecycle|admin:|PutBucketPolicy/.test(a))).toBe(false);

@@ -170,6 +170,10 @@ describe("renderPgbouncerAuthFunctionSql", () => {
   });
 
   it("rejects identifiers that would need quoting or inject SQL", () => {
+    expect(renderPgbouncerAuthFunctionSql("pgbouncer", "pgbouncer_auth", ["kryonix_drill"])).toContain(
+      "AND NOT a.rolsuper\n      AND a.rolname <> ALL (ARRAY['kryonix_drill']::name[])\n",
+    );
+    expect(() => renderPgbouncerAuthFunctionSql("pgbouncer", "x", ["a'b"])).toThrow(/direct-only role/);
     expect(() => renderPgbouncerAuthFunctionSql("pg-bouncer", "x")).toThrow(/^pgbouncer auth schema: "pg-bouncer" is invalid: a lower-case identifier/);
     expect(() => renderPgbouncerAuthFunctionSql("pgbouncer", 'x"; DROP ROLE postgres; --')).toThrow(/pgbouncer auth lookup role: .* is invalid/);
     expect(() => pgbouncerAuthQuery("Public")).toThrow(/pgbouncer auth schema: "Public" is invalid/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CRON_JOBS, PARTITIONS_JOB, partitionsJobSql, renderCrontab } from "../../lib/backup-schedule";
+import { CRON_JOBS, DRILL_CRON_JOBS, PARTITIONS_JOB, POSTGRES_CRON_JOBS, partitionsJobSql, renderCrontab } from "../../lib/backup-schedule";
 import { postgresParameters, SCHEDULE_DEFAULTS, schedulerParameters, validateStackConfig } from "../../lib/config";
 import { parseSchedule, scheduleProblem } from "../../lib/schedule";
 
@@ -64,17 +64,21 @@ describe("the schedules' defaults and their config keys", () => {
 
 describe("renderCrontab", () => {
   it("has one root line per job through kryonix-job, its output to the container log", () => {
-    const text = renderCrontab(SCHEDULE_DEFAULTS);
+    const text = renderCrontab(SCHEDULE_DEFAULTS, POSTGRES_CRON_JOBS);
     expect(text).toContain("0 1 * * * root /usr/local/bin/kryonix-job backup-full pgbackrest --stanza=kryonix --type=full backup >>/proc/1/fd/1 2>&1\n");
     expect(text).toContain("0 7,13,19 * * * root /usr/local/bin/kryonix-job backup-diff pgbackrest --stanza=kryonix --type=diff backup >>/proc/1/fd/1 2>&1\n");
-    expect(text).toContain("0 4 * * 0 root /usr/local/bin/kryonix-job restore-drill kryonix-drill >>/proc/1/fd/1 2>&1\n");
+    // The drill runs in its own container, from its own crontab.
+    expect(text).not.toContain("restore-drill");
+    const drill = renderCrontab(SCHEDULE_DEFAULTS, DRILL_CRON_JOBS);
+    expect(drill).toContain("0 4 * * 0 root /usr/local/bin/kryonix-job restore-drill kryonix-drill >>/proc/1/fd/1 2>&1\n");
+    expect(drill).not.toContain("pgbackrest");
     expect(text).toContain('MAILTO=""\n');
     expect(text).toMatch(/^PATH=\/usr\/lib\/postgresql\/17\/bin:/m);
     expect(text.endsWith("\n")).toBe(true);
   });
 
   it("leaves out a job that is off, and expands macros to fields", () => {
-    const text = renderCrontab({ ...SCHEDULE_DEFAULTS, backupDiff: "off", restoreDrill: "@weekly" });
+    const text = renderCrontab({ ...SCHEDULE_DEFAULTS, backupDiff: "off", restoreDrill: "@weekly" }, [...POSTGRES_CRON_JOBS, ...DRILL_CRON_JOBS]);
     expect(text).toContain("# backup-diff: off\n");
     expect(text).not.toMatch(/kryonix-job backup-diff/);
     expect(text).toContain("0 0 * * 0 root /usr/local/bin/kryonix-job restore-drill");
@@ -82,7 +86,7 @@ describe("renderCrontab", () => {
   });
 
   it("refuses a schedule that does not parse (a caller that skipped the config)", () => {
-    expect(() => renderCrontab({ ...SCHEDULE_DEFAULTS, backupFull: "0 1 * *" })).toThrow(/backupFull: "0 1 \* \*" is invalid: a cron schedule \(4 field\(s\), not 5\)/);
+    expect(() => renderCrontab({ ...SCHEDULE_DEFAULTS, backupFull: "0 1 * *" }, POSTGRES_CRON_JOBS)).toThrow(/backupFull: "0 1 \* \*" is invalid: a cron schedule \(4 field\(s\), not 5\)/);
   });
 });
 

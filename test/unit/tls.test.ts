@@ -43,6 +43,9 @@ describe("TLS settings", () => {
     const lines = renderPgHbaConf().split("\n").filter((l) => l.trim() && !l.startsWith("#"));
     expect(lines.map((l) => l.split(/\s+/))).toEqual([
       ["local", "all", "postgres", "peer"],
+      // The drill's role: the compared database and postgres (its run records) only.
+      ["hostssl", "kryonix_saas,postgres", "kryonix_drill", "samenet", "scram-sha-256"],
+      ["hostssl", "all", "kryonix_drill", "all", "reject"],
       ["hostssl", "all", "all", "samenet", "scram-sha-256"],
     ]);
   });
