@@ -38,8 +38,8 @@ export function parseImageTags(images: unknown, file: string): ImageTags {
 }
 
 /**
- * The image tags recorded by the toolchain in `~/.cache/kryonix/toolchain-status.json`
- * (or `$KRYONIX_CACHE/toolchain-status.json`), field `images`.
+ * The image tags recorded by the toolchain for this clone (lib/toolchain-state.ts statusFile),
+ * field `images`.
  * Throws an error telling the operator to run `npm run toolchain` when the
  * file or any service's tag is missing.
  */

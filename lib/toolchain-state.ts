@@ -9,7 +9,13 @@ export function cacheRoot(): string {
   return process.env.KRYONIX_CACHE ?? path.join(os.homedir(), ".cache", "kryonix");
 }
 
-export const statusFile = () => path.join(cacheRoot(), "toolchain-status.json");
+/**
+ * What `npm run toolchain` installed for THIS clone (image tags follow the clone's images/ and
+ * versions.json): one file per clone, so two clones or worktrees on one machine never switch each
+ * other's image tags. The builds themselves stay shared, keyed by their inputs.
+ */
+export const statusFile = (root: string = repoRoot) =>
+  path.join(cacheRoot(), "status", `${path.basename(root)}-${createHash("sha256").update(path.resolve(root)).digest("hex").slice(0, 12)}.json`);
 export const pulumiHome = () => path.join(cacheRoot(), "pulumi-home");
 
 /** Written by `npm run toolchain`, read by the pulumi wrapper and the tests. */

@@ -32,7 +32,7 @@ export interface BuildImagesOptions {
   services?: readonly Service[];
   /** Default: <repo>/images. */
   imagesDir?: string;
-  /** Default: the `minio` in the toolchain's binDirs (~/.cache/kryonix/toolchain-status.json). */
+  /** Default: the `minio` in the toolchain's binDirs (the toolchain's status file for this clone). */
   minioBinary?: string;
 }
 

@@ -493,6 +493,7 @@ async function main() {
     images,
   };
   // A name of its own: two `npm run up` in parallel (the stack tests) each write the status.
+  mkdirSync(path.dirname(statusFile()), { recursive: true });
   const partial = `${statusFile()}.${process.pid}.partial`;
   writeFileSync(partial, JSON.stringify(status, null, 2));
   renameSync(partial, statusFile());

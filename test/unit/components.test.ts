@@ -56,6 +56,7 @@ import { postgresParameters, validateStackConfig } from "../../lib/config";
 import type { EngineFeatures } from "../../lib/containers";
 import { dataVolumes } from "../../lib/destroy-plan";
 import { caFilePath } from "../../lib/tls-files";
+import { statusFile } from "../../lib/toolchain-state";
 import { ConfigError } from "../../lib/messages";
 import { NONCURRENT_RULE_ID, type LifecycleRule } from "../../lib/minio-policy";
 import { checksum, LEDGER_TABLE, type MigrationFile } from "../../lib/migrations";
@@ -143,8 +144,9 @@ const FRESH_ENGINE: FakeDockerState = { apiVersion: "1.41" };
 
 beforeAll(() => {
   cacheDir = mkdtempSync(path.join(tmpdir(), "kryonix-components-"));
-  writeFileSync(path.join(cacheDir, "toolchain-status.json"), JSON.stringify({ images: IMAGES }));
   process.env.KRYONIX_CACHE = cacheDir;
+  mkdirSync(path.dirname(statusFile()), { recursive: true });
+  writeFileSync(statusFile(), JSON.stringify({ images: IMAGES }));
   docker = installFakeDocker(FRESH_ENGINE);
 });
 
