@@ -17,6 +17,7 @@
  * Every name is prefixed kryonix-rtest-<random>, on its own Docker network; ports are published on
  * 127.0.0.1 only and the host connects only through 127.0.0.1. Needs `npm run toolchain` (images).
  */
+import { DRILL_ROLE } from "../../lib/drill";
 import { randomBytes, randomInt } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
@@ -386,7 +387,11 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       expect(s.setting).toBe(serverParameters[s.name]);
     }
     expect(hba.every((r) => r.error === null)).toBe(true);
-    expect(hba.map((r) => [r.type, r.auth_method])).toEqual([["local", "peer"], ["hostssl", "scram-sha-256"]]);
+    // The drill's role first (its two databases, then nothing else), then everyone over TLS.
+    expect(hba.map((r) => [r.type, r.auth_method])).toEqual([["local", "peer"], ["hostssl", "scram-sha-256"], ["hostssl", "reject"], ["hostssl", "scram-sha-256"]]);
+    expect(hba[1].user_name).toEqual([DRILL_ROLE]);
+    expect(hba[2].user_name).toEqual([DRILL_ROLE]);
+    expect(hba[3].user_name).toEqual(["all"]);
   });
 
   it("refuses the superuser with a wrong password over TCP", async () => {
