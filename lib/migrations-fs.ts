@@ -3,7 +3,12 @@ import * as path from "node:path";
 import type { MigrationFile } from "./migrations";
 
 /** The repository's sql/ folder. */
-export const SQL_DIR = path.resolve(__dirname, "..", "sql");
+/**
+ * The migrations' folder: sql/ of this clone, or KRYONIX_SQL_DIR. The drift test edits a migration
+ * in a copy of its own (KRYONIX_SQL_DIR), so that the other stack tests running beside it in the
+ * same clone never see the edit.
+ */
+export const SQL_DIR = process.env.KRYONIX_SQL_DIR || path.resolve(__dirname, "..", "sql");
 
 /**
  * Every `*.sql` file directly in `dir`, sorted by name, with its content read

@@ -16,7 +16,8 @@
  *     repaired by up; dropped by hand, drift is clean;
  *  6. unprotected and destroyed with its data: nothing named kryonix-drifttest-* is left.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,7 +28,13 @@ import { openTestStack, testStackName, type TestStack } from "../support/stack";
 
 const STACK = testStackName("drifttest");
 const PREFIX = `kryonix-${STACK}-`;
-const EDITED = path.join(repoRoot, "sql", "003_indexes.sql");
+// The migration is edited in a copy of sql/ that only this file's stack reads (KRYONIX_SQL_DIR, set
+// before the stack's environment is made): the stack test files beside this one run `npm run up`
+// in the same clone, and must never see the edit.
+const SQL_COPY = mkdtempSync(path.join(os.tmpdir(), "kryonix-drift-sql-"));
+cpSync(path.join(repoRoot, "sql"), SQL_COPY, { recursive: true });
+process.env.KRYONIX_SQL_DIR = SQL_COPY;
+const EDITED = path.join(SQL_COPY, "003_indexes.sql");
 const original = readFileSync(EDITED, "utf8");
 
 let t: TestStack;
@@ -79,7 +86,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  writeFileSync(EDITED, original);
+  rmSync(SQL_COPY, { recursive: true, force: true });
   // A protected stack's state stays behind a failed test; its Docker objects and backend do not.
   t?.dispose();
 });
