@@ -177,9 +177,10 @@ describe.sequential("monitoring, for real", () => {
   });
 
   it("6. kryonix:healthThresholds: health and Prometheus' rules judge by the stack's thresholds; Prometheus' samples outlive its replaced container", async () => {
+    // One range start for both reads: query_range aligns its points to start + k * step.
+    const rangeStart = Math.floor(Date.now() / 1000) - 3600;
     const firstSample = async () => {
-      const now = Date.now() / 1000;
-      const r = await prometheus(`/api/v1/query_range?query=pg_up&start=${now - 3600}&end=${now}&step=5`);
+      const r = await prometheus(`/api/v1/query_range?query=pg_up&start=${rangeStart}&end=${Math.floor(Date.now() / 1000)}&step=5`);
       const values = (r.body.data.result[0]?.values ?? []) as [number, string][];
       return values.length ? values[0][0] : Number.POSITIVE_INFINITY;
     };
