@@ -19,7 +19,9 @@
 #    Every table's row count and checksum are then read in that snapshot, by
 #    kryonix.drill_table_sums() (SECURITY DEFINER: every row, row-level security included).
 # 2. The WAL holding the restore point is switched out and waited for in the archive.
-# 3. pgbackrest restore of the latest backup into a scratch directory of the drill container's own
+# 3. pgbackrest restore of the newest backup that had finished before the restore point (a backup
+#    the schedule starts in the same minute as the drill may end after the point, and recovery
+#    cannot stop before a backup's end) into a scratch directory of the drill container's own
 #    filesystem (/var/lib/postgresql/drill), recovery to the restore point, promoted; a scratch
 #    server on a private socket (no TCP), small memory, no preload, archive_mode off (the copy
 #    never pushes to the repository).
@@ -92,6 +94,16 @@ run() { "$@" 2> >(tee "$work/last-error" >&2); }
 # Every leaf table's name, persistence, rows and checksum (lib/drill.ts drillGrantsSql).
 SUMS_SQL="INSERT INTO pg_temp.sums SELECT * FROM kryonix.drill_table_sums();"
 
+# The backup to restore: the newest one complete before the restore point exists, so its end is
+# before the point in the WAL (pgBackRest lists only finished backups, oldest first).
+stage=backup-set
+run pgbackrest --stanza="$STANZA" --output=text info >"$work/info.txt" || { tail -n 20 "$work/info.txt" >>"$work/last-error"; false; }
+backup_set=$(grep -oE '^ +(full|diff|incr) backup: [0-9]{8}-[0-9]{6}F[_0-9DI-]*' "$work/info.txt" | awk '{print $3}' | tail -n 1 || true)
+if [ -z "$backup_set" ]; then
+  echo "no finished backup in the repository yet: take one (npm run backup) or wait for the scheduled one" >"$work/last-error"
+  false
+fi
+
 stage=restore-point
 log "comparison point on the live database $DB: restore point $point"
 run live "$DB" -v point="$point" >"$work/live.csv" <<SQL
@@ -130,14 +142,14 @@ until [ "$(live "$DB" -c "SELECT coalesce(last_archived_wal >= '$seg', false) FR
 done
 
 stage=restore
-log "pgbackrest restore of the latest backup to $point into $data"
-run pgbackrest --stanza="$STANZA" --pg1-path="$data" --type=name --target="$point" --target-action=promote \
-  --archive-mode=off --log-level-console=info restore >"$work/restore.log"
-backup_set=$(grep -o 'restore backup set [^ ,]*' "$work/restore.log" | awk '{print $4}' | tail -n 1 || true)
+log "pgbackrest restore of backup set $backup_set to $point into $data"
+# pgBackRest writes its errors to the console (stdout): the report takes them from its log.
+run pgbackrest --stanza="$STANZA" --pg1-path="$data" --set="$backup_set" --type=name --target="$point" --target-action=promote \
+  --archive-mode=off --log-level-console=info restore >"$work/restore.log" || { grep -E 'ERROR|WARN' "$work/restore.log" | tail -n 20 >>"$work/last-error"; false; }
 restore_seconds=$(( $(date +%s) - t0 ))
 
 stage=recovery
-log "scratch server on $sock: replaying WAL to the restore point (backup set ${backup_set:-?})"
+log "scratch server on $sock: replaying WAL to the restore point (backup set $backup_set)"
 run pg_ctl -D "$data" -l "$work/server.log" -w -t 900 -o "-c listen_addresses='' -c unix_socket_directories='$sock' \
   -c shared_buffers=32MB -c max_connections=10 -c hot_standby=off -c archive_mode=off -c shared_preload_libraries=pgaudit -c pgaudit.log=none \
   -c max_worker_processes=4 -c logging_collector=off -c log_destination=stderr -c cluster_name=kryonix-drill \
