@@ -164,6 +164,9 @@ export function readBackupTarget(stack: string): { target: BackupTarget; env: No
   return { target: backupTargetFrom(stack, readOutputs(stack)), env: stackCli(stack).env };
 }
 
+/** What a script prints when ensureCaFile wrote the file again. */
+export const CA_FILE_RESTORED = "the stack CA file was missing or unreadable: written again from the stack's caCertificate output";
+
 /**
  * Puts the stack CA back at caFilePath(stack) when it is missing or unreadable (a fresh clone
  * against a shared backend; a file clobbered by hand), from the stack's `caCertificate` output.

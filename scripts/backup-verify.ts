@@ -1,7 +1,7 @@
 /**
  * `npm run backup:verify [-- --stack NAME] [--json]`: the restore drill, now. Runs kryonix-drill
  * (images/postgres/drill.sh) inside the stack's restore drill container through kryonix-job,
- * exactly as the weekly schedule does: restore the latest backup plus WAL to a fresh restore point
+ * exactly as the weekly schedule does: restore the newest backup finished before a fresh restore point, plus WAL to that point,
  * into a scratch server there, compare every table with the live database (row counts and
  * checksums, over TLS as the drill's role), amcheck
  * every B-tree index, `pgbackrest verify`, remove the scratch copy, record the run (backup:status

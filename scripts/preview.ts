@@ -10,7 +10,7 @@
 import { guardedPreview } from "../lib/guarded-run";
 import { stackFromArgs } from "../lib/pulumi-env";
 import { renderSummary } from "../lib/preview-summary";
-import { ensureCaFile, stackCli } from "../lib/stack-run";
+import { CA_FILE_RESTORED, ensureCaFile, stackCli } from "../lib/stack-run";
 
 const args = process.argv.slice(2);
 const stack = stackFromArgs(args);
@@ -30,7 +30,7 @@ if (selected.code !== 0) {
   say(`cannot select or create stack ${stack}: ${selected.stderr.trim()}`);
   process.exit(2);
 }
-if (ensureCaFile(stack, cli) === "restored") say(`the stack CA file was missing or unreadable: written again from the stack's caCertificate output`);
+if (ensureCaFile(stack, cli) === "restored") say(CA_FILE_RESTORED);
 
 const r = guardedPreview(stack, passThrough);
 if (format === "json") process.stdout.write(JSON.stringify(r.report, null, 2) + "\n");

@@ -19,7 +19,7 @@ import { spawnSync } from "node:child_process";
 import { guardedPreview, planningFlags, policyArgs, writePlan } from "../lib/guarded-run";
 import { renderSummary } from "../lib/preview-summary";
 import { stackFromArgs } from "../lib/pulumi-env";
-import { dockerUrns, ensureCaFile, runningPostgres, stackCli } from "../lib/stack-run";
+import { dockerUrns, CA_FILE_RESTORED, ensureCaFile, runningPostgres, stackCli } from "../lib/stack-run";
 import { repoRoot } from "../lib/versions";
 
 const args = process.argv.slice(2);
@@ -43,7 +43,7 @@ if (tc.status !== 0) process.exit(tc.status ?? 1);
 const cli = stackCli(stack);
 const exported = timed("stack select, state", () => {
   if (cli.run(["stack", "select", "--create", stack]) !== 0) process.exit(1);
-  if (ensureCaFile(stack, cli) === "restored") say(`the stack CA file was missing or unreadable: written again from the stack's caCertificate output`);
+  if (ensureCaFile(stack, cli) === "restored") say(CA_FILE_RESTORED);
   return cli.capture(["stack", "export", "--stack", stack]);
 });
 if (exported.code !== 0) {
