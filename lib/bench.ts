@@ -65,11 +65,12 @@ const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").rep
  */
 export function renderRatioChart(comparisons: readonly Comparison[], title: string): string {
   const rows = comparisons.filter((c) => c.ratio !== null && c.ratio > 0);
-  const labelWidth = 420;
+  // Wide enough for the longest name (about 6.5 px a character at 12 px sans-serif) and the title.
+  const labelWidth = Math.max(420, Math.ceil(Math.max(0, ...rows.map((c) => c.name.length)) * 6.5) + 20);
   const barWidth = 420;
   const rowHeight = 26;
   const top = 40;
-  const width = labelWidth + barWidth + 80;
+  const width = Math.max(labelWidth + barWidth + 80, Math.ceil(title.length * 8.5) + 20);
   const height = top + rows.length * rowHeight + 40;
   // log10 from 0.1x to 10x across the bar area.
   const x = (r: number) => labelWidth + ((Math.log10(Math.min(10, Math.max(0.1, r))) + 1) / 2) * barWidth;

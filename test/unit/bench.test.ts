@@ -31,6 +31,15 @@ describe("bench helpers", () => {
     expect(svg).toContain('fill="#2e8b57"');
     expect(svg).not.toContain("no data");
   });
+  it("chart: the label column grows with the longest name, so no label is cut off", () => {
+    const width = (svg: string) => Number(/<svg [^>]*width="(\d+)"/.exec(svg)![1]);
+    const short = renderRatioChart([{ name: "a", subject: "p", baseline: "d", ratio: 1 }], "t");
+    const long = renderRatioChart([{ name: "x".repeat(100), subject: "p", baseline: "d", ratio: 1 }], "t");
+    expect(width(short)).toBe(920);
+    expect(width(long)).toBeGreaterThan(100 * 6.5 + 420);
+    const label = /<text x="(\d+)" y="\d+" text-anchor="end">x{100}</.exec(long)!;
+    expect(Number(label[1])).toBeGreaterThanOrEqual(100 * 6.5);
+  });
 
   it("the stack's own speed: median, the steps up timed, a time budget as a ratio", () => {
     expect(median([])).toBeNull();
