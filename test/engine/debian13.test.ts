@@ -5,13 +5,15 @@
  * namespace with DOCKER_HOST set to it, so every client reaches the stack on the namespace's 127.0.0.1.
  *
  * On a stack of its own ("d13test"): the engine is 26.1 (never the host's 20.10), `npm run up`
- * from empty with the settings only a newer engine gets (healthcheck start interval), preview and
- * refresh with --expect-no-changes (no perpetual diff on this engine), `npm run test:db:connection`,
+ * from empty with the settings only a newer engine gets (healthcheck start interval), a second up
+ * with nothing to apply, preview and refresh with --expect-no-changes (no perpetual diff on this
+ * engine), every container restarted and healthy again with refresh still clean,
+ * `npm run test:db:connection`,
  * `npm run backup` then the restore drill (`npm run backup:verify`), and `npm run destroy --
  * --including-data` leaving nothing. Each step prints how long it took.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dockerLeftovers, sh } from "../support/process";
+import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, STACK_SERVICES, testStackName, type TestStack } from "../support/stack";
 
 const STACK = testStackName("d13test");
@@ -69,12 +71,23 @@ describe.sequential("the stack on Debian 13's Docker engine", () => {
     expect(r.stdout.trim()).toBe(`/${PREFIX}postgres 1s`);
   });
 
-  it("2. preview and refresh see no change", async () => {
+  it("2. a second `npm run up`, preview and refresh see no change", async () => {
+    const up = await timed("npm run up (no-op)", () => t.npm("up"));
+    expect(up.code, up.out).toBe(0);
+    expect(up.out).toMatch(/nothing to apply: \d+ resources unchanged, none drifted, the same outputs; .* pulumi up not run/);
     await timed("preview --expect-no-changes", () => t.stack.preview({ expectNoChanges: true }));
     await timed("refresh --preview-only --expect-no-changes", () => t.stack.previewRefresh({ expectNoChanges: true }));
   });
 
-  it("3. `npm run test:db:connection` passes for every role", async () => {
+  it("3. after every container is restarted, healthy again and refresh still clean", async () => {
+    const names = t.containerNames();
+    const restart = await timed("docker restart (every container)", () => sh("docker", ["restart", ...names]));
+    expect(restart.code, restart.out).toBe(0);
+    await timed("wait for healthy", () => waitFor("every container healthy", 180_000, () => allHealthy(names)));
+    await timed("refresh --preview-only after restarts", () => t.stack.previewRefresh({ expectNoChanges: true }));
+  });
+
+  it("4. `npm run test:db:connection` passes for every role", async () => {
     const r = await timed("npm run test:db:connection", () => t.npm("test-db-connection", "--json"));
     expect(r.code, r.out).toBe(0);
     const report = JSON.parse(r.stdout);
@@ -82,7 +95,7 @@ describe.sequential("the stack on Debian 13's Docker engine", () => {
     expect(report.passed).toBeGreaterThan(10);
   });
 
-  it("4. `npm run backup`, then the restore drill: `npm run backup:verify` passes", async () => {
+  it("5. `npm run backup`, then the restore drill: `npm run backup:verify` passes", async () => {
     const backup = await timed("npm run backup", () => t.npm("backup"));
     expect(backup.code, backup.out).toBe(0);
     const r = await timed("npm run backup:verify --json", () => t.npm("backup-verify", "--json"));
@@ -95,7 +108,7 @@ describe.sequential("the stack on Debian 13's Docker engine", () => {
     for (const a of report.amcheck) expect(a.failures).toEqual([]);
   });
 
-  it("5. `npm run destroy -- --including-data` leaves nothing with the stack's name", async () => {
+  it("6. `npm run destroy -- --including-data` leaves nothing with the stack's name", async () => {
     const down = await timed("npm run destroy --including-data", () => t.npm("destroy", "--including-data"));
     expect(down.code, down.out).toBe(0);
     expect(dockerLeftovers(PREFIX)).toEqual([]);
