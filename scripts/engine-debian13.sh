@@ -225,11 +225,17 @@ case "${1:-}" in
       flock -w 1800 9 || die "another run of the Debian 13 engine held /run/lock/kryonix-d13.lock for 30 min"
     fi
     trap stop EXIT
+    # A ^C or a kill ends the run through the EXIT trap too, so the engine never outlives it.
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     (cd "$REPO" && npm run --silent toolchain >/dev/null) || die "npm run toolchain failed (run it for its log)"
     start
     images
     # shellcheck disable=SC2016 # expanded by the inner bash
-    in_ns bash -c 'cd "$1" && shift && npx vitest run --project engine "$@"' sh "$REPO" "$@"
+    # In the background, so that a signal to this script is handled at once (bash runs a trap only
+    # after its foreground command ends); stop then ends whatever of the test still runs in the namespace.
+    in_ns bash -c 'cd "$1" && shift && npx vitest run --project engine "$@"' sh "$REPO" "$@" &
+    wait $!
     say "test: passed ($(took "$t0") in all)"
     ;;
   *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
