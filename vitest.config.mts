@@ -38,6 +38,18 @@ export default defineConfig({
         },
       },
       {
+        // The stack on another Docker engine (test/engine/), run only by its own npm script
+        // (test:engine:debian13), which starts that engine and runs the file inside its namespace.
+        test: {
+          name: "engine",
+          include: ["test/engine/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 20 * 60 * 1000,
+          hookTimeout: 5 * 60 * 1000,
+          fileParallelism: false,
+        },
+      },
+      {
         // Long fault tests, each behind its own npm script (not in `npm test`).
         test: {
           name: "fault",
