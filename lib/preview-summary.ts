@@ -209,8 +209,11 @@ export function grouped(report: PreviewReport): Record<Kind, PreviewStep[]> {
 const FOLD_AFTER = 15;
 
 const label = (s: PreviewStep) => `${s.name} (${s.type})`;
+// An import (a kept cluster's role or database, components/database.ts) is listed with the creates,
+// marked: the reviewer sees which objects are taken over as they are and which are made new.
 const detail = (s: PreviewStep) =>
-  s.replaceKeys.length ? ` — replaced because of: ${s.replaceKeys.join(", ")}` : s.diffs.length ? ` — changes: ${s.diffs.join(", ")}` : "";
+  (s.op === "import" ? " — imported: it exists already" : "") +
+  (s.replaceKeys.length ? ` — replaced because of: ${s.replaceKeys.join(", ")}` : s.diffs.length ? ` — changes: ${s.diffs.join(", ")}` : "");
 
 /** The summary as plain text (terminal) or GitHub markdown (a pull-request comment). Pure. */
 export function renderSummary(report: PreviewReport, format: "text" | "markdown"): string {
@@ -222,7 +225,10 @@ export function renderSummary(report: PreviewReport, format: "text" | "markdown"
   const code = (t: string) => (md ? `\`${t}\`` : t);
   lines.push(md ? `## Pulumi preview: stack \`${report.stack}\`` : `Preview of stack ${report.stack}`);
   const n = (k: Kind) => g[k].length;
-  lines.push(`${n("create")} to create, ${n("update")} to update, ${n("replace")} to replace, ${n("delete")} to delete; preview ${report.result}.`);
+  const imports = g.create.filter((s) => s.op === "import").length;
+  lines.push(
+    `${n("create")} to create${imports ? ` (${imports} of them imported)` : ""}, ${n("update")} to update, ${n("replace")} to replace, ${n("delete")} to delete; preview ${report.result}.`,
+  );
   const risky = [...g.replace, ...g.delete].filter((s) => s.stateful);
   lines.push("");
   h("Stateful resources replaced or deleted (data or a running server at stake)");

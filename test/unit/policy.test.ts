@@ -178,6 +178,16 @@ describe("preview summary (lib/preview-summary.ts)", () => {
     expect(renderSummary(many, "text")).not.toContain("<details>");
   });
 
+  it("lists imports with the creates, marked, and counts them", () => {
+    const role = (name: string) => urn("postgresql:index/role:Role", name);
+    const adopted = parsePreviewEvents("dev", [pre("import", role("database-kryonix_app")), pre("create", role("database-kryonix_app_b")), pre("same", PG)].join("\n"));
+    const text = renderSummary(adopted, "text");
+    expect(text).toContain("2 to create (1 of them imported), 0 to update");
+    expect(text).toContain("  database-kryonix_app (postgresql:index/role:Role) — imported: it exists already\n");
+    expect(text).toContain("  database-kryonix_app_b (postgresql:index/role:Role)\n");
+    expect(renderSummary(report, "text")).not.toContain("imported");
+  });
+
   it("stateful-resources-kept decided on the preview's own steps: recorded as the pack records a violation", () => {
     // The pack ran in a preview whose steps the caller checks: it passed the rule on the stack resource.
     const passedAll = { ...report, result: "succeeded" as const, policies: [{ ...report.policies[0], passed: ["secrets-stay-secret", "stateful-resources-kept"], failed: [] }] };
