@@ -117,7 +117,10 @@ export function probeKeptCluster(stack: string, image: string): KeptCluster {
   // A timeout kills the CLI, not the container.
   if (!r.ok) docker(["rm", "-f", name]);
   try {
-    if (!r.ok) throw new Error(r.err.split("\n").slice(-25).join("\n") || "no output");
+    if (!r.ok) {
+      const said = r.err.split("\n").slice(-25).join("\n") || "no output";
+      throw new Error(/No such image|Unable to find image/.test(said) ? `${said}\n(the image is not built here: npm run toolchain builds it)` : said);
+    }
     return parseProbeOutput(r.out);
   } catch (err) {
     throw new Error(

@@ -1128,7 +1128,7 @@ describe("the stack program", () => {
 
   it("stops, naming the volume and what docker said, when the probe cannot tell what the kept cluster holds", () => {
     expect(String(unprobed.error)).toMatch(
-      /cannot tell which roles the cluster in the kept volume kryonix-dev-postgres holds, so which to import and which to create \(a container of kryonix\/postgres:0123456789ab on the volume, read-only\): .*No such image/s,
+      /cannot tell which roles the cluster in the kept volume kryonix-dev-postgres holds, so which to import and which to create \(a container of kryonix\/postgres:0123456789ab on the volume, read-only\): .*No such image\n\(the image is not built here: npm run toolchain builds it\)/s,
     );
     expect(unprobed.resources.filter((r) => r.type.startsWith("postgresql:"))).toEqual([]);
   });
