@@ -33,6 +33,8 @@ export interface PreviewReport {
   counts: Record<string, number>;
   policies: PolicyResult[];
   errors: string[];
+  /** What the program itself said (pulumi.log.info on no resource), e.g. which roles a kept cluster gets imported and which created. */
+  notes: string[];
   result: "succeeded" | "failed" | "unknown";
 }
 
@@ -80,6 +82,7 @@ export function parsePreviewEvents(stack: string, text: string): PreviewReport {
   const policies = new Map<string, PolicyResult>();
   const failedBy = new Map<string, Set<string>>();
   const errors: string[] = [];
+  const notes: string[] = [];
   let counts: Record<string, number> = {};
   let result: PreviewReport["result"] = "unknown";
   const pack = (name: string, version: string) => {
@@ -123,6 +126,7 @@ export function parsePreviewEvents(stack: string, text: string): PreviewReport {
     } else if (e.diagnosticEvent) {
       const d = e.diagnosticEvent;
       if (d.severity === "error") errors.push(`${d.urn ? `${parseUrn(d.urn).name}: ` : ""}${String(d.message ?? "").trim()}`);
+      else if (d.severity === "info" && (!d.urn || parseUrn(d.urn).type === "pulumi:pulumi:Stack")) notes.push(String(d.message ?? "").trim());
     } else if (e.summaryEvent) {
       counts = e.summaryEvent.resourceChanges ?? {};
       result = e.summaryEvent.result === "failed" ? "failed" : e.summaryEvent.result === "succeeded" ? "succeeded" : result;
@@ -134,7 +138,7 @@ export function parsePreviewEvents(stack: string, text: string): PreviewReport {
     r.passed = r.passed.filter((n) => !failed.has(n)).sort();
   }
   if (result === "unknown" && errors.length) result = "failed";
-  return { stack, steps: [...byUrn.values()], counts, policies: [...policies.values()], errors: [...new Set(errors)], result };
+  return { stack, steps: [...byUrn.values()], counts, policies: [...policies.values()], errors: [...new Set(errors)], notes: [...new Set(notes)], result };
 }
 
 /** The plan handed to the policy pack (KRYONIX_POLICY_PLAN). Pure. */
@@ -250,6 +254,11 @@ export function renderSummary(report: PreviewReport, format: "text" | "markdown"
   for (const p of report.policies) {
     item(`pack ${code(`${p.pack}@${p.version}`)}: passed ${p.passed.length ? p.passed.map(code).join(", ") : "none"}`);
     for (const f of p.failed) item(`${md ? "**FAILED**" : "FAILED"} ${code(f.policy)} [${f.level}]${f.urn ? ` on ${code(parseUrn(f.urn).name)}` : ""}: ${f.message.split("\n").slice(-1)[0]}`);
+  }
+  if (report.notes?.length) {
+    lines.push("");
+    h("Notes from the program");
+    for (const note of report.notes) item(note);
   }
   const errors = report.errors.filter((e) => e !== "preview failed");
   if (errors.length) {

@@ -176,15 +176,17 @@ describe.sequential("the stack, for real", () => {
     const control = keptControlFile();
     const preview = await timed("npm run preview (on the kept data)", () => npmScript("preview", "--json"));
     expect(preview.code, preview.out).toBe(0);
+    const plan = JSON.parse(preview.stdout) as PreviewReport;
+    expect(plan.notes.join("\n")).toMatch(/its cluster is adopted; .*created \(the cluster lacks them\): roles kryonix_drill, kryonix_migrator_b, kryonix_app_b, metabase_readonly_b; databases none/);
     const roleSteps = Object.fromEntries(
-      (JSON.parse(preview.stdout) as PreviewReport).steps.filter((st) => st.type === "postgresql:index/role:Role" || st.type === "postgresql:index/database:Database").map((st) => [st.name.replace(/^database-/, ""), st.op]),
+      plan.steps.filter((st) => st.type === "postgresql:index/role:Role" || st.type === "postgresql:index/database:Database").map((st) => [st.name.replace(/^database-/, ""), st.op]),
     );
     expect(roleSteps).toEqual({
       ...Object.fromEntries([OWNER_ROLE, ...LOGIN_USERS, DATABASE_NAME].map((n) => [n, "import"])),
       ...Object.fromEntries(NEWER_ROLES.map((n) => [n, "create"])),
     });
     expect(keptControlFile(), "the preview wrote to the kept volume").toBe(control);
-    expect(sh("docker", ["ps", "-a", "--format", "{{.Names}}", "--filter", "label=com.kryonix.service=kept-cluster-probe"]).stdout.trim()).toBe("");
+    expect(sh("docker", ["ps", "-a", "--format", "{{.Names}}", "--filter", `name=${PREFIX}postgres-probe`]).stdout.trim()).toBe("");
 
     const up = await timed("npm run up (on the kept data)", () => npmScript("up"));
     expect(up.code, up.out).toBe(0);
