@@ -97,12 +97,15 @@ export function parsePreviewEvents(stack: string, text: string): PreviewReport {
       const prev = byUrn.get(m.urn);
       // A replacement shows as several steps (create-replacement, replace, delete-replaced): keep one.
       if (prev && kindOf(prev.op) === "replace") continue;
+      // An import whose inputs differ from what it read is updated right after (in an adopting
+      // preview always: the provider reads nothing before the server runs): still an import.
+      const importThenUpdate = prev?.op === "import" && m.op === "update";
       const detailed = m.detailedDiff ?? {};
       const replaceKeys = Object.entries(detailed)
         .filter(([, d]) => /-replace$/.test(d.kind))
         .map(([k]) => k.split(/[.[]/)[0]);
       byUrn.set(m.urn, {
-        op: m.op,
+        op: importThenUpdate ? "import" : m.op,
         urn: m.urn,
         type: m.type,
         name,

@@ -187,6 +187,7 @@ describe("preview summary (lib/preview-summary.ts)", () => {
         ev({ diagnosticEvent: { message: `${note}\n`, severity: "info" } }),
         ev({ diagnosticEvent: { urn: PG, message: "a provider's own chatter\n", severity: "info" } }),
         pre("import", role("database-kryonix_app")),
+        pre("update", role("database-kryonix_app"), { diffs: ["connectionLimit"] }),
         pre("create", role("database-kryonix_app_b")),
         pre("same", PG),
       ].join("\n"),
@@ -195,7 +196,8 @@ describe("preview summary (lib/preview-summary.ts)", () => {
     const text = renderSummary(adopted, "text");
     expect(text).toContain(`== Notes from the program\n  ${note}\n`);
     expect(text).toContain("2 to create (1 of them imported), 0 to update");
-    expect(text).toContain("  database-kryonix_app (postgresql:index/role:Role) — imported: it exists already\n");
+    expect(text).toContain("  database-kryonix_app (postgresql:index/role:Role) — imported: it exists already — changes: connectionLimit\n");
+    expect(policyPlan(adopted).steps.map((st) => st.op)).toEqual(["import", "create"]);
     expect(text).toContain("  database-kryonix_app_b (postgresql:index/role:Role)\n");
     expect(renderSummary(report, "text")).not.toMatch(/imported|Notes/);
   });
