@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseRepair } from "./components/database-repair";
-import { Database, DATABASE_NAME, DRILL_ROLE, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
+import { Database, DATABASE_NAME, DECLARED_DATABASES, DECLARED_ROLES, DRILL_ROLE, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
 import { Migrations } from "./components/migrations";
 import { Minio, MINIO_PORT } from "./components/minio";
 import { Monitoring, PROMETHEUS_WEB_USER } from "./components/monitoring";
@@ -22,7 +22,8 @@ import { Schedules } from "./components/schedules";
 import { Secrets } from "./components/secrets";
 import { postgresParameters, resourceName, validateStackConfig } from "./lib/config";
 import { LOOPBACK } from "./lib/containers";
-import { adoptExistingCluster, dockerConfigProblems, viewEngine } from "./lib/docker-engine";
+import { adoptExistingCluster, dockerConfigProblems, probeKeptCluster, viewEngine } from "./lib/docker-engine";
+import { adoptionMessage } from "./lib/kept-cluster";
 import { readImageTags } from "./lib/image-tags";
 import { sqlObjects } from "./lib/drift";
 import { loadMigrationFiles } from "./lib/migrations-fs";
@@ -42,8 +43,9 @@ const dockerConfig = new pulumi.Config("docker");
 const dockerProblems = dockerConfigProblems({ host: dockerConfig.get("host"), context: dockerConfig.get("context") }, process.env);
 if (dockerProblems.length) throw new Error(`Pulumi.${stack}.yaml: ${dockerProblems.join("; ")}`);
 const engine = viewEngine(stack);
-const adopt = adoptExistingCluster(engine);
-if (adopt) pulumi.log.info(`the data volume ${resourceName(stack, "postgres")} outlived its container: its roles and database are imported`);
+// A volume without its container: what its cluster holds decides, role by role, import or create.
+const kept = adoptExistingCluster(engine) ? probeKeptCluster(stack, images.postgres) : false;
+if (kept) pulumi.log.info(adoptionMessage(resourceName(stack, "postgres"), kept, { roles: DECLARED_ROLES, databases: DECLARED_DATABASES }));
 
 // Protected with the data (prod): without these the kept volumes cannot be opened by the stack.
 const secrets = new Secrets("secrets", { stack, loginRoles: LOGIN_ROLES, rotations: config.roleRotations }, { protect: config.protectData });
@@ -125,7 +127,7 @@ const database = new Database("database", {
   roleSecrets: secrets.roles,
   currentUsers: secrets.currentUsers,
   dataVolume: postgres.volume,
-  adopt,
+  adopt: kept,
 });
 
 const migrations = new Migrations(

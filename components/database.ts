@@ -6,6 +6,7 @@ import { invalid } from "../lib/messages";
 import { pgbouncerPoolSizes, renderPgbouncerAuthFunctionSql } from "../lib/pgbouncer";
 import { ALTERNATING_ROLES, isAlternating, loginUsers, twinOf } from "../lib/rotation";
 import { DRILL_ROLE } from "../lib/drill";
+import type { KeptCluster } from "../lib/kept-cluster";
 import { writeCaFile } from "../lib/tls-files";
 import type { RoleSecret } from "./secrets";
 import { SqlScript } from "./sql-script";
@@ -184,10 +185,22 @@ export interface DatabaseArgs {
    */
   dataVolume: pulumi.Resource;
   /**
-   * The volume holds a cluster from an earlier deployment that this stack's state no longer
-   * tracks (a destroy that kept the data): its roles and database are imported, not created.
+   * false, or what the cluster in the volume holds when it comes from an earlier deployment that
+   * this stack's state no longer tracks (a destroy that kept the data; lib/kept-cluster.ts): each
+   * role and the database are imported when the cluster has them and created when it lacks them
+   * (a volume kept by a version that declared fewer roles).
    */
-  adopt: boolean;
+  adopt: false | KeptCluster;
+}
+
+/** The roles the component declares, by name: the owner, then every login user. */
+export const DECLARED_ROLES: readonly string[] = [OWNER_ROLE, ...LOGIN_USERS];
+/** The databases the component declares. */
+export const DECLARED_DATABASES: readonly string[] = [DATABASE_NAME];
+
+/** Whether the adopted cluster `adopt` has `name` among `kind`, so that it is imported rather than created. Pure. */
+export function importedFrom(adopt: false | KeptCluster, kind: "roles" | "databases", name: string): boolean {
+  return adopt !== false && adopt[kind].includes(name);
 }
 
 /** Throws when the arguments cannot work. Pure. */
@@ -200,7 +213,11 @@ export function checkDatabaseArgs(args: DatabaseArgs): void {
   }
   if (!args.server) problems.push(invalid("Database server", args.server, "the PostgreSQL container resource"));
   if (!args.dataVolume) problems.push(invalid("Database dataVolume", args.dataVolume, "the PostgreSQL data volume resource"));
-  if (typeof args.adopt !== "boolean") problems.push(invalid("Database adopt", args.adopt, "true or false"));
+  const adopt = args.adopt as unknown;
+  const names = (v: unknown) => Array.isArray(v) && v.every((n) => typeof n === "string");
+  if (adopt !== false && !(typeof adopt === "object" && adopt !== null && names((adopt as KeptCluster).roles) && names((adopt as KeptCluster).databases))) {
+    problems.push(invalid("Database adopt", args.adopt, "false, or the kept cluster's {roles, databases} (lib/kept-cluster.ts)"));
+  }
   try {
     roleConnectionLimits(args.maxConnections);
   } catch (err) {
@@ -284,9 +301,11 @@ export class Database extends pulumi.ComponentResource {
       deletedWith: args.dataVolume,
       ...extra,
     });
-    const adopted = (id: string): pulumi.CustomResourceOptions => (args.adopt ? { import: id } : {});
+    // Imported when the kept cluster has it; otherwise created, as on a fresh cluster. The ID is the
+    // name, so a resource already in the state ignores the option.
+    const adopted = (kind: "roles" | "databases", id: string): pulumi.CustomResourceOptions => (importedFrom(args.adopt, kind, id) ? { import: id } : {});
 
-    const owner = new postgresql.Role(`${name}-${OWNER_ROLE}`, { name: OWNER_ROLE, login: false }, on([], adopted(OWNER_ROLE)));
+    const owner = new postgresql.Role(`${name}-${OWNER_ROLE}`, { name: OWNER_ROLE, login: false }, on([], adopted("roles", OWNER_ROLE)));
 
     const passwords: Record<string, pulumi.Output<string>> = {};
     for (const user of LOGIN_USERS) passwords[user] = pulumi.secret(args.roleSecrets[user].password);
@@ -305,7 +324,7 @@ export class Database extends pulumi.ComponentResource {
         // The verifier, never the password, goes over the wire; pgaudit logs the statement with
         // the password <REDACTED>, and a failing one is not logged (log_min_error_statement=panic).
         { name: user, login: true, password: args.roleSecrets[user].scramVerifier, encryptedPassword: true, connectionLimit: limits[role], ...extra },
-        on([], adopted(user)),
+        on([], adopted("roles", user)),
       );
     // The owner by its resource's output, so the member waits for it.
     const memberships = (role: string) => ({ roles: (ROLE_MEMBERSHIPS[role] ?? []).map((r): pulumi.Input<string> => (r === OWNER_ROLE ? owner.name : r)) });
@@ -338,7 +357,7 @@ export class Database extends pulumi.ComponentResource {
       `${name}-${DATABASE_NAME}`,
       { name: DATABASE_NAME, owner: owner.name, encoding: "UTF8", lcCollate: "C.UTF-8", lcCtype: "C.UTF-8", template: "template0" },
       // The template matters only to CREATE DATABASE and cannot be read back (an import would see none).
-      on([], { ...adopted(DATABASE_NAME), ignoreChanges: ["template"] }),
+      on([], { ...adopted("databases", DATABASE_NAME), ignoreChanges: ["template"] }),
     );
     this.name = database.name;
 

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { resourceName } from "./config";
 import { engineFeatures, type EngineFeatures } from "./containers";
+import { KEPT_MOUNT, parseProbeOutput, renderProbeScript, type KeptCluster } from "./kept-cluster";
 
 /**
  * What the stack program asks the Docker engine before it declares anything: which engine it is
@@ -64,9 +65,9 @@ export function dockerConfigProblems(config: { host?: string; context?: string }
   return problems;
 }
 
-function docker(args: string[]): { ok: boolean; out: string; err: string } {
-  const r = spawnSync("docker", args, { encoding: "utf8", timeout: 30_000 });
-  return { ok: r.status === 0, out: (r.stdout ?? "").trim(), err: (r.stderr ?? r.error?.message ?? "").trim() };
+function docker(args: string[], timeout = 30_000): { ok: boolean; out: string; err: string } {
+  const r = spawnSync("docker", args, { encoding: "utf8", timeout, maxBuffer: 64 * 1024 * 1024 });
+  return { ok: r.status === 0, out: (r.stdout ?? "").trim(), err: `${r.stderr ?? ""}${r.error ? `\n${r.error.message}` : ""}`.trim() };
 }
 
 /** Asks the engine that DOCKER_HOST (or the default socket) points at, as the docker provider does. */
@@ -82,4 +83,48 @@ export function viewEngine(stack: string): EngineView {
     postgresVolume: docker(["volume", "inspect", name]).ok,
     postgresContainer: docker(["container", "inspect", name]).ok,
   };
+}
+
+/** How long the probe may take: a cluster not shut down cleanly is copied whole first. */
+const PROBE_TIMEOUT_MS = 15 * 60_000;
+
+/**
+ * `docker run` of the kept-cluster probe (lib/kept-cluster.ts): the stack's postgres image, never
+ * pulled; the volume read-only; no network; only the capabilities a root that copies files it does
+ * not own and then drops to the postgres user needs. Removed when it exits. Pure.
+ */
+export function probeRunArgs(volume: string, image: string, name: string): string[] {
+  const caps = ["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "SETUID", "SETGID"];
+  return [
+    "run", "--rm", "--pull", "never", "--name", name, "--network", "none",
+    "--mount", `type=volume,source=${volume},target=${KEPT_MOUNT},readonly`,
+    "--cap-drop", "ALL", ...caps.flatMap((c) => ["--cap-add", c]), "--security-opt", "no-new-privileges",
+    "--memory", "512m", "--label", "com.kryonix.service=kept-cluster-probe",
+    "--entrypoint", "bash", image, "-c", renderProbeScript(),
+  ];
+}
+
+/**
+ * The role and database names of the cluster in the stack's kept postgres volume (a volume without
+ * its container: adoptExistingCluster), read by a short-lived container that never writes to the
+ * volume. Throws, naming the volume and what the probe said, when it cannot tell: the program must
+ * not guess which roles to import.
+ */
+export function probeKeptCluster(stack: string, image: string): KeptCluster {
+  const volume = resourceName(stack, "postgres");
+  const name = `${volume}-probe-${process.pid}`;
+  const r = docker(probeRunArgs(volume, image, name), PROBE_TIMEOUT_MS);
+  // A timeout kills the CLI, not the container.
+  if (!r.ok) docker(["rm", "-f", name]);
+  try {
+    if (!r.ok) {
+      const said = r.err.split("\n").slice(-25).join("\n") || "no output";
+      throw new Error(/No such image|Unable to find image/.test(said) ? `${said}\n(the image is not built here: npm run toolchain builds it)` : said);
+    }
+    return parseProbeOutput(r.out);
+  } catch (err) {
+    throw new Error(
+      `cannot tell which roles the cluster in the kept volume ${volume} holds, so which to import and which to create (a container of ${image} on the volume, read-only): ${(err as Error).message}`,
+    );
+  }
 }

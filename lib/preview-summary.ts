@@ -33,6 +33,8 @@ export interface PreviewReport {
   counts: Record<string, number>;
   policies: PolicyResult[];
   errors: string[];
+  /** What the program itself said (pulumi.log.info on no resource), e.g. which roles a kept cluster gets imported and which created. */
+  notes: string[];
   result: "succeeded" | "failed" | "unknown";
 }
 
@@ -80,6 +82,7 @@ export function parsePreviewEvents(stack: string, text: string): PreviewReport {
   const policies = new Map<string, PolicyResult>();
   const failedBy = new Map<string, Set<string>>();
   const errors: string[] = [];
+  const notes: string[] = [];
   let counts: Record<string, number> = {};
   let result: PreviewReport["result"] = "unknown";
   const pack = (name: string, version: string) => {
@@ -94,12 +97,15 @@ export function parsePreviewEvents(stack: string, text: string): PreviewReport {
       const prev = byUrn.get(m.urn);
       // A replacement shows as several steps (create-replacement, replace, delete-replaced): keep one.
       if (prev && kindOf(prev.op) === "replace") continue;
+      // An import whose inputs differ from what it read is updated right after (in an adopting
+      // preview always: the provider reads nothing before the server runs): still an import.
+      const importThenUpdate = prev?.op === "import" && m.op === "update";
       const detailed = m.detailedDiff ?? {};
       const replaceKeys = Object.entries(detailed)
         .filter(([, d]) => /-replace$/.test(d.kind))
         .map(([k]) => k.split(/[.[]/)[0]);
       byUrn.set(m.urn, {
-        op: m.op,
+        op: importThenUpdate ? "import" : m.op,
         urn: m.urn,
         type: m.type,
         name,
@@ -123,6 +129,7 @@ export function parsePreviewEvents(stack: string, text: string): PreviewReport {
     } else if (e.diagnosticEvent) {
       const d = e.diagnosticEvent;
       if (d.severity === "error") errors.push(`${d.urn ? `${parseUrn(d.urn).name}: ` : ""}${String(d.message ?? "").trim()}`);
+      else if (d.severity === "info" && (!d.urn || parseUrn(d.urn).type === "pulumi:pulumi:Stack")) notes.push(String(d.message ?? "").trim());
     } else if (e.summaryEvent) {
       counts = e.summaryEvent.resourceChanges ?? {};
       result = e.summaryEvent.result === "failed" ? "failed" : e.summaryEvent.result === "succeeded" ? "succeeded" : result;
@@ -134,7 +141,7 @@ export function parsePreviewEvents(stack: string, text: string): PreviewReport {
     r.passed = r.passed.filter((n) => !failed.has(n)).sort();
   }
   if (result === "unknown" && errors.length) result = "failed";
-  return { stack, steps: [...byUrn.values()], counts, policies: [...policies.values()], errors: [...new Set(errors)], result };
+  return { stack, steps: [...byUrn.values()], counts, policies: [...policies.values()], errors: [...new Set(errors)], notes: [...new Set(notes)], result };
 }
 
 /** The plan handed to the policy pack (KRYONIX_POLICY_PLAN). Pure. */
@@ -209,8 +216,11 @@ export function grouped(report: PreviewReport): Record<Kind, PreviewStep[]> {
 const FOLD_AFTER = 15;
 
 const label = (s: PreviewStep) => `${s.name} (${s.type})`;
+// An import (a kept cluster's role or database, components/database.ts) is listed with the creates,
+// marked: the reviewer sees which objects are taken over as they are and which are made new.
 const detail = (s: PreviewStep) =>
-  s.replaceKeys.length ? ` — replaced because of: ${s.replaceKeys.join(", ")}` : s.diffs.length ? ` — changes: ${s.diffs.join(", ")}` : "";
+  (s.op === "import" ? " — imported: it exists already" : "") +
+  (s.replaceKeys.length ? ` — replaced because of: ${s.replaceKeys.join(", ")}` : s.diffs.length ? ` — changes: ${s.diffs.join(", ")}` : "");
 
 /** The summary as plain text (terminal) or GitHub markdown (a pull-request comment). Pure. */
 export function renderSummary(report: PreviewReport, format: "text" | "markdown"): string {
@@ -222,7 +232,10 @@ export function renderSummary(report: PreviewReport, format: "text" | "markdown"
   const code = (t: string) => (md ? `\`${t}\`` : t);
   lines.push(md ? `## Pulumi preview: stack \`${report.stack}\`` : `Preview of stack ${report.stack}`);
   const n = (k: Kind) => g[k].length;
-  lines.push(`${n("create")} to create, ${n("update")} to update, ${n("replace")} to replace, ${n("delete")} to delete; preview ${report.result}.`);
+  const imports = g.create.filter((s) => s.op === "import").length;
+  lines.push(
+    `${n("create")} to create${imports ? ` (${imports} of them imported)` : ""}, ${n("update")} to update, ${n("replace")} to replace, ${n("delete")} to delete; preview ${report.result}.`,
+  );
   const risky = [...g.replace, ...g.delete].filter((s) => s.stateful);
   lines.push("");
   h("Stateful resources replaced or deleted (data or a running server at stake)");
@@ -244,6 +257,11 @@ export function renderSummary(report: PreviewReport, format: "text" | "markdown"
   for (const p of report.policies) {
     item(`pack ${code(`${p.pack}@${p.version}`)}: passed ${p.passed.length ? p.passed.map(code).join(", ") : "none"}`);
     for (const f of p.failed) item(`${md ? "**FAILED**" : "FAILED"} ${code(f.policy)} [${f.level}]${f.urn ? ` on ${code(parseUrn(f.urn).name)}` : ""}: ${f.message.split("\n").slice(-1)[0]}`);
+  }
+  if (report.notes?.length) {
+    lines.push("");
+    h("Notes from the program");
+    for (const note of report.notes) item(note);
   }
   const errors = report.errors.filter((e) => e !== "preview failed");
   if (errors.length) {

@@ -12,7 +12,11 @@
 import { Client } from "pg";
 import { pgSsl } from "../../lib/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DATABASE_NAME, DRILL_ROLE, LOGIN_USERS, OWNER_ROLE } from "../../components/database";
 import { dataVolumes } from "../../lib/destroy-plan";
+import { readImageTags } from "../../lib/image-tags";
+import type { PreviewReport } from "../../lib/preview-summary";
+import { ALTERNATING_ROLES, twinOf } from "../../lib/rotation";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, STACK_SERVICES, testStackName, type TestStack } from "../support/stack";
 
@@ -43,12 +47,12 @@ async function noOpUp(step: string): Promise<void> {
   expect(await lastVersion()).toBe(before);
 }
 
-async function superuserClient(): Promise<Client> {
+async function superuserClient(database?: string): Promise<Client> {
   const o = await outputs();
   const client = new Client({
     host: o.endpoints.postgres.host,
     port: o.endpoints.postgres.port,
-    database: o.endpoints.postgres.database,
+    database: database ?? o.endpoints.postgres.database,
     user: o.credentials.postgres.user,
     password: o.credentials.postgres.password,
     ssl: pgSsl(o.caCertificate, o.endpoints.postgres.host),
@@ -58,13 +62,32 @@ async function superuserClient(): Promise<Client> {
   return client;
 }
 
-async function query<T = any>(sql: string): Promise<T[]> {
-  const client = await superuserClient();
+/** The roles added after the first versions of the stack: a volume kept from before lacks them. */
+const NEWER_ROLES = [...ALTERNATING_ROLES.map(twinOf), DRILL_ROLE];
+
+async function query<T = any>(sql: string, database?: string): Promise<T[]> {
+  const client = await superuserClient(database);
   try {
     return (await client.query(sql)).rows as T[];
   } finally {
     await client.end();
   }
+}
+
+/** Drops `roles` as a DBA would: what they own and are granted in every database first (REASSIGN, DROP OWNED), then the roles. */
+async function dropRoles(roles: readonly string[]): Promise<void> {
+  const list = roles.map((r) => `"${r}"`).join(", ");
+  for (const { datname } of await query<{ datname: string }>("SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1")) {
+    await query(`REASSIGN OWNED BY ${list} TO postgres; DROP OWNED BY ${list}`, datname);
+  }
+  await query(`DROP ROLE ${list}`);
+}
+
+/** The kept volume's pg_control, read through a read-only mount: it changes with any checkpoint or start. */
+function keptControlFile(): string {
+  const r = sh("docker", ["run", "--rm", "--pull", "never", "--network", "none", "--mount", `type=volume,source=${PREFIX}postgres,target=/kept,readonly`, "--entrypoint", "sha256sum", readImageTags().postgres, "/kept/global/pg_control"]);
+  expect(r.code, r.out).toBe(0);
+  return r.stdout.trim();
 }
 
 /** Every container of the stack running and, where it has a healthcheck, healthy. */
@@ -134,10 +157,14 @@ describe.sequential("the stack, for real", () => {
     await timed("refresh --preview-only after recreation", () => t.stack.previewRefresh({ expectNoChanges: true }));
   });
 
-  it("7. a destroy that keeps the data, then up: the same rows in the same cluster", async () => {
+  it("7. a destroy that keeps the data of an older version (no twins, no drill role), then up: the same rows in the same cluster, the missing roles created", async () => {
     const marker = `itest-${Date.now()}`;
     await query(`INSERT INTO auth.companies (name, domain) VALUES ('${marker}', '${marker}.example')`);
     const [{ system_identifier: cluster }] = await query("SELECT system_identifier::text FROM pg_control_system()");
+    // The cluster as a version before the twins and the drill role left it: the roles gone, with
+    // what they owned and were granted, in every database.
+    await timed("drop the twins and the drill role", () => dropRoles(NEWER_ROLES));
+    expect(await query(`SELECT rolname FROM pg_roles WHERE rolname IN (${NEWER_ROLES.map((r) => `'${r}'`).join(",")})`)).toEqual([]);
 
     const down = await timed("npm run destroy (keeping data)", () => npmScript("destroy"));
     expect(down.code, down.out).toBe(0);
@@ -145,15 +172,45 @@ describe.sequential("the stack, for real", () => {
     expect(sh("docker", ["network", "inspect", `${PREFIX}net`]).code).not.toBe(0);
     for (const v of dataVolumes(STACK)) expect(sh("docker", ["volume", "inspect", v]).code, v).toBe(0);
 
+    // The plan, before anything is touched: the roles the kept cluster has are imported, the others created.
+    const control = keptControlFile();
+    const preview = await timed("npm run preview (on the kept data)", () => npmScript("preview", "--json"));
+    expect(preview.code, preview.out).toBe(0);
+    const plan = JSON.parse(preview.stdout) as PreviewReport;
+    expect(plan.notes.join("\n")).toMatch(/its cluster is adopted; .*created \(the cluster lacks them\): roles kryonix_drill, kryonix_migrator_b, kryonix_app_b, metabase_readonly_b; databases none/);
+    const roleSteps = Object.fromEntries(
+      plan.steps.filter((st) => st.type === "postgresql:index/role:Role" || st.type === "postgresql:index/database:Database").map((st) => [st.name.replace(/^database-/, ""), st.op]),
+    );
+    expect(roleSteps).toEqual({
+      ...Object.fromEntries([OWNER_ROLE, ...LOGIN_USERS, DATABASE_NAME].map((n) => [n, "import"])),
+      ...Object.fromEntries(NEWER_ROLES.map((n) => [n, "create"])),
+    });
+    expect(keptControlFile(), "the preview wrote to the kept volume").toBe(control);
+    expect(sh("docker", ["ps", "-a", "--format", "{{.Names}}", "--filter", `name=${PREFIX}postgres-probe`]).stdout.trim()).toBe("");
+
     const up = await timed("npm run up (on the kept data)", () => npmScript("up"));
     expect(up.code, up.out).toBe(0);
     const rows = await query(`SELECT name FROM auth.companies WHERE name = '${marker}'`);
     expect(rows).toHaveLength(1);
     const [{ system_identifier: after }] = await query("SELECT system_identifier::text FROM pg_control_system()");
     expect(after).toBe(cluster);
+    expect((await query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_roles WHERE rolname IN (${NEWER_ROLES.map((r) => `'${r}'`).join(",")})`))[0].n).toBe(NEWER_ROLES.length);
     await noOpUp("npm run up (no-op after adoption)");
-    const conn = npmScript("test-db-connection", "--json");
+    await timed("preview --expect-no-changes after adoption", () => t.stack.preview({ expectNoChanges: true }));
+    await timed("refresh --preview-only --expect-no-changes after adoption", () => t.stack.previewRefresh({ expectNoChanges: true }));
+    const conn = await timed("npm run test:db:connection after adoption", () => npmScript("test-db-connection", "--json"));
     expect(conn.code, conn.out).toBe(0);
+    expect(JSON.parse(conn.stdout).failed).toBe(0);
+    // The created roles' passwords went over as SCRAM verifiers, and pgaudit wrote <REDACTED>: the
+    // log has neither. (It has 'SCRAM-SHA-256$4096:' once: the source of PgBouncer's lookup function.)
+    const o = await outputs();
+    const log = sh("docker", ["logs", `${PREFIX}postgres`]).out;
+    const verifiers = await query<{ rolpassword: string }>(`SELECT rolpassword FROM pg_authid WHERE rolname IN (${NEWER_ROLES.map((r) => `'${r}'`).join(",")})`);
+    expect(verifiers.map((v) => v.rolpassword.split("$")[0])).toEqual(NEWER_ROLES.map(() => "SCRAM-SHA-256"));
+    for (const { rolpassword } of verifiers) expect(log).not.toContain(rolpassword);
+    expect(log).not.toMatch(/SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]{16,}\$[A-Za-z0-9+/=]{16,}:[A-Za-z0-9+/=]{16,}/);
+    for (const user of NEWER_ROLES) expect(log).not.toContain(o.credentials.roles[user]);
+    expect(log).toMatch(/CREATE ROLE "*kryonix_drill"* WITH ENCRYPTED PASSWORD <REDACTED>/);
   });
 
   it("8. `npm run destroy -- --including-data` leaves nothing with the stack's name", async () => {

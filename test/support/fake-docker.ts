@@ -6,6 +6,9 @@
  *   docker version --format {{.Server.APIVersion}}   with the configured API version;
  *   docker volume inspect NAME / container inspect NAME   with exit 0 when NAME is configured as
  *     present, exit 1 ("No such ...") otherwise;
+ *   docker run ... bash -c SCRIPT   (the kept-cluster probe, lib/docker-engine.ts probeKeptCluster)
+ *     with the configured probe output and exit code; logged up to `-c`, without the script;
+ *   docker rm -f NAME   with exit 0;
  *
  * and fails loudly on anything else. Every call is logged, one line each, for assertions.
  */
@@ -20,6 +23,13 @@ export interface FakeDockerState {
   volumes?: string[];
   /** Names `docker container inspect` finds. */
   containers?: string[];
+  /** What `docker run` (the kept-cluster probe) prints on stdout and stderr, and its exit code; by default an empty volume's answer. */
+  probe?: { stdout: string; stderr?: string; code?: number };
+}
+
+/** The probe's answer for a kept cluster with these roles and databases (lib/kept-cluster.ts). */
+export function probeAnswer(roles: readonly string[], databases: readonly string[], copy = "clean"): { stdout: string } {
+  return { stdout: `kryonix-kept-cluster ${copy} ${JSON.stringify({ roles, databases })}\n` };
 }
 
 export interface FakeDocker {
@@ -34,8 +44,18 @@ export interface FakeDocker {
 
 const SCRIPT = `#!/bin/sh
 dir=$(dirname "$0")
+if [ "$1" = run ]; then
+  logged=
+  for a in "$@"; do [ "$a" = -c ] && break; logged="$logged\${logged:+ }$a"; done
+  echo "$logged -c ..." >> "$dir/calls"
+  cat "$dir/probe-stdout"
+  cat "$dir/probe-stderr" >&2
+  exit "$(cat "$dir/probe-code")"
+fi
 echo "$*" >> "$dir/calls"
 case "$1 $2" in
+  "rm -f")
+    exit 0 ;;
   "version --format")
     cat "$dir/api-version"
     exit 0 ;;
@@ -66,6 +86,9 @@ export function installFakeDocker(initial: FakeDockerState = { apiVersion: "1.41
       writeFileSync(path.join(dir, "api-version"), `${state.apiVersion}\n`);
       writeFileSync(path.join(dir, "volumes"), (state.volumes ?? []).map((v) => `${v}\n`).join(""));
       writeFileSync(path.join(dir, "containers"), (state.containers ?? []).map((c) => `${c}\n`).join(""));
+      writeFileSync(path.join(dir, "probe-stdout"), state.probe?.stdout ?? 'kryonix-kept-cluster none {"roles":[],"databases":[]}\n');
+      writeFileSync(path.join(dir, "probe-stderr"), state.probe?.stderr ?? "");
+      writeFileSync(path.join(dir, "probe-code"), `${state.probe?.code ?? 0}\n`);
       writeFileSync(path.join(dir, "calls"), "");
     },
     calls() {

@@ -22,6 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   checkDatabaseArgs,
   DATABASE_NAME,
+  DECLARED_DATABASES,
+  DECLARED_ROLES,
   grantProblems,
   LOGIN_ROLES,
   LOGIN_USERS,
@@ -67,7 +69,7 @@ import { ALTERNATING_ROLES, SINGLE_USER_ROLES, twinOf } from "../../lib/rotation
 import { scramSha256Secret } from "../../lib/scram";
 import { GiB, MiB } from "../../lib/size";
 import { connectionTargetFrom } from "../../lib/stack-run";
-import { installFakeDocker, type FakeDocker, type FakeDockerState } from "../support/fake-docker";
+import { installFakeDocker, probeAnswer, type FakeDocker, type FakeDockerState } from "../support/fake-docker";
 
 // ---- recording mocks ---------------------------------------------------------
 
@@ -355,17 +357,41 @@ describe("the stack program", () => {
    * volume kryonix-dev-postgres but not its container: a destroy that kept the data, then an up.
    */
   let adopted: Run;
+  /**
+   * The same, but the kept cluster comes from a version before the twins and the drill role: the
+   * probe (lib/kept-cluster.ts) finds every other declared role, and the database.
+   */
+  let older: Run;
+  /** The probe fails (here: the image is not there): the program stops rather than guess. */
+  let unprobed: Run;
 
+  const keptVolumes = ["kryonix-dev-postgres", "kryonix-dev-minio"];
+  const systemRoles = ["pg_maintain", "pg_monitor", "postgres"];
   beforeAll(async () => {
     dev = await runProgram("dev", stackFile("dev"));
     prod = await runProgram("prod", stackFile("prod"));
-    adopted = await runProgram("dev", stackFile("dev"), [], { apiVersion: "1.44", volumes: ["kryonix-dev-postgres", "kryonix-dev-minio"] });
-  }, 120_000);
+    adopted = await runProgram("dev", stackFile("dev"), [], {
+      apiVersion: "1.44",
+      volumes: keptVolumes,
+      probe: probeAnswer([...systemRoles, OWNER_ROLE, ...LOGIN_USERS], ["postgres", DATABASE_NAME, "template0", "template1"]),
+    });
+    older = await runProgram("dev", stackFile("dev"), [], {
+      apiVersion: "1.41",
+      volumes: keptVolumes,
+      probe: probeAnswer([...systemRoles, OWNER_ROLE, ...LOGIN_ROLES.filter((r) => r !== "kryonix_drill")], ["postgres", DATABASE_NAME, "template0", "template1"]),
+    });
+    unprobed = await runProgram("dev", stackFile("dev"), [], {
+      apiVersion: "1.41",
+      volumes: keptVolumes,
+      probe: { stdout: "", stderr: "Unable to find image 'kryonix/postgres:0123456789ab' locally\ndocker: Error response from daemon: No such image", code: 125 },
+    });
+  }, 180_000);
 
   const runs = () => [
     ["dev", dev],
     ["prod", prod],
     ["dev", adopted],
+    ["dev", older],
   ] as const;
 
   it("runs without errors for dev and prod", () => {
@@ -378,12 +404,26 @@ describe("the stack program", () => {
   });
 
   it("asks the Docker engine its API version and about the postgres volume and container, nothing else", () => {
-    for (const [stack, run] of runs()) {
+    for (const [stack, run] of [
+      ["dev", dev],
+      ["prod", prod],
+    ] as const) {
       expect(run.dockerCalls).toEqual([
         "version --format {{.Server.APIVersion}}",
         `volume inspect kryonix-${stack}-postgres`,
         `container inspect kryonix-${stack}-postgres`,
       ]);
+    }
+  });
+
+  it("asks a read-only container of the postgres image on a kept volume what its cluster holds, once", () => {
+    for (const run of [adopted, older]) {
+      expect(run.dockerCalls.slice(0, 3)).toEqual(["version --format {{.Server.APIVersion}}", "volume inspect kryonix-dev-postgres", "container inspect kryonix-dev-postgres"]);
+      expect(run.dockerCalls).toHaveLength(4);
+      const probe = run.dockerCalls[3];
+      expect(probe).toMatch(/^run --rm --pull never --name kryonix-dev-postgres-probe-\d+ --network none /);
+      expect(probe).toContain(" --mount type=volume,source=kryonix-dev-postgres,target=/kept,readonly ");
+      expect(probe).toMatch(/ --entrypoint bash kryonix\/postgres:0123456789ab -c \.\.\.$/);
     }
   });
 
@@ -1067,6 +1107,32 @@ describe("the stack program", () => {
     }
   });
 
+  it("declares the roles and databases the probe's answer is checked against", () => {
+    const declared = (type: string) => ofType(dev, type).map((r) => r.inputs.name).sort();
+    expect(declared("postgresql:index/role:Role")).toEqual([...DECLARED_ROLES].sort());
+    expect(declared("postgresql:index/database:Database")).toEqual([...DECLARED_DATABASES].sort());
+  });
+
+  it("adopts a kept cluster from an older version: imports the roles it has, creates the twins and the drill role it lacks", () => {
+    expect(older.error).toBeUndefined();
+    const roles = ofType(older, "postgresql:index/role:Role");
+    const missing = [...ALTERNATING_ROLES.map(twinOf), "kryonix_drill"].sort();
+    expect(roles.filter((r) => !r.importId).map((r) => r.inputs.name).sort()).toEqual(missing);
+    for (const r of roles.filter((r) => r.importId)) expect(r.importId, r.name).toBe(r.inputs.name);
+    expect(roles.filter((r) => r.importId)).toHaveLength(DECLARED_ROLES.length - missing.length);
+    expect(single(older, "postgresql:index/database:Database").importId).toBe(DATABASE_NAME);
+    // A created twin is a member of its role, which is imported: it waits for the import.
+    const app = roles.find((r) => r.inputs.name === "kryonix_app")!;
+    expect(roles.find((r) => r.inputs.name === "kryonix_app_b")!.dependencies).toContain(app.urn);
+  });
+
+  it("stops, naming the volume and what docker said, when the probe cannot tell what the kept cluster holds", () => {
+    expect(String(unprobed.error)).toMatch(
+      /cannot tell which roles the cluster in the kept volume kryonix-dev-postgres holds, so which to import and which to create \(a container of kryonix\/postgres:0123456789ab on the volume, read-only\): .*No such image\n\(the image is not built here: npm run toolchain builds it\)/s,
+    );
+    expect(unprobed.resources.filter((r) => r.type.startsWith("postgresql:"))).toEqual([]);
+  });
+
   it("adopts the cluster of a volume that outlived its container: imports its roles and database by name", () => {
     const imported = adopted.resources.filter((r) => r.importId);
     expect(imported.map((r) => [r.type, r.importId]).sort()).toEqual(
@@ -1302,7 +1368,7 @@ describe("component argument checks", () => {
     expect(() => checkPkiArgs({ stack: "dev", servers: {}, renewBeforeDays: 365 })).not.toThrow();
     expect(() => checkSecretsArgs({ stack: "dev", loginRoles: LOGIN_ROLES })).not.toThrow();
     expect(() => checkDatabaseArgs(databaseArgs)).not.toThrow();
-    expect(() => checkDatabaseArgs({ ...databaseArgs, adopt: true })).not.toThrow();
+    expect(() => checkDatabaseArgs({ ...databaseArgs, adopt: { copy: "clean", roles: ["kryonix_app"], databases: [] } })).not.toThrow();
     expect(() => checkMigrationsArgs({ host: "h", port: 1, database: "d", user: "u", password: "p", ca: "ca", role: "r", files: loadMigrationFiles() })).not.toThrow();
   });
 
@@ -1434,7 +1500,9 @@ describe("component argument checks", () => {
       return "";
     };
     expect(message({ ...databaseArgs, dataVolume: undefined as never })).toMatch(/Database dataVolume/);
-    expect(message({ ...databaseArgs, adopt: "yes" as never })).toMatch(/Database adopt: "yes" is invalid: true or false/);
+    expect(message({ ...databaseArgs, adopt: "yes" as never })).toMatch(/Database adopt: "yes" is invalid: false, or the kept cluster's \{roles, databases\}/);
+    expect(message({ ...databaseArgs, adopt: true as never })).toMatch(/Database adopt: true is invalid/);
+    expect(message({ ...databaseArgs, adopt: { copy: "clean", roles: "kryonix_app", databases: [] } as never })).toMatch(/Database adopt: /);
     const { kryonix_app: _app, ...missingApp } = databaseArgs.roleSecrets;
     expect(message({ ...databaseArgs, roleSecrets: missingApp as never })).toMatch(/Database roleSecrets\.kryonix_app/);
     const all = message({ ...databaseArgs, roleSecrets: undefined as never });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROVIDER_DEFAULT_HOST, adoptExistingCluster, dockerConfigProblems, pinnedDockerEnv, viewEngine } from "../../lib/docker-engine";
-import { installFakeDocker, type FakeDocker } from "../support/fake-docker";
+import { PROVIDER_DEFAULT_HOST, adoptExistingCluster, dockerConfigProblems, pinnedDockerEnv, probeKeptCluster, probeRunArgs, viewEngine } from "../../lib/docker-engine";
+import { renderProbeScript } from "../../lib/kept-cluster";
+import { installFakeDocker, probeAnswer, type FakeDocker } from "../support/fake-docker";
 
 describe("adoptExistingCluster", () => {
   it.each([
@@ -14,13 +15,13 @@ describe("adoptExistingCluster", () => {
 });
 
 // Against a fake `docker` first on PATH: never the real engine.
-describe("viewEngine", () => {
-  let docker: FakeDocker;
-  beforeAll(() => {
-    docker = installFakeDocker();
-  });
-  afterAll(() => docker.restore());
+let docker: FakeDocker;
+beforeAll(() => {
+  docker = installFakeDocker();
+});
+afterAll(() => docker.restore());
 
+describe("viewEngine", () => {
   it("asks the engine's API version and looks for the stack's postgres volume and container, by name", () => {
     docker.set({ apiVersion: "1.41" });
     expect(viewEngine("dev")).toEqual({
@@ -91,5 +92,46 @@ describe("dockerConfigProblems", () => {
   it("refuses a docker:host the CLI does not use, and any docker:context", () => {
     expect(dockerConfigProblems({ host: inner }, {})).toEqual([expect.stringContaining(`set DOCKER_HOST=${inner} instead`)]);
     expect(dockerConfigProblems({ context: "dind" }, { DOCKER_HOST: inner })).toEqual([expect.stringContaining("docker:context")]);
+  });
+});
+
+describe("probeRunArgs", () => {
+  const args = probeRunArgs("kryonix-dev-postgres", "kryonix/postgres:abc", "kryonix-dev-postgres-probe-7");
+
+  it("runs the stack's postgres image, never pulled, removed on exit, with no network", () => {
+    expect(args.slice(0, 8)).toEqual(["run", "--rm", "--pull", "never", "--name", "kryonix-dev-postgres-probe-7", "--network", "none"]);
+    expect(args.slice(-5)).toEqual(["--entrypoint", "bash", "kryonix/postgres:abc", "-c", renderProbeScript()]);
+  });
+
+  it("mounts the volume read-only, keeps no capability beyond copying and dropping to postgres, and publishes nothing", () => {
+    const flags = args.slice(0, -5);
+    expect(flags[flags.indexOf("--mount") + 1]).toBe("type=volume,source=kryonix-dev-postgres,target=/kept,readonly");
+    expect(flags.filter((a) => a === "--mount")).toHaveLength(1);
+    expect(flags[flags.indexOf("--cap-drop") + 1]).toBe("ALL");
+    expect(flags.filter((_, i) => flags[i - 1] === "--cap-add").sort()).toEqual(["CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "SETGID", "SETUID"]);
+    expect(flags).toContain("no-new-privileges");
+    for (const f of ["-v", "--volume", "-p", "--publish", "--privileged", "-e", "--env"]) expect(flags, f).not.toContain(f);
+  });
+});
+
+describe("probeKeptCluster", () => {
+  it("returns what the probe found in the stack's volume", () => {
+    docker.set({ apiVersion: "1.41", probe: probeAnswer(["postgres", "kryonix_app"], ["kryonix_saas"]) });
+    expect(probeKeptCluster("dev", "kryonix/postgres:abc")).toEqual({ copy: "clean", roles: ["kryonix_app", "postgres"], databases: ["kryonix_saas"] });
+    expect(docker.calls()).toHaveLength(1);
+    expect(docker.calls()[0]).toMatch(/^run --rm --pull never --name kryonix-dev-postgres-probe-\d+ .* kryonix\/postgres:abc -c \.\.\.$/);
+  });
+
+  it("fails naming the volume, the image and docker's last words, and removes the container", () => {
+    docker.set({ apiVersion: "1.41", probe: { stdout: "", stderr: "FATAL:  database files are incompatible with server", code: 4 } });
+    expect(() => probeKeptCluster("dev", "kryonix/postgres:abc")).toThrow(
+      /cannot tell which roles the cluster in the kept volume kryonix-dev-postgres holds, so which to import and which to create \(a container of kryonix\/postgres:abc on the volume, read-only\): FATAL: {2}database files are incompatible/,
+    );
+    expect(docker.calls()[1]).toMatch(/^rm -f kryonix-dev-postgres-probe-\d+$/);
+  });
+
+  it("fails when the probe exits 0 without an answer", () => {
+    docker.set({ apiVersion: "1.41", probe: { stdout: "hello\n" } });
+    expect(() => probeKeptCluster("dev", "kryonix/postgres:abc")).toThrow(/the probe printed no answer/);
   });
 });

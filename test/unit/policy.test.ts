@@ -178,6 +178,30 @@ describe("preview summary (lib/preview-summary.ts)", () => {
     expect(renderSummary(many, "text")).not.toContain("<details>");
   });
 
+  it("lists imports with the creates, marked, and counts them", () => {
+    const role = (name: string) => urn("postgresql:index/role:Role", name);
+    const note = "the data volume kryonix-dev-postgres outlived its container: its cluster is adopted; imported ...";
+    const adopted = parsePreviewEvents(
+      "dev",
+      [
+        ev({ diagnosticEvent: { message: `${note}\n`, severity: "info" } }),
+        ev({ diagnosticEvent: { urn: PG, message: "a provider's own chatter\n", severity: "info" } }),
+        pre("import", role("database-kryonix_app")),
+        pre("update", role("database-kryonix_app"), { diffs: ["connectionLimit"] }),
+        pre("create", role("database-kryonix_app_b")),
+        pre("same", PG),
+      ].join("\n"),
+    );
+    expect(adopted.notes).toEqual([note]);
+    const text = renderSummary(adopted, "text");
+    expect(text).toContain(`== Notes from the program\n  ${note}\n`);
+    expect(text).toContain("2 to create (1 of them imported), 0 to update");
+    expect(text).toContain("  database-kryonix_app (postgresql:index/role:Role) — imported: it exists already — changes: connectionLimit\n");
+    expect(policyPlan(adopted).steps.map((st) => st.op)).toEqual(["import", "create"]);
+    expect(text).toContain("  database-kryonix_app_b (postgresql:index/role:Role)\n");
+    expect(renderSummary(report, "text")).not.toMatch(/imported|Notes/);
+  });
+
   it("stateful-resources-kept decided on the preview's own steps: recorded as the pack records a violation", () => {
     // The pack ran in a preview whose steps the caller checks: it passed the rule on the stack resource.
     const passedAll = { ...report, result: "succeeded" as const, policies: [{ ...report.policies[0], passed: ["secrets-stay-secret", "stateful-resources-kept"], failed: [] }] };
