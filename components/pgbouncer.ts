@@ -5,6 +5,7 @@ import {
   CONFIG_DIR,
   UPLOAD_MODE,
   healthcheck,
+  labels,
   portProblems,
   throwProblems,
   type ServiceContainerArgs,
@@ -14,7 +15,8 @@ import {
 import { invalid } from "../lib/messages";
 import { MiB } from "../lib/size";
 import { pgbouncerAuthQuery, pgbouncerPoolSizes, renderPgbouncerIni } from "../lib/pgbouncer";
-import { type ServerTls, tlsUploads } from "../lib/tls";
+import { type ServerTls } from "../lib/tls";
+import { serverTlsVolume } from "./tls-files";
 
 /** PgBouncer inside the container (the image's contract). */
 export const PGBOUNCER_PORT = 6432;
@@ -51,7 +53,11 @@ export interface PgbouncerArgs extends ServiceContainerArgs {
    * role, for pgbouncer_exporter.
    */
   statsUsers?: { user: string; scramVerifier: pulumi.Input<string> }[];
-  /** PgBouncer's certificate (stack CA; naming the container, its alias, localhost, 127.0.0.1), key and the CA PostgreSQL's certificate is verified against. */
+  /**
+   * PgBouncer's certificate (stack CA; naming the container, its alias, localhost, 127.0.0.1), key
+   * and the CA PostgreSQL's certificate is verified against: files in a volume of their own
+   * (components/tls-files.ts), rewritten on renewal and reloaded with SIGHUP, no restart.
+   */
   tls: ServerTls;
 }
 
@@ -123,6 +129,12 @@ export class Pgbouncer extends pulumi.ComponentResource {
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
 
+    // The image runs PgBouncer as postgres (images/pgbouncer).
+    const tls = serverTlsVolume(
+      name,
+      { container: dockerName, labels: labels(args.stack, "pgbouncer"), image: image.imageId, owner: "postgres", reload: "pgbouncer", hostPort: args.hostPort, tls: args.tls },
+      this,
+    );
     const stats = args.statsUsers ?? [];
     const userlist = pulumi.secret(
       pulumi
@@ -136,8 +148,8 @@ export class Pgbouncer extends pulumi.ComponentResource {
         uploads: [
           { file: PGBOUNCER_INI_FILE, content: pgbouncerIni(args), permissions: UPLOAD_MODE },
           { file: PGBOUNCER_USERLIST_FILE, content: userlist, permissions: UPLOAD_MODE },
-          ...tlsUploads({ ...args.tls, privateKeyPem: pulumi.secret(args.tls.privateKeyPem) }),
         ],
+        mounts: [tls.mount],
         cpuShares: PGBOUNCER_CPU_SHARES,
         healthcheck: healthcheck([PGBOUNCER_HEALTHCHECK], 30, args.engine),
         waitTimeout: 120,
@@ -146,7 +158,7 @@ export class Pgbouncer extends pulumi.ComponentResource {
         stopTimeout: 30,
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
-      { parent: this, dependsOn: opts?.dependsOn, deleteBeforeReplace: true },
+      { parent: this, dependsOn: [...(Array.isArray(opts?.dependsOn) ? opts.dependsOn : opts?.dependsOn ? [opts.dependsOn as pulumi.Resource] : []), tls.files], deleteBeforeReplace: true },
     );
 
     this.registerOutputs({ containerName: this.containerName, hostPort: this.hostPort });

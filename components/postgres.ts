@@ -20,7 +20,8 @@ import { CRONTAB_FILE } from "../lib/backup-schedule";
 import { invalid } from "../lib/messages";
 import { renderPgHbaConf } from "../lib/pg-hba";
 import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../lib/pgbackrest";
-import { type ServerTls, postgresTlsParameters, tlsUploads } from "../lib/tls";
+import { type ServerTls, postgresTlsParameters } from "../lib/tls";
+import { serverTlsVolume } from "./tls-files";
 import { MAX_CPUS, MIN_CPUS, MIN_POSTGRES_MEMORY, type PgParams, containerParameters, renderPostgresqlConf } from "../lib/tuning";
 
 /** PostgreSQL inside the container (the image's contract). */
@@ -77,8 +78,9 @@ export interface PostgresArgs extends ServiceContainerArgs {
   startAfter?: pulumi.Resource[];
   /**
    * The server's TLS certificate (stack CA, naming the container, its alias, localhost and
-   * 127.0.0.1), its key (a secret) and the CA. The server accepts TLS connections only. A renewed
-   * certificate changes the uploads, so `pulumi up` replaces the container, which starts with it.
+   * 127.0.0.1), its key (a secret) and the CA. The server accepts TLS connections only. They are
+   * files in a volume of their own (components/tls-files.ts): a renewed certificate is written
+   * there and the server reloads, with no restart and no new container.
    */
   tls: ServerTls;
   /** How long `pulumi up` waits for the healthcheck; initdb runs on first start. Default 300 s. */
@@ -172,6 +174,12 @@ export class Postgres extends pulumi.ComponentResource {
     );
     this.imageId = image.imageId;
 
+    const tls = serverTlsVolume(
+      name,
+      { container: dockerName, labels: labels(args.stack, "postgres"), image: image.imageId, owner: SUPERUSER, reload: "postgres", hostPort: args.hostPort, tls: args.tls },
+      this,
+    );
+
     this.container = new docker.Container(
       name,
       {
@@ -180,7 +188,7 @@ export class Postgres extends pulumi.ComponentResource {
         cpus: cpusString(args.cpus),
         // Parallel query uses dynamic shared memory in /dev/shm (Docker's default is 64 MiB).
         shmSize: Math.max(64, Math.floor(memory / 4)),
-        mounts: [{ type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR }],
+        mounts: [{ type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR }, tls.mount],
         uploads: [
           { file: POSTGRES_PASSWORD_FILE, content: this.superuserPassword, permissions: UPLOAD_MODE },
           { file: POSTGRES_CONF_FILE, content: postgresConf(args), permissions: UPLOAD_MODE },
@@ -189,7 +197,6 @@ export class Postgres extends pulumi.ComponentResource {
           { file: PGBACKREST_CONF_FILE, content: args.pgbackrest.config, permissions: UPLOAD_MODE },
           { file: PGBACKREST_SECRETS_FILE, content: pulumi.secret(args.pgbackrest.secrets), permissions: UPLOAD_MODE },
           { file: PGBACKREST_CA_FILE, content: args.pgbackrest.caCertificate, permissions: UPLOAD_MODE },
-          ...tlsUploads({ ...args.tls, privateKeyPem: pulumi.secret(args.tls.privateKeyPem) }),
           // Root's and read-only, as cron requires of /etc/cron.d.
           ...(args.crontab ? [{ file: CRONTAB_FILE, content: args.crontab, permissions: UPLOAD_MODE }] : []),
         ],
@@ -202,7 +209,7 @@ export class Postgres extends pulumi.ComponentResource {
         destroyGraceSeconds: 60,
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
-      { parent: this, dependsOn: [this.volume, ...(args.startAfter ?? [])], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [this.volume, tls.files, ...(args.startAfter ?? [])], deleteBeforeReplace: true },
     );
 
     this.registerOutputs({

@@ -1,6 +1,6 @@
 import type { Input } from "@pulumi/pulumi";
 import { checkServerIdentity, type ConnectionOptions } from "node:tls";
-import { CONFIG_DIR, SECRETS_DIR, UPLOAD_MODE } from "./containers";
+import { CONFIG_DIR } from "./containers";
 import { invalid } from "./messages";
 
 /**
@@ -9,18 +9,17 @@ import { invalid } from "./messages";
  * (components/pki.ts). Pure.
  */
 
-/** Where a server's certificate and the stack CA are uploaded (readable in the container). */
-export const TLS_CERT_FILE = `${CONFIG_DIR}/tls/server.crt`;
-export const TLS_CA_FILE = `${CONFIG_DIR}/tls/ca.crt`;
 /**
- * Where the key is uploaded: root-owned 0400, so only the entrypoint (root) reads it and gives
- * the service a private 0600 copy (PostgreSQL refuses a key that others can read).
+ * Where PostgreSQL and PgBouncer read their TLS files: a Docker volume of their own, mounted
+ * read-only, which the stack writes from outside (components/tls-files.ts) and then asks the
+ * server to reload. A renewed certificate so reaches a running server without replacing its
+ * container; a new container starts with the files already there.
  */
-export const TLS_KEY_UPLOAD = `${SECRETS_DIR}/tls/server.key`;
-export const TLS_KEY_MODE = "0400";
-/** The private copies the entrypoints make (images/postgres, images/pgbouncer). */
-export const POSTGRES_TLS_KEY_FILE = "/run/postgresql/tls/server.key";
-export const PGBOUNCER_TLS_KEY_FILE = "/run/pgbouncer/tls/server.key";
+export const TLS_DIR = `${CONFIG_DIR}/tls`;
+export const TLS_CERT_FILE = `${TLS_DIR}/server.crt`;
+export const TLS_CA_FILE = `${TLS_DIR}/ca.crt`;
+/** Owned by the service's user, 0600: PostgreSQL refuses a key that others can read (CIS 2.8). */
+export const TLS_KEY_FILE = `${TLS_DIR}/server.key`;
 
 export const TLS_MIN_VERSION = "TLSv1.2";
 /**
@@ -36,21 +35,30 @@ export interface ServerTls {
   caCertificate: Input<string>;
 }
 
-/** The uploads that give a server its certificate, its key (root-only: the entrypoint copies it for the service; pass it as a secret) and the CA. */
-export function tlsUploads(tls: ServerTls) {
+/** One file of a server's TLS volume: its name in TLS_DIR, content, mode and owning user (a name the service's image knows). */
+export interface TlsVolumeFile {
+  name: string;
+  content: string;
+  mode: number;
+  owner: string;
+}
+
+/** The files of a server's TLS volume: certificate and CA readable, the key `owner`'s only. Pure. */
+export function tlsVolumeFiles(tls: { certificatePem: string; privateKeyPem: string; caCertificate: string }, owner: string): TlsVolumeFile[] {
+  const name = (file: string) => file.slice(TLS_DIR.length + 1);
   return [
-    { file: TLS_CERT_FILE, content: tls.certificatePem, permissions: UPLOAD_MODE },
-    { file: TLS_CA_FILE, content: tls.caCertificate, permissions: UPLOAD_MODE },
-    { file: TLS_KEY_UPLOAD, content: tls.privateKeyPem, permissions: TLS_KEY_MODE },
+    { name: name(TLS_CERT_FILE), content: tls.certificatePem, mode: 0o444, owner: "root" },
+    { name: name(TLS_CA_FILE), content: tls.caCertificate, mode: 0o444, owner: "root" },
+    { name: name(TLS_KEY_FILE), content: tls.privateKeyPem, mode: 0o600, owner },
   ];
 }
 
-/** postgresql.conf settings serving TLS only with the uploaded files (pg_hba has hostssl lines only). */
+/** postgresql.conf settings serving TLS only with the files of the TLS volume (pg_hba has hostssl lines only). */
 export function postgresTlsParameters(): Record<string, string> {
   return {
     ssl: "on",
     ssl_cert_file: TLS_CERT_FILE,
-    ssl_key_file: POSTGRES_TLS_KEY_FILE,
+    ssl_key_file: TLS_KEY_FILE,
     ssl_ca_file: TLS_CA_FILE,
     ssl_min_protocol_version: TLS_MIN_VERSION,
     ssl_ciphers: TLS12_CIPHERS,
@@ -63,7 +71,7 @@ export function pgbouncerTlsLines(): string[] {
   return [
     "client_tls_sslmode = require",
     `client_tls_cert_file = ${TLS_CERT_FILE}`,
-    `client_tls_key_file = ${PGBOUNCER_TLS_KEY_FILE}`,
+    `client_tls_key_file = ${TLS_KEY_FILE}`,
     `client_tls_ca_file = ${TLS_CA_FILE}`,
     "client_tls_protocols = tlsv1.2,tlsv1.3",
     `client_tls_ciphers = ${TLS12_CIPHERS}`,

@@ -73,7 +73,9 @@ import { renderPgHbaConf } from "../../lib/pg-hba";
 import { renderPgbouncerAuthFunctionSql } from "../../lib/pgbouncer";
 import { scramSha256Secret } from "../../lib/scram";
 import { readStatus } from "../../lib/toolchain-state";
-import { pgSsl, postgresTlsParameters, tlsUploads } from "../../lib/tls";
+import { TLS_DIR, pgSsl, postgresTlsParameters, tlsVolumeFiles } from "../../lib/tls";
+import { tarArchive, writerDockerArgs } from "../../lib/tls-volume";
+import { runDockerInput } from "../../components/tls-files";
 import { freePort, sh, sleep, dockerLeftovers, removeDockerObjects } from "../support/process";
 import { dockerOk, engineOfDocker, uploadFiles, waitHealthy } from "../support/docker";
 import { createCertificateAuthority, issueServerCertificate } from "../support/pki";
@@ -132,7 +134,14 @@ const serverTls = (service: "postgres" | "pgbouncer") => {
 };
 const postgresTls = serverTls("postgres");
 const pgbouncerTls = serverTls("pgbouncer");
-const tlsFiles = (tls: ReturnType<typeof serverTls>) => tlsUploads(tls).map((u) => ({ file: u.file, content: u.content as string }));
+/** The server's TLS volume as the stack writes it (components/tls-files.ts): the same writer, the key owned by the image's postgres user; returns the `-v` mount. */
+const tlsVolume = (service: "postgres" | "pgbouncer", tls: ReturnType<typeof serverTls>, image: string): string[] => {
+  const volume = `${PREFIX}-${service}-tls`;
+  const files = tlsVolumeFiles(tls, "postgres");
+  const r = runDockerInput(writerDockerArgs(volume, image, files.map((f) => f.name)), tarArchive(files));
+  if (r.code !== 0) throw new Error(`writing ${volume}: ${r.out}`);
+  return ["-v", `${volume}:${TLS_DIR}:ro`];
+};
 const pgHbaConf = renderPgHbaConf();
 const postgresMemoryMiB = memoryMiB(config.postgresMemoryBytes);
 
@@ -323,6 +332,7 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       "--cpus", String(config.postgresCpus),
       "--shm-size", `${Math.max(64, Math.floor(postgresMemoryMiB / 4))}m`,
       "-v", `${PG_VOLUME}:${POSTGRES_DATA_DIR}`,
+      ...tlsVolume("postgres", postgresTls, tags.postgres),
       "-p", `127.0.0.1:${pgPort}:${POSTGRES_PORT}`,
       // The component's healthcheck command (docker 20.10 has no start-interval: a short interval instead).
       "--health-cmd", POSTGRES_HEALTHCHECK.join(" "),
@@ -335,7 +345,6 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       { file: POSTGRES_PASSWORD_FILE, content: superuserPassword },
       { file: POSTGRES_CONF_FILE, content: postgresqlConf },
       { file: PG_HBA_FILE, content: pgHbaConf },
-      ...tlsFiles(postgresTls),
     ], work);
     dockerOk(["start", PG_CONTAINER]);
     const ms = await waitHealthy(PG_CONTAINER, 180_000);
@@ -570,6 +579,7 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
       "--network", NETWORK, "--network-alias", "pgbouncer",
       "--memory", `${memoryMiB(config.pgbouncerMemoryBytes)}m`,
       "-p", `127.0.0.1:${bouncerPort}:${PGBOUNCER_PORT}`,
+      ...tlsVolume("pgbouncer", pgbouncerTls, tags.pgbouncer),
       "--health-cmd", PGBOUNCER_HEALTHCHECK,
       "--health-interval", "1s", "--health-timeout", "5s", "--health-retries", "6", "--health-start-period", "30s",
       "--stop-signal", "SIGINT", "--stop-timeout", "30",
@@ -579,7 +589,6 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
     uploadFiles(BOUNCER_CONTAINER, [
       { file: PGBOUNCER_INI_FILE, content: pgbouncerIni(args) },
       { file: PGBOUNCER_USERLIST_FILE, content: renderUserlist(PGBOUNCER_ROLE, passwords[PGBOUNCER_ROLE]) },
-      ...tlsFiles(pgbouncerTls),
     ], work);
     dockerOk(["start", BOUNCER_CONTAINER]);
     const ms = await waitHealthy(BOUNCER_CONTAINER, 60_000);

@@ -23,12 +23,16 @@
  *      PgBouncer: every acknowledged commit found, healthy again without help; PgBouncer restarted
  *      under load: the writers reconnect (the full form: `npm run test:resilience`);
  *   6. certificate renewal: the PostgreSQL and PgBouncer certificates' expiry in the state moved
- *      into the renewal window; preview plans their replacement, `npm run up` renews them: new
- *      serials served on 127.0.0.1, verify-full connects, only their containers rolled;
+ *      into the renewal window; preview plans the certificates' replacement and an update of their
+ *      TLS files only; `npm run up` renews them with a reload: new serials served on 127.0.0.1,
+ *      verify-full connects, no container replaced or restarted, sessions opened before it (direct
+ *      and through PgBouncer) kept busy through it without an error; audit, drift and the next
+ *      preview clean; a TLS file changed by hand: drift fails, up rewrites it, no restart;
  *
  * Each step prints how long it took.
  */
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import { dirname, join } from "node:path";
@@ -394,7 +398,7 @@ describe.sequential("security and resilience, for real", () => {
     expect(bouncer.found).toBe(bouncer.acknowledged);
   });
 
-  it("6. a certificate due for renewal is renewed by `npm run up`: PostgreSQL and PgBouncer serve the new one, verify-full still connects", async () => {
+  it("6. a certificate due for renewal is renewed by `npm run up` with a reload: the same containers, sessions kept, the new certificate served", async () => {
     const served = async () =>
       Object.fromEntries(
         await Promise.all(
@@ -405,52 +409,97 @@ describe.sequential("security and resilience, for real", () => {
           }),
         ),
       );
-    const ids = () => Object.fromEntries(["postgres", "pgbouncer", "minio", "proxy"].map((s) => [s, sh("docker", ["inspect", "-f", "{{.Id}}", `${PREFIX}${s}`]).stdout.trim()]));
+    const SERVICES = ["postgres", "pgbouncer", "minio", "proxy"];
+    const inspect = (format: string) => Object.fromEntries(SERVICES.map((s) => [s, sh("docker", ["inspect", "-f", format, `${PREFIX}${s}`]).stdout.trim()]));
+    const ids = () => inspect("{{.Id}}");
+    const started = () => inspect("{{.State.StartedAt}}");
     const before = await served();
-    const idsBefore = ids();
-    // Time, as the provider sees it: it renews a certificate whose recorded expiry (validityEndTime
-    // in the state) is within earlyRenewalHours of now. The served certificates expire in 825 days;
-    // the state is told they expire in 10, inside the default 30-day window, as if 815 days had passed.
-    const soon = new Date(Date.now() + 10 * 86_400_000).toISOString().replace(/\.\d+Z$/, "Z");
-    const exported = pulumiCli("stack", "export");
-    expect(exported.code, exported.stderr).toBe(0);
-    const state = JSON.parse(exported.stdout);
-    const certs = state.deployment.resources.filter((r: any) => r.type === "tls:index/locallySignedCert:LocallySignedCert" && /::pki-(postgres|pgbouncer)$/.test(r.urn));
-    expect(certs).toHaveLength(2);
-    for (const c of certs) c.outputs.validityEndTime = soon;
-    const file = join(mkdtempSync(join(os.tmpdir(), "kryonix-renewal-")), "state.json");
-    writeFileSync(file, JSON.stringify(state));
-    const imported = pulumiCli("stack", "import", "--file", file);
-    rmSync(dirname(file), { recursive: true, force: true });
-    expect(imported.code, imported.stderr).toBe(0);
+    const [idsBefore, startedBefore] = [ids(), started()];
 
-    // The plan already replaces them: the provider's plan check, no refresh needed (the toolchain
-    // first, as `npm run up` does, so the plan sees this tree's images).
-    expect(toolchain().code).toBe(0);
-    const preview = await timed("npm run preview (certificates due)", () => npmAsync("preview"));
-    expect(preview.code, preview.out).toBe(0);
-    const replaced = /== Replace \(\d+\)\n([\s\S]*?)\n==/.exec(preview.out)?.[1] ?? "";
-    process.stdout.write(`[security test] preview with the certificates due, to replace:\n${replaced}\n`);
-    const names = replaced.split("\n").filter((l) => l.trim()).map((l) => l.trim().split(" ")[0]);
-    expect(names).toEqual(expect.arrayContaining(["pgbouncer", "pki-pgbouncer", "pki-postgres", "postgres"]));
-    for (const other of ["pki-ca", "pki-minio", "pki-proxy", "minio", "proxy"]) expect(names).not.toContain(other);
-    expect(replaced).toMatch(/pki-postgres \(tls:index\/locallySignedCert:LocallySignedCert\) — changes: readyForRenewal/);
-    const up = await timed("npm run up (certificates renewed)", () => npmAsync("up"));
+    // Sessions opened before the renewal, directly and through PgBouncer, kept busy through it.
+    const direct = await connect("postgres", o.credentials.postgres.user, o.credentials.postgres.password);
+    const pooled = await connect("pgbouncer", "kryonix_app", o.credentials.roles.kryonix_app);
+    const sessionOf = async (c: Client) => (await c.query("SELECT pg_backend_pid() AS pid, pg_postmaster_start_time()::text AS started")).rows[0];
+    const directBefore = await sessionOf(direct);
+    let renewing = true;
+    const held = { queries: 0, errors: [] as string[] };
+    const loop = (async () => {
+      while (renewing) {
+        for (const [name, c] of [["direct", direct], ["pgbouncer", pooled]] as const) {
+          try {
+            await c.query("SELECT 1");
+            held.queries++;
+          } catch (err) {
+            held.errors.push(`${name}: ${(err as Error).message}`);
+          }
+        }
+        await sleep(100);
+      }
+    })();
+
+    let preview = { code: 1, out: "" };
+    let up = { code: 1, out: "" };
+    try {
+      // Time, as the provider sees it: it renews a certificate whose recorded expiry (validityEndTime
+      // in the state) is within earlyRenewalHours of now. The served certificates expire in 825 days;
+      // the state is told they expire in 10, inside the default 30-day window, as if 815 days had passed.
+      const soon = new Date(Date.now() + 10 * 86_400_000).toISOString().replace(/\.\d+Z$/, "Z");
+      const exported = pulumiCli("stack", "export");
+      expect(exported.code, exported.stderr).toBe(0);
+      const state = JSON.parse(exported.stdout);
+      const certs = state.deployment.resources.filter((r: any) => r.type === "tls:index/locallySignedCert:LocallySignedCert" && /::pki-(postgres|pgbouncer)$/.test(r.urn));
+      expect(certs).toHaveLength(2);
+      for (const c of certs) c.outputs.validityEndTime = soon;
+      const file = join(mkdtempSync(join(os.tmpdir(), "kryonix-renewal-")), "state.json");
+      writeFileSync(file, JSON.stringify(state));
+      const imported = pulumiCli("stack", "import", "--file", file);
+      rmSync(dirname(file), { recursive: true, force: true });
+      expect(imported.code, imported.stderr).toBe(0);
+
+      // The plan: the certificates replaced (the provider's plan check, no refresh needed), their
+      // TLS files updated, no container touched (the toolchain first, as `npm run up` does, so
+      // the plan sees this tree's images).
+      expect(toolchain().code).toBe(0);
+      preview = await timed("npm run preview (certificates due)", () => npmAsync("preview"));
+      expect(preview.code, preview.out).toBe(0);
+      up = await timed("npm run up (certificates renewed, servers reloaded)", () => npmAsync("up"));
+    } finally {
+      renewing = false;
+      await loop;
+    }
+    const sections: Record<string, string> = Object.fromEntries([...preview.out.matchAll(/== (\w+) \(\d+\)\n([\s\S]*?)(?=\n==|$)/g)].map((m) => [m[1], m[2]]));
+    const names = (kind: string) => (sections[kind] ?? "").split("\n").map((l) => l.trim()).filter((l) => l && l !== "none").map((l) => l.split(" ").slice(0, 2).join(" "));
+    process.stdout.write(`[security test] preview with the certificates due: replace ${JSON.stringify(names("Replace"))}, update ${JSON.stringify(names("Update"))}\n`);
+    expect(names("Replace").sort()).toEqual(["pki-pgbouncer (tls:index/locallySignedCert:LocallySignedCert)", "pki-postgres (tls:index/locallySignedCert:LocallySignedCert)"]);
+    expect(sections.Replace).toMatch(/pki-postgres \(tls:index\/locallySignedCert:LocallySignedCert\) — changes: readyForRenewal/);
+    expect(names("Update").sort()).toEqual(["pgbouncer-tls (pulumi-nodejs:dynamic/kryonix:TlsFiles)", "postgres-tls (pulumi-nodejs:dynamic/kryonix:TlsFiles)"]);
+    expect(names("Create")).toEqual([]);
+    expect(names("Delete")).toEqual([]);
     expect(up.code, up.out).toBe(0);
     o = await t.outputs();
 
     const after = await served();
-    const idsAfter = ids();
+    const [idsAfter, startedAfter] = [ids(), started()];
     for (const path of ["postgres", "pgbouncer"] as const) {
       expect(after[path].serialNumber, path).not.toBe(before[path].serialNumber);
       expect(after[path].fingerprint256, path).not.toBe(before[path].fingerprint256);
       expect(Date.parse(after[path].validTo), path).toBeGreaterThan(Date.parse(before[path].validTo));
-      // The container carrying it was replaced by the up (its entrypoint installs the key before the server starts).
-      expect(idsAfter[path], path).not.toBe(idsBefore[path]);
     }
-    // Nothing else rolled: MinIO's and the proxy's certificates were not due.
-    expect(idsAfter.minio).toBe(idsBefore.minio);
-    expect(idsAfter.proxy).toBe(idsBefore.proxy);
+    // No container replaced or restarted, not even the two that serve the new certificates.
+    expect(idsAfter).toEqual(idsBefore);
+    expect(startedAfter).toEqual(startedBefore);
+    // The sessions opened before it are the same backends of the same postmaster, and never failed.
+    expect(await sessionOf(direct)).toEqual(directBefore);
+    expect((await pooled.query("SELECT current_user AS u")).rows[0].u).toBe("kryonix_app");
+    await direct.end();
+    await pooled.end();
+    process.stdout.write(`[security test] renewal: ${held.queries} queries on two sessions held through it (direct and through PgBouncer), ${held.errors.length} errors\n`);
+    expect(held.errors).toEqual([]);
+    expect(held.queries).toBeGreaterThan(10);
+    // The key the servers read: their user's only.
+    for (const s of ["postgres", "pgbouncer"]) {
+      expect(sh("docker", ["exec", `${PREFIX}${s}`, "stat", "-c", "%a %U", "/etc/kryonix/tls/server.key"]).stdout.trim(), s).toBe("600 postgres");
+    }
     // verify-full against the stack CA, on both, with node-postgres and with psql (the CA file the run rewrote).
     expect(await superuser(async (c) => (await c.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0].ssl)).toBe(true);
     expect(await app(async (c) => (await c.query("SELECT current_user AS u")).rows[0].u)).toBe("kryonix_app");
@@ -466,9 +515,32 @@ describe.sequential("security and resilience, for real", () => {
     process.stdout.write(
       `[security test] renewal: postgres serial ${before.postgres.serialNumber} -> ${after.postgres.serialNumber}, notAfter ${before.postgres.validTo} -> ${after.postgres.validTo}; pgbouncer serial ${before.pgbouncer.serialNumber} -> ${after.pgbouncer.serialNumber}\n`,
     );
+    // The audit's key checks, and drift: clean with the renewed files.
+    const audit = await timed("npm run audit (after the renewal)", () => npmScript("audit"));
+    expect(audit.code, audit.out).toBe(0);
+    const drift = await timed("npm run drift (after the renewal)", () => npmScript("drift"));
+    expect(drift.code, drift.out).toBe(0);
     // The new certificates are not due: the next plan is empty (no renewal on every up).
     expect(toolchain().code).toBe(0);
     await timed("preview --expect-no-changes (after renewal)", () => t.stack.preview({ expectNoChanges: true }));
+
+    // A TLS file changed behind the stack's back (the CA file in PostgreSQL's volume): the refresh
+    // reads it, drift reports it, and the next up writes it again and reloads, still no restart.
+    const image = sh("docker", ["inspect", "-f", "{{.Image}}", `${PREFIX}postgres`]).stdout.trim();
+    const tamper = sh("docker", ["run", "--rm", "--network", "none", "--entrypoint", "sh", "-v", `${PREFIX}postgres-tls:/tls`, image, "-c", "echo tampered > /tls/ca.crt"]);
+    expect(tamper.code, tamper.out).toBe(0);
+    // The refresh proposes the change (TlsFiles' read); drift's report does not name it yet: exit 2, not 1.
+    const drifted = await timed("npm run drift (a TLS file changed by hand)", () => npmScript("drift", "--json"));
+    expect(drifted.code, drifted.out).not.toBe(0);
+    expect(drifted.stdout).toMatch(/no changes were expected for refresh but changes were proposed|postgres-tls/);
+    const repaired = await timed("npm run up (a TLS file changed by hand)", () => npmAsync("up"));
+    expect(repaired.code, repaired.out).toBe(0);
+    const caSum = sh("docker", ["exec", `${PREFIX}postgres`, "sha256sum", "/etc/kryonix/tls/ca.crt"]).stdout.split(" ")[0];
+    expect(caSum).toBe(createHash("sha256").update(o.caCertificate).digest("hex"));
+    expect(ids()).toEqual(idsBefore);
+    expect(started()).toEqual(startedBefore);
+    expect(toolchain().code).toBe(0);
+    await timed("preview --expect-no-changes (after the repair)", () => t.stack.preview({ expectNoChanges: true }));
   });
 
   it("99. `npm run destroy -- --including-data` leaves nothing with the stack's name", async () => {

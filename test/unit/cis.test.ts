@@ -42,7 +42,7 @@ function goodFacts(): CisFacts {
       data: { path: "/var/lib/postgresql/data", mode: "700", owner: "postgres", group: "postgres" },
       hba: { path: "/run/postgresql/kryonix/pg_hba.conf", mode: "600", owner: "postgres", group: "postgres" },
       config: { path: "/etc/kryonix/postgresql.conf", mode: "444", owner: "root", group: "root" },
-      sslKey: { path: "/run/postgresql/tls/server.key", mode: "600", owner: "postgres", group: "postgres" },
+      sslKey: { path: "/etc/kryonix/tls/server.key", mode: "600", owner: "postgres", group: "postgres" },
       sslCert: { path: "/etc/kryonix/tls/server.crt", mode: "444", owner: "root", group: "root" },
       socketDir: { path: "/run/postgresql", mode: "2775", owner: "postgres", group: "postgres" },
       socket: { path: "/run/postgresql/.s.PGSQL.5432", mode: "770", owner: "postgres", group: "postgres" },

@@ -432,7 +432,9 @@ describe("the stack program", () => {
     expect(containers(run).map((c) => c.inputs.name).sort()).toEqual(
       ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy", "restore-drill"].map((s) => `kryonix-${stack}-${s}`),
     );
-    expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual([`kryonix-${stack}-minio`, `kryonix-${stack}-postgres`, `kryonix-${stack}-prometheus`]);
+    expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual(
+      ["minio", "pgbouncer-tls", "postgres", "postgres-tls", "prometheus"].map((s) => `kryonix-${stack}-${s}`),
+    );
     expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`kryonix-${stack}-net`]);
     for (const c of containers(run)) {
       expect(c.inputs.networksAdvanced.map((n: { name: string }) => n.name)).toEqual([`kryonix-${stack}-net`]);
@@ -506,19 +508,11 @@ describe("the stack program", () => {
       "/etc/cron.d/kryonix",
       "/etc/kryonix/pg_hba.conf",
       "/etc/kryonix/postgresql.conf",
-      "/etc/kryonix/tls/ca.crt",
-      "/etc/kryonix/tls/server.crt",
       "/etc/pgbackrest/conf.d/kryonix-secrets.conf",
       "/etc/pgbackrest/kryonix-ca.crt",
       "/etc/pgbackrest/pgbackrest.conf",
       "/run/kryonix/postgres-password",
-      "/run/kryonix/tls/server.key",
     ]);
-    // TLS: the server's own certificate and key from the stack CA, the key root-only (the entrypoint copies it for postgres).
-    expect(pg["/etc/kryonix/tls/server.crt"]).toBe(pem("CERTIFICATE", "pki-postgres"));
-    expect(pg["/etc/kryonix/tls/ca.crt"]).toBe(pem("CERTIFICATE", "pki-ca"));
-    const pgKey = byName(dev, CONTAINER, "kryonix-dev-postgres").inputs.uploads.find((u: any) => u.file === "/run/kryonix/tls/server.key");
-    expect(pgKey.permissions).toBe("0400");
     expect(pg["/etc/kryonix/postgresql.conf"]).toContain("ssl = on\n");
     expect(pg["/etc/kryonix/pg_hba.conf"]).not.toMatch(/^host\s/m);
     // pgBackRest: the main file names no credential; the secrets file holds its own MinIO user's pair (never MinIO's root) and the 64-character passphrase.
@@ -760,9 +754,14 @@ describe("the stack program", () => {
     );
   });
 
-  it.each(["dev", "prod"])("%s: every volume is a data volume npm run destroy knows of", (stack) => {
+  it.each(["dev", "prod"])("%s: every volume is a data volume npm run destroy knows of, or a TLS volume a destroy removes", (stack) => {
     const run = stack === "dev" ? dev : prod;
-    expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual([...dataVolumes(stack)].sort());
+    const [tls, data] = [ofType(run, VOLUME).filter((v) => v.inputs.name.endsWith("-tls")), ofType(run, VOLUME).filter((v) => !v.inputs.name.endsWith("-tls"))];
+    expect(data.map((v) => v.inputs.name).sort()).toEqual([...dataVolumes(stack)].sort());
+    expect(tls.map((v) => [v.inputs.name, v.retainOnDelete ?? false, v.protect ?? false]).sort()).toEqual([
+      [`kryonix-${stack}-pgbouncer-tls`, false, false],
+      [`kryonix-${stack}-postgres-tls`, false, false],
+    ]);
   });
 
   it("retains every data volume on delete in dev and prod, and protects them in prod only", () => {
@@ -772,7 +771,7 @@ describe("the stack program", () => {
       const d = byName(dev, VOLUME, `kryonix-dev-${service}`);
       expect([d.protect, d.retainOnDelete]).toEqual([false, true]);
     }
-    for (const v of [...ofType(dev, VOLUME), ...ofType(prod, VOLUME)]) expect(v.retainOnDelete, v.inputs.name).toBe(true);
+    for (const v of [...ofType(dev, VOLUME), ...ofType(prod, VOLUME)].filter((v) => !v.inputs.name.endsWith("-tls"))) expect(v.retainOnDelete, v.inputs.name).toBe(true);
     // Nothing but the data volumes and the secrets that open them is protected, so the unprotect
     // commands npm run destroy prints are exactly those.
     expect(dev.resources.filter((r) => r.protect)).toEqual([]);
@@ -784,6 +783,7 @@ describe("the stack program", () => {
     expect(secrets.every((r) => r.protect)).toBe(true);
     expect(byName(prod, CONTAINER, "kryonix-prod-postgres").inputs.mounts).toEqual([
       { type: "volume", source: "kryonix-prod-postgres", target: "/var/lib/postgresql/data" },
+      { type: "volume", source: "kryonix-prod-postgres-tls", target: "/etc/kryonix/tls", readOnly: true },
     ]);
     expect(byName(dev, CONTAINER, "kryonix-dev-prometheus").inputs.mounts).toEqual([{ type: "volume", source: "kryonix-dev-prometheus", target: "/var/lib/prometheus/metrics" }]);
   });
@@ -793,6 +793,27 @@ describe("the stack program", () => {
     expect(prometheus.inputs.envs).toEqual(["PROMETHEUS_RETENTION=15d"]);
     const rules = prometheus.inputs.uploads.find((u: { file: string }) => u.file.endsWith("rules.yml"));
     expect(rules.content).toContain("kryonix:pg_last_backup_age:seconds > 93600");
+  });
+
+  it.each(["postgres", "pgbouncer"])("gives %s its TLS files in a volume of its own, written before it starts, so a renewal never touches the container", (service) => {
+    const container = byName(dev, CONTAINER, `kryonix-dev-${service}`);
+    const files = dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:TlsFiles" && r.inputs.container === `kryonix-dev-${service}`)!;
+    expect(files.inputs).toMatchObject({
+      volume: `kryonix-dev-${service}-tls`,
+      owner: "postgres",
+      reload: service,
+      hostPort: service === "postgres" ? 15432 : 16432,
+      certificatePem: pem("CERTIFICATE", `pki-${service}`),
+      caCertificate: pem("CERTIFICATE", "pki-ca"),
+    });
+    expect(dev.privateKeys).toContain(files.inputs.privateKeyPem);
+    expect(files.secretInputs).toContain("privateKeyPem");
+    expect(container.inputs.mounts).toContainEqual({ type: "volume", source: `kryonix-dev-${service}-tls`, target: "/etc/kryonix/tls", readOnly: true });
+    expect(dependencyClosure(dev, container).has(files.urn)).toBe(true);
+    // No certificate or key among the container's inputs: a new one changes only TlsFiles.
+    const inputs = JSON.stringify(container.inputs);
+    expect(inputs).not.toContain(pem("CERTIFICATE", `pki-${service}`));
+    expect(inputs).not.toContain(files.inputs.privateKeyPem);
   });
 
   it("replaces named Docker objects delete-first, so names and ports never clash", () => {
@@ -837,7 +858,7 @@ describe("the stack program", () => {
   it("serializes the dynamic providers without capturing a secret", () => {
     const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
     // The certificates are @pulumi/tls resources now, not dynamic providers.
-    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript", "SqlScript", "SqlScript"]);
+    expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "TlsFiles", "TlsFiles"]);
     for (const r of dynamic) {
       expect(typeof r.inputs.__provider, r.name).toBe("string");
       for (const secret of [...dev.generated, ...dev.privateKeys]) expect(r.inputs.__provider).not.toContain(secret);

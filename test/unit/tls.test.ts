@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderPgHbaConf } from "../../lib/pg-hba";
 import { renderPgbouncerIni } from "../../lib/pgbouncer";
-import { TLS12_CIPHERS, pgSsl, pgbouncerTlsLines, postgresTlsParameters, tlsUploads } from "../../lib/tls";
+import { TLS12_CIPHERS, pgSsl, pgbouncerTlsLines, postgresTlsParameters, tlsVolumeFiles } from "../../lib/tls";
 import { caFilePath, caFileUsable, writeCaFile } from "../../lib/tls-files";
 import { renderPostgresqlConf } from "../../lib/tuning";
 
@@ -29,7 +29,7 @@ describe("TLS settings", () => {
     expect(p).toMatchObject({
       ssl: "on",
       ssl_cert_file: "/etc/kryonix/tls/server.crt",
-      ssl_key_file: "/run/postgresql/tls/server.key",
+      ssl_key_file: "/etc/kryonix/tls/server.key",
       ssl_min_protocol_version: "TLSv1.2",
       ssl_prefer_server_ciphers: "on",
     });
@@ -55,7 +55,7 @@ describe("TLS settings", () => {
     expect(lines).toContain("client_tls_sslmode = require");
     expect(lines).toContain("server_tls_sslmode = verify-full");
     expect(lines).toContain("server_tls_ca_file = /etc/kryonix/tls/ca.crt");
-    expect(lines).toContain("client_tls_key_file = /run/pgbouncer/tls/server.key");
+    expect(lines).toContain("client_tls_key_file = /etc/kryonix/tls/server.key");
     const ini = renderPgbouncerIni({
       listenPort: 6432, dbHost: "kryonix-dev-postgres", dbPort: 5432, dbName: "kryonix_saas", authUser: "kryonix_pgbouncer",
       authQuery: "SELECT usename, passwd FROM pgbouncer.get_auth($1)",
@@ -65,11 +65,11 @@ describe("TLS settings", () => {
     for (const l of lines) expect(ini).toContain(`${l}\n`);
   });
 
-  it("uploads the key root-only and the certificates readable", () => {
-    expect(tlsUploads({ certificatePem: "c", privateKeyPem: "k", caCertificate: "a" })).toEqual([
-      { file: "/etc/kryonix/tls/server.crt", content: "c", permissions: "0444" },
-      { file: "/etc/kryonix/tls/ca.crt", content: "a", permissions: "0444" },
-      { file: "/run/kryonix/tls/server.key", content: "k", permissions: "0400" },
+  it("puts the key in the TLS volume for the server's user only, the certificates readable", () => {
+    expect(tlsVolumeFiles({ certificatePem: "c", privateKeyPem: "k", caCertificate: "a" }, "postgres")).toEqual([
+      { name: "server.crt", content: "c", mode: 0o444, owner: "root" },
+      { name: "ca.crt", content: "a", mode: 0o444, owner: "root" },
+      { name: "server.key", content: "k", mode: 0o600, owner: "postgres" },
     ]);
   });
 
