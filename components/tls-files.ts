@@ -102,6 +102,52 @@ export function tlsFilesChanges(olds: Partial<TlsFilesOutputs>, news: TlsFilesIn
   return changed;
 }
 
+function containerRunning(docker: DockerRunInput, container: string): boolean {
+  const r = docker(["inspect", "-f", "{{.State.Running}}", container]);
+  return r.code === 0 && r.out.trim() === "true";
+}
+
+/** The TLS file names in a volume, in TlsDigests' terms. */
+export function tlsVolumeFileNames(owner: string): { certificate: string; ca: string; key: string } {
+  const [certificate, ca, key] = tlsVolumeFiles({ certificatePem: "", privateKeyPem: "", caCertificate: "" }, owner).map((f) => f.name);
+  return { certificate, ca, key };
+}
+
+/**
+ * The digests of the files now in a TLS volume ("" for a missing file; all "" without the volume),
+ * or undefined when they cannot be read. Through the running container when there is one, else a
+ * short-lived one of its image. The provider's read, and `npm run drift`.
+ */
+export function readTlsVolumeDigests(docker: DockerRunInput, props: Pick<TlsFilesOutputs, "volume" | "container" | "image" | "owner">): TlsDigests | undefined {
+  const names = tlsVolumeFileNames(props.owner);
+  const list = [names.certificate, names.ca, names.key];
+  if (docker(["volume", "inspect", props.volume]).code !== 0) return { certificate: "", key: "", ca: "" };
+  const r = docker(digestDockerArgs({ container: props.container, running: containerRunning(docker, props.container), volume: props.volume, image: props.image, dir: TLS_DIR }, list));
+  const found = parseSha256sum(r.out, list);
+  // sha256sum exits 1 for a missing file and still prints the others; no line at all: not read.
+  if (Object.values(found).every((d) => d === "") && r.code !== 0 && !/No such file/.test(r.out)) return undefined;
+  return { certificate: found[names.certificate], key: found[names.key], ca: found[names.ca] };
+}
+
+/** kryonix:TlsFiles' resource type in the state (a dynamic resource, module "kryonix"). */
+export const TLS_FILES_TYPE = "pulumi-nodejs:dynamic/kryonix:TlsFiles";
+
+/** The TLS volumes the state holds (kryonix:TlsFiles' outputs), each with what is in it now. */
+export function tlsVolumeChecks(
+  resources: readonly { type: string; outputs?: Record<string, unknown> }[],
+  docker: DockerRunInput,
+): { volume: string; expected: Record<string, string>; found: Record<string, string> | undefined }[] {
+  return resources
+    .filter((r) => r.type === TLS_FILES_TYPE && r.outputs?.volume)
+    .map((r) => {
+      const props = r.outputs as unknown as TlsFilesOutputs;
+      const names = tlsVolumeFileNames(props.owner);
+      const byName = (d: TlsDigests) => ({ [names.certificate]: d.certificate, [names.ca]: d.ca, [names.key]: d.key });
+      const found = readTlsVolumeDigests(docker, props);
+      return { volume: props.volume, expected: byName(props.digests), found: found && byName(found) };
+    });
+}
+
 export interface TlsFilesDeps {
   docker: DockerRunInput;
   /** The certificate served on 127.0.0.1:port, or undefined when no handshake completed. */
@@ -145,24 +191,12 @@ export function makeTlsFilesProvider(deps: TlsFilesDeps = defaultDeps): pulumi.d
       `${inputs.container} still serves certificate ${last ?? "(no handshake)"} on 127.0.0.1:${inputs.hostPort}, not the new ${fingerprint}, ${deps.deadlineMs / 1000} s after the reload: see \`docker logs ${inputs.container}\``,
     );
   }
-  const running = (container: string) => {
-    const r = deps.docker(["inspect", "-f", "{{.State.Running}}", container]);
-    return r.code === 0 && r.out.trim() === "true";
-  };
   const outputs = (inputs: TlsFilesInputs): TlsFilesOutputs => {
     const { privateKeyPem: _key, ...rest } = inputs;
     return { ...rest, ...tlsDigests(inputs) };
   };
-  /** The digests of the files now in the volume ("" for a missing file), or undefined when they cannot be read. */
-  function inspect(props: TlsFilesOutputs): TlsDigests | undefined {
-    const [cert, ca, key] = tlsVolumeFiles({ certificatePem: "", privateKeyPem: "", caCertificate: "" }, props.owner).map((f) => f.name);
-    if (deps.docker(["volume", "inspect", props.volume]).code !== 0) return { certificate: "", key: "", ca: "" };
-    const r = deps.docker(digestDockerArgs({ container: props.container, running: running(props.container), volume: props.volume, image: props.image, dir: TLS_DIR }, [cert, ca, key]));
-    const found = parseSha256sum(r.out, [cert, ca, key]);
-    // sha256sum exits 1 for a missing file and still prints the others; no line at all: not read.
-    if (Object.values(found).every((d) => d === "") && r.code !== 0 && !/No such file/.test(r.out)) return undefined;
-    return { certificate: found[cert], key: found[key], ca: found[ca] };
-  }
+  const running = (container: string) => containerRunning(deps.docker, container);
+  const inspect = (props: TlsFilesOutputs) => readTlsVolumeDigests(deps.docker, props);
   return {
     async check(_olds: TlsFilesInputs, news: TlsFilesInputs) {
       return { inputs: news, failures: tlsFilesInputProblems(news) };

@@ -462,6 +462,42 @@ export function refreshFindings(stack: string, refreshJson: { steps?: RefreshSte
   return out;
 }
 
+/** What the state says a TLS volume holds (kryonix:TlsFiles' outputs), and what is in it now. */
+export interface TlsVolumeCheck {
+  volume: string;
+  /** File name -> the digest the stack wrote. */
+  expected: Record<string, string>;
+  /** File name -> the digest found ("" missing); undefined when the volume could not be read. */
+  found: Record<string, string> | undefined;
+}
+
+/**
+ * Findings for TLS files changed or removed by hand. The refresh sees them too (kryonix:TlsFiles'
+ * read), but its JSON cannot say which file: the outputs are secret. Pure.
+ */
+export function tlsFileFindings(stack: string, checks: readonly TlsVolumeCheck[]): { findings: Finding[]; errors: string[] } {
+  const findings: Finding[] = [];
+  const errors: string[] = [];
+  for (const c of checks) {
+    if (!c.found) {
+      errors.push(`cannot read the TLS files in volume ${c.volume}`);
+      continue;
+    }
+    for (const [file, digest] of Object.entries(c.expected)) {
+      const now = c.found[file] ?? "";
+      if (now === digest) continue;
+      findings.push({
+        kind: "resource",
+        subject: `${c.volume}: ${file}`,
+        detail: now === "" ? "missing (removed outside Pulumi)" : "differs from what the stack wrote (changed outside Pulumi)",
+        repair: "up",
+        action: `npm run up -- --stack ${stack} (writes it again and reloads the server, no restart)`,
+      });
+    }
+  }
+  return { findings, errors };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));

@@ -19,6 +19,7 @@ import {
   exitCode,
   migrationFindings,
   refreshFindings,
+  tlsFileFindings,
   renderDrift,
   settingFindings,
   type DriftReport,
@@ -30,11 +31,18 @@ import { loadMigrationFiles } from "../lib/migrations-fs";
 import { connectPg } from "../lib/pg-connect";
 import { stackFromArgs } from "../lib/pulumi-env";
 import { ensureCaFile, exportedResources, readOutputs, stackCli } from "../lib/stack-run";
+import { tlsVolumeChecks } from "../components/tls-files";
+import { spawnSync } from "node:child_process";
 
 const args = process.argv.slice(2);
 const stack = stackFromArgs(args);
 const format = args.includes("--json") ? "json" : args.includes("--markdown") ? "markdown" : "text";
 const writeDir = args.includes("--write") ? args[args.indexOf("--write") + 1] : undefined;
+
+function dockerRun(args: string[], input: Buffer | undefined, env: NodeJS.ProcessEnv): { code: number; out: string } {
+  const r = spawnSync("docker", args, { input, env, encoding: "utf8", timeout: 60_000 });
+  return { code: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+}
 
 async function check(): Promise<DriftReport> {
   const t0 = Date.now();
@@ -51,17 +59,23 @@ async function check(): Promise<DriftReport> {
   } catch {
     errors.push(`pulumi refresh --preview-only failed (exit ${refresh.code}): ${refresh.stderr.trim().split("\n").slice(-3).join(" ")}`);
   }
+  const exported = cli.capture(["stack", "export", "--stack", stack]);
+  const resources = exported.code === 0 ? exportedResources(JSON.parse(exported.stdout || "{}")) : [];
+  if (exported.code !== 0) errors.push(`cannot read the state of stack ${stack}: ${exported.stderr.trim()}`);
+
+  // The TLS files in the servers' volumes, file by file (the refresh sees a change but cannot name it).
+  const tls = tlsFileFindings(stack, tlsVolumeChecks(resources, (args, input) => dockerRun(args, input, cli.env)));
+  findings.push(...tls.findings);
+  errors.push(...tls.errors);
+
   if (refreshJson) {
     const found = refreshFindings(stack, refreshJson as Parameters<typeof refreshFindings>[1]);
     findings.push(...found);
     // --expect-no-changes fails on drift; any other failure is an error.
-    if (refresh.code !== 0 && !found.length) errors.push(`pulumi refresh --preview-only exited ${refresh.code}: ${refresh.stderr.trim().split("\n").slice(-3).join(" ")}`);
+    if (refresh.code !== 0 && !found.length && !tls.findings.length) errors.push(`pulumi refresh --preview-only exited ${refresh.code}: ${refresh.stderr.trim().split("\n").slice(-3).join(" ")}`);
   }
 
   // The containers the state holds.
-  const exported = cli.capture(["stack", "export", "--stack", stack]);
-  const resources = exported.code === 0 ? exportedResources(JSON.parse(exported.stdout || "{}")) : [];
-  if (exported.code !== 0) errors.push(`cannot read the state of stack ${stack}: ${exported.stderr.trim()}`);
   const containers = (resources as { type: string; outputs?: { name?: string; image?: string } }[])
     .filter((r) => r.type === "docker:index/container:Container" && r.outputs?.name)
     .map((r) => ({ name: r.outputs!.name!, image: r.outputs!.image }));

@@ -27,7 +27,7 @@
  *      TLS files only; `npm run up` renews them with a reload: new serials served on 127.0.0.1,
  *      verify-full connects, no container replaced or restarted, sessions opened before it (direct
  *      and through PgBouncer) kept busy through it without an error; audit, drift and the next
- *      preview clean; a TLS file changed by hand: drift fails, up rewrites it, no restart;
+ *      preview clean; a TLS file changed by hand: drift names it (exit 1), up rewrites it, no restart;
  *
  * Each step prints how long it took.
  */
@@ -529,10 +529,12 @@ describe.sequential("security and resilience, for real", () => {
     const image = sh("docker", ["inspect", "-f", "{{.Image}}", `${PREFIX}postgres`]).stdout.trim();
     const tamper = sh("docker", ["run", "--rm", "--network", "none", "--entrypoint", "sh", "-v", `${PREFIX}postgres-tls:/tls`, image, "-c", "echo tampered > /tls/ca.crt"]);
     expect(tamper.code, tamper.out).toBe(0);
-    // The refresh proposes the change (TlsFiles' read); drift's report does not name it yet: exit 2, not 1.
+    // Drift names the file (the refresh alone cannot: TlsFiles' outputs are secret): exit 1, drift found.
     const drifted = await timed("npm run drift (a TLS file changed by hand)", () => npmScript("drift", "--json"));
-    expect(drifted.code, drifted.out).not.toBe(0);
-    expect(drifted.stdout).toMatch(/no changes were expected for refresh but changes were proposed|postgres-tls/);
+    expect(drifted.code, drifted.out).toBe(1);
+    const driftReport = JSON.parse(drifted.stdout.slice(drifted.stdout.indexOf("{")));
+    expect(driftReport.errors).toEqual([]);
+    expect(driftReport.findings.map((f: { subject: string }) => f.subject)).toEqual([`${PREFIX}postgres-tls: ca.crt`]);
     const repaired = await timed("npm run up (a TLS file changed by hand)", () => npmAsync("up"));
     expect(repaired.code, repaired.out).toBe(0);
     const caSum = sh("docker", ["exec", `${PREFIX}postgres`, "sha256sum", "/etc/kryonix/tls/ca.crt"]).stdout.split(" ")[0];

@@ -7,6 +7,7 @@ import {
   masked,
   migrationFindings,
   refreshFindings,
+  tlsFileFindings,
   renderDrift,
   settingFindings,
   sqlObjects,
@@ -180,6 +181,20 @@ describe("drift: the refresh and the report", () => {
     expect(f[1].detail).toBe("container stopped");
     expect(masked("uploads[0].content", "hunter2")).toBe("[secret]");
     expect(masked("memory", 512)).toBe(512);
+  });
+
+  it("TLS files changed or removed by hand are named, file by file; an unreadable volume is an error", () => {
+    const { findings, errors } = tlsFileFindings("dev", [
+      { volume: "kryonix-dev-postgres-tls", expected: { "server.crt": "a", "ca.crt": "b", "server.key": "c" }, found: { "server.crt": "a", "ca.crt": "x", "server.key": "" } },
+      { volume: "kryonix-dev-pgbouncer-tls", expected: { "server.crt": "d" }, found: { "server.crt": "d" } },
+      { volume: "kryonix-dev-gone-tls", expected: { "server.crt": "e" }, found: undefined },
+    ]);
+    expect(findings.map((f) => [f.subject, f.detail])).toEqual([
+      ["kryonix-dev-postgres-tls: ca.crt", "differs from what the stack wrote (changed outside Pulumi)"],
+      ["kryonix-dev-postgres-tls: server.key", "missing (removed outside Pulumi)"],
+    ]);
+    expect(findings.every((f) => f.repair === "up" && f.action.startsWith("npm run up -- --stack dev"))).toBe(true);
+    expect(errors).toEqual(["cannot read the TLS files in volume kryonix-dev-gone-tls"]);
   });
 
   it("exit codes: 0 clean, 1 drift, 2 error; the report separates what up repairs", () => {

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type DockerRunInput, makeTlsFilesProvider, tlsFilesChanges, tlsFilesInputProblems, type TlsFilesInputs, type TlsFilesOutputs } from "../../components/tls-files";
+import { type DockerRunInput, makeTlsFilesProvider, TLS_FILES_TYPE, tlsFilesChanges, tlsFilesInputProblems, type TlsFilesInputs, type TlsFilesOutputs, tlsVolumeChecks, tlsVolumeFileNames } from "../../components/tls-files";
 import { UNKNOWN_VALUE } from "../../components/minio-bucket";
 import { tlsVolumeFiles } from "../../lib/tls";
 import { digestDockerArgs, parseSha256sum, reloadDockerArgs, reloadNeeded, tarArchive, writerDockerArgs, writerScript } from "../../lib/tls-volume";
@@ -187,5 +187,39 @@ describe("TlsFiles provider", () => {
     expect(tlsFilesChanges(olds, { ...inputs(), certificatePem: UNKNOWN_VALUE, privateKeyPem: UNKNOWN_VALUE })).toEqual(["certificatePem", "privateKeyPem"]);
     expect(tlsFilesInputProblems({ ...inputs(), certificatePem: UNKNOWN_VALUE })).toEqual([]);
     expect(tlsFilesInputProblems({ ...inputs(), certificatePem: "x", reload: "nginx" as never, hostPort: 0 }).map((f) => f.property)).toEqual(["certificatePem", "reload", "hostPort"]);
+  });
+});
+
+describe("TLS volumes for `npm run drift`", () => {
+  it("reads each kryonix:TlsFiles volume of the state through its running container, file by file", () => {
+    const state = [
+      { type: "docker:index/volume:Volume", outputs: { name: "kryonix-dev-postgres-tls" } },
+      {
+        type: TLS_FILES_TYPE,
+        outputs: { volume: "kryonix-dev-postgres-tls", container: "kryonix-dev-postgres", image: "img", owner: "postgres", digests: { certificate: "c", key: "k", ca: "a" } },
+      },
+    ];
+    const names = tlsVolumeFileNames("postgres");
+    const calls: string[][] = [];
+    const docker: DockerRunInput = (args) => {
+      calls.push(args);
+      if (args[0] === "volume") return { code: 0, out: "[]" };
+      if (args[0] === "inspect") return { code: 0, out: "true\n" };
+      const line = (d: string, n: string) => `${d.repeat(64)}  /etc/kryonix/tls/${n}`;
+      return { code: 1, out: `${line("c", names.certificate)}\nsha256sum: /etc/kryonix/tls/${names.ca}: No such file or directory\n${line("0", names.key)}\n` };
+    };
+    const checks = tlsVolumeChecks(state, docker);
+    expect(checks).toEqual([
+      {
+        volume: "kryonix-dev-postgres-tls",
+        expected: { [names.certificate]: "c", [names.ca]: "a", [names.key]: "k" },
+        found: { [names.certificate]: "c".repeat(64), [names.ca]: "", [names.key]: "0".repeat(64) },
+      },
+    ]);
+    // Through the running container: no new container, no key on an argument list.
+    expect(calls.find((a) => a[0] === "exec")).toEqual(["exec", "kryonix-dev-postgres", "sha256sum", ...[names.certificate, names.ca, names.key].map((n) => `/etc/kryonix/tls/${n}`)]);
+    // A volume that is gone: every file missing.
+    const gone = tlsVolumeChecks(state, (args) => (args[0] === "volume" ? { code: 1, out: "no such volume" } : { code: 0, out: "" }));
+    expect(Object.values(gone[0].found!)).toEqual(["", "", ""]);
   });
 });
