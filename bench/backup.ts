@@ -209,7 +209,7 @@ async function main(): Promise<number> {
 }
 
 function removeScratch(container: string, env: NodeJS.ProcessEnv): void {
-  spawnSync("docker", ["rm", "-f", container], { env, stdio: "ignore" });
+  spawnSync("docker", ["rm", "-f", "-v", container], { env, stdio: "ignore" });
   spawnSync("docker", ["volume", "rm", container], { env, stdio: "ignore" });
 }
 

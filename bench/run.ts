@@ -104,7 +104,7 @@ function pooling(): void {
   });
   const client = CLIENT === "postgres" ? pg : `kryonix-bench${SUFFIX}-client`;
   if (CLIENT !== "postgres") {
-    sh("docker", ["rm", "-f", client], undefined, env);
+    sh("docker", ["rm", "-f", "-v", client], undefined, env);
     const started = sh("docker", ["run", "-d", "--name", client, "--network", o.dockerNetwork, readImageTags().postgres, "sleep", "infinity"], undefined, env);
     if (started.code !== 0) throw new Error(`client container: ${started.out}`);
     // pgbench verifies the servers against the stack CA, where the stack's containers have it.
@@ -160,7 +160,7 @@ function pooling(): void {
   } finally {
     t0 = Date.now();
     psql("DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history;");
-    if (CLIENT !== "postgres") sh("docker", ["rm", "-f", client], undefined, env);
+    if (CLIENT !== "postgres") sh("docker", ["rm", "-f", "-v", client], undefined, env);
   }
 }
 
@@ -171,7 +171,7 @@ function pooling(): void {
 const SORT_SCRIPT = "SELECT count(DISTINCT (filler, aid)) FROM pgbench_accounts WHERE aid <= 25000;\n";
 
 function scratch(dir: string, confText: string | null, extra: string[] = []): void {
-  sh("docker", ["rm", "-f", SCRATCH]);
+  sh("docker", ["rm", "-f", "-v", SCRATCH]);
   const args = [
     "run", "-d", "--name", SCRATCH, "--network", "none",
     "--memory", String(SCRATCH_MEMORY), "--memory-swap", String(SCRATCH_MEMORY), "--cpus", String(SCRATCH_CPUS), "--shm-size", "1g",
@@ -294,7 +294,7 @@ function tuningAndStatements(): void {
     }
     t0 = Date.now();
   } finally {
-    sh("docker", ["rm", "-f", SCRATCH]);
+    sh("docker", ["rm", "-f", "-v", SCRATCH]);
     sh("docker", ["volume", "rm", "-f", `${SCRATCH}-data`]);
     rmSync(dir, { recursive: true, force: true });
   }
