@@ -4,14 +4,14 @@
  * Composition only: each piece is a component in components/.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DatabaseRepair } from "./components/database-repair";
+import { DatabaseRepair } from "./providers/database-repair";
 import { Database, DATABASE_NAME, DECLARED_DATABASES, DECLARED_ROLES, DRILL_ROLE, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
 import { Migrations } from "./components/migrations";
 import { Minio, MINIO_PORT } from "./components/minio";
 import { Monitoring, PROMETHEUS_WEB_USER } from "./components/monitoring";
-import { MINIO_REGION } from "./components/minio-bucket";
+import { MINIO_REGION } from "./providers/minio-bucket";
 import { Network } from "./components/network";
-import { PgbackrestStanza } from "./components/pgbackrest-stanza";
+import { PgbackrestStanza } from "./providers/pgbackrest-stanza";
 import { PGADMIN_PORT, Pgadmin } from "./components/pgadmin";
 import { Pgbouncer } from "./components/pgbouncer";
 import { Pki } from "./components/pki";
@@ -20,18 +20,18 @@ import { Proxy } from "./components/proxy";
 import { RestoreDrill } from "./components/restore-drill";
 import { Schedules } from "./components/schedules";
 import { Secrets } from "./components/secrets";
-import { postgresParameters, resourceName, validateStackConfig } from "./lib/config";
-import { LOOPBACK } from "./lib/containers";
-import { adoptExistingCluster, dockerConfigProblems, probeKeptCluster, viewEngine } from "./lib/docker-engine";
-import { adoptionMessage } from "./lib/kept-cluster";
-import { readImageTags } from "./lib/image-tags";
-import { sqlObjects } from "./lib/drift";
-import { loadMigrationFiles } from "./lib/migrations-fs";
-import { DRILL_CRON_JOBS, POSTGRES_CRON_JOBS, renderCrontab } from "./lib/backup-schedule";
-import { REPO_PATH, renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "./lib/pgbackrest";
-import { renderPgpass } from "./lib/pgpass";
-import { programDigest as digestOf } from "./lib/program-digest";
-import { readKryonixConfig } from "./lib/pulumi-config";
+import { postgresParameters, resourceName, validateStackConfig } from "./model/config";
+import { LOOPBACK } from "./model/containers";
+import { adoptExistingCluster, dockerConfigProblems, probeKeptCluster, viewEngine } from "./io/docker-engine";
+import { adoptionMessage } from "./checks/kept-cluster";
+import { readImageTags } from "./toolchain/image-tags";
+import { sqlObjects } from "./checks/drift";
+import { loadMigrationFiles } from "./io/migrations-fs";
+import { DRILL_CRON_JOBS, POSTGRES_CRON_JOBS, renderCrontab } from "./model/backup-schedule";
+import { REPO_PATH, renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "./render/pgbackrest";
+import { renderPgpass } from "./render/pgpass";
+import { programDigest as digestOf } from "./toolchain/program-digest";
+import { readKryonixConfig } from "./io/pulumi-config";
 
 const stack = pulumi.getStack();
 // Everything is checked before the first resource: a bad setting fails `pulumi preview` with all its problems.
@@ -366,7 +366,7 @@ export const caCertificate = pki.caCertificate;
 export const appliedMigrations = migrations.applied;
 /**
  * The digest of the program's sources and this stack's settings (no secret: ciphertext only): a
- * change shows as a changed output, so `npm run up` runs the update (lib/program-digest.ts).
+ * change shows as a changed output, so `npm run up` runs the update (toolchain/program-digest.ts).
  */
 export const programDigest = digestOf(__dirname, stack);
 /**

@@ -10,7 +10,7 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           environment: "node",
-          // The program, run on mocks for dev and prod, writes the stack CA file (lib/tls-files.ts):
+          // The program, run on mocks for dev and prod, writes the stack CA file (io/ca-file.ts):
           // never over the real stacks' files.
           env: { KRYONIX_TLS_DIR: path.join(os.tmpdir(), `kryonix-unit-tls-${process.pid}`) },
         },

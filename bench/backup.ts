@@ -1,7 +1,7 @@
 /**
  * `npm run bench:backup [-- --stack NAME] [--data events,pgbench] [--scale N] [--rows N] [--keep-data]`
  * (dev by default; not part of `npm test`): pgBackRest against pg_dump on a database of about 1 GB,
- * in one run, on a running stack, for each data set in turn (lib/bench-backup.ts backupDataset):
+ * in one run, on a running stack, for each data set in turn (bench/backup-report.ts backupDataset):
  * `events` (random text and jsonb with two secondary indexes: what an application writes) and
  * `pgbench` (pgbench -i: blank-padded rows, pg_dump's best case, since zlib has next to nothing to
  * do). The ratio depends on the data far more than on either tool's settings, so both are shown.
@@ -27,13 +27,13 @@ import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import { Client as MinioClient } from "minio";
 import { Client } from "pg";
-import { MINIO_REGION } from "../components/minio-bucket";
-import { backupDataset, formatBackupBench, parseBackupBenchArgs, summarizeBackupBench, type BackupBenchMeasures, type BackupDataset } from "../lib/bench-backup";
-import { backupCommand } from "../lib/backup-cli";
-import { LOOPBACK } from "../lib/containers";
-import { readBackupTarget, readOutputs } from "../lib/stack-run";
-import { pgSsl } from "../lib/tls";
-import { repoRoot } from "../lib/versions";
+import { MINIO_REGION } from "../providers/minio-bucket";
+import { backupDataset, formatBackupBench, parseBackupBenchArgs, summarizeBackupBench, type BackupBenchMeasures, type BackupDataset } from "./backup-report";
+import { backupCommand } from "../render/backup-cli";
+import { LOOPBACK } from "../model/containers";
+import { readBackupTarget, readOutputs } from "../ops/stack-run";
+import { pgSsl } from "../model/tls";
+import { repoRoot } from "../toolchain/versions";
 
 const DB = "kryonix_bench";
 const BUCKET = "kryonix-bench";

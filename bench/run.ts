@@ -27,15 +27,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import * as os from "node:os";
 import * as path from "node:path";
 import { APP_ROLE } from "../components/database";
-import { type BenchRun, type Comparison, budgetComparison, median, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable, upStepTimes } from "../lib/bench";
-import { resourceName } from "../lib/config";
-import { PGBENCH, pgbenchExec } from "../lib/pgbench";
-import { readImageTags } from "../lib/image-tags";
-import { GiB } from "../lib/size";
-import { readOutputs, stackCli } from "../lib/stack-run";
-import { TLS_CA_FILE } from "../lib/tls";
-import { renderPostgresqlConf, tunePostgres } from "../lib/tuning";
-import { repoRoot } from "../lib/versions";
+import { type BenchRun, type Comparison, budgetComparison, median, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable, upStepTimes } from "./report";
+import { resourceName } from "../model/config";
+import { PGBENCH, pgbenchExec } from "../render/pgbench";
+import { readImageTags } from "../toolchain/image-tags";
+import { GiB } from "../model/size";
+import { readOutputs, stackCli } from "../ops/stack-run";
+import { TLS_CA_FILE } from "../model/tls";
+import { renderPostgresqlConf, tunePostgres } from "../model/tuning";
+import { repoRoot } from "../toolchain/versions";
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -213,7 +213,7 @@ function tuningAndStatements(): void {
       return renderPostgresqlConf(rest);
     };
     const tuned = strip(tunePostgres({ memoryBytes: SCRATCH_MEMORY, cpus: SCRATCH_CPUS, storage: "ssd" }));
-    // The seed's hand-written values are what the tuning gives at 1 GiB (README, lib/tuning.ts).
+    // The seed's hand-written values are what the tuning gives at 1 GiB (README, model/tuning.ts).
     const seed = strip(tunePostgres({ memoryBytes: GiB, cpus: SCRATCH_CPUS, storage: "ssd" }));
     let t0 = Date.now();
     scratch(dir, null);

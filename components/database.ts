@@ -1,15 +1,15 @@
 import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
-import { resourceName } from "../lib/config";
-import { throwProblems } from "../lib/containers";
-import { invalid } from "../lib/messages";
-import { pgbouncerPoolSizes, renderPgbouncerAuthFunctionSql } from "../lib/pgbouncer";
-import { ALTERNATING_ROLES, isAlternating, loginUsers, twinOf } from "../lib/rotation";
-import { DRILL_ROLE } from "../lib/drill";
-import type { KeptCluster } from "../lib/kept-cluster";
-import { writeCaFile } from "../lib/tls-files";
+import { resourceName } from "../model/config";
+import { throwProblems } from "../model/containers";
+import { invalid } from "../model/messages";
+import { pgbouncerPoolSizes, renderPgbouncerAuthFunctionSql } from "../render/pgbouncer";
+import { ALTERNATING_ROLES, isAlternating, loginUsers, twinOf } from "../model/rotation";
+import { DRILL_ROLE } from "../model/drill";
+import type { KeptCluster } from "../checks/kept-cluster";
+import { writeCaFile } from "../io/ca-file";
 import type { RoleSecret } from "./secrets";
-import { SqlScript } from "./sql-script";
+import { SqlScript } from "../providers/sql-script";
 
 export const DATABASE_NAME = "kryonix_saas";
 export const SCHEMAS = ["auth", "core", "analytics", "audit", "integration"] as const;
@@ -23,7 +23,7 @@ export const MONITOR_ROLE = "kryonix_monitor";
 export const PGBOUNCER_ROLE = "kryonix_pgbouncer";
 /**
  * The restore drill's login (components/restore-drill.ts). It reads no table: row counts and
- * checksums come from kryonix.drill_table_sums() (lib/drill.ts drillGrantsSql), not from
+ * checksums come from kryonix.drill_table_sums() (model/drill.ts drillGrantsSql), not from
  * pg_read_all_data, which would also let it read pg_authid's password verifiers. It may take the
  * drill's SHARE locks (pg_maintain: PostgreSQL 17 lets MAINTAIN take any lock mode, SELECT only
  * ACCESS SHARE; USAGE on the schemas to name the tables), and writes no table: the runs it records
@@ -38,7 +38,7 @@ export const LOGIN_ROLES = [MIGRATOR_ROLE, APP_ROLE, READONLY_ROLE, MONITOR_ROLE
 export type LoginRole = (typeof LOGIN_ROLES)[number];
 /**
  * Every user that logs in: the login roles, and the twin `<role>_b` of each role whose clients live
- * outside the stack (lib/rotation.ts, "alternating users"). A twin is a member of its role and
+ * outside the stack (model/rotation.ts, "alternating users"). A twin is a member of its role and
  * assumes it at login (ALTER ROLE ... SET role), so it works with the role's grants and default
  * privileges and whatever it creates is owned by the role.
  */
@@ -186,7 +186,7 @@ export interface DatabaseArgs {
   dataVolume: pulumi.Resource;
   /**
    * false, or what the cluster in the volume holds when it comes from an earlier deployment that
-   * this stack's state no longer tracks (a destroy that kept the data; lib/kept-cluster.ts): each
+   * this stack's state no longer tracks (a destroy that kept the data; checks/kept-cluster.ts): each
    * role and the database are imported when the cluster has them and created when it lacks them
    * (a volume kept by a version that declared fewer roles).
    */
@@ -216,7 +216,7 @@ export function checkDatabaseArgs(args: DatabaseArgs): void {
   const adopt = args.adopt as unknown;
   const names = (v: unknown) => Array.isArray(v) && v.every((n) => typeof n === "string");
   if (adopt !== false && !(typeof adopt === "object" && adopt !== null && names((adopt as KeptCluster).roles) && names((adopt as KeptCluster).databases))) {
-    problems.push(invalid("Database adopt", args.adopt, "false, or the kept cluster's {roles, databases} (lib/kept-cluster.ts)"));
+    problems.push(invalid("Database adopt", args.adopt, "false, or the kept cluster's {roles, databases} (checks/kept-cluster.ts)"));
   }
   try {
     roleConnectionLimits(args.maxConnections);

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { resourceName } from "../lib/config";
+import { resourceName } from "../model/config";
 import {
   CONFIG_DIR,
   LOOPBACK,
@@ -13,12 +13,12 @@ import {
   type ServiceContainerArgs,
   serviceContainerArgs,
   serviceArgsProblems,
-} from "../lib/containers";
-import { invalid } from "../lib/messages";
-import { MiB } from "../lib/size";
-import { DRILL_MINIO_POLICY, DRILL_MINIO_USER, NONCURRENT_VERSION_DAYS, PGBACKREST_MINIO_POLICY, PGBACKREST_MINIO_USER, bucketNameProblems, pgbackrestPolicy } from "../lib/minio-policy";
-import { MinioBucket } from "./minio-bucket";
-import { MinioUser } from "./minio-user";
+} from "../model/containers";
+import { invalid } from "../model/messages";
+import { MiB } from "../model/size";
+import { DRILL_MINIO_POLICY, DRILL_MINIO_USER, NONCURRENT_VERSION_DAYS, PGBACKREST_MINIO_POLICY, PGBACKREST_MINIO_USER, bucketNameProblems, pgbackrestPolicy } from "../model/minio-policy";
+import { MinioBucket } from "../providers/minio-bucket";
+import { MinioUser } from "../providers/minio-user";
 
 /** MinIO inside the container (the image's contract). */
 export const MINIO_PORT = 9000;

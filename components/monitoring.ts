@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { resourceName } from "../lib/config";
+import { resourceName } from "../model/config";
 import {
   CONFIG_DIR,
   SECRETS_DIR,
@@ -12,9 +12,9 @@ import {
   serviceArgsProblems,
   serviceContainerArgs,
   throwProblems,
-} from "../lib/containers";
-import { invalid } from "../lib/messages";
-import { renderPgpass } from "../lib/pgpass";
+} from "../model/containers";
+import { invalid } from "../model/messages";
+import { renderPgpass } from "../render/pgpass";
 import {
   PGBOUNCER_EXPORTER_PORT,
   POSTGRES_EXPORTER_PORT,
@@ -25,10 +25,10 @@ import {
   renderPrometheusRules,
   renderPrometheusWebConfig,
   renderPrometheusYml,
-} from "../lib/prometheus";
-import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "../lib/health";
-import { MiB } from "../lib/size";
-import { TLS_CA_FILE } from "../lib/tls";
+} from "../render/prometheus";
+import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "../checks/health";
+import { MiB } from "../model/size";
+import { TLS_CA_FILE } from "../model/tls";
 
 /** Each exporter's memory limit: a Go binary with a handful of connections. */
 export const EXPORTER_MEMORY = 64 * MiB;

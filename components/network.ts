@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { networkName } from "../lib/config";
-import { LOOPBACK, throwProblems } from "../lib/containers";
+import { networkName } from "../model/config";
+import { LOOPBACK, throwProblems } from "../model/containers";
 
 export interface NetworkArgs {
   /** The Pulumi stack name; the network is `kryonix-<stack>-net`. */

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { resourceName } from "../lib/config";
+import { resourceName } from "../model/config";
 import {
   CONFIG_DIR,
   SECRETS_DIR,
@@ -11,10 +11,10 @@ import {
   type ServiceContainerArgs,
   serviceContainerArgs,
   serviceArgsProblems,
-} from "../lib/containers";
-import { invalid } from "../lib/messages";
-import { MiB } from "../lib/size";
-import { TLS_CA_FILE } from "../lib/tls";
+} from "../model/containers";
+import { invalid } from "../model/messages";
+import { MiB } from "../model/size";
+import { TLS_CA_FILE } from "../model/tls";
 
 /** pgAdmin inside the container (the image's contract). */
 export const PGADMIN_PORT = 80;
@@ -51,7 +51,7 @@ export interface PgadminArgs extends ServiceContainerArgs {
   servers: PgadminServer[];
   /** The login password (Secrets), handed over as a file. */
   password: pulumi.Input<string>;
-  /** libpq pgpass text (lib/pgpass.ts) for the servers with passFile, a secret; uploaded as a file only. */
+  /** libpq pgpass text (render/pgpass.ts) for the servers with passFile, a secret; uploaded as a file only. */
   pgpass?: pulumi.Input<string>;
   /** The stack CA (PEM): every registered server is verified against it (verify-full). */
   caCertificate: pulumi.Input<string>;

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { resourceName } from "../lib/config";
+import { resourceName } from "../model/config";
 import {
   CONFIG_DIR,
   UPLOAD_MODE,
@@ -11,12 +11,12 @@ import {
   type ServiceContainerArgs,
   serviceContainerArgs,
   serviceArgsProblems,
-} from "../lib/containers";
-import { invalid } from "../lib/messages";
-import { MiB } from "../lib/size";
-import { pgbouncerAuthQuery, pgbouncerPoolSizes, renderPgbouncerIni } from "../lib/pgbouncer";
-import { type ServerTls } from "../lib/tls";
-import { serverTlsVolume } from "./tls-files";
+} from "../model/containers";
+import { invalid } from "../model/messages";
+import { MiB } from "../model/size";
+import { pgbouncerAuthQuery, pgbouncerPoolSizes, renderPgbouncerIni } from "../render/pgbouncer";
+import { type ServerTls } from "../model/tls";
+import { serverTlsVolume } from "../providers/tls-files";
 
 /** PgBouncer inside the container (the image's contract). */
 export const PGBOUNCER_PORT = 6432;
@@ -56,7 +56,7 @@ export interface PgbouncerArgs extends ServiceContainerArgs {
   /**
    * PgBouncer's certificate (stack CA; naming the container, its alias, localhost, 127.0.0.1), key
    * and the CA PostgreSQL's certificate is verified against: files in a volume of their own
-   * (components/tls-files.ts), rewritten on renewal and reloaded with SIGHUP, no restart.
+   * (providers/tls-files.ts), rewritten on renewal and reloaded with SIGHUP, no restart.
    */
   tls: ServerTls;
 }

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { networkName } from "../lib/config";
-import { throwProblems } from "../lib/containers";
-import { invalid } from "../lib/messages";
+import { networkName } from "../model/config";
+import { throwProblems } from "../model/containers";
+import { invalid } from "../model/messages";
 
 /**
  * The stack's certificate authority and the TLS server certificates it signs, made with

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { resourceName } from "../lib/config";
+import { resourceName } from "../model/config";
 import {
   CONFIG_DIR,
   LOOPBACK,
@@ -15,14 +15,14 @@ import {
   type ServiceContainerArgs,
   serviceContainerArgs,
   serviceArgsProblems,
-} from "../lib/containers";
-import { CRONTAB_FILE } from "../lib/backup-schedule";
-import { invalid } from "../lib/messages";
-import { renderPgHbaConf } from "../lib/pg-hba";
-import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../lib/pgbackrest";
-import { type ServerTls, postgresTlsParameters } from "../lib/tls";
-import { serverTlsVolume } from "./tls-files";
-import { MAX_CPUS, MIN_CPUS, MIN_POSTGRES_MEMORY, type PgParams, containerParameters, renderPostgresqlConf } from "../lib/tuning";
+} from "../model/containers";
+import { CRONTAB_FILE } from "../model/backup-schedule";
+import { invalid } from "../model/messages";
+import { renderPgHbaConf } from "../render/pg-hba";
+import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../render/pgbackrest";
+import { type ServerTls, postgresTlsParameters } from "../model/tls";
+import { serverTlsVolume } from "../providers/tls-files";
+import { MAX_CPUS, MIN_CPUS, MIN_POSTGRES_MEMORY, type PgParams, containerParameters, renderPostgresqlConf } from "../model/tuning";
 
 /** PostgreSQL inside the container (the image's contract). */
 export const POSTGRES_PORT = 5432;
@@ -53,7 +53,7 @@ export interface PostgresArgs extends ServiceContainerArgs {
    */
   protectData: boolean;
   /**
-   * pgBackRest's files (lib/pgbackrest.ts), uploaded like the others: archive_command and the
+   * pgBackRest's files (render/pgbackrest.ts), uploaded like the others: archive_command and the
    * backup commands read them inside the container, so the secrets file is the only place its
    * credentials exist there.
    */
@@ -66,7 +66,7 @@ export interface PostgresArgs extends ServiceContainerArgs {
     caCertificate: pulumi.Input<string>;
   };
   /**
-   * The OS-level job schedule (lib/backup-schedule.ts renderCrontab), uploaded to
+   * The OS-level job schedule (model/backup-schedule.ts renderCrontab), uploaded to
    * /etc/cron.d/kryonix: the image's entrypoint runs cron on it for as long as the container runs.
    */
   crontab?: string;
@@ -79,7 +79,7 @@ export interface PostgresArgs extends ServiceContainerArgs {
   /**
    * The server's TLS certificate (stack CA, naming the container, its alias, localhost and
    * 127.0.0.1), its key (a secret) and the CA. The server accepts TLS connections only. They are
-   * files in a volume of their own (components/tls-files.ts): a renewed certificate is written
+   * files in a volume of their own (providers/tls-files.ts): a renewed certificate is written
    * there and the server reloads, with no restart and no new container.
    */
   tls: ServerTls;

@@ -1,6 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { PROXY_BIND_ADDRESSES, PROXY_BIND_ALLOWED, resourceName, type ProxyBindAddress } from "../lib/config";
+import { PROXY_BIND_ADDRESSES, PROXY_BIND_ALLOWED, resourceName, type ProxyBindAddress } from "../model/config";
 import {
   UPLOAD_MODE,
   healthcheck,
@@ -8,8 +8,8 @@ import {
   type ServiceContainerArgs,
   serviceContainerArgs,
   serviceArgsProblems,
-} from "../lib/containers";
-import { invalid } from "../lib/messages";
+} from "../model/containers";
+import { invalid } from "../model/messages";
 import {
   PROXY_CERT_FILE,
   PROXY_CONFIG_FILE,
@@ -19,8 +19,8 @@ import {
   checkNginxConfInput,
   renderNginxConf,
   type NginxSite,
-} from "../lib/nginx";
-import { MiB } from "../lib/size";
+} from "../render/nginx";
+import { MiB } from "../model/size";
 
 /** The image's check: nginx's loopback health listener answers 200. */
 export const PROXY_HEALTHCHECK = "/usr/local/bin/kryonix-proxy-healthcheck";
@@ -29,7 +29,7 @@ export interface ProxyArgs extends ServiceContainerArgs {
   /** Host ports: plain HTTP (answers a redirect to https) and HTTPS. */
   httpPort: number;
   httpsPort: number;
-  /** 127.0.0.1, or 0.0.0.0 in prod only (lib/config.ts decides; this checks the value). */
+  /** 127.0.0.1, or 0.0.0.0 in prod only (model/config.ts decides; this checks the value). */
   bindAddress: ProxyBindAddress;
   pgadmin: NginxSite;
   /** PEM: the leaf first, then any chain. */

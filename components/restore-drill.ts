@@ -1,15 +1,15 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { CRONTAB_FILE } from "../lib/backup-schedule";
-import { resourceName } from "../lib/config";
-import { UPLOAD_MODE, cpusString, healthcheck, serviceArgsProblems, serviceContainerArgs, throwProblems, type ServiceContainerArgs } from "../lib/containers";
-import { DRILL_CA_FILE, DRILL_CONF_FILE, DRILL_DATABASE, DRILL_PGPASS_FILE, drillGrantsSql, jobRunsSql, renderDrillConf, renderDrillPgpass } from "../lib/drill";
-import { invalid } from "../lib/messages";
-import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../lib/pgbackrest";
-import { MAX_CPUS, MIN_CPUS } from "../lib/tuning";
-import { MiB } from "../lib/size";
+import { CRONTAB_FILE } from "../model/backup-schedule";
+import { resourceName } from "../model/config";
+import { UPLOAD_MODE, cpusString, healthcheck, serviceArgsProblems, serviceContainerArgs, throwProblems, type ServiceContainerArgs } from "../model/containers";
+import { DRILL_CA_FILE, DRILL_CONF_FILE, DRILL_DATABASE, DRILL_PGPASS_FILE, drillGrantsSql, jobRunsSql, renderDrillConf, renderDrillPgpass } from "../model/drill";
+import { invalid } from "../model/messages";
+import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../render/pgbackrest";
+import { MAX_CPUS, MIN_CPUS } from "../model/tuning";
+import { MiB } from "../model/size";
 import { POSTGRES_DATA_DIR } from "./postgres";
-import { SqlScript } from "./sql-script";
+import { SqlScript } from "../providers/sql-script";
 
 /** Below this, pgBackRest's restore and the scratch server (32 MB of shared buffers) do not fit. */
 export const MIN_DRILL_MEMORY = 256 * MiB;
@@ -23,14 +23,14 @@ export interface RestoreDrillArgs extends ServiceContainerArgs {
   cpus: number;
   /** The live server on the stack network (its container name, which its certificate names) and port. */
   live: { host: string; port: number };
-  /** The drill's login role (lib/drill.ts DRILL_ROLE) and its generated password (a secret, delivered as a pgpass file). */
+  /** The drill's login role (model/drill.ts DRILL_ROLE) and its generated password (a secret, delivered as a pgpass file). */
   role: string;
   password: pulumi.Input<string>;
   /** The stack CA: the live server is verified against it (verify-full), as is MinIO by pgBackRest. */
   caCertificate: pulumi.Input<string>;
   /** pgBackRest's files, as the postgres container has them: the drill restores from the same repository. */
   pgbackrest: { config: string; secrets: pulumi.Input<string> };
-  /** The drill's schedule (lib/backup-schedule.ts renderCrontab with DRILL_CRON_JOBS). */
+  /** The drill's schedule (model/backup-schedule.ts renderCrontab with DRILL_CRON_JOBS). */
   crontab: string;
   /** Where the stack reaches the live server as superuser, to grant the role what the drill calls. */
   admin: { host: string; port: number; user: string; password: pulumi.Input<string> };

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PARTITIONS_JOB, partitionsJobSql } from "../lib/backup-schedule";
-import { PG_CRON_DATABASE } from "../lib/config";
-import { SqlScript } from "./sql-script";
+import { PARTITIONS_JOB, partitionsJobSql } from "../model/backup-schedule";
+import { PG_CRON_DATABASE } from "../model/config";
+import { SqlScript } from "../providers/sql-script";
 
 export interface SchedulesArgs {
   /** Where the provider reaches the server as superuser (127.0.0.1 and the published port). */
@@ -11,7 +11,7 @@ export interface SchedulesArgs {
   superuserPassword: pulumi.Input<string>;
   /** The stack CA: the connection is TLS, verify-full (the server accepts nothing else). */
   caCertificate: pulumi.Input<string>;
-  /** The partitions job's cron schedule (validated by lib/config.ts). */
+  /** The partitions job's cron schedule (validated by model/config.ts). */
   partitionsSchedule: string;
   /** The postgres data volume: the job lives in the cluster and goes with it. */
   dataVolume: pulumi.Resource;
@@ -22,7 +22,7 @@ export interface SchedulesArgs {
 /**
  * The in-database schedule: pg_cron runs analytics.ensure_user_sessions_partitions in kryonix_saas
  * on the configured schedule (cron.job, its runs in cron.job_run_details). The OS-level jobs
- * (backups, the drill) are the postgres container's crontab (lib/backup-schedule.ts renderCrontab),
+ * (backups, the drill) are the postgres container's crontab (model/backup-schedule.ts renderCrontab),
  * uploaded with the container. A changed schedule updates the job in place (cron.schedule by name).
  */
 export class Schedules extends pulumi.ComponentResource {

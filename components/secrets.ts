@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { resourceName } from "../lib/config";
-import { throwProblems } from "../lib/containers";
-import { loginUsers, roleUsers } from "../lib/rotation";
-import { scramSha256Secret } from "../lib/scram";
+import { resourceName } from "../model/config";
+import { throwProblems } from "../model/containers";
+import { loginUsers, roleUsers } from "../model/rotation";
+import { scramSha256Secret } from "../model/scram";
 
 /**
  * Every generated credential of the stack, in one component that depends on nothing.
@@ -20,7 +20,7 @@ const PASSWORD = { special: false, minLower: 2, minUpper: 2, minNumeric: 2 } as 
 
 export interface SecretsArgs {
   stack: string;
-  /** Login roles; each of their login users (lib/rotation.ts: the role, and a twin for some) gets a password and a SCRAM salt. */
+  /** Login roles; each of their login users (model/rotation.ts: the role, and a twin for some) gets a password and a SCRAM salt. */
   loginRoles: readonly string[];
   /** Role -> rotation count (kryonix:roleRotations): a new count replaces the password and salt of the user it rotates. */
   rotations?: Readonly<Record<string, number>>;
@@ -51,7 +51,7 @@ export class Secrets extends pulumi.ComponentResource {
   public readonly superuserPassword: pulumi.Output<string>;
   /** Login user (each role and the twins) -> its password and verifier. */
   public readonly roles: Readonly<Record<string, RoleSecret>>;
-  /** Role -> the login user its clients use now (lib/rotation.ts). */
+  /** Role -> the login user its clients use now (model/rotation.ts). */
   public readonly currentUsers: Readonly<Record<string, string>>;
   /** MinIO's root credentials; the access key is a credential too. */
   public readonly minioRootUser: pulumi.Output<string>;

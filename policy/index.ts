@@ -1,6 +1,6 @@
 /**
  * The kryonix policy pack, run by every `npm run preview` and `npm run up` (--policy-pack policy).
- * The rules are pure functions in lib/policy.ts; this file wires them to @pulumi/policy.
+ * The rules are pure functions in checks/policy.ts; this file wires them to @pulumi/policy.
  */
 import { PolicyPack, type ResourceValidationArgs, type ReportViolation } from "@pulumi/policy";
 import { readFileSync } from "node:fs";
@@ -20,7 +20,7 @@ import {
   secretViolations,
   statefulViolations,
   type PolicyPlan,
-} from "../lib/policy";
+} from "../checks/policy";
 
 // The analyzer unwraps secrets before a policy sees the properties; the raw ones (secrets still
 // marked) are kept here as they are deserialized, synchronously just before each validation runs:
@@ -57,7 +57,7 @@ new PolicyPack(POLICY_PACK_NAME, {
       description: DESCRIPTIONS[RULES.statefulKept],
       configSchema: { properties: allowSchema },
       // Checked once, when the stack resource registers (first), against the plan written before the
-      // run; or, in a preview whose own steps the calling script checks (lib/guarded-run.ts), there.
+      // run; or, in a preview whose own steps the calling script checks (ops/guarded-run.ts), there.
       validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
         if (args.type !== "pulumi:pulumi:Stack") return;
         for (const p of fromEnv.problems) report(p);

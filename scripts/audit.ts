@@ -1,5 +1,5 @@
 /**
- * `npm run audit [-- --stack NAME] [--json]`: the CIS PostgreSQL 17 controls of lib/cis.ts,
+ * `npm run audit [-- --stack NAME] [--json]`: the CIS PostgreSQL 17 controls of checks/cis.ts,
  * checked on the running server and its files inside the postgres container (psql as postgres
  * over the local socket, stat, find, pgbackrest info), with the stack's waivers
  * (kryonix:cisWaivers, stack output `audit`). Prints PASS, FAIL or WAIVED for each control with
@@ -9,8 +9,8 @@
  * cannot be read. Reads no secret.
  */
 import { spawnSync } from "node:child_process";
-import { FACTS_SCRIPT, evaluateControls, parseAuditArgs, parseFacts, renderAudit } from "../lib/cis";
-import { stackCli } from "../lib/stack-run";
+import { FACTS_SCRIPT, evaluateControls, parseAuditArgs, parseFacts, renderAudit } from "../checks/cis";
+import { stackCli } from "../ops/stack-run";
 
 function main(): number {
   let options;

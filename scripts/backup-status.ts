@@ -8,12 +8,12 @@
  * the commands cannot be read.
  */
 import { spawnSync } from "node:child_process";
-import { backupStatus, parseStatusArgs, renderStatus, type ArchiverRow } from "../lib/backup-cli";
-import { PARTITIONS_JOB } from "../lib/backup-schedule";
-import { PG_CRON_DATABASE } from "../lib/config";
-import { renderScheduleStatus, scheduleStatus, type CronRun, type JobRun } from "../lib/drill";
-import { STANZA } from "../lib/pgbackrest";
-import { readBackupTarget } from "../lib/stack-run";
+import { backupStatus, parseStatusArgs, renderStatus, type ArchiverRow } from "../render/backup-cli";
+import { PARTITIONS_JOB } from "../model/backup-schedule";
+import { PG_CRON_DATABASE } from "../model/config";
+import { renderScheduleStatus, scheduleStatus, type CronRun, type JobRun } from "../model/drill";
+import { STANZA } from "../render/pgbackrest";
+import { readBackupTarget } from "../ops/stack-run";
 
 function main(): number {
   let options;

@@ -10,8 +10,8 @@
  * stack whose outputs cannot be read.
  */
 import { spawnSync } from "node:child_process";
-import { drillExecArgs, parseDrillOutput, parseVerifyArgs, renderDrillReport } from "../lib/drill";
-import { readBackupTarget } from "../lib/stack-run";
+import { drillExecArgs, parseDrillOutput, parseVerifyArgs, renderDrillReport } from "../model/drill";
+import { readBackupTarget } from "../ops/stack-run";
 
 function main(): number {
   let options;

@@ -5,8 +5,8 @@
  * arguments or a stack whose outputs cannot be read.
  */
 import { spawnSync } from "node:child_process";
-import { backupCommand, parseBackupArgs } from "../lib/backup-cli";
-import { readBackupTarget } from "../lib/stack-run";
+import { backupCommand, parseBackupArgs } from "../render/backup-cli";
+import { readBackupTarget } from "../ops/stack-run";
 
 function main(): number {
   let options;

@@ -2,7 +2,7 @@
  * `npm run destroy [-- --stack NAME] [--including-data] [pulumi destroy flags]`: destroys the stack
  * (dev by default) with the pinned CLI, without asking (no terminal is needed).
  *
- * The data volumes (lib/destroy-plan.ts dataVolumes) are retained on delete in every stack: they
+ * The data volumes (ops/destroy-plan.ts dataVolumes) are retained on delete in every stack: they
  * leave the state and stay on the Docker engine, and this script says how to remove them. The
  * database objects inside them are deleted with the volume, so no schema is dropped; the secrets
  * and the CA stay in the state (keptWithDataUrns), so a later up opens the same data. With
@@ -11,9 +11,9 @@
  * exits 4. It never unprotects anything.
  */
 import { spawnSync } from "node:child_process";
-import { keptVolumesMessage, keptWithDataUrns, managedDataVolumes, planDestroy, presentDataVolumes, protectedMessage, protectedUrns, type DestroyPlan } from "../lib/destroy-plan";
-import { stackCli, type StackCli } from "../lib/stack-run";
-import { repoRoot } from "../lib/versions";
+import { keptVolumesMessage, keptWithDataUrns, managedDataVolumes, planDestroy, presentDataVolumes, protectedMessage, protectedUrns, type DestroyPlan } from "../ops/destroy-plan";
+import { stackCli, type StackCli } from "../ops/stack-run";
+import { repoRoot } from "../toolchain/versions";
 
 const say = (line: string) => process.stderr.write(`[destroy] ${line}\n`);
 

@@ -24,14 +24,14 @@ import {
   settingFindings,
   type DriftReport,
   type Finding,
-} from "../lib/drift";
-import { CHECKED_SCHEMAS, declaredDatabase } from "../lib/drift-declared";
-import { inspectContainers, readDbSnapshot } from "../lib/drift-probe";
-import { loadMigrationFiles } from "../lib/migrations-fs";
-import { connectPg } from "../lib/pg-connect";
-import { stackFromArgs } from "../lib/pulumi-env";
-import { ensureCaFile, exportedResources, readOutputs, stackCli } from "../lib/stack-run";
-import { tlsVolumeChecks } from "../components/tls-files";
+} from "../checks/drift";
+import { CHECKED_SCHEMAS, declaredDatabase } from "../checks/drift-declared";
+import { inspectContainers, readDbSnapshot } from "../ops/drift-probe";
+import { loadMigrationFiles } from "../io/migrations-fs";
+import { connectPg } from "../io/pg-connect";
+import { stackFromArgs } from "../toolchain/pulumi-env";
+import { ensureCaFile, exportedResources, readOutputs, stackCli } from "../ops/stack-run";
+import { tlsVolumeChecks } from "../providers/tls-files";
 import { spawnSync } from "node:child_process";
 
 const args = process.argv.slice(2);

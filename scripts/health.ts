@@ -1,17 +1,17 @@
 /**
  * `npm run health [-- --stack NAME] [--json] [--threshold NAME=VALUE ...]`: reads the monitoring
  * views (sql/006, sql/007) as kryonix_monitor, straight to PostgreSQL on 127.0.0.1 (so a stopped
- * PgBouncer does not hide the server), and judges them (lib/health.ts) by the stack's thresholds
+ * PgBouncer does not hide the server), and judges them (checks/health.ts) by the stack's thresholds
  * (kryonix:healthThresholds, the same its Prometheus alerts on), with any --threshold over them.
  *
  * Exit code: 0 healthy or warnings only, 1 a critical finding, 2 the stack could not be read or
  * reached (or bad arguments).
  */
 import { Client } from "pg";
-import { pgSsl } from "../lib/tls";
+import { pgSsl } from "../model/tls";
 import { MONITOR_ROLE } from "../components/database";
-import { DEFAULT_THRESHOLDS, HEALTH_QUERIES, buildReport, healthExitCode, mergeThresholds, parseHealthArgs, renderHealth, snapshotFromRows, type Thresholds } from "../lib/health";
-import { readConnectionTarget, readOutputs } from "../lib/stack-run";
+import { DEFAULT_THRESHOLDS, HEALTH_QUERIES, buildReport, healthExitCode, mergeThresholds, parseHealthArgs, renderHealth, snapshotFromRows, type Thresholds } from "../checks/health";
+import { readConnectionTarget, readOutputs } from "../ops/stack-run";
 
 async function main(): Promise<number> {
   let options;

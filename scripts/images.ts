@@ -12,11 +12,11 @@ import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { cacheRoot, readStatus } from "../lib/toolchain-state";
-import { repoRoot } from "../lib/versions";
+import { cacheRoot, readStatus } from "../toolchain/toolchain-state";
+import { repoRoot } from "../toolchain/versions";
 
-export { SERVICES, type Service } from "../lib/config";
-import { SERVICES, type Service } from "../lib/config";
+export { SERVICES, type Service } from "../model/config";
+import { SERVICES, type Service } from "../model/config";
 
 export const BASE_IMAGE = "kryonix/debian:trixie";
 

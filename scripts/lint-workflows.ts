@@ -7,8 +7,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import * as path from "node:path";
-import { cacheRoot } from "../lib/toolchain-state";
-import { loadVersions, repoRoot } from "../lib/versions";
+import { cacheRoot } from "../toolchain/toolchain-state";
+import { loadVersions, repoRoot } from "../toolchain/versions";
 
 const say = (line: string) => process.stderr.write(`[lint:workflows] ${line}\n`);
 const tool = loadVersions().tools?.actionlint;

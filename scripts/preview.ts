@@ -1,16 +1,16 @@
 /**
  * `npm run preview [-- --stack NAME] [--markdown] [--json] [pulumi preview flags]`: what `npm run up`
  * would change, for review, with the policy pack (policy/), in one `pulumi preview`
- * (lib/guarded-run.ts guardedPreview). Creates the stack (empty) first if this
+ * (ops/guarded-run.ts guardedPreview). Creates the stack (empty) first if this
  * backend has never seen it. Prints a reviewer's summary: creates, updates, replaces and deletes,
- * stateful replacements and deletions first, and which policies passed (lib/preview-summary.ts);
+ * stateful replacements and deletions first, and which policies passed (checks/preview-summary.ts);
  * `--markdown` for a pull-request comment, `--json` for the parsed report.
  * Exit code: 0 when the preview (policies included) passed, 1 when it failed, 2 on a setup error.
  */
-import { guardedPreview } from "../lib/guarded-run";
-import { stackFromArgs } from "../lib/pulumi-env";
-import { renderSummary } from "../lib/preview-summary";
-import { CA_FILE_RESTORED, ensureCaFile, stackCli } from "../lib/stack-run";
+import { guardedPreview } from "../ops/guarded-run";
+import { stackFromArgs } from "../toolchain/pulumi-env";
+import { renderSummary } from "../checks/preview-summary";
+import { CA_FILE_RESTORED, ensureCaFile, stackCli } from "../ops/stack-run";
 
 const args = process.argv.slice(2);
 const stack = stackFromArgs(args);

@@ -1,6 +1,6 @@
 /** `npm run pulumi -- <args>`: the pinned CLI with the project's backend, secrets and plugin settings. */
-import { stackFromArgs } from "../lib/pulumi-env";
-import { stackCli } from "../lib/stack-run";
+import { stackFromArgs } from "../toolchain/pulumi-env";
+import { stackCli } from "../ops/stack-run";
 
 const args = process.argv.slice(2);
 let cli;

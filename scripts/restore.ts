@@ -27,12 +27,12 @@
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:net";
 import { Client } from "pg";
-import { PRE_RESTORE_BACKUP_TYPE, backupCommand, inPlaceRestoreCommand, parseRestoreArgs, restoreCommand, restoreName, type RestoreOptions } from "../lib/backup-cli";
-import type { BackupTarget } from "../lib/stack-run";
-import { pgSsl } from "../lib/tls";
-import { LOOPBACK } from "../lib/containers";
+import { PRE_RESTORE_BACKUP_TYPE, backupCommand, inPlaceRestoreCommand, parseRestoreArgs, restoreCommand, restoreName, type RestoreOptions } from "../render/backup-cli";
+import type { BackupTarget } from "../ops/stack-run";
+import { pgSsl } from "../model/tls";
+import { LOOPBACK } from "../model/containers";
 import { POSTGRES_DATA_DIR, POSTGRES_PORT } from "../components/postgres";
-import { readBackupTarget } from "../lib/stack-run";
+import { readBackupTarget } from "../ops/stack-run";
 
 const READY_DEADLINE_MS = 600_000;
 const say = (m: string) => process.stderr.write(`[restore] ${m}\n`);

@@ -1,7 +1,7 @@
 /**
  * `npm run rotate -- --role NAME [--stack NAME]`: gives a login role a new generated password.
  * Adds one to the role's count in kryonix:roleRotations (the stack's config), then runs
- * `npm run up`. For a role whose clients live outside the stack (lib/rotation.ts), the new
+ * `npm run up`. For a role whose clients live outside the stack (model/rotation.ts), the new
  * password goes to the one of its two login users that clients do not use now, which becomes
  * current; the other keeps its password until the next rotation, so no client is refused while it
  * picks up the new credentials (`credentials.logins.<role>`: user and password). For the monitor
@@ -10,12 +10,12 @@
  * verifier (pgaudit logs the statement with the password <REDACTED>). No password is printed.
  */
 import { spawnSync } from "node:child_process";
-import { ROTATABLE_ROLES } from "../lib/config";
-import { invalid } from "../lib/messages";
-import { isAlternating, roleUsers } from "../lib/rotation";
-import { stackFromArgs } from "../lib/pulumi-env";
-import { stackCli } from "../lib/stack-run";
-import { repoRoot } from "../lib/versions";
+import { ROTATABLE_ROLES } from "../model/config";
+import { invalid } from "../model/messages";
+import { isAlternating, roleUsers } from "../model/rotation";
+import { stackFromArgs } from "../toolchain/pulumi-env";
+import { stackCli } from "../ops/stack-run";
+import { repoRoot } from "../toolchain/versions";
 
 /** `--role NAME [--stack NAME]`. Pure. */
 export function parseRotateArgs(argv: readonly string[]): { role: string; stack: string } {

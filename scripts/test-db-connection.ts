@@ -1,14 +1,14 @@
 /**
  * `npm run test:db:connection [-- --stack NAME] [--json]`: logs in to the running stack (dev by
  * default) as every login role and checks what each may do and is refused
- * (lib/connection-checks.ts). Prints a table and `N passed, M failed`, or with --json
+ * (ops/connection-checks.ts). Prints a table and `N passed, M failed`, or with --json
  * `{ stack, results, passed, failed }`.
  *
  * Exit code: 0 all passed, 1 any failed, 2 the stack's connection details could not be read
  * (or bad arguments). No password is printed: the stack's passwords are scrubbed from the output.
  */
-import { parseCliArgs, renderTable, runConnectionChecks, scrubSecrets, summarize, targetSecrets, unreadableTargetMessage } from "../lib/connection-checks";
-import { readConnectionTarget } from "../lib/stack-run";
+import { parseCliArgs, renderTable, runConnectionChecks, scrubSecrets, summarize, targetSecrets, unreadableTargetMessage } from "../ops/connection-checks";
+import { readConnectionTarget } from "../ops/stack-run";
 
 async function main(): Promise<number> {
   let options;

@@ -2,7 +2,7 @@
  * `npm run test:db:performance [-- --stack NAME] [--json] [--transactions N]`: checks a running stack
  * (dev by default), with no timing threshold:
  *
- * 1. the tuned settings are active: SHOW gives what lib/tuning.ts computes for the postgres
+ * 1. the tuned settings are active: SHOW gives what model/tuning.ts computes for the postgres
  *    container's real memory and CPU limits (docker inspect) with the stack's overrides;
  * 2. ten times max_connections clients run pgbench through PgBouncer (from inside the postgres
  *    container, to PgBouncer by name on the stack network) with zero errors;
@@ -15,8 +15,8 @@
 import { spawnSync } from "node:child_process";
 import { Client } from "pg";
 import { APP_ROLE } from "../components/database";
-import { resourceName } from "../lib/config";
-import { pgbenchExec } from "../lib/pgbench";
+import { resourceName } from "../model/config";
+import { pgbenchExec } from "../render/pgbench";
 import {
   type CheckRow,
   KEY_LOOKUPS,
@@ -28,10 +28,10 @@ import {
   judgePlan,
   parsePerformanceArgs,
   parsePgbench,
-} from "../lib/performance";
-import { readOutputs, stackCli } from "../lib/stack-run";
-import { pgSsl, postgresTlsParameters } from "../lib/tls";
-import { containerParameters, type Storage } from "../lib/tuning";
+} from "../checks/performance";
+import { readOutputs, stackCli } from "../ops/stack-run";
+import { pgSsl, postgresTlsParameters } from "../model/tls";
+import { containerParameters, type Storage } from "../model/tuning";
 
 async function main(): Promise<number> {
   let options;

@@ -21,10 +21,10 @@ import {
   mainModule,
   pluginVersion,
   renderGoMod,
-} from "../lib/versions";
+} from "../toolchain/versions";
 import { buildImagesDetailed } from "./images";
-import { archiveProblems, planSourceBuild, providerSrcDir, recipeArchives, type SourceRecipe } from "../lib/source-build";
-import { ToolchainStatus, cacheRoot, pulumiHome, statusFile, versionsSha } from "../lib/toolchain-state";
+import { archiveProblems, planSourceBuild, providerSrcDir, recipeArchives, type SourceRecipe } from "../toolchain/source-build";
+import { ToolchainStatus, cacheRoot, pulumiHome, statusFile, versionsSha } from "../toolchain/toolchain-state";
 
 const versions = loadVersions();
 const root = cacheRoot();

@@ -4,11 +4,11 @@
  *  1. `pulumi stack select --create`, and the state (`stack export`);
  *  2. when the state's PostgreSQL container is not running: a refresh of the stack's Docker
  *     resources alone, so that a container, network or volume removed by hand is seen as gone and
- *     created again (lib/stack-run.ts dockerUrns); when it runs, steps 3 and 4 refresh everything
+ *     created again (ops/stack-run.ts dockerUrns); when it runs, steps 3 and 4 refresh everything
  *     (Docker resources and database objects), so that drift inside the database is repaired too
  *     (README, "Drift detection");
  *  3. the plan: one preview with the policy pack, its own steps checked for stateful-resources-kept
- *     (lib/guarded-run.ts); a policy violation stops here, before any change;
+ *     (ops/guarded-run.ts); a policy violation stops here, before any change;
  *  4. when the plan has nothing to apply (every step `same`, no drift read back, the same stack
  *     outputs), nothing more: `pulumi up` would write the same state. Otherwise
  *     `pulumi up --yes --skip-preview --policy-pack policy` with that plan: the plan was the
@@ -16,11 +16,11 @@
  *     stateful-resources-kept when the stack resource registers, before any change.
  */
 import { spawnSync } from "node:child_process";
-import { guardedPreview, planningFlags, policyArgs, writePlan } from "../lib/guarded-run";
-import { renderSummary } from "../lib/preview-summary";
-import { stackFromArgs } from "../lib/pulumi-env";
-import { dockerUrns, CA_FILE_RESTORED, ensureCaFile, runningPostgres, stackCli } from "../lib/stack-run";
-import { repoRoot } from "../lib/versions";
+import { guardedPreview, planningFlags, policyArgs, writePlan } from "../ops/guarded-run";
+import { renderSummary } from "../checks/preview-summary";
+import { stackFromArgs } from "../toolchain/pulumi-env";
+import { dockerUrns, CA_FILE_RESTORED, ensureCaFile, runningPostgres, stackCli } from "../ops/stack-run";
+import { repoRoot } from "../toolchain/versions";
 
 const args = process.argv.slice(2);
 const stack = stackFromArgs(args);
@@ -53,7 +53,7 @@ if (exported.code !== 0) {
 const state = JSON.parse(exported.stdout || "{}");
 // With the server up, the plan and the update refresh everything, Docker resources included
 // (--refresh), so that a revoked grant, a role's changed attribute, ALTER SYSTEM or a dropped index
-// of sql/ (components/database-repair.ts) are seen and repaired. In the same operation, not a
+// of sql/ (providers/database-repair.ts) are seen and repaired. In the same operation, not a
 // refresh of its own: a refresh that records a revoked grant and is not followed by the update would
 // be undone by the next one (the grant's read then reports its declared privileges again), hiding
 // the drift. Without the server the database objects cannot be read: only the Docker resources are

@@ -31,7 +31,7 @@
 # 5. The scratch server is stopped and its directory removed, whatever happened.
 #
 # A table's checksum is the sum of the first 64 bits of md5(row::text) over its rows: independent
-# of row order, constant memory; kryonix.drill_table_sums() (lib/drill.ts) computes it, on both
+# of row order, constant memory; kryonix.drill_table_sums() (model/drill.ts) computes it, on both
 # sides. Unlogged tables are compared too: they are not in the WAL, so a restore brings them back
 # empty, and the report says so.
 set -Eeuo pipefail
@@ -91,7 +91,7 @@ trap failed ERR
 # Run a command keeping its stderr for the report.
 run() { "$@" 2> >(tee "$work/last-error" >&2); }
 
-# Every leaf table's name, persistence, rows and checksum (lib/drill.ts drillGrantsSql).
+# Every leaf table's name, persistence, rows and checksum (model/drill.ts drillGrantsSql).
 SUMS_SQL="INSERT INTO pg_temp.sums SELECT * FROM kryonix.drill_table_sums();"
 
 # The backup to restore: the newest one complete before the restore point exists, so its end is

@@ -129,7 +129,7 @@ if [ -f "$TLS_KEY_UPLOAD" ]; then
   log "TLS key: a private copy of $TLS_KEY_UPLOAD in $TLS_KEY"
 fi
 
-# The stack's job schedule (/etc/cron.d/kryonix, rendered by lib/backup-schedule.ts): cron runs
+# The stack's job schedule (/etc/cron.d/kryonix, rendered by model/backup-schedule.ts): cron runs
 # it as long as the container runs, and starts again with it. cron is restarted if it ever exits.
 # `setsid -f` detaches the loop, so PID 1 (tini) adopts it and not the postmaster, which would take
 # a child it does not know dying on a signal for a crashed backend and restart every session.

@@ -70,7 +70,7 @@ if [ -f /etc/kryonix/drill.conf ]; then
   record=(env PGPASSFILE=/run/postgresql/kryonix/drill.pgpass psql -XAtq -v ON_ERROR_STOP=1
     "host=$KRYONIX_LIVE_HOST port=$KRYONIX_LIVE_PORT dbname=postgres user=$KRYONIX_LIVE_USER sslmode=verify-full sslrootcert=$KRYONIX_LIVE_CA connect_timeout=30 application_name=kryonix-job")
 fi
-# kryonix.record_job_run (made by the stack, lib/drill.ts jobRunsSql) appends the run and bounds the history.
+# kryonix.record_job_run (made by the stack, model/drill.ts jobRunsSql) appends the run and bounds the history.
 as_postgres "${record[@]}" -v job="$job" -v trigger="$trigger" -v started="$started" -v finished="$finished" -v rc="$rc" -v last="$last" >/dev/null <<'SQL' \
   || log "could not record the run in kryonix.job_runs"
 -- Tested apart: a CASE around the cast would still have it folded, and fail, at plan time.

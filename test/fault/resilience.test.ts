@@ -16,7 +16,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../lib/versions";
+import { repoRoot } from "../../toolchain/versions";
 import { dockerLeftovers, sh } from "../support/process";
 import { countPresent, killLoop, prepare, restartPgbouncer, targetFromOutputs, Writers, type Target } from "../support/resilience";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";

@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildImages } from "../../scripts/images";
-import { readStatus } from "../../lib/toolchain-state";
+import { readStatus } from "../../toolchain/toolchain-state";
 import { freePort, sh, type Result, dockerLeftovers, removeDockerObjects } from "../support/process";
 import { dockerOk, waitHealthy } from "../support/docker";
 

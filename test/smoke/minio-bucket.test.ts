@@ -1,5 +1,5 @@
 /**
- * The MinioBucket dynamic provider (components/minio-bucket.ts), for real, against the kryonix
+ * The MinioBucket dynamic provider (providers/minio-bucket.ts), for real, against the kryonix
  * minio image started the way components/minio.ts would start it: root credentials and an ECDSA
  * P-256 server certificate signed by a CA of the same shape as components/pki.ts makes (with
  * openssl here, test/support/pki.ts: the provider plugins cannot run) uploaded as root-owned 0444 files at
@@ -30,13 +30,13 @@ import {
   makeMinioBucketProvider,
   type MinioBucketInputs,
   type MinioBucketOutputs,
-} from "../../components/minio-bucket";
+} from "../../providers/minio-bucket";
 import { PG_HBA_FILE, POSTGRES_CONF_FILE, POSTGRES_DATA_DIR, POSTGRES_HEALTHCHECK, POSTGRES_PASSWORD_FILE } from "../../components/postgres";
-import { postgresParameters, validateStackConfig } from "../../lib/config";
-import { CONFIG_DIR, LOOPBACK, SECRETS_DIR, memoryMiB } from "../../lib/containers";
-import { renderPgHbaConf } from "../../lib/pg-hba";
-import { renderPostgresqlConf } from "../../lib/tuning";
-import { readStatus } from "../../lib/toolchain-state";
+import { postgresParameters, validateStackConfig } from "../../model/config";
+import { CONFIG_DIR, LOOPBACK, SECRETS_DIR, memoryMiB } from "../../model/containers";
+import { renderPgHbaConf } from "../../render/pg-hba";
+import { renderPostgresqlConf } from "../../model/tuning";
+import { readStatus } from "../../toolchain/toolchain-state";
 import { dockerLeftovers, freePort, rejection, removeDockerObjects, sh } from "../support/process";
 import { dockerOk, uploadFiles, waitHealthy } from "../support/docker";
 import { createCertificateAuthority, issueServerCertificate } from "../support/pki";

@@ -32,9 +32,9 @@ import {
   type PgadminServer,
 } from "../../components/pgadmin";
 import { PGBOUNCER_PORT } from "../../components/pgbouncer";
-import { resourceName, validateStackConfig } from "../../lib/config";
-import { LOG_OPTS, memoryMiB } from "../../lib/containers";
-import { readStatus } from "../../lib/toolchain-state";
+import { resourceName, validateStackConfig } from "../../model/config";
+import { LOG_OPTS, memoryMiB } from "../../model/containers";
+import { readStatus } from "../../toolchain/toolchain-state";
 import { dockerOk, engineOfDocker, uploadFiles, waitHealthy } from "../support/docker";
 import { dockerLeftovers, freePort, removeDockerObjects, sh } from "../support/process";
 

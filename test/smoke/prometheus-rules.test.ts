@@ -1,5 +1,5 @@
 /**
- * The Prometheus files the stack renders (lib/prometheus.ts), checked by the promtool of our
+ * The Prometheus files the stack renders (render/prometheus.ts), checked by the promtool of our
  * prometheus image: the configuration with its rules, the web configuration, and rule unit tests
  * (`promtool test rules`) that make the alerts fire, or not, at health's thresholds.
  */
@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readImageTags } from "../../lib/image-tags";
-import { renderPrometheusRules, renderPrometheusWebConfig, renderPrometheusYml } from "../../lib/prometheus";
+import { readImageTags } from "../../toolchain/image-tags";
+import { renderPrometheusRules, renderPrometheusWebConfig, renderPrometheusYml } from "../../render/prometheus";
 import { sh } from "../support/process";
 
 let dir: string;

@@ -7,17 +7,17 @@
  *     superuser password, copied into a created-not-started container as root-owned 0444 files at
  *     the paths the component uploads to (Docker's copy API, as the provider's `uploads`), with the
  *     dev memory/CPU limits and the component's healthcheck command;
- *   - components/database.ts: roles (SCRAM secrets, lib/scram.ts), database, schemas, grants and
+ *   - components/database.ts: roles (SCRAM secrets, model/scram.ts), database, schemas, grants and
  *     default privileges (from TABLE_GRANTS), extensions, as SQL; PgBouncer's get_auth() through
  *     the component's own SqlScript provider; the monitoring views' grant after the DDL;
  *   - components/migrations.ts: applyMigrations with loadMigrationFiles() as kryonix_migrator,
- *     SET LOCAL ROLE kryonix_owner, over lib/pg-connect.ts; then the dynamic provider's read/diff;
+ *     SET LOCAL ROLE kryonix_owner, over io/pg-connect.ts; then the dynamic provider's read/diff;
  *   - components/pgbouncer.ts: pgbouncerIni() and renderUserlist(), uploaded the same way.
  *
  * Every name is prefixed kryonix-rtest-<random>, on its own Docker network; ports are published on
  * 127.0.0.1 only and the host connects only through 127.0.0.1. Needs `npm run toolchain` (images).
  */
-import { DRILL_ROLE } from "../../lib/drill";
+import { DRILL_ROLE } from "../../model/drill";
 import { randomBytes, randomInt } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
@@ -40,7 +40,7 @@ import {
   TABLE_GRANTS,
   type LoginRole,
 } from "../../components/database";
-import { makeMigrationsProvider, migrationInputs, type MigrationsOutputs } from "../../components/migrations";
+import { makeMigrationsProvider, migrationInputs, type MigrationsOutputs } from "../../providers/sql-migrations";
 import {
   PGBOUNCER_HEALTHCHECK,
   PGBOUNCER_INI_FILE,
@@ -62,20 +62,20 @@ import {
   checkPostgresArgs,
   postgresConf,
 } from "../../components/postgres";
-import { makeSqlScriptProvider } from "../../components/sql-script";
-import { postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
-import { LOOPBACK, memoryMiB } from "../../lib/containers";
-import { applyMigrations } from "../../lib/migration-runner";
-import { LEDGER_TABLE } from "../../lib/migrations";
-import { loadMigrationFiles } from "../../lib/migrations-fs";
-import { connectPg, type PgConnection } from "../../lib/pg-connect";
-import { renderPgHbaConf } from "../../lib/pg-hba";
-import { renderPgbouncerAuthFunctionSql } from "../../lib/pgbouncer";
-import { scramSha256Secret } from "../../lib/scram";
-import { readStatus } from "../../lib/toolchain-state";
-import { TLS_DIR, pgSsl, postgresTlsParameters, tlsVolumeFiles } from "../../lib/tls";
-import { tarArchive, writerDockerArgs } from "../../lib/tls-volume";
-import { runDockerInput } from "../../components/tls-files";
+import { makeSqlScriptProvider } from "../../providers/sql-script";
+import { postgresParameters, resourceName, validateStackConfig } from "../../model/config";
+import { LOOPBACK, memoryMiB } from "../../model/containers";
+import { applyMigrations } from "../../io/migration-runner";
+import { LEDGER_TABLE } from "../../model/migrations";
+import { loadMigrationFiles } from "../../io/migrations-fs";
+import { connectPg, type PgConnection } from "../../io/pg-connect";
+import { renderPgHbaConf } from "../../render/pg-hba";
+import { renderPgbouncerAuthFunctionSql } from "../../render/pgbouncer";
+import { scramSha256Secret } from "../../model/scram";
+import { readStatus } from "../../toolchain/toolchain-state";
+import { TLS_DIR, pgSsl, postgresTlsParameters, tlsVolumeFiles } from "../../model/tls";
+import { tarArchive, writerDockerArgs } from "../../render/tls-volume";
+import { runDockerInput } from "../../providers/tls-files";
 import { freePort, sh, sleep, dockerLeftovers, removeDockerObjects } from "../support/process";
 import { dockerOk, engineOfDocker, uploadFiles, waitHealthy } from "../support/docker";
 import { createCertificateAuthority, issueServerCertificate } from "../support/pki";
@@ -134,7 +134,7 @@ const serverTls = (service: "postgres" | "pgbouncer") => {
 };
 const postgresTls = serverTls("postgres");
 const pgbouncerTls = serverTls("pgbouncer");
-/** The server's TLS volume as the stack writes it (components/tls-files.ts): the same writer, the key owned by the image's postgres user; returns the `-v` mount. */
+/** The server's TLS volume as the stack writes it (providers/tls-files.ts): the same writer, the key owned by the image's postgres user; returns the `-v` mount. */
 const tlsVolume = (service: "postgres" | "pgbouncer", tls: ReturnType<typeof serverTls>, image: string): string[] => {
   const volume = `${PREFIX}-${service}-tls`;
   const files = tlsVolumeFiles(tls, "postgres");
@@ -183,7 +183,7 @@ async function connect(port: number, user: string, password: string, database: s
     user,
     password,
     database,
-    // verify-full against the stack CA, as every client of the stack (lib/tls.ts).
+    // verify-full against the stack CA, as every client of the stack (model/tls.ts).
     ssl: pgSsl(ca.certificatePem, "127.0.0.1"),
     application_name: "kryonix-rtest",
     connectionTimeoutMillis: 15_000,
@@ -470,7 +470,7 @@ describe("database objects as components/database.ts declares them, then the mig
   it("applies every file of sql/ as the migrator with role kryonix_owner, and nothing on a second run", async () => {
     const files = loadMigrationFiles();
     expect(files.length).toBeGreaterThan(0);
-    // The connection the Migrations component opens: lib/pg-connect.ts, to 127.0.0.1.
+    // The connection the Migrations component opens: io/pg-connect.ts, to 127.0.0.1.
     const connection = pgConnection(MIGRATOR_ROLE, passwords[MIGRATOR_ROLE], DATABASE_NAME);
     const client = await connectPg(connection);
     try {

@@ -9,10 +9,10 @@ import { appendFileSync, chmodSync, cpSync, mkdtempSync, readFileSync, readdirSy
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { projectEnv } from "../../lib/pulumi-env";
-import { DEFAULT_PROVIDER_SRC } from "../../lib/source-build";
-import { ToolchainStatus, readStatus } from "../../lib/toolchain-state";
-import { loadVersions, pluginVersion, repoRoot } from "../../lib/versions";
+import { projectEnv } from "../../toolchain/pulumi-env";
+import { DEFAULT_PROVIDER_SRC } from "../../toolchain/source-build";
+import { ToolchainStatus, readStatus } from "../../toolchain/toolchain-state";
+import { loadVersions, pluginVersion, repoRoot } from "../../toolchain/versions";
 import { freePort, sh, waitFor } from "../support/process";
 
 const versions = loadVersions();

@@ -19,9 +19,9 @@ import { Client } from "pg";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { pgSsl } from "../../lib/tls";
+import { pgSsl } from "../../model/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { missingSegments, segmentNames } from "../../lib/wal";
+import { missingSegments, segmentNames } from "../../model/wal";
 import { dockerLeftovers, sh, shAsync, sleep, waitFor } from "../support/process";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 

@@ -21,8 +21,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pgSsl } from "../../lib/tls";
-import { repoRoot } from "../../lib/versions";
+import { pgSsl } from "../../model/tls";
+import { repoRoot } from "../../toolchain/versions";
 import { dockerLeftovers, sh } from "../support/process";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 

@@ -10,13 +10,13 @@
  * Automation API. Each step prints how long it took.
  */
 import { Client } from "pg";
-import { pgSsl } from "../../lib/tls";
+import { pgSsl } from "../../model/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_NAME, DRILL_ROLE, LOGIN_USERS, OWNER_ROLE } from "../../components/database";
-import { dataVolumes } from "../../lib/destroy-plan";
-import { readImageTags } from "../../lib/image-tags";
-import type { PreviewReport } from "../../lib/preview-summary";
-import { ALTERNATING_ROLES, twinOf } from "../../lib/rotation";
+import { dataVolumes } from "../../ops/destroy-plan";
+import { readImageTags } from "../../toolchain/image-tags";
+import type { PreviewReport } from "../../checks/preview-summary";
+import { ALTERNATING_ROLES, twinOf } from "../../model/rotation";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, STACK_SERVICES, testStackName, type TestStack } from "../support/stack";
 

@@ -7,10 +7,10 @@
  */
 import { writeFileSync } from "node:fs";
 import { Client } from "pg";
-import { caFilePath } from "../../lib/tls-files";
-import { pgSsl } from "../../lib/tls";
+import { caFilePath } from "../../io/ca-file";
+import { pgSsl } from "../../model/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { HealthReport } from "../../lib/health";
+import type { HealthReport } from "../../checks/health";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 

@@ -23,7 +23,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../lib/versions";
+import { repoRoot } from "../../toolchain/versions";
 import { dockerLeftovers, sh } from "../support/process";
 import { launchChromium } from "../support/chromium";
 import { openTestStack, STACK_SERVICES, testStackName, type TestStack } from "../support/stack";

@@ -23,7 +23,7 @@
  */
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pgSsl } from "../../lib/tls";
+import { pgSsl } from "../../model/tls";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 

@@ -1,7 +1,7 @@
 /** Docker helpers shared by the real tests: fail-fast commands, uploads as the docker provider does them, health waits. */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { UPLOAD_MODE, engineFeatures, type EngineFeatures } from "../../lib/containers";
+import { UPLOAD_MODE, engineFeatures, type EngineFeatures } from "../../model/containers";
 import { sh, waitFor } from "./process";
 
 /** `docker <args>`, throwing with its output when it fails; returns trimmed stdout. */
@@ -11,7 +11,7 @@ export function dockerOk(args: string[]): string {
   return r.stdout.trim();
 }
 
-/** What the real Docker engine supports, from its API version (as lib/docker-engine.ts asks it). */
+/** What the real Docker engine supports, from its API version (as io/docker-engine.ts asks it). */
 export function engineOfDocker(): EngineFeatures {
   return engineFeatures(dockerOk(["version", "--format", "{{.Server.APIVersion}}"]));
 }

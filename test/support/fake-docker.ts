@@ -1,12 +1,12 @@
 /**
- * A fake `docker` command for the unit tests, so that lib/docker-engine.ts (which index.ts calls
+ * A fake `docker` command for the unit tests, so that io/docker-engine.ts (which index.ts calls
  * before it declares anything) never reaches the real Docker engine: a small sh script in a temp
  * directory put first on PATH. It answers
  *
  *   docker version --format {{.Server.APIVersion}}   with the configured API version;
  *   docker volume inspect NAME / container inspect NAME   with exit 0 when NAME is configured as
  *     present, exit 1 ("No such ...") otherwise;
- *   docker run ... bash -c SCRIPT   (the kept-cluster probe, lib/docker-engine.ts probeKeptCluster)
+ *   docker run ... bash -c SCRIPT   (the kept-cluster probe, io/docker-engine.ts probeKeptCluster)
  *     with the configured probe output and exit code; logged up to `-c`, without the script;
  *   docker rm -f NAME   with exit 0;
  *
@@ -27,7 +27,7 @@ export interface FakeDockerState {
   probe?: { stdout: string; stderr?: string; code?: number };
 }
 
-/** The probe's answer for a kept cluster with these roles and databases (lib/kept-cluster.ts). */
+/** The probe's answer for a kept cluster with these roles and databases (checks/kept-cluster.ts). */
 export function probeAnswer(roles: readonly string[], databases: readonly string[], copy = "clean"): { stdout: string } {
   return { stdout: `kryonix-kept-cluster ${copy} ${JSON.stringify({ roles, databases })}\n` };
 }

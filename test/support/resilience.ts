@@ -8,8 +8,8 @@
 import { randomUUID } from "node:crypto";
 import { spawn } from "node:child_process";
 import { Client } from "pg";
-import { pgSsl } from "../../lib/tls";
-import { caFilePath } from "../../lib/tls-files";
+import { pgSsl } from "../../model/tls";
+import { caFilePath } from "../../io/ca-file";
 import { sh, sleep, waitFor } from "./process";
 
 export interface Target {

@@ -7,9 +7,9 @@ import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automa
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { projectEnv } from "../../lib/pulumi-env";
-import { readStatus } from "../../lib/toolchain-state";
-import { repoRoot } from "../../lib/versions";
+import { projectEnv } from "../../toolchain/pulumi-env";
+import { readStatus } from "../../toolchain/toolchain-state";
+import { repoRoot } from "../../toolchain/versions";
 import { removeDockerObjects, sh, stablePort, type Result } from "./process";
 
 export const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "proxyHttpPort", "proxyHttpsPort", "prometheusPort"] as const;

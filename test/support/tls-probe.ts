@@ -1,2 +1,2 @@
-// The probe lives in lib/: the stack's TLS reload (components/tls-files.ts) waits on it too.
-export * from "../../lib/tls-probe";
+// The probe lives in lib/: the stack's TLS reload (providers/tls-files.ts) waits on it too.
+export * from "../../io/tls-probe";

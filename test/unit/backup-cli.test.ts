@@ -13,8 +13,8 @@ import {
   restoreCommand,
   restoreName,
   type ArchiverRow,
-} from "../../lib/backup-cli";
-import { backupTargetFrom } from "../../lib/stack-run";
+} from "../../render/backup-cli";
+import { backupTargetFrom } from "../../ops/stack-run";
 
 describe("npm run backup arguments", () => {
   it("defaults to a full backup of dev", () => {

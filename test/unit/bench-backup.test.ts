@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backupDataset, formatBackupBench, parseBackupBenchArgs, summarizeBackupBench } from "../../lib/bench-backup";
+import { backupDataset, formatBackupBench, parseBackupBenchArgs, summarizeBackupBench } from "../../bench/backup-report";
 
 const measures = {
   databaseBytes: 1100 * 1024 * 1024,

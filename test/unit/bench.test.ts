@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { budgetComparison, median, meets, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable, upStepTimes } from "../../lib/bench";
+import { budgetComparison, median, meets, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable, upStepTimes } from "../../bench/report";
 
 describe("bench helpers", () => {
   it("ratio and target", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { CONTROLS, CONTROL_IDS, DEFAULT_WAIVERS, type CisFacts, evaluateControls, octal, parseAuditArgs, parseFacts, renderAudit, waiverProblems } from "../../lib/cis";
-import { postgresTlsParameters } from "../../lib/tls";
-import { tunePostgres } from "../../lib/tuning";
+import { CONTROLS, CONTROL_IDS, DEFAULT_WAIVERS, type CisFacts, evaluateControls, octal, parseAuditArgs, parseFacts, renderAudit, waiverProblems } from "../../checks/cis";
+import { postgresTlsParameters } from "../../model/tls";
+import { tunePostgres } from "../../model/tuning";
 
 /** What the running stack reports (the settings the stack renders, plus PostgreSQL's defaults the controls read). */
 function goodFacts(): CisFacts {

@@ -2,7 +2,7 @@
  * The stack program (index.ts and components/) under pulumi.runtime.setMocks:
  * every resource registration is recorded as the engine would receive it
  * (inputs, dependencies, provider, protect, import, deletedWith), with no Docker or PostgreSQL:
- * what index.ts asks the Docker engine first (lib/docker-engine.ts) a fake `docker` on PATH answers
+ * what index.ts asks the Docker engine first (io/docker-engine.ts) a fake `docker` on PATH answers
  * (test/support/fake-docker.ts), so a run can also play an engine that kept the data volume.
  *
  * The program is loaded after setMocks, once per run, through tsx's CommonJS
@@ -33,7 +33,8 @@ import {
   TABLE_GRANTS,
   type DatabaseArgs,
 } from "../../components/database";
-import { checkMigrationsArgs, makeMigrationsProvider, migrationInputs, type MigrationsOutputs } from "../../components/migrations";
+import { checkMigrationsArgs } from "../../components/migrations";
+import { makeMigrationsProvider, migrationInputs, type MigrationsOutputs } from "../../providers/sql-migrations";
 import { checkMinioArgs, type MinioArgs } from "../../components/minio";
 import {
   BACKUP_BUCKET,
@@ -44,31 +45,31 @@ import {
   type MinioBucketInputs,
   type MinioBucketOutputs,
   UNKNOWN_VALUE,
-} from "../../components/minio-bucket";
+} from "../../providers/minio-bucket";
 import { checkNetworkArgs } from "../../components/network";
 import { checkPgadminArgs, pgadminEnvs, renderServersJson, type PgadminArgs } from "../../components/pgadmin";
 import { checkProxyArgs, proxyPorts, type ProxyArgs } from "../../components/proxy";
 import { checkPgbouncerArgs, pgbouncerIni, renderUserlist, type PgbouncerArgs } from "../../components/pgbouncer";
-import { makePgbackrestStanzaProvider, stanzaInputProblems } from "../../components/pgbackrest-stanza";
+import { makePgbackrestStanzaProvider, stanzaInputProblems } from "../../providers/pgbackrest-stanza";
 import { checkPkiArgs } from "../../components/pki";
 import { checkPostgresArgs, type PostgresArgs } from "../../components/postgres";
 import { checkSecretsArgs, type RoleSecret } from "../../components/secrets";
-import { makeSqlScriptProvider } from "../../components/sql-script";
-import { postgresParameters, validateStackConfig } from "../../lib/config";
-import type { EngineFeatures } from "../../lib/containers";
-import { dataVolumes } from "../../lib/destroy-plan";
-import { caFilePath } from "../../lib/tls-files";
-import { statusFile } from "../../lib/toolchain-state";
-import { ConfigError } from "../../lib/messages";
-import { NONCURRENT_RULE_ID, type LifecycleRule } from "../../lib/minio-policy";
-import { checksum, LEDGER_TABLE, type MigrationFile } from "../../lib/migrations";
-import { loadMigrationFiles } from "../../lib/migrations-fs";
-import type { PgConnection, PgSession } from "../../lib/pg-connect";
-import { kryonixConfigValues } from "../../lib/pulumi-config";
-import { ALTERNATING_ROLES, SINGLE_USER_ROLES, twinOf } from "../../lib/rotation";
-import { scramSha256Secret } from "../../lib/scram";
-import { GiB, MiB } from "../../lib/size";
-import { connectionTargetFrom } from "../../lib/stack-run";
+import { makeSqlScriptProvider } from "../../providers/sql-script";
+import { postgresParameters, validateStackConfig } from "../../model/config";
+import type { EngineFeatures } from "../../model/containers";
+import { dataVolumes } from "../../ops/destroy-plan";
+import { caFilePath } from "../../io/ca-file";
+import { statusFile } from "../../toolchain/toolchain-state";
+import { ConfigError } from "../../model/messages";
+import { NONCURRENT_RULE_ID, type LifecycleRule } from "../../model/minio-policy";
+import { checksum, LEDGER_TABLE, type MigrationFile } from "../../model/migrations";
+import { loadMigrationFiles } from "../../io/migrations-fs";
+import type { PgConnection, PgSession } from "../../io/pg-connect";
+import { kryonixConfigValues } from "../../io/pulumi-config";
+import { ALTERNATING_ROLES, SINGLE_USER_ROLES, twinOf } from "../../model/rotation";
+import { scramSha256Secret } from "../../model/scram";
+import { GiB, MiB } from "../../model/size";
+import { connectionTargetFrom } from "../../ops/stack-run";
 import { installFakeDocker, probeAnswer, type FakeDocker, type FakeDockerState } from "../support/fake-docker";
 
 // ---- recording mocks ---------------------------------------------------------
@@ -138,7 +139,7 @@ const IMAGES = {
 
 let cacheDir: string;
 const savedCache = process.env.KRYONIX_CACHE;
-// index.ts asks the Docker engine (lib/docker-engine.ts) before it declares anything: these tests
+// index.ts asks the Docker engine (io/docker-engine.ts) before it declares anything: these tests
 // give it a fake `docker` first on PATH (test/support/fake-docker.ts), never the real engine.
 let docker: FakeDocker;
 /** An engine without healthcheck start_interval (Debian 12's Docker 20.10), and no kryonix volume or container. */
@@ -359,7 +360,7 @@ describe("the stack program", () => {
   let adopted: Run;
   /**
    * The same, but the kept cluster comes from a version before the twins and the drill role: the
-   * probe (lib/kept-cluster.ts) finds every other declared role, and the database.
+   * probe (checks/kept-cluster.ts) finds every other declared role, and the database.
    */
   let older: Run;
   /** The probe fails (here: the image is not there): the program stops rather than guess. */
@@ -969,7 +970,7 @@ describe("the stack program", () => {
       const unreachable = { ...connection, port: 1 };
       const changed = { connection: unreachable, role: "r", files: migrationInputs([{ ...a, sql: "SELECT 2;\n" }]) };
       await expect(migrations.diff!("id", { ...changed, applied }, changed)).rejects.toThrow(/applied migrations are immutable/);
-      // Reaches node-postgres: missing (see lib/pg-connect.ts) or, once installed, refused by the closed port.
+      // Reaches node-postgres: missing (see io/pg-connect.ts) or, once installed, refused by the closed port.
       await expect(migrations.create!({ connection: unreachable, role: "r", files: migrationInputs([a]) })).rejects.toThrow(
         /node-postgres|ECONNREFUSED/,
       );

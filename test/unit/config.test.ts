@@ -4,13 +4,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { LOGIN_ROLES } from "../../components/database";
-import { CONFIG_KEYS, ROTATABLE_ROLES, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, validateStackConfig } from "../../lib/config";
-import { kryonixConfigValues } from "../../lib/pulumi-config";
-import { DEFAULT_WAIVERS } from "../../lib/cis";
-import { DEFAULT_THRESHOLDS } from "../../lib/health";
-import { ConfigError } from "../../lib/messages";
-import { BUCKET_NAME_ALLOWED } from "../../lib/minio-policy";
-import { GiB, MiB } from "../../lib/size";
+import { CONFIG_KEYS, ROTATABLE_ROLES, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, validateStackConfig } from "../../model/config";
+import { kryonixConfigValues } from "../../io/pulumi-config";
+import { DEFAULT_WAIVERS } from "../../checks/cis";
+import { DEFAULT_THRESHOLDS } from "../../checks/health";
+import { ConfigError } from "../../model/messages";
+import { BUCKET_NAME_ALLOWED } from "../../model/minio-policy";
+import { GiB, MiB } from "../../model/size";
 
 const DEV_DEFAULTS: StackConfig = {
   stack: "dev",

@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { APP_ROLE, DRILL_ROLE, LOGIN_ROLES, LOGIN_USERS, PGBOUNCER_ROLE, READONLY_ROLE, TABLE_GRANTS } from "../../components/database";
-import { ALTERNATING_ROLES, twinOf } from "../../lib/rotation";
+import { ALTERNATING_ROLES, twinOf } from "../../model/rotation";
 import { SUPERUSER } from "../../components/postgres";
 import {
   EXPECTATIONS,
@@ -22,7 +22,7 @@ import {
   type CheckResult,
   type ConnectionTarget,
   type Probe,
-} from "../../lib/connection-checks";
+} from "../../ops/connection-checks";
 
 const row = (over: Partial<CheckResult> = {}): CheckResult => ({
   role: "kryonix_app",

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cpusString, engineFeatures, goDuration, healthcheck, memoryMiB, serviceContainerArgs, type EngineFeatures } from "../../lib/containers";
-import { GiB, MiB } from "../../lib/size";
+import { cpusString, engineFeatures, goDuration, healthcheck, memoryMiB, serviceContainerArgs, type EngineFeatures } from "../../model/containers";
+import { GiB, MiB } from "../../model/size";
 
 const OLD: EngineFeatures = { healthcheckStartInterval: false };
 const NEW: EngineFeatures = { healthcheckStartInterval: true };

@@ -10,7 +10,7 @@ import {
   protectedMessage,
   protectedUrns,
   shellQuote,
-} from "../../lib/destroy-plan";
+} from "../../ops/destroy-plan";
 
 const PG_URN = "urn:pulumi:prod::kryonix-db::kryonix:db:Postgres$docker:index/volume:Volume::postgres-data";
 const MINIO_URN = "urn:pulumi:prod::kryonix-db::kryonix:db:Minio$docker:index/volume:Volume::minio-data";

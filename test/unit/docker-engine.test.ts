@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROVIDER_DEFAULT_HOST, adoptExistingCluster, dockerConfigProblems, pinnedDockerEnv, probeKeptCluster, probeRunArgs, viewEngine } from "../../lib/docker-engine";
-import { renderProbeScript } from "../../lib/kept-cluster";
+import { PROVIDER_DEFAULT_HOST, adoptExistingCluster, dockerConfigProblems, pinnedDockerEnv, probeKeptCluster, probeRunArgs, viewEngine } from "../../io/docker-engine";
+import { renderProbeScript } from "../../checks/kept-cluster";
 import { installFakeDocker, probeAnswer, type FakeDocker } from "../support/fake-docker";
 
 describe("adoptExistingCluster", () => {

@@ -14,10 +14,10 @@ import {
   statements,
   type DbSnapshot,
   type Declared,
-} from "../../lib/drift";
-import { declaredDatabase } from "../../lib/drift-declared";
-import { checksum } from "../../lib/migrations";
-import { loadMigrationFiles } from "../../lib/migrations-fs";
+} from "../../checks/drift";
+import { declaredDatabase } from "../../checks/drift-declared";
+import { checksum } from "../../model/migrations";
+import { loadMigrationFiles } from "../../io/migrations-fs";
 
 const declared: Declared = {
   database: "kryonix_saas",
@@ -62,7 +62,7 @@ const clean = (): DbSnapshot => ({
   roleSettings: [],
 });
 
-describe("drift: the database against what the stack declares (lib/drift.ts)", () => {
+describe("drift: the database against what the stack declares (checks/drift.ts)", () => {
   it("a database as declared has no finding", () => {
     expect(databaseFindings("dev", declared, clean())).toEqual([]);
     expect(settingFindings("dev", "kryonix-dev-postgres", clean())).toEqual([]);

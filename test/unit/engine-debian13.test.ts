@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { repoRoot } from "../../lib/versions";
+import { repoRoot } from "../../toolchain/versions";
 
 const SCRIPT = path.join(repoRoot, "scripts", "engine-debian13.sh");
 const pin = (name: string) => readFileSync(SCRIPT, "utf8").match(new RegExp(`^${name}=(\\S+)$`, "m"))![1];

@@ -12,7 +12,7 @@ import {
   renderHealth,
   snapshotFromRows,
   type HealthSnapshot,
-} from "../../lib/health";
+} from "../../checks/health";
 
 function healthy(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
   return {

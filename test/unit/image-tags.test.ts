@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseImageTags, readImageTags } from "../../lib/image-tags";
+import { parseImageTags, readImageTags } from "../../toolchain/image-tags";
 
 const TAGS = {
   postgres: "kryonix/postgres:3f2a9c1b",

@@ -1,5 +1,5 @@
 /**
- * The kept-cluster probe (lib/kept-cluster.ts): its answer, the import/create split, the message a
+ * The kept-cluster probe (checks/kept-cluster.ts): its answer, the import/create split, the message a
  * preview shows, and the bash script itself, run here against fake PostgreSQL commands on a fake
  * data directory (what it copies, how it starts the server, what it prints).
  */
@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { adoptionMessage, parseProbeOutput, PROBE_MARKER, renderProbeScript, splitByPresence, type KeptCluster } from "../../lib/kept-cluster";
+import { adoptionMessage, parseProbeOutput, PROBE_MARKER, renderProbeScript, splitByPresence, type KeptCluster } from "../../checks/kept-cluster";
 
 describe("parseProbeOutput", () => {
   it("reads the marked line, names sorted, whatever else was printed", () => {

@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { applyMigrations, MIGRATION_LOCK_KEY, quoteIdent, type SqlClient } from "../../lib/migration-runner";
-import { checksum, LEDGER_TABLE_SQL, planMigrations, type AppliedMigration, type MigrationFile } from "../../lib/migrations";
-import { loadMigrationFiles, SQL_DIR } from "../../lib/migrations-fs";
+import { applyMigrations, MIGRATION_LOCK_KEY, quoteIdent, type SqlClient } from "../../io/migration-runner";
+import { checksum, LEDGER_TABLE_SQL, planMigrations, type AppliedMigration, type MigrationFile } from "../../model/migrations";
+import { loadMigrationFiles, SQL_DIR } from "../../io/migrations-fs";
 
 const f = (name: string, sql = `-- ${name}\nSELECT 1;\n`): MigrationFile => ({ name, sql });
 const done = (file: MigrationFile): AppliedMigration => ({ name: file.name, checksum: checksum(file.sql) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makeMinioUserProvider, minioUserInputProblems, type McRun, type MinioUserInputs, type MinioUserOutputs } from "../../components/minio-user";
+import { makeMinioUserProvider, minioUserInputProblems, type McRun, type MinioUserInputs, type MinioUserOutputs } from "../../providers/minio-user";
 import {
   NONCURRENT_RULE_ID,
   PGBACKREST_MINIO_POLICY,
@@ -8,7 +8,7 @@ import {
   noncurrentLifecycle,
   noncurrentOnlyDays,
   pgbackrestPolicy,
-} from "../../lib/minio-policy";
+} from "../../model/minio-policy";
 
 describe("bucket names (S3 rules MinIO enforces)", () => {
   it.each(["kryonix-backups", "abc", "a.b-c", "kryonix.backups.2026", "a".repeat(63)])("accepts %s", (name) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { HSTS, TLS_CIPHERS, checkNginxConfInput, httpsOrigin, isDnsName, renderNginxConf } from "../../lib/nginx";
-import { pgpassField, renderPgpass } from "../../lib/pgpass";
+import { HSTS, TLS_CIPHERS, checkNginxConfInput, httpsOrigin, isDnsName, renderNginxConf } from "../../render/nginx";
+import { pgpassField, renderPgpass } from "../../render/pgpass";
 
 const prod = { pgadmin: { serverName: "pgadmin.kryonix.com.br", publicPort: 443, upstreamHost: "kryonix-prod-pgadmin", upstreamPort: 80 } };
 const dev = { pgadmin: { serverName: "pgadmin.kryonix.localhost", publicPort: 15443, upstreamHost: "kryonix-dev-pgadmin", upstreamPort: 80 } };

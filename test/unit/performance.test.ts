@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { KEY_LOOKUPS, compareSettings, expectedSettings, judgePlan, parsePerformanceArgs, parsePgbench, sameSetting, scans } from "../../lib/performance";
-import { GiB } from "../../lib/size";
-import { tunePostgres } from "../../lib/tuning";
+import { KEY_LOOKUPS, compareSettings, expectedSettings, judgePlan, parsePerformanceArgs, parsePgbench, sameSetting, scans } from "../../checks/performance";
+import { GiB } from "../../model/size";
+import { tunePostgres } from "../../model/tuning";
 
 describe("expected settings", () => {
   it("are the tuning function's for the container's limits, with the overrides on top", () => {
@@ -90,7 +90,7 @@ describe("parsePerformanceArgs", () => {
 
 describe("pgbenchExec", () => {
   it("hands the password and the script over on stdin, never on the command line", async () => {
-    const { pgbenchExec } = await import("../../lib/pgbench");
+    const { pgbenchExec } = await import("../../render/pgbench");
     const r = pgbenchExec("kryonix-dev-postgres", { host: "kryonix-dev-pgbouncer", port: 6432, user: "kryonix_app", password: "s3cr:et", database: "kryonix_saas" }, ["-n", "-c", "10"], "SELECT 1;\n");
     expect(r.args.slice(0, 6)).toEqual(["exec", "-i", "-u", "postgres", "kryonix-dev-postgres", "bash"]);
     expect(r.args.join(" ")).not.toContain("s3cr");

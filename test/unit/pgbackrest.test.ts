@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { archiveParameters, postgresParameters, validateStackConfig } from "../../lib/config";
-import { ARCHIVE_COMMAND, PGBACKREST_CA_FILE, renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "../../lib/pgbackrest";
-import { renderPostgresqlConf } from "../../lib/tuning";
+import { archiveParameters, postgresParameters, validateStackConfig } from "../../model/config";
+import { ARCHIVE_COMMAND, PGBACKREST_CA_FILE, renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "../../render/pgbackrest";
+import { renderPostgresqlConf } from "../../model/tuning";
 
 const args = {
   s3Endpoint: "kryonix-dev-minio",

@@ -5,7 +5,7 @@ import {
   pgbouncerPoolSizes,
   renderPgbouncerAuthFunctionSql,
   renderPgbouncerIni,
-} from "../../lib/pgbouncer";
+} from "../../render/pgbouncer";
 
 describe("pgbouncerPoolSizes", () => {
   it("sizes pools for the default 100 connections", () => {

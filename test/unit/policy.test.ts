@@ -1,6 +1,6 @@
 import * as pulumiRuntime from "@pulumi/pulumi/runtime";
 import { describe, expect, it } from "vitest";
-import { planningFlags } from "../../lib/guarded-run";
+import { planningFlags } from "../../ops/guarded-run";
 import {
   ALLOW_ENV,
   RULES,
@@ -15,8 +15,8 @@ import {
   ruleConfig,
   secretViolations,
   statefulViolations,
-} from "../../lib/policy";
-import { grouped, kindOf, nothingToDo, parsePreviewEvents, policyPlan, renderSummary, withStatefulVerdict } from "../../lib/preview-summary";
+} from "../../checks/policy";
+import { grouped, kindOf, nothingToDo, parsePreviewEvents, policyPlan, renderSummary, withStatefulVerdict } from "../../checks/preview-summary";
 
 const urn = (type: string, name: string, parent = "") => `urn:pulumi:prod::kryonix-db::${parent ? `${parent}$` : ""}${type}::${name}`;
 const VOLUME = urn("docker:index/volume:Volume", "postgres-data", "kryonix:db:Postgres");
@@ -24,7 +24,7 @@ const PG = urn("docker:index/container:Container", "postgres", "kryonix:db:Postg
 const PGB = urn("docker:index/container:Container", "pgbouncer", "kryonix:db:Pgbouncer");
 const secret = (value: unknown) => ({ [pulumiRuntime.specialSigKey]: pulumiRuntime.specialSecretSig, value });
 
-describe("policy rules (lib/policy.ts)", () => {
+describe("policy rules (checks/policy.ts)", () => {
   it("parses URNs and tells stateful resources: volumes, the PostgreSQL container, the database", () => {
     expect(parseUrn(VOLUME)).toMatchObject({ stack: "prod", type: "docker:index/volume:Volume", name: "postgres-data" });
     expect(isStateful(VOLUME)).toBe(true);
@@ -134,7 +134,7 @@ const EVENTS = [
   ev({ summaryEvent: { resourceChanges: { create: 1, update: 1, replace: 1, delete: 1, same: 1 }, result: "failed" } }),
 ].join("\n");
 
-describe("preview summary (lib/preview-summary.ts)", () => {
+describe("preview summary (checks/preview-summary.ts)", () => {
   const report = parsePreviewEvents("prod", EVENTS);
 
   it("one step per resource, a replacement counted once, stateful and protected marked", () => {

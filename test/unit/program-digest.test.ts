@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { canonicalJson, programDigest } from "../../lib/program-digest";
+import { canonicalJson, programDigest } from "../../toolchain/program-digest";
 
 const root = mkdtempSync(path.join(os.tmpdir(), "kryonix-digest-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -11,7 +11,7 @@ const write = (rel: string, text: string) => {
   writeFileSync(path.join(root, rel), text);
 };
 
-describe("program digest (lib/program-digest.ts)", () => {
+describe("program digest (toolchain/program-digest.ts)", () => {
   it("changes with a source file or the stack's settings, not with the salt the CLI writes and removes", () => {
     write("index.ts", "export const a = 1;\n");
     write("components/x.ts", "x\n");

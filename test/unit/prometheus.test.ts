@@ -1,6 +1,6 @@
 import * as yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_THRESHOLDS } from "../../lib/health";
+import { DEFAULT_THRESHOLDS } from "../../checks/health";
 import {
   spokenDuration,
   HEALTH_METRIC,
@@ -11,7 +11,7 @@ import {
   renderPrometheusRules,
   renderPrometheusWebConfig,
   renderPrometheusYml,
-} from "../../lib/prometheus";
+} from "../../render/prometheus";
 
 const HASH = `$2a$10$${"a".repeat(53)}`;
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { LOGIN_ROLES } from "../../components/database";
-import { ROTATABLE_ROLES } from "../../lib/config";
-import { ALTERNATING_ROLES, loginUsers, roleUsers, SINGLE_USER_ROLES, twinOf } from "../../lib/rotation";
+import { ROTATABLE_ROLES } from "../../model/config";
+import { ALTERNATING_ROLES, loginUsers, roleUsers, SINGLE_USER_ROLES, twinOf } from "../../model/rotation";
 
-describe("alternating users (lib/rotation.ts)", () => {
+describe("alternating users (model/rotation.ts)", () => {
   it("covers every rotatable role exactly once", () => {
     expect([...ALTERNATING_ROLES, ...SINGLE_USER_ROLES].sort()).toEqual([...ROTATABLE_ROLES].sort());
     expect([...ROTATABLE_ROLES].sort()).toEqual([...LOGIN_ROLES].sort());

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { CRON_JOBS, DRILL_CRON_JOBS, PARTITIONS_JOB, POSTGRES_CRON_JOBS, partitionsJobSql, renderCrontab } from "../../lib/backup-schedule";
-import { postgresParameters, SCHEDULE_DEFAULTS, schedulerParameters, validateStackConfig } from "../../lib/config";
-import { parseSchedule, scheduleProblem } from "../../lib/schedule";
+import { CRON_JOBS, DRILL_CRON_JOBS, PARTITIONS_JOB, POSTGRES_CRON_JOBS, partitionsJobSql, renderCrontab } from "../../model/backup-schedule";
+import { postgresParameters, SCHEDULE_DEFAULTS, schedulerParameters, validateStackConfig } from "../../model/config";
+import { parseSchedule, scheduleProblem } from "../../model/schedule";
 
 describe("parseSchedule", () => {
   it("reads the five cron fields: numbers, *, ranges, steps and lists", () => {

@@ -1,6 +1,6 @@
 import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { scramSha256Secret } from "../../lib/scram";
+import { scramSha256Secret } from "../../model/scram";
 
 // RFC 7677 section 3: user "user", password "pencil".
 const SALT = Buffer.from("W22ZaJ0SNY7soEsUEjb6gQ==", "base64");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GiB, KiB, MiB, TiB, formatPgSize, parseSize } from "../../lib/size";
+import { GiB, KiB, MiB, TiB, formatPgSize, parseSize } from "../../model/size";
 
 describe("parseSize", () => {
   it.each([

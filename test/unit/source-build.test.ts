@@ -8,8 +8,8 @@ import {
   providerSrcDir,
   recipeArchives,
   type SourceRecipe,
-} from "../../lib/source-build";
-import { buildKey, ldflagsFor, loadVersions, repoRoot } from "../../lib/versions";
+} from "../../toolchain/source-build";
+import { buildKey, ldflagsFor, loadVersions, repoRoot } from "../../toolchain/versions";
 
 const versions = loadVersions();
 const recipes = Object.values(versions.go).flatMap((b) => (b.source ? [b.source] : []));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { planMigrations } from "../../lib/migrations";
-import { loadMigrationFiles } from "../../lib/migrations-fs";
+import { planMigrations } from "../../model/migrations";
+import { loadMigrationFiles } from "../../io/migrations-fs";
 
 /**
  * Static checks of sql/: what the migrations may and may not contain, and what

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { settleStackFile } from "../../lib/stack-file";
+import { settleStackFile } from "../../model/stack-file";
 
 const committed = "# The dev stack runs on the defaults.\nconfig: {}\n";
 const salt = "encryptionsalt: v1:bg89xq9pDAo=:v1:isKLtaKj3MflVrqJ:JREdDeEJw5lJU6zxcuI41LLJCrUAaQ==\n";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { connectionTargetFrom, dockerUrns, exportedResources } from "../../lib/stack-run";
+import { connectionTargetFrom, dockerUrns, exportedResources } from "../../ops/stack-run";
 
 /** `pulumi stack export` output, as much of it as the scripts read. */
 function exported(resources: unknown[]) {

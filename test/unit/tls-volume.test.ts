@@ -4,10 +4,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type DockerRunInput, makeTlsFilesProvider, TLS_FILES_TYPE, tlsFilesChanges, tlsFilesInputProblems, type TlsFilesInputs, type TlsFilesOutputs, tlsVolumeChecks, tlsVolumeFileNames } from "../../components/tls-files";
-import { UNKNOWN_VALUE } from "../../components/minio-bucket";
-import { tlsVolumeFiles } from "../../lib/tls";
-import { digestDockerArgs, parseSha256sum, reloadDockerArgs, reloadNeeded, tarArchive, writerDockerArgs, writerScript } from "../../lib/tls-volume";
+import { type DockerRunInput, makeTlsFilesProvider, TLS_FILES_TYPE, tlsFilesChanges, tlsFilesInputProblems, type TlsFilesInputs, type TlsFilesOutputs, tlsVolumeChecks, tlsVolumeFileNames } from "../../providers/tls-files";
+import { UNKNOWN_VALUE } from "../../providers/minio-bucket";
+import { tlsVolumeFiles } from "../../model/tls";
+import { digestDockerArgs, parseSha256sum, reloadDockerArgs, reloadNeeded, tarArchive, writerDockerArgs, writerScript } from "../../render/tls-volume";
 import { createCertificateAuthority, issueServerCertificate } from "../support/pki";
 
 const ca = createCertificateAuthority({ commonName: "unit CA", validityDays: 2 });

@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderPgHbaConf } from "../../lib/pg-hba";
-import { renderPgbouncerIni } from "../../lib/pgbouncer";
-import { TLS12_CIPHERS, pgSsl, pgbouncerTlsLines, postgresTlsParameters, tlsVolumeFiles } from "../../lib/tls";
-import { caFilePath, caFileUsable, writeCaFile } from "../../lib/tls-files";
-import { renderPostgresqlConf } from "../../lib/tuning";
+import { renderPgHbaConf } from "../../render/pg-hba";
+import { renderPgbouncerIni } from "../../render/pgbouncer";
+import { TLS12_CIPHERS, pgSsl, pgbouncerTlsLines, postgresTlsParameters, tlsVolumeFiles } from "../../model/tls";
+import { caFilePath, caFileUsable, writeCaFile } from "../../io/ca-file";
+import { renderPostgresqlConf } from "../../model/tuning";
 
 const CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 /** A self-signed P-256 certificate made for this test (openssl req -x509; its key was thrown away). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../lib/messages";
-import { GiB, MiB } from "../../lib/size";
+import { ConfigError } from "../../model/messages";
+import { GiB, MiB } from "../../model/size";
 import {
   KNOWN_PARAMETERS,
   applyOverrides,
@@ -8,7 +8,7 @@ import {
   formatConfValue,
   renderPostgresqlConf,
   tunePostgres,
-} from "../../lib/tuning";
+} from "../../model/tuning";
 
 // Settings that do not depend on memory, CPUs or storage.
 const FIXED = {

@@ -13,8 +13,8 @@ import {
   renderGoMod,
   repoRoot,
   versionMismatches,
-} from "../../lib/versions";
-import { stackFromArgs } from "../../lib/pulumi-env";
+} from "../../toolchain/versions";
+import { stackFromArgs } from "../../toolchain/pulumi-env";
 
 const versions = loadVersions();
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8"));

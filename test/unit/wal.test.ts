@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { missingSegments, parseSegment, segmentName, segmentNames } from "../../lib/wal";
+import { missingSegments, parseSegment, segmentName, segmentNames } from "../../model/wal";
 
 describe("WAL segment names", () => {
   it("parses and renders positions across a log file boundary", () => {

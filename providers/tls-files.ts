@@ -1,0 +1,276 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { invalid } from "../model/messages";
+import { pgTlsHandshake } from "../io/tls-probe";
+import { type ServerTls, TLS_DIR, tlsVolumeFiles } from "../model/tls";
+import { UNKNOWN_VALUE } from "./minio-bucket";
+import { type ReloadMethod, type TlsDigests, digestDockerArgs, parseSha256sum, reloadDockerArgs, reloadNeeded, tarArchive, writerDockerArgs } from "../render/tls-volume";
+
+/**
+ * A server's TLS files in its TLS volume (model/tls.ts TLS_DIR), written by the stack: on create,
+ * before the container exists, so it starts with them; on a change (a renewed certificate, a new
+ * CA), in place, after which the running server reloads and the update waits until it serves
+ * the new certificate on 127.0.0.1. The container is neither replaced nor restarted: sessions
+ * open through the renewal keep going. The writer is a short-lived container of the service's
+ * image with the files as a tar archive on stdin (render/tls-volume.ts); the key is a secret input
+ * and only its digest is an output. A refresh reads the digests of the files in the volume, so
+ * files changed, removed or a volume re-created by hand (empty) are rewritten by the next up.
+ */
+export interface TlsFilesInputs {
+  /** The Docker volume the server mounts read-only at TLS_DIR. */
+  volume: string;
+  /** The service's image (its ID): the writer runs it, so the key's owner resolves as the server's user. */
+  image: string;
+  /** The user that owns the key (the server runs as it). */
+  owner: string;
+  /** The server's container, reloaded after a change when it runs. */
+  container: string;
+  reload: ReloadMethod;
+  /** Where the server is published on 127.0.0.1: the update waits there for the new certificate. */
+  hostPort: number;
+  certificatePem: string;
+  /** A secret. */
+  privateKeyPem: string;
+  caCertificate: string;
+}
+
+export interface TlsFilesOutputs extends Omit<TlsFilesInputs, "privateKeyPem"> {
+  digests: TlsDigests;
+  /** The certificate's SHA-256 fingerprint, as a TLS client sees it. */
+  fingerprint: string;
+}
+
+/** Runs `docker <args>` with `input` on stdin. Injected by tests. */
+export type DockerRunInput = (args: string[], input?: Buffer) => { code: number; out: string };
+
+/** The docker CLI, required when first used: the provider's code is serialized into the plugin. */
+export function runDockerInput(args: string[], input?: Buffer): { code: number; out: string } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnSync }: typeof import("node:child_process") = require("node:child_process");
+  const r = spawnSync("docker", args, { input, encoding: "utf8", timeout: 300_000 });
+  return { code: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
+}
+
+/** What is wrong with the inputs, one failure each; a value not known yet (a certificate a preview will renew) is not judged. Pure. */
+export function tlsFilesInputProblems(inputs: Partial<TlsFilesInputs>): { property: string; reason: string }[] {
+  const all: { property: string; reason: string }[] = [];
+  const failures = { push: (f: { property: string; reason: string }) => (inputs as Record<string, unknown>)[f.property] === UNKNOWN_VALUE || all.push(f) };
+  const pem = (k: "certificatePem" | "privateKeyPem" | "caCertificate") => {
+    if (typeof inputs[k] !== "string" || !/-----BEGIN [A-Z ]+-----/.test(inputs[k] as string)) failures.push({ property: k, reason: invalid(`TlsFiles ${k}`, typeof inputs[k], "a PEM") });
+  };
+  pem("certificatePem");
+  pem("privateKeyPem");
+  pem("caCertificate");
+  for (const k of ["volume", "container"] as const) {
+    if (typeof inputs[k] !== "string" || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(inputs[k] as string)) failures.push({ property: k, reason: invalid(`TlsFiles ${k}`, inputs[k], "a Docker name") });
+  }
+  if (typeof inputs.owner !== "string" || !/^[a-z_][a-z0-9_-]{0,31}$/.test(inputs.owner)) failures.push({ property: "owner", reason: invalid("TlsFiles owner", inputs.owner, "a user name") });
+  if (inputs.reload !== "postgres" && inputs.reload !== "pgbouncer") failures.push({ property: "reload", reason: invalid("TlsFiles reload", inputs.reload, "postgres or pgbouncer") });
+  if (!Number.isInteger(inputs.hostPort) || (inputs.hostPort as number) < 1 || (inputs.hostPort as number) > 65535) {
+    failures.push({ property: "hostPort", reason: invalid("TlsFiles hostPort", inputs.hostPort, "an integer from 1 to 65535") });
+  }
+  if (typeof inputs.image !== "string" || inputs.image === "") failures.push({ property: "image", reason: invalid("TlsFiles image", inputs.image, "an image ID") });
+  return all;
+}
+
+/** SHA-256 of a file's content, in hex. */
+export function sha256(content: string): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHash }: typeof import("node:crypto") = require("node:crypto");
+  return createHash("sha256").update(content).digest("hex");
+}
+
+/** SHA-256 digests of the three files, and the certificate's fingerprint. */
+export function tlsDigests(inputs: Pick<TlsFilesInputs, "certificatePem" | "privateKeyPem" | "caCertificate">): { digests: TlsDigests; fingerprint: string } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { X509Certificate }: typeof import("node:crypto") = require("node:crypto");
+  const sha = sha256;
+  return {
+    digests: { certificate: sha(inputs.certificatePem), key: sha(inputs.privateKeyPem), ca: sha(inputs.caCertificate) },
+    fingerprint: new X509Certificate(inputs.certificatePem).fingerprint256,
+  };
+}
+
+/** Properties whose change is an update (never a replace); the image is only the writer's tool. Pure. */
+export function tlsFilesChanges(olds: Partial<TlsFilesOutputs>, news: TlsFilesInputs): string[] {
+  const changed: string[] = (["volume", "owner", "container", "reload", "hostPort"] as const).filter((k) => olds[k] !== news[k]);
+  // A value not known yet (during a preview: a certificate being renewed) is a change.
+  const differs = (old: string | undefined, content: string) => content === UNKNOWN_VALUE || old !== sha256(content);
+  if (differs(olds.digests?.certificate, news.certificatePem)) changed.push("certificatePem");
+  if (differs(olds.digests?.key, news.privateKeyPem)) changed.push("privateKeyPem");
+  if (differs(olds.digests?.ca, news.caCertificate)) changed.push("caCertificate");
+  return changed;
+}
+
+function containerRunning(docker: DockerRunInput, container: string): boolean {
+  const r = docker(["inspect", "-f", "{{.State.Running}}", container]);
+  return r.code === 0 && r.out.trim() === "true";
+}
+
+/** The TLS file names in a volume, in TlsDigests' terms. */
+export function tlsVolumeFileNames(owner: string): { certificate: string; ca: string; key: string } {
+  const [certificate, ca, key] = tlsVolumeFiles({ certificatePem: "", privateKeyPem: "", caCertificate: "" }, owner).map((f) => f.name);
+  return { certificate, ca, key };
+}
+
+/**
+ * The digests of the files now in a TLS volume ("" for a missing file; all "" without the volume),
+ * or undefined when they cannot be read. Through the running container when there is one, else a
+ * short-lived one of its image. The provider's read, and `npm run drift`.
+ */
+export function readTlsVolumeDigests(docker: DockerRunInput, props: Pick<TlsFilesOutputs, "volume" | "container" | "image" | "owner">): TlsDigests | undefined {
+  const names = tlsVolumeFileNames(props.owner);
+  const list = [names.certificate, names.ca, names.key];
+  if (docker(["volume", "inspect", props.volume]).code !== 0) return { certificate: "", key: "", ca: "" };
+  const r = docker(digestDockerArgs({ container: props.container, running: containerRunning(docker, props.container), volume: props.volume, image: props.image, dir: TLS_DIR }, list));
+  const found = parseSha256sum(r.out, list);
+  // sha256sum exits 1 for a missing file and still prints the others; no line at all: not read.
+  if (Object.values(found).every((d) => d === "") && r.code !== 0 && !/No such file/.test(r.out)) return undefined;
+  return { certificate: found[names.certificate], key: found[names.key], ca: found[names.ca] };
+}
+
+/** kryonix:TlsFiles' resource type in the state (a dynamic resource, module "kryonix"). */
+export const TLS_FILES_TYPE = "pulumi-nodejs:dynamic/kryonix:TlsFiles";
+
+/** The TLS volumes the state holds (kryonix:TlsFiles' outputs), each with what is in it now. */
+export function tlsVolumeChecks(
+  resources: readonly { type: string; outputs?: Record<string, unknown> }[],
+  docker: DockerRunInput,
+): { volume: string; expected: Record<string, string>; found: Record<string, string> | undefined }[] {
+  return resources
+    .filter((r) => r.type === TLS_FILES_TYPE && r.outputs?.volume)
+    .map((r) => {
+      const props = r.outputs as unknown as TlsFilesOutputs;
+      const names = tlsVolumeFileNames(props.owner);
+      const byName = (d: TlsDigests) => ({ [names.certificate]: d.certificate, [names.ca]: d.ca, [names.key]: d.key });
+      const found = readTlsVolumeDigests(docker, props);
+      return { volume: props.volume, expected: byName(props.digests), found: found && byName(found) };
+    });
+}
+
+export interface TlsFilesDeps {
+  docker: DockerRunInput;
+  /** The certificate served on 127.0.0.1:port, or undefined when no handshake completed. */
+  served: (port: number) => Promise<string | undefined>;
+  sleep: (ms: number) => Promise<void>;
+  /** How long an update waits for the reloaded server to serve the new certificate. */
+  deadlineMs: number;
+}
+
+const defaultDeps: TlsFilesDeps = {
+  docker: runDockerInput,
+  served: async (port) => (await pgTlsHandshake(port, { minVersion: "TLSv1.2" }, "127.0.0.1", 5_000)).certificate?.fingerprint256,
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  deadlineMs: 60_000,
+};
+
+/** The dynamic provider; the docker CLI and a real handshake unless tests inject others. */
+export function makeTlsFilesProvider(deps: TlsFilesDeps = defaultDeps): pulumi.dynamic.ResourceProvider {
+  function write(inputs: TlsFilesInputs): void {
+    const files = tlsVolumeFiles(inputs, inputs.owner);
+    const args = writerDockerArgs(inputs.volume, inputs.image, files.map((f) => f.name));
+    const r = deps.docker(args, tarArchive(files));
+    // The script and its output name no secret: the archive went on stdin.
+    if (r.code !== 0) throw new Error(`writing the TLS files to volume ${inputs.volume} failed (docker run exited ${r.code}):\n${r.out.trim()}`);
+  }
+  async function reload(inputs: TlsFilesInputs, fingerprint: string): Promise<void> {
+    const args = reloadDockerArgs(inputs.reload, inputs.container);
+    const r = deps.docker(args);
+    if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}:\n${r.out.trim()}`);
+    // A reload is asynchronous, and a server that cannot load the new files keeps the old ones
+    // (and says why in its log): the readiness signal is the new certificate on the wire.
+    const deadline = Date.now() + deps.deadlineMs;
+    let last: string | undefined;
+    for (;;) {
+      last = await deps.served(inputs.hostPort);
+      if (last === fingerprint) return;
+      if (Date.now() >= deadline) break;
+      await deps.sleep(250);
+    }
+    throw new Error(
+      `${inputs.container} still serves certificate ${last ?? "(no handshake)"} on 127.0.0.1:${inputs.hostPort}, not the new ${fingerprint}, ${deps.deadlineMs / 1000} s after the reload: see \`docker logs ${inputs.container}\``,
+    );
+  }
+  const outputs = (inputs: TlsFilesInputs): TlsFilesOutputs => {
+    const { privateKeyPem: _key, ...rest } = inputs;
+    return { ...rest, ...tlsDigests(inputs) };
+  };
+  const running = (container: string) => containerRunning(deps.docker, container);
+  const inspect = (props: TlsFilesOutputs) => readTlsVolumeDigests(deps.docker, props);
+  return {
+    async check(_olds: TlsFilesInputs, news: TlsFilesInputs) {
+      return { inputs: news, failures: tlsFilesInputProblems(news) };
+    },
+    async diff(_id: string, olds: TlsFilesOutputs, news: TlsFilesInputs) {
+      return { changes: tlsFilesChanges(olds, news).length > 0, replaces: [], deleteBeforeReplace: false };
+    },
+    async create(inputs: TlsFilesInputs) {
+      // Before the container: it starts with these files, nothing to reload.
+      write(inputs);
+      return { id: inputs.volume, outs: outputs(inputs) };
+    },
+    async update(_id: string, olds: TlsFilesOutputs, news: TlsFilesInputs) {
+      write(news);
+      const outs = outputs(news);
+      if (reloadNeeded(olds.digests, outs.digests, running(news.container))) await reload(news, outs.fingerprint);
+      return { outs };
+    },
+    async read(id: string, props: TlsFilesOutputs) {
+      const digests = inspect(props);
+      return { id, props: digests ? { ...props, digests } : props };
+    },
+    async delete() {
+      // Nothing: the files go with the volume.
+    },
+  };
+}
+
+const tlsFilesProvider = makeTlsFilesProvider();
+
+export type TlsFilesArgs = { [K in keyof TlsFilesInputs]: pulumi.Input<TlsFilesInputs[K]> };
+
+/** See makeTlsFilesProvider. The key is stored as a secret input only. */
+export class TlsFiles extends pulumi.dynamic.Resource {
+  declare public readonly fingerprint: pulumi.Output<string>;
+
+  constructor(name: string, args: TlsFilesArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      tlsFilesProvider,
+      name,
+      { ...args, privateKeyPem: pulumi.secret(args.privateKeyPem), digests: undefined, fingerprint: undefined },
+      opts,
+      "kryonix",
+      "TlsFiles",
+    );
+  }
+}
+
+/**
+ * A server's TLS volume (`<container>-tls`, not data: a destroy removes it) and the files in it,
+ * for the container to mount read-only at TLS_DIR and to depend on. Shared by the PostgreSQL and
+ * PgBouncer components.
+ */
+export function serverTlsVolume(
+  name: string,
+  args: { container: string; labels: { label: string; value: string }[]; image: pulumi.Input<string>; owner: string; reload: ReloadMethod; hostPort: number; tls: ServerTls },
+  parent: pulumi.Resource,
+): { volume: docker.Volume; files: TlsFiles; mount: docker.types.input.ContainerMount } {
+  // Delete-first like every named Docker object; not retained: nothing in it outlives the stack.
+  const volume = new docker.Volume(`${name}-tls`, { name: `${args.container}-tls`, labels: args.labels }, { parent, deleteBeforeReplace: true });
+  const files = new TlsFiles(
+    `${name}-tls`,
+    {
+      volume: volume.name,
+      image: args.image,
+      owner: args.owner,
+      container: args.container,
+      reload: args.reload,
+      hostPort: args.hostPort,
+      certificatePem: args.tls.certificatePem,
+      privateKeyPem: args.tls.privateKeyPem,
+      caCertificate: args.tls.caCertificate,
+    },
+    { parent },
+  );
+  return { volume, files, mount: { type: "volume", source: volume.name, target: TLS_DIR, readOnly: true } };
+}
