@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -404,7 +404,7 @@ describe("the proxy's settings", () => {
 });
 
 describe("a proxy certificate from config", () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "kryonix-config-cert-"));
+  let dir: string;
   const host = "pgadmin.kryonix.com.br";
   const make = (name: string, cn: string, extra: string[] = []) => {
     execFileSync("openssl", [
@@ -413,8 +413,14 @@ describe("a proxy certificate from config", () => {
     ], { stdio: "ignore" });
     return { cert: readFileSync(path.join(dir, `${name}.crt`), "utf8"), key: readFileSync(path.join(dir, `${name}.key`), "utf8") };
   };
-  const good = make("good", host, ["-days", "90"]);
-  const other = make("other", "other.example.com", ["-days", "90"]);
+  let good: { cert: string; key: string };
+  let other: { cert: string; key: string };
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "kryonix-config-cert-"));
+    good = make("good", host, ["-days", "90"]);
+    other = make("other", "other.example.com", ["-days", "90"]);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const secret = (value: string) => ({ secure: "[secret]", value });
   const now = new Date();
   const in200Days = new Date(Date.now() + 200 * 86400_000);
@@ -477,8 +483,6 @@ describe("a proxy certificate from config", () => {
     expect(problems({ "kryonix:proxyCertificate": secret(good.cert) })).toEqual([expect.stringMatching(/^kryonix:proxyCertificateKey: missing/)]);
     expect(problems({ "kryonix:proxyCertificateKey": secret(good.key) })).toEqual([expect.stringMatching(/^kryonix:proxyCertificate: missing/)]);
   });
-
-  it("cleans up", () => rmSync(dir, { recursive: true, force: true }));
 });
 
 describe("kryonix:cisWaivers", () => {
