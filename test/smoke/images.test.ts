@@ -89,7 +89,8 @@ describe("postgres", () => {
       env: { ...process.env, PGPASSWORD: pw, PGCONNECT_TIMEOUT: "10", PGPASSFILE: "/dev/null", PGSSLMODE: "disable" },
     });
 
-  it("initialises on first start and becomes healthy", async () => {
+  // Every test below needs the server up: a first start initialises the cluster.
+  beforeAll(async () => {
     port = await freePort();
     // With a trailing newline, as most tools write a password file.
     const pwFile = secretFile("postgres/password", `${pgPassword}\n`);
@@ -230,7 +231,8 @@ describe("pgadmin", () => {
     return { status: res.status, location: res.headers.get("location") ?? "" };
   }
 
-  it("sets itself up from the email, the password file and servers.json and becomes healthy", async () => {
+  // Every test below needs pgAdmin up: it sets itself up from the email, the password file and servers.json.
+  beforeAll(async () => {
     port = await freePort();
     const pwFile = secretFile("pgadmin/password", adminPassword);
     const etc = path.join(work, "pgadmin-etc");

@@ -493,12 +493,34 @@ describe("database objects as components/database.ts declares them, then the mig
     expect(diff.changes).toBe(false);
   });
 
-  it("grants kryonix_monitor the monitoring views after the DDL (Database.monitoringGrant)", async () => {
-    await superuser(DATABASE_NAME, async (c) => {
+  it("grants kryonix_monitor the monitoring views after the DDL (Database.monitoringGrant), and Metabase its share", async () => {
+    const [before, after] = await superuser(DATABASE_NAME, async (c) => {
+      /** The monitoring views `role` may read, sorted. */
+      const readable = async (role: string) =>
+        (
+          await c.query("SELECT v FROM unnest($1::text[]) v WHERE has_table_privilege($2, 'audit.' || quote_ident(v), 'SELECT')", [[...MONITORING_VIEWS], role])
+        ).rows
+          .map((r) => r.v as string)
+          .sort();
+      const privileges = async () => ({
+        monitor: await readable(MONITOR_ROLE),
+        metabase: await readable(READONLY_ROLE),
+        metabaseUsage: (await c.query("SELECT has_schema_privilege($1, 'audit', 'USAGE') AS usage", [READONLY_ROLE])).rows[0].usage,
+      });
+      const before = await privileges();
       await c.query(`GRANT SELECT ON ${MONITORING_VIEWS.map((v) => `audit.${ident(v)}`).join(", ")} TO ${ident(MONITOR_ROLE)}`);
       await c.query(`GRANT USAGE ON SCHEMA audit TO ${ident(READONLY_ROLE)}`);
       await c.query(`GRANT SELECT ON ${METABASE_MONITORING_VIEWS.map((v) => `audit.${ident(v)}`).join(", ")} TO ${ident(READONLY_ROLE)}`);
+      const after = await privileges();
+      // Read as the monitoring role (permissions are checked when the query starts, rows or not).
+      await c.query(`SET ROLE ${ident(MONITOR_ROLE)}`);
+      for (const view of MONITORING_VIEWS) await c.query(`SELECT * FROM audit.${ident(view)} LIMIT 0`);
+      await c.query("RESET ROLE");
+      return [before, after];
     });
+    // The views are the migrations' (after the grants of TABLE_GRANTS): nobody could read them before.
+    expect(before).toEqual({ monitor: [], metabase: [], metabaseUsage: false });
+    expect(after).toEqual({ monitor: [...MONITORING_VIEWS].sort(), metabase: [...METABASE_MONITORING_VIEWS].sort(), metabaseUsage: true });
   });
 
   it("leaves the tables, the seed's indexes and the user_sessions partitions in place, owned by kryonix_owner", async () => {
@@ -553,7 +575,8 @@ describe("database objects as components/database.ts declares them, then the mig
 // ---- 3. PgBouncer with the rendered ini and userlist --------------------------------
 
 describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
-  it("starts on the network from the uploaded files and becomes healthy", async () => {
+  // Every test below goes through PgBouncer: started on the network from the uploaded files.
+  beforeAll(async () => {
     bouncerPort = await freePort();
     // As index.ts passes them to the Pgbouncer component.
     const args: PgbouncerArgs = {
