@@ -3,6 +3,8 @@
  * ratios against pg_dump, the issue's targets (a pgBackRest full backup at least 2x faster than
  * pg_dump; a 1 GB restore under 60 s) and the printed table.
  */
+import type { Comparison } from "./report";
+
 export interface BackupBenchMeasures {
   /** The benchmark database's size (pg_database_size) and the whole cluster's. */
   databaseBytes: number;
@@ -47,6 +49,38 @@ export function summarizeBackupBench(m: BackupBenchMeasures): BackupBenchSummary
     rpo: { boundSeconds: m.archiveTimeoutSeconds, measuredSeconds: round(m.archiveLagSeconds) },
     rtoSeconds: round(m.pgbackrest.restoreSeconds),
   };
+}
+
+/**
+ * The chart's comparisons (bench/report.ts HEADLINE_FIGURES): pgBackRest's full backup and restore
+ * against pg_dump -Fc and pg_restore, each at least 2x on the application-like data set (events);
+ * other data sets are shown without a target. Pure.
+ */
+export function backupComparisons(datasets: readonly (BackupBenchSummary & { name: string })[]): (Comparison & { section: string })[] {
+  return datasets.flatMap((d) => {
+    const headline = d.name === "events";
+    const size = `cluster ${round(d.clusterBytes / MB / 1024, 2)} GB`;
+    return [
+      {
+        section: "backup",
+        name: `pgBackRest full backup vs pg_dump -Fc, ${d.name} data set`,
+        subject: "pg_dump time",
+        baseline: "pgBackRest time",
+        ratio: d.pgDump.dumpSeconds / d.pgbackrest.backupSeconds,
+        ...(headline ? { target: 2 } : {}),
+        note: `${round(d.pgbackrest.backupSeconds)} s against ${round(d.pgDump.dumpSeconds)} s, ${size}`,
+      },
+      {
+        section: "backup",
+        name: `pgBackRest restore vs pg_restore, ${d.name} data set`,
+        subject: "pg_restore time",
+        baseline: "pgBackRest time",
+        ratio: d.pgDump.restoreSeconds / d.pgbackrest.restoreSeconds,
+        ...(headline ? { target: 2 } : {}),
+        note: `${round(d.pgbackrest.restoreSeconds)} s against ${round(d.pgDump.restoreSeconds)} s, ${size}`,
+      },
+    ];
+  });
 }
 
 /** The table `npm run bench:backup` prints. Pure. */

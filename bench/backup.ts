@@ -17,18 +17,21 @@
  * then kryonix_bench is dropped (kept after the last data set with --keep-data: a second run then
  * skips loading it), so that each backup holds one data set. Finally:
  * 6. the archive lag: a lone commit, then how long until pg_stat_archiver has its segment.
- * Prints a table per data set with the ratios and the issue's targets, and writes
- * bench/results/backup-<date>.json. The scratch containers and the bench bucket are removed.
+ * Prints a table per data set with the ratios and the targets, writes
+ * bench/results/backup-<time>.json (and backup-latest.json: the settings of pgBackRest measured, the
+ * load average at start and end) and puts the backup and restore ratios on the chart
+ * (bench/chart.ts). The scratch containers and the bench bucket are removed.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import { Client as MinioClient } from "minio";
 import { Client } from "pg";
 import { MINIO_REGION } from "../providers/minio-bucket";
-import { backupDataset, formatBackupBench, parseBackupBenchArgs, summarizeBackupBench, type BackupBenchMeasures, type BackupDataset } from "./backup-report";
+import { RESULTS_DIR, updateChart } from "./chart";
+import { backupComparisons, backupDataset, formatBackupBench, parseBackupBenchArgs, summarizeBackupBench, type BackupBenchMeasures, type BackupDataset } from "./backup-report";
 import { backupCommand } from "../render/backup-cli";
 import { LOOPBACK } from "../model/containers";
 import { readBackupTarget, readOutputs } from "../ops/stack-run";
@@ -41,6 +44,8 @@ const say = (m: string) => process.stderr.write(`[bench:backup] ${m}\n`);
 
 
 async function main(): Promise<number> {
+  const started = new Date();
+  const loadavgAtStart = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
   const options = parseBackupBenchArgs(process.argv.slice(2));
   const { target, env } = readBackupTarget(options.stack);
   const outputs = readOutputs(options.stack) as any;
@@ -185,12 +190,21 @@ async function main(): Promise<number> {
       ...summarizeBackupBench({ ...m, archiveTimeoutSeconds: target.archiveTimeoutSeconds, archiveLagSeconds: lag }),
     }));
     for (const d of datasets) process.stdout.write(`\n== ${d.name}: ${d.description} ==\n${formatBackupBench(d)}\n`);
-    const file = path.join(repoRoot, "bench", "results", `backup-${new Date().toISOString().slice(0, 10)}.json`);
+    const file = path.join(RESULTS_DIR, `backup-${started.toISOString().replace(/[:.]/g, "-")}.json`);
+    // What the run measured: pgBackRest's speed settings as the live container has them.
+    const pgbackrestSettings = () =>
+      run("docker", ["exec", live, "cat", "/etc/pgbackrest/pgbackrest.conf"])
+        .split("\n")
+        .filter((l) => /^(\[|compress|process-max|repo1-bundle|repo1-block|buffer-size|archive-async)/.test(l));
     mkdirSync(path.dirname(file), { recursive: true });
     const cpus = spawnSync("nproc", { encoding: "utf8" }).stdout.trim();
     const loadavg = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
-    writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), stack: options.stack, host: { cpus: Number(cpus), loadavg }, datasets }, null, 2)}\n`);
-    say(`written ${path.relative(repoRoot, file)}`);
+    const comparisons = backupComparisons(datasets);
+    writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), stack: options.stack, host: { cpus: Number(cpus), loadavg, loadavgAtStart }, pgbackrest: pgbackrestSettings(), datasets, comparisons }, null, 2)}\n`);
+    copyFileSync(file, path.join(RESULTS_DIR, "backup-latest.json"));
+    say(`written ${path.relative(repoRoot, file)} and bench/results/backup-latest.json`);
+    updateChart(comparisons, started);
+    say("bench/results/chart.json and ratios.svg updated");
     return 0;
   } finally {
     for (const scratch of scratches) removeScratch(scratch, env);

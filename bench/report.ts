@@ -64,7 +64,8 @@ const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").rep
  * and the bar green when it meets it, red when it does not, grey without a target. Pure.
  */
 export function renderRatioChart(comparisons: readonly Comparison[], title: string): string {
-  const rows = comparisons.filter((c) => c.ratio !== null && c.ratio > 0);
+  // A figure with a target is drawn even when it was not measured, so that no target drops out.
+  const rows = comparisons.filter((c) => (c.ratio !== null && c.ratio > 0) || c.target !== undefined);
   // Wide enough for the longest name (about 6.5 px a character at 12 px sans-serif) and the title.
   const labelWidth = Math.max(420, Math.ceil(Math.max(0, ...rows.map((c) => c.name.length)) * 6.5) + 20);
   const barWidth = 420;
@@ -85,6 +86,12 @@ export function renderRatioChart(comparisons: readonly Comparison[], title: stri
   }
   rows.forEach((c, i) => {
     const y = top + i * rowHeight;
+    if (c.ratio === null || !(c.ratio > 0)) {
+      out.push(`<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escape(`${c.name}`)}</text>`);
+      out.push(`<text x="${x(1) + 4}" y="${y + 15}" fill="#c0392b">${escape(`not measured${c.note ? `: ${c.note.slice(0, 60)}` : ""}`)}</text>`);
+      out.push(`<line x1="${x(c.target!)}" y1="${y + 1}" x2="${x(c.target!)}" y2="${y + rowHeight - 3}" stroke="black" stroke-width="2"/>`);
+      return;
+    }
     const m = meets(c);
     const color = m === null ? "#8a8a8a" : m ? "#2e8b57" : "#c0392b";
     const x0 = x(1);
@@ -117,4 +124,37 @@ export function upStepTimes(output: string): { step: string; seconds: number }[]
  */
 export function budgetComparison(name: string, seconds: number, budgetSeconds: number, note: string): Comparison {
   return { name, subject: `budget ${budgetSeconds} s`, baseline: "measured", ratio: ratio(budgetSeconds, seconds), target: 1, note: `${seconds.toFixed(1)} s; ${note}` };
+}
+
+/** A comparison as the chart keeps it: with the section of the bench that measured it. */
+export type ChartComparison = Comparison & { section?: string };
+
+/**
+ * The figures every chart shows, each against its target, whether or not the run measured them:
+ * the database layer's performance targets (BENCHMARKS.md). `name` is the comparison's name as the
+ * section that measures it pushes it.
+ */
+export const HEADLINE_FIGURES: readonly { section: string; name: string; subject: string; baseline: string; target: number }[] = [
+  { section: "statements", name: "pgaudit to a file (serverLog file) on vs off, TPC-B, medians", subject: "on", baseline: "off", target: 0.9 },
+  { section: "pooling", name: "select-only 50 clients, PgBouncer", subject: "pgbouncer", baseline: "direct", target: 0.85 },
+  { section: "pooling", name: "TPC-B 50 clients, PgBouncer", subject: "pgbouncer", baseline: "direct", target: 0.85 },
+  { section: "backup", name: "pgBackRest full backup vs pg_dump -Fc, events data set", subject: "pg_dump time", baseline: "pgBackRest time", target: 2 },
+  { section: "backup", name: "pgBackRest restore vs pg_restore, events data set", subject: "pg_restore time", baseline: "pgBackRest time", target: 2 },
+  { section: "statements", name: "pg_stat_statements on vs off, select-only, medians", subject: "on", baseline: "off", target: 0.97 },
+];
+
+/**
+ * The chart's rows after a run: the sections this run measured replace their previous rows,
+ * sections it skipped keep the previous run's, and the headline figures come first, each against
+ * its target ("not measured" when no run has measured it yet). Pure.
+ */
+export function chartRows(previous: readonly ChartComparison[], current: readonly ChartComparison[]): ChartComparison[] {
+  const ran = new Set(current.map((c) => c.section));
+  const rows = [...previous.filter((c) => !ran.has(c.section)), ...current];
+  const byName = new Map(rows.map((c) => [c.name, c]));
+  const headlines = HEADLINE_FIGURES.map(
+    (h): ChartComparison => ({ ...(byName.get(h.name) ?? { name: h.name, subject: h.subject, baseline: h.baseline, ratio: null, note: "not measured yet", section: h.section }), target: h.target }),
+  );
+  const names = new Set(HEADLINE_FIGURES.map((h) => h.name));
+  return [...headlines, ...rows.filter((c) => !names.has(c.name))];
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { budgetComparison, median, meets, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable, upStepTimes } from "../../bench/report";
+import { HEADLINE_FIGURES, budgetComparison, chartRows, median, meets, ratio, renderComparisonsTable, renderRatioChart, renderRunsTable, upStepTimes } from "../../bench/report";
+import { backupComparisons, summarizeBackupBench } from "../../bench/backup-report";
 
 describe("bench helpers", () => {
   it("ratio and target", () => {
@@ -55,5 +56,46 @@ describe("bench helpers", () => {
     expect(meets(met)).toBe(true);
     expect(meets(budgetComparison("preview", 12.5, 10, "median of 3"))).toBe(false);
     expect(renderComparisonsTable([met])).toContain("| no-op up (budget 20 s / measured) | 2.00x | 1x | yes |");
+  });
+
+  it("chart: every headline figure against its target, measured or not; skipped sections keep their last ratios", () => {
+    const previous = [
+      { section: "pooling", name: "select-only 50 clients, PgBouncer", subject: "pgbouncer", baseline: "direct", ratio: 0.63, target: 0.85 },
+      { section: "tuning", name: "select-only, tuned vs defaults", subject: "tuned", baseline: "defaults", ratio: 1.18, target: 1 },
+    ];
+    const current = [
+      { section: "pooling", name: "TPC-B 50 clients, PgBouncer", subject: "pgbouncer", baseline: "direct", ratio: 0.9, target: 0.85 },
+      { section: "pooling", name: "select-only 10 clients, PgBouncer", subject: "pgbouncer", baseline: "direct", ratio: 0.8 },
+    ];
+    const rows = chartRows(previous, current);
+    expect(rows.slice(0, HEADLINE_FIGURES.length).map((r) => [r.name, r.target])).toEqual(HEADLINE_FIGURES.map((h) => [h.name, h.target]));
+    // This run's pooling section replaced the previous one: its select-only 50 is not measured now.
+    expect(rows.find((r) => r.name === "select-only 50 clients, PgBouncer")).toMatchObject({ ratio: null, note: "not measured yet" });
+    expect(rows.find((r) => r.name === "TPC-B 50 clients, PgBouncer")?.ratio).toBe(0.9);
+    expect(rows.slice(HEADLINE_FIGURES.length).map((r) => r.name)).toEqual(["select-only, tuned vs defaults", "select-only 10 clients, PgBouncer"]);
+    const svg = renderRatioChart(rows, "t");
+    for (const h of HEADLINE_FIGURES) expect(svg).toContain(h.name.replace(/&/g, "&amp;"));
+    expect(svg).toContain("not measured: not measured yet");
+  });
+
+  it("backup ratios for the chart: the events data set against 2x, others without a target", () => {
+    const measures = (backupSeconds: number, dumpSeconds: number, restoreSeconds: number, pgRestoreSeconds: number) =>
+      summarizeBackupBench({
+        databaseBytes: 1.2e9, clusterBytes: 1.5e9, archiveTimeoutSeconds: 60, archiveLagSeconds: 61,
+        pgbackrest: { backupSeconds, repositoryBytes: 5e8, restoreSeconds },
+        pgDump: { dumpSeconds, dumpBytes: 4e8, restoreSeconds: pgRestoreSeconds },
+      });
+    const rows = backupComparisons([
+      { name: "events", ...measures(10, 40, 12, 27) },
+      { name: "pgbench", ...measures(5, 4, 7, 10) },
+    ]);
+    expect(rows.map((r) => [r.name, r.ratio, r.target])).toEqual([
+      ["pgBackRest full backup vs pg_dump -Fc, events data set", 4, 2],
+      ["pgBackRest restore vs pg_restore, events data set", 2.25, 2],
+      ["pgBackRest full backup vs pg_dump -Fc, pgbench data set", 0.8, undefined],
+      ["pgBackRest restore vs pg_restore, pgbench data set", 10 / 7, undefined],
+    ]);
+    expect(HEADLINE_FIGURES.filter((h) => h.section === "backup").map((h) => h.name)).toEqual(rows.slice(0, 2).map((r) => r.name));
+    expect(rows.every((r) => r.section === "backup")).toBe(true);
   });
 });
