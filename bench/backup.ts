@@ -22,7 +22,8 @@
  * load average at start and end) and puts the backup and restore ratios on the chart
  * (bench/chart.ts). The scratch containers and the bench bucket are removed.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { runCli, runCliOrThrow, runDocker } from "../io/docker-cli";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import * as path from "node:path";
@@ -51,9 +52,7 @@ async function main(): Promise<number> {
   const outputs = readOutputs(options.stack) as any;
   const live = target.container;
   const run = (cmd: string, args: string[], opts: { inherit?: boolean; input?: string } = {}) => {
-    const r = spawnSync(cmd, args, { env, encoding: "utf8", input: opts.input, stdio: opts.inherit ? [opts.input === undefined ? "ignore" : "pipe", "inherit", "inherit"] : undefined, maxBuffer: 256 * 1024 * 1024 });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 4).join(" ")} exited ${r.status}: ${opts.inherit ? "see above" : (r.stderr ?? "").trim()}`);
-    return r.stdout ?? "";
+    return runCliOrThrow(cmd, args, { env, input: opts.input, inherit: opts.inherit ? "all" : undefined, maxBuffer: 256 * 1024 * 1024, timeoutMs: 0 }).stdout;
   };
   const timed = async <T>(what: string, fn: () => Promise<T> | T): Promise<[T, number]> => {
     say(`${what} ...`);
@@ -197,7 +196,7 @@ async function main(): Promise<number> {
         .split("\n")
         .filter((l) => /^(\[|compress|process-max|repo1-bundle|repo1-block|buffer-size|archive-async)/.test(l));
     mkdirSync(path.dirname(file), { recursive: true });
-    const cpus = spawnSync("nproc", { encoding: "utf8" }).stdout.trim();
+    const cpus = runCli("nproc", []).stdout.trim();
     const loadavg = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number);
     const comparisons = backupComparisons(datasets);
     writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), stack: options.stack, host: { cpus: Number(cpus), loadavg, loadavgAtStart }, pgbackrest: pgbackrestSettings(), datasets, comparisons }, null, 2)}\n`);
@@ -223,8 +222,8 @@ async function main(): Promise<number> {
 }
 
 function removeScratch(container: string, env: NodeJS.ProcessEnv): void {
-  spawnSync("docker", ["rm", "-f", "-v", container], { env, stdio: "ignore" });
-  spawnSync("docker", ["volume", "rm", container], { env, stdio: "ignore" });
+  runDocker(["rm", "-f", "-v", container], { env });
+  runDocker(["volume", "rm", container], { env });
 }
 
 main().then(

@@ -24,7 +24,7 @@
  *
  * Runs on 127.0.0.1 and the Docker networks only. Not part of `npm test`.
  */
-import { spawnSync } from "node:child_process";
+import { runCli, runCliOrThrow } from "../io/docker-cli";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -70,8 +70,7 @@ const notes: string[] = [];
 const say = (s: string) => process.stdout.write(`[bench] ${s}\n`);
 
 function sh(cmd: string, args: string[], input?: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 1_800_000) {
-  const r = spawnSync(cmd, args, { input, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs });
-  return { code: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+  return runCli(cmd, args, { input, env, timeoutMs });
 }
 
 function parse(out: string) {
@@ -317,8 +316,7 @@ function tuningAndStatements(): void {
 
 /** pgBackRest against pg_dump and pg_restore on the events data set (about 1.5 GB), bench/backup.ts. */
 function backup(): void {
-  const r = spawnSync("npx", ["tsx", path.join(repoRoot, "bench", "backup.ts"), "--stack", STACK, "--data", "events"], { stdio: "inherit", timeout: 3_600_000 });
-  if (r.status !== 0) throw new Error(`npm run bench:backup -- --stack ${STACK} --data events exited ${r.status}`);
+  runCliOrThrow("npx", ["tsx", path.join(repoRoot, "bench", "backup.ts"), "--stack", STACK, "--data", "events"], { inherit: "all", timeoutMs: 3_600_000 });
   const result = JSON.parse(readFileSync(path.join(RESULTS_DIR, "backup-latest.json"), "utf8")) as { comparisons: (Comparison & { section: string })[]; datasets: { name: string; pgbackrest: object; pgDump: object }[]; pgbackrest: string[] };
   comparisons.push(...result.comparisons);
   for (const d of result.datasets) notes.push(`backup (${d.name}): pgBackRest ${JSON.stringify(d.pgbackrest)}, pg_dump ${JSON.stringify(d.pgDump)}`);

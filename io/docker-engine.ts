@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { runDocker } from "./docker-cli";
 import { resourceName } from "../model/config";
 import { engineFeatures, type EngineFeatures } from "../model/containers";
 import { KEPT_MOUNT, parseProbeOutput, renderProbeScript, type KeptCluster } from "../checks/kept-cluster";
@@ -45,9 +45,9 @@ export function pinnedDockerEnv(base: NodeJS.ProcessEnv, cliEndpoint: string | u
 
 /** The endpoint the docker CLI uses with `base` (DOCKER_HOST, DOCKER_CONTEXT or the current context); undefined when it cannot tell. */
 export function cliEndpoint(base: NodeJS.ProcessEnv = process.env): string | undefined {
-  const r = spawnSync("docker", ["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], { encoding: "utf8", env: base, timeout: 30_000 });
-  const out = (r.stdout ?? "").trim();
-  return r.status === 0 && /^[a-z]+:\/\//.test(out) ? out : undefined;
+  const r = runDocker(["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], { env: base, timeoutMs: 30_000 });
+  const out = r.stdout.trim();
+  return r.code === 0 && /^[a-z]+:\/\//.test(out) ? out : undefined;
 }
 
 /**
@@ -66,8 +66,8 @@ export function dockerConfigProblems(config: { host?: string; context?: string }
 }
 
 function docker(args: string[], timeout = 30_000): { ok: boolean; out: string; err: string } {
-  const r = spawnSync("docker", args, { encoding: "utf8", timeout, maxBuffer: 64 * 1024 * 1024 });
-  return { ok: r.status === 0, out: (r.stdout ?? "").trim(), err: `${r.stderr ?? ""}${r.error ? `\n${r.error.message}` : ""}`.trim() };
+  const r = runDocker(args, { timeoutMs: timeout });
+  return { ok: r.code === 0 && !r.failure, out: r.stdout.trim(), err: `${r.stderr}${r.failure ? `\n${r.failure}` : ""}`.trim() };
 }
 
 /** Asks the engine that DOCKER_HOST (or the default socket) points at, as the docker provider does. */

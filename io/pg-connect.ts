@@ -20,6 +20,9 @@ export interface PgSession extends SqlClient {
   end(): Promise<void>;
 }
 
+/** Opens a connection; the provider ends it. The providers take one (tests inject a fake). */
+export type Connect = (connection: PgConnection) => Promise<PgSession>;
+
 export const PG_MISSING =
   "the PostgreSQL client package `pg` (node-postgres) is not installed: add it to versions.json and package.json " +
   "(npm install pg), then run the command again";

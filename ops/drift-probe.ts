@@ -3,7 +3,7 @@
  * catalogs (as the superuser, over 127.0.0.1) and the stack's containers (docker inspect). The
  * findings are made from these by checks/drift.ts.
  */
-import { spawnSync } from "node:child_process";
+import { runDocker } from "../io/docker-cli";
 import type { AppliedMigration } from "../model/migrations";
 import { LEDGER_TABLE } from "../model/migrations";
 import type { ContainerState, DbSnapshot } from "../checks/drift";
@@ -99,8 +99,8 @@ export async function readDbSnapshot(c: Queryable, schemas: string[]): Promise<D
 /** The containers' state on the engine (docker inspect), one per name; `env` pins DOCKER_HOST. */
 export function inspectContainers(names: string[], env: NodeJS.ProcessEnv): ContainerState[] {
   return names.map((name) => {
-    const r = spawnSync("docker", ["inspect", "--type", "container", "--format", "{{json .State}}|{{.Image}}", name], { encoding: "utf8", env, timeout: 60_000 });
-    if (r.status !== 0) return { name, exists: false, running: false };
+    const r = runDocker(["inspect", "--type", "container", "--format", "{{json .State}}|{{.Image}}", name], { env, timeoutMs: 60_000 });
+    if (r.code !== 0) return { name, exists: false, running: false };
     const [state, image] = r.stdout.trim().split("|");
     const s = JSON.parse(state) as { Running?: boolean; Health?: { Status?: string } };
     return { name, exists: true, running: Boolean(s.Running), health: s.Health?.Status, image };

@@ -2,7 +2,7 @@
  * Running the stack from this project's scripts: the pinned CLI with the project's environment
  * (toolchain/pulumi-env.ts), what `npm run up` does before `pulumi up`, and reading a stack's outputs.
  */
-import { spawnSync } from "node:child_process";
+import { runCli, runDocker } from "../io/docker-cli";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { ConnectionTarget } from "./connection-checks";
@@ -42,11 +42,11 @@ export function stackCli(stack: string, base: NodeJS.ProcessEnv = process.env): 
   return {
     status,
     env,
-    run: (args) => keepingStackFile(stack, () => spawnSync(status.pulumi, args, { cwd: repoRoot, stdio: "inherit", env }).status ?? 1),
+    run: (args) => keepingStackFile(stack, () => runCli(status.pulumi, args, { cwd: repoRoot, env, inherit: "all", timeoutMs: 0 }).code),
     capture: (args) =>
       keepingStackFile(stack, () => {
-        const r = spawnSync(status.pulumi, args, { cwd: repoRoot, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
-        return { code: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? r.error?.message ?? "" };
+        const r = runCli(status.pulumi, args, { cwd: repoRoot, env, maxBuffer: 256 * 1024 * 1024, timeoutMs: 0 });
+        return { code: r.code, stdout: r.stdout, stderr: `${r.stderr}${r.failure}` };
       }),
   };
 }
@@ -80,8 +80,8 @@ export function runningPostgres(exported: unknown, env: NodeJS.ProcessEnv): bool
     | undefined;
   const name = pg?.outputs?.name;
   if (!name) return false;
-  const r = spawnSync("docker", ["inspect", "--type", "container", "--format", "{{.State.Running}}", name], { encoding: "utf8", env, timeout: 60_000 });
-  return r.status === 0 && r.stdout.trim() === "true";
+  const r = runDocker(["inspect", "--type", "container", "--format", "{{.State.Running}}", name], { env, timeoutMs: 60_000 });
+  return r.code === 0 && r.stdout.trim() === "true";
 }
 
 /** The stack's outputs with secrets shown, or an error that says what to run. */

@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { connectPg, type PgConnection } from "../io/pg-connect";
-import type { Connect } from "./sql-script";
+import { type Connect, connectPg, type PgConnection } from "../io/pg-connect";
 
 /**
  * Drift inside the server that no provider reads and `npm run up` repairs (README, "Drift

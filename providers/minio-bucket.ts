@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { invalid } from "../model/messages";
 import { bucketNameProblems, noncurrentLifecycle, noncurrentOnlyDays, type LifecycleRule } from "../model/minio-policy";
+import { knownFailures } from "../model/unknown";
 
 /**
  * An S3 bucket in the stack's MinIO, with versioning, made through the
@@ -66,20 +67,10 @@ export const MINIO_CLIENT_MISSING =
 
 export { bucketNameProblems };
 
-/**
- * How the engine hands a dynamic provider's check a value that is not known yet (during a
- * preview, the CA certificate of a CA that is still to be created): @pulumi/pulumi's
- * runtime.unknownValue, spelled out because the provider's code is serialized.
- */
-export const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-
 /** The problems with the inputs, as check failures; never shows a credential. A value not known yet is not judged. Pure. */
 export function minioBucketInputProblems(inputs: Partial<MinioBucketInputs>): { property: string; reason: string }[] {
   const failures: { property: string; reason: string }[] = [];
-  const unknown = new Set(Object.keys(inputs).filter((k) => (inputs as Record<string, unknown>)[k] === UNKNOWN_VALUE));
-  const report = (f: { property: string; reason: string }) => {
-    if (!unknown.has(f.property)) failures.push(f);
-  };
+  const report = (f: { property: string; reason: string }) => failures.push(f);
   let url: URL | undefined;
   try {
     url = new URL(String(inputs.endpoint));
@@ -103,7 +94,7 @@ export function minioBucketInputProblems(inputs: Partial<MinioBucketInputs>): { 
   if (typeof inputs.versioning !== "boolean") {
     report({ property: "versioning", reason: invalid("MinioBucket versioning", inputs.versioning, "true or false") });
   }
-  return failures;
+  return knownFailures(inputs, failures);
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { invalid } from "../model/messages";
-import { UNKNOWN_VALUE } from "./minio-bucket";
+import { cliError, runMc as runMcCli } from "../io/docker-cli";
+import { knownFailures } from "../model/unknown";
 
 /**
  * A MinIO user with one policy of its own (a dynamic resource), for a service that must not hold
@@ -49,10 +50,7 @@ export type McRun = (args: string[], env: Record<string, string>, input?: string
 /** What is wrong with the inputs, as check failures; a value not known yet is not judged, and no credential is shown. Pure. */
 export function minioUserInputProblems(inputs: Partial<MinioUserInputs>): { property: string; reason: string }[] {
   const failures: { property: string; reason: string }[] = [];
-  const values = inputs as Record<string, unknown>;
-  const report = (property: string, reason: string) => {
-    if (values[property] !== UNKNOWN_VALUE) failures.push({ property, reason });
-  };
+  const report = (property: string, reason: string) => failures.push({ property, reason });
   let url: URL | undefined;
   try {
     url = new URL(String(inputs.endpoint));
@@ -84,21 +82,16 @@ export function minioUserInputProblems(inputs: Partial<MinioUserInputs>): { prop
   } catch {
     report("policy", invalid("MinioUser policy", inputs.policy, "an IAM policy document (JSON with a Statement list)"));
   }
-  return failures;
+  return knownFailures(inputs, failures);
 }
 
-/** `mc` from the PATH, required when first used: the provider's code is serialized into the plugin. */
-export function runMc(args: string[], env: Record<string, string>, input?: string): { code: number; out: string } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { spawnSync }: typeof import("node:child_process") = require("node:child_process");
-  const r = spawnSync("mc", args, { encoding: "utf8", env: { ...process.env, ...env }, input, timeout: 120_000 });
-  return { code: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
-}
+/** `mc` from the PATH (io/docker-cli.ts), with `env` added to ours. */
+export const runMc: McRun = (args, env, input) => runMcCli(args, { env: { ...process.env, ...env }, input });
 
 /** The dynamic provider; `mc` defaults to the mc binary on the PATH. */
 export function makeMinioUserProvider(mc: McRun = runMc): pulumi.dynamic.ResourceProvider {
   /** Runs fn with a temporary mc config folder, the CA file and the policy file; the folder is removed after. */
-  function withMc<T>(inputs: MinioUserInputs, fn: (run: (args: string[], input?: string) => { code: number; out: string }, policyFile: string) => T): T {
+  function withMc<T>(inputs: MinioUserInputs, fn: (run: (args: string[], input?: string) => { code: number; out: string; args: string[] }, policyFile: string) => T): T {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const fs: typeof import("node:fs") = require("node:fs");
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -123,7 +116,7 @@ export function makeMinioUserProvider(mc: McRun = runMc): pulumi.dynamic.Resourc
         const r = mc(args, env, input);
         let out = r.out;
         for (const s of secrets) out = out.split(s).join("[secret]");
-        return { code: r.code, out };
+        return { code: r.code, out, args };
       };
       return fn(run, policyFile);
     } finally {
@@ -131,13 +124,13 @@ export function makeMinioUserProvider(mc: McRun = runMc): pulumi.dynamic.Resourc
     }
   }
 
-  function must(r: { code: number; out: string }, what: string, inputs: MinioUserInputs): string {
-    if (r.code !== 0) throw new Error(`MinIO user ${inputs.accessKey} at ${inputs.endpoint}: ${what} failed (mc exited ${r.code}): ${r.out.trim()}`);
+  function must(r: { code: number; out: string; args?: string[] }, what: string, inputs: MinioUserInputs): string {
+    if (r.code !== 0) throw new Error(`MinIO user ${inputs.accessKey} at ${inputs.endpoint}: ${what} failed: ${cliError("mc", r.args ?? [], r)}`);
     return r.out;
   }
 
   /** `mc admin user info --json`, or undefined when the user does not exist. */
-  function info(run: (args: string[]) => { code: number; out: string }, inputs: MinioUserInputs): { userStatus: string; policies: string[] } | undefined {
+  function info(run: (args: string[]) => { code: number; out: string; args: string[] }, inputs: MinioUserInputs): { userStatus: string; policies: string[] } | undefined {
     const r = run(["admin", "user", "info", "kx", inputs.accessKey, "--json"]);
     const parsed = (() => {
       try {
@@ -148,7 +141,7 @@ export function makeMinioUserProvider(mc: McRun = runMc): pulumi.dynamic.Resourc
     })();
     if (r.code !== 0 || parsed?.status !== "success") {
       if (/does not exist|XMinioAdminNoSuchUser|not found/i.test(r.out)) return undefined;
-      must({ code: r.code || 1, out: r.out }, "user info", inputs);
+      must({ ...r, code: r.code || 1 }, "user info", inputs);
     }
     const policies = String(parsed.policyName ?? "").split(",").map((p: string) => p.trim()).filter(Boolean);
     return { userStatus: String(parsed.userStatus ?? ""), policies };

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { cliError, type CliOutcome, runDocker as runDockerCli } from "../io/docker-cli";
 import { invalid } from "../model/messages";
 
 /**
@@ -21,7 +22,7 @@ export interface PgbackrestStanzaInputs {
 }
 
 /** Runs `docker <args>`; resolves with its exit code and output. Injected by tests. */
-export type DockerRun = (args: string[]) => { code: number; out: string };
+export type DockerRun = (args: string[]) => CliOutcome;
 
 /** What is wrong with the inputs, one failure each. Pure. */
 export function stanzaInputProblems(inputs: Partial<PgbackrestStanzaInputs>): { property: string; reason: string }[] {
@@ -41,13 +42,8 @@ export function stanzaCommand(inputs: PgbackrestStanzaInputs, command: "stanza-c
   return ["exec", "-u", "postgres", inputs.container, "pgbackrest", `--stanza=${inputs.stanza}`, command];
 }
 
-/** The docker CLI, required when first used: the provider's code is serialized into the plugin. */
-export function runDocker(args: string[]): { code: number; out: string } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { spawnSync }: typeof import("node:child_process") = require("node:child_process");
-  const r = spawnSync("docker", args, { encoding: "utf8", timeout: 600_000 });
-  return { code: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
-}
+/** The docker CLI (io/docker-cli.ts); `check` waits for a WAL segment to be archived. */
+export const runDocker: DockerRun = (args) => runDockerCli(args, { timeoutMs: 600_000 });
 
 /** The dynamic provider; `docker` defaults to the docker CLI. */
 export function makePgbackrestStanzaProvider(docker: DockerRun = runDocker): pulumi.dynamic.ResourceProvider {
@@ -55,7 +51,7 @@ export function makePgbackrestStanzaProvider(docker: DockerRun = runDocker): pul
     for (const command of ["stanza-create", "check"] as const) {
       const args = stanzaCommand(inputs, command);
       const r = docker(args);
-      if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}:\n${r.out.trim()}`);
+      if (r.code !== 0) throw new Error(cliError("docker", args, r));
     }
   }
   return {

@@ -1,9 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { applyMigrations } from "../io/migration-runner";
 import { checksum, LEDGER_TABLE, planMigrations, type AppliedMigration, type MigrationFile } from "../model/migrations";
-import { connectPg, type PgConnection } from "../io/pg-connect";
+import { type Connect, connectPg, type PgConnection } from "../io/pg-connect";
 import { invalid } from "../model/messages";
-import type { Connect } from "./sql-script";
 
 /** One file of sql/ as the resource records it. */
 export interface MigrationInput {

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { connectPg, type PgConnection, type PgSession } from "../io/pg-connect";
+import { type Connect, connectPg, type PgConnection } from "../io/pg-connect";
 
 /**
  * A SQL script run once, in one transaction, through the dynamic-provider
@@ -17,9 +17,6 @@ export interface SqlScriptInputs {
 }
 
 export type SqlScriptArgs = { [K in keyof SqlScriptInputs]: pulumi.Input<SqlScriptInputs[K]> };
-
-/** Opens a connection; the provider ends it. Injected by tests. */
-export type Connect = (connection: PgConnection) => Promise<PgSession>;
 
 async function runInTransaction(connect: Connect, connection: PgConnection, description: string, sql: string): Promise<void> {
   const client = await connect(connection);

@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { invalid } from "../model/messages";
 import { pgTlsHandshake } from "../io/tls-probe";
 import { type ServerTls, TLS_DIR, tlsVolumeFiles } from "../model/tls";
-import { UNKNOWN_VALUE } from "./minio-bucket";
+import { cliError, type CliOutcome, runDocker } from "../io/docker-cli";
+import { isUnknown, knownFailures } from "../model/unknown";
 import { type ReloadMethod, type TlsDigests, digestDockerArgs, parseSha256sum, reloadDockerArgs, reloadNeeded, tarArchive, writerDockerArgs } from "../render/tls-volume";
 
 /**
@@ -41,20 +42,11 @@ export interface TlsFilesOutputs extends Omit<TlsFilesInputs, "privateKeyPem"> {
 }
 
 /** Runs `docker <args>` with `input` on stdin. Injected by tests. */
-export type DockerRunInput = (args: string[], input?: Buffer) => { code: number; out: string };
-
-/** The docker CLI, required when first used: the provider's code is serialized into the plugin. */
-export function runDockerInput(args: string[], input?: Buffer): { code: number; out: string } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { spawnSync }: typeof import("node:child_process") = require("node:child_process");
-  const r = spawnSync("docker", args, { input, encoding: "utf8", timeout: 300_000 });
-  return { code: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
-}
+export type DockerRunInput = (args: string[], input?: Buffer) => CliOutcome;
 
 /** What is wrong with the inputs, one failure each; a value not known yet (a certificate a preview will renew) is not judged. Pure. */
 export function tlsFilesInputProblems(inputs: Partial<TlsFilesInputs>): { property: string; reason: string }[] {
-  const all: { property: string; reason: string }[] = [];
-  const failures = { push: (f: { property: string; reason: string }) => (inputs as Record<string, unknown>)[f.property] === UNKNOWN_VALUE || all.push(f) };
+  const failures: { property: string; reason: string }[] = [];
   const pem = (k: "certificatePem" | "privateKeyPem" | "caCertificate") => {
     if (typeof inputs[k] !== "string" || !/-----BEGIN [A-Z ]+-----/.test(inputs[k] as string)) failures.push({ property: k, reason: invalid(`TlsFiles ${k}`, typeof inputs[k], "a PEM") });
   };
@@ -70,7 +62,7 @@ export function tlsFilesInputProblems(inputs: Partial<TlsFilesInputs>): { proper
     failures.push({ property: "hostPort", reason: invalid("TlsFiles hostPort", inputs.hostPort, "an integer from 1 to 65535") });
   }
   if (typeof inputs.image !== "string" || inputs.image === "") failures.push({ property: "image", reason: invalid("TlsFiles image", inputs.image, "an image ID") });
-  return all;
+  return knownFailures(inputs, failures);
 }
 
 /** SHA-256 of a file's content, in hex. */
@@ -95,7 +87,7 @@ export function tlsDigests(inputs: Pick<TlsFilesInputs, "certificatePem" | "priv
 export function tlsFilesChanges(olds: Partial<TlsFilesOutputs>, news: TlsFilesInputs): string[] {
   const changed: string[] = (["volume", "owner", "container", "reload", "hostPort"] as const).filter((k) => olds[k] !== news[k]);
   // A value not known yet (during a preview: a certificate being renewed) is a change.
-  const differs = (old: string | undefined, content: string) => content === UNKNOWN_VALUE || old !== sha256(content);
+  const differs = (old: string | undefined, content: string) => isUnknown(content) || old !== sha256(content);
   if (differs(olds.digests?.certificate, news.certificatePem)) changed.push("certificatePem");
   if (differs(olds.digests?.key, news.privateKeyPem)) changed.push("privateKeyPem");
   if (differs(olds.digests?.ca, news.caCertificate)) changed.push("caCertificate");
@@ -158,7 +150,7 @@ export interface TlsFilesDeps {
 }
 
 const defaultDeps: TlsFilesDeps = {
-  docker: runDockerInput,
+  docker: (args, input) => runDocker(args, { input, timeoutMs: 300_000 }),
   served: async (port) => (await pgTlsHandshake(port, { minVersion: "TLSv1.2" }, "127.0.0.1", 5_000)).certificate?.fingerprint256,
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   deadlineMs: 60_000,
@@ -171,12 +163,12 @@ export function makeTlsFilesProvider(deps: TlsFilesDeps = defaultDeps): pulumi.d
     const args = writerDockerArgs(inputs.volume, inputs.image, files.map((f) => f.name));
     const r = deps.docker(args, tarArchive(files));
     // The script and its output name no secret: the archive went on stdin.
-    if (r.code !== 0) throw new Error(`writing the TLS files to volume ${inputs.volume} failed (docker run exited ${r.code}):\n${r.out.trim()}`);
+    if (r.code !== 0) throw new Error(`writing the TLS files to volume ${inputs.volume} failed: ${cliError("docker", args, r)}`);
   }
   async function reload(inputs: TlsFilesInputs, fingerprint: string): Promise<void> {
     const args = reloadDockerArgs(inputs.reload, inputs.container);
     const r = deps.docker(args);
-    if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}:\n${r.out.trim()}`);
+    if (r.code !== 0) throw new Error(cliError("docker", args, r));
     // A reload is asynchronous, and a server that cannot load the new files keeps the old ones
     // (and says why in its log): the readiness signal is the new certificate on the wire.
     const deadline = Date.now() + deps.deadlineMs;

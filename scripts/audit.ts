@@ -8,7 +8,7 @@
  * Exit code: 0 when nothing FAILs, 1 when a control FAILs, 2 when the stack or the container
  * cannot be read. Reads no secret.
  */
-import { spawnSync } from "node:child_process";
+import { runDocker } from "../io/docker-cli";
 import { FACTS_SCRIPT, evaluateControls, parseAuditArgs, parseFacts, renderAudit } from "../checks/cis";
 import { stackCli } from "../ops/stack-run";
 
@@ -27,14 +27,9 @@ function main(): number {
     return 2;
   }
   const target = JSON.parse(out.stdout) as { container: string; stanza: string; waivers: Record<string, string> };
-  const r = spawnSync("docker", ["exec", "-i", "-u", "postgres", target.container, "bash", "-s", "--", target.stanza], {
-    input: FACTS_SCRIPT,
-    env: cli.env,
-    encoding: "utf8",
-    timeout: 120_000,
-  });
-  if (r.status !== 0 && !r.stdout.includes("@@pgbackrest")) {
-    process.stderr.write(`audit: the checks could not run in ${target.container} (exit ${r.status}): ${(r.stderr || r.stdout || String(r.error ?? "")).trim()}\n`);
+  const r = runDocker(["exec", "-i", "-u", "postgres", target.container, "bash", "-s", "--", target.stanza], { input: FACTS_SCRIPT, env: cli.env, timeoutMs: 120_000 });
+  if (r.code !== 0 && !r.stdout.includes("@@pgbackrest")) {
+    process.stderr.write(`audit: the checks could not run in ${target.container} (exit ${r.code}): ${(r.stderr || r.stdout || r.failure).trim()}\n`);
     return 2;
   }
   let results;

@@ -7,7 +7,7 @@
  * the stanza is not ok, archiving is failing now, or the last drill failed; 2 when the stack or
  * the commands cannot be read.
  */
-import { spawnSync } from "node:child_process";
+import { dockerOrThrow } from "../io/docker-cli";
 import { backupStatus, parseStatusArgs, renderStatus, type ArchiverRow } from "../render/backup-cli";
 import { PARTITIONS_JOB } from "../model/backup-schedule";
 import { PG_CRON_DATABASE } from "../model/config";
@@ -25,11 +25,7 @@ function main(): number {
     process.stderr.write(`backup:status: ${(err as Error).message}\n`);
     return 2;
   }
-  const exec = (args: string[]) => {
-    const r = spawnSync("docker", ["exec", "-u", "postgres", stack.target.container, ...args], { env: stack.env, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`${args.join(" ")} exited ${r.status}: ${(r.stderr || r.stdout || "").trim()}`);
-    return r.stdout;
-  };
+  const exec = (args: string[]) => dockerOrThrow(["exec", "-u", "postgres", stack.target.container, ...args], { env: stack.env }).stdout;
   let status;
   let schedules;
   try {

@@ -9,7 +9,7 @@
  * Exit code: 0 when everything matched; 1 on any mismatch or failure; 2 for bad arguments or a
  * stack whose outputs cannot be read.
  */
-import { spawnSync } from "node:child_process";
+import { runDocker } from "../io/docker-cli";
 import { drillExecArgs, parseDrillOutput, parseVerifyArgs, renderDrillReport } from "../model/drill";
 import { readBackupTarget } from "../ops/stack-run";
 
@@ -26,14 +26,14 @@ function main(): number {
   }
   const args = drillExecArgs(stack.target.drillContainer);
   process.stderr.write(`[backup:verify] docker ${args.join(" ")}\n`);
-  const r = spawnSync("docker", args, { env: stack.env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 16 * 1024 * 1024 });
-  const report = parseDrillOutput(r.stdout ?? "");
+  const r = runDocker(args, { env: stack.env, inherit: "stderr", timeoutMs: 0 });
+  const report = parseDrillOutput(r.stdout);
   if (!report) {
-    process.stderr.write(`backup:verify: the drill gave no report (exit ${r.status}${r.error ? `, ${r.error.message}` : ""}); output:\n${r.stdout ?? ""}\n`);
+    process.stderr.write(`backup:verify: the drill gave no report (exit ${r.code}${r.failure ? `, ${r.failure}` : ""}); output:\n${r.stdout}\n`);
     return 1;
   }
   process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderDrillReport(report));
-  return report.ok && r.status === 0 ? 0 : 1;
+  return report.ok && r.code === 0 ? 0 : 1;
 }
 
 process.exitCode = main();

@@ -4,7 +4,7 @@
  * expires what the retention no longer keeps after the backup. Exit code: pgbackrest's; 2 for bad
  * arguments or a stack whose outputs cannot be read.
  */
-import { spawnSync } from "node:child_process";
+import { runDocker } from "../io/docker-cli";
 import { backupCommand, parseBackupArgs } from "../render/backup-cli";
 import { readBackupTarget } from "../ops/stack-run";
 
@@ -21,8 +21,7 @@ function main(): number {
   const args = ["exec", "-u", "postgres", stack.target.container, ...backupCommand(options.type)];
   process.stderr.write(`[backup] docker ${args.join(" ")}\n`);
   const t0 = Date.now();
-  const r = spawnSync("docker", args, { stdio: "inherit", env: stack.env });
-  const code = r.status ?? 1;
+  const { code } = runDocker(args, { inherit: "all", env: stack.env, timeoutMs: 0 });
   process.stderr.write(`[backup] ${options.type} backup of stack ${options.stack}: ${code === 0 ? "done" : `failed (exit ${code})`} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
   return code;
 }

@@ -10,7 +10,7 @@
  * protected (prod) fails the destroy; the script prints the `pulumi state unprotect` commands and
  * exits 4. It never unprotects anything.
  */
-import { spawnSync } from "node:child_process";
+import { runDocker } from "../io/docker-cli";
 import { keptVolumesMessage, keptWithDataUrns, managedDataVolumes, planDestroy, presentDataVolumes, protectedMessage, protectedUrns, type DestroyPlan } from "../ops/destroy-plan";
 import { stackCli, type StackCli } from "../ops/stack-run";
 import { repoRoot } from "../toolchain/versions";
@@ -53,9 +53,9 @@ if (destroyed !== 0) {
   process.exit(destroyed);
 }
 
-const ls = spawnSync("docker", ["volume", "ls", "--format", "{{.Name}}"], { cwd: repoRoot, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-if (ls.status !== 0) {
-  say(`the stack is destroyed, but \`docker volume ls\` failed, so which data volumes remain is unknown: ${(ls.stderr || ls.error?.message || "").trim()}`);
+const ls = runDocker(["volume", "ls", "--format", "{{.Name}}"], { cwd: repoRoot, env });
+if (ls.code !== 0) {
+  say(`the stack is destroyed, but \`docker volume ls\` failed, so which data volumes remain is unknown: ${(ls.stderr || ls.failure).trim()}`);
   process.exit(1);
 }
 const present = presentDataVolumes(stack, ls.stdout);
@@ -86,7 +86,7 @@ if (!present.length) {
 }
 const failed = present.filter((volume) => {
   say(`docker volume rm ${volume}`);
-  return spawnSync("docker", ["volume", "rm", volume], { cwd: repoRoot, stdio: "inherit", env }).status !== 0;
+  return runDocker(["volume", "rm", volume], { cwd: repoRoot, inherit: "all", env }).code !== 0;
 });
 if (failed.length) {
   const removed = present.filter((v) => !failed.includes(v));

@@ -32,17 +32,12 @@ import { connectPg } from "../io/pg-connect";
 import { stackFromArgs } from "../toolchain/pulumi-env";
 import { ensureCaFile, exportedResources, readOutputs, stackCli } from "../ops/stack-run";
 import { tlsVolumeChecks } from "../providers/tls-files";
-import { spawnSync } from "node:child_process";
+import { runDocker } from "../io/docker-cli";
 
 const args = process.argv.slice(2);
 const stack = stackFromArgs(args);
 const format = args.includes("--json") ? "json" : args.includes("--markdown") ? "markdown" : "text";
 const writeDir = args.includes("--write") ? args[args.indexOf("--write") + 1] : undefined;
-
-function dockerRun(args: string[], input: Buffer | undefined, env: NodeJS.ProcessEnv): { code: number; out: string } {
-  const r = spawnSync("docker", args, { input, env, encoding: "utf8", timeout: 60_000 });
-  return { code: r.status ?? 1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
-}
 
 async function check(): Promise<DriftReport> {
   const t0 = Date.now();
@@ -64,7 +59,7 @@ async function check(): Promise<DriftReport> {
   if (exported.code !== 0) errors.push(`cannot read the state of stack ${stack}: ${exported.stderr.trim()}`);
 
   // The TLS files in the servers' volumes, file by file (the refresh sees a change but cannot name it).
-  const tls = tlsFileFindings(stack, tlsVolumeChecks(resources, (args, input) => dockerRun(args, input, cli.env)));
+  const tls = tlsFileFindings(stack, tlsVolumeChecks(resources, (args, input) => runDocker(args, { input, env: cli.env, timeoutMs: 60_000 })));
   findings.push(...tls.findings);
   errors.push(...tls.errors);
 

@@ -7,7 +7,8 @@
  *
  * `npx tsx scripts/images.ts` builds them all and prints a table (name, tag, seconds, size).
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { runDocker } from "../io/docker-cli";
 import { createHash } from "node:crypto";
 import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import * as os from "node:os";
@@ -45,9 +46,9 @@ export interface ImageResult {
 }
 
 function docker(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync("docker", args, { encoding: "utf8" });
-  if (r.error) throw new Error(`cannot run docker ${args[0]}: ${r.error.message}`);
-  return { code: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  const r = runDocker(args);
+  if (r.failure) throw new Error(`cannot run docker ${args[0]}: ${r.failure}`);
+  return r;
 }
 
 function imageExists(ref: string): boolean {

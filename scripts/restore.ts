@@ -24,7 +24,7 @@
  * Whatever was committed after the target is gone from the live cluster (it stays in the fresh
  * backup and the archive until retention expires them).
  */
-import { spawnSync } from "node:child_process";
+import { dockerOrThrow, runDocker } from "../io/docker-cli";
 import { createServer } from "node:net";
 import { Client } from "pg";
 import { PRE_RESTORE_BACKUP_TYPE, backupCommand, inPlaceRestoreCommand, parseRestoreArgs, restoreCommand, restoreName, type RestoreOptions } from "../render/backup-cli";
@@ -82,7 +82,7 @@ async function waitOutOfRecovery(docker: Docker, container: string, port: number
 async function restoreInPlace(options: RestoreOptions, target: BackupTarget, env: NodeJS.ProcessEnv, docker: Docker): Promise<number> {
   const t0 = Date.now();
   const live = target.container;
-  const pgbackrest = (args: string[]) => spawnSync("docker", ["exec", "-u", "postgres", live, ...args], { env, stdio: ["ignore", "inherit", "inherit"] }).status;
+  const pgbackrest = (args: string[]) => runDocker(["exec", "-u", "postgres", live, ...args], { env, inherit: "all", timeoutMs: 0 }).code;
   say(`in place: stack ${options.stack}, ${options.target.kind === "time" ? `to ${options.target.time}` : "to the end of the archive"}; first a fresh ${PRE_RESTORE_BACKUP_TYPE} backup`);
   if (pgbackrest(backupCommand(PRE_RESTORE_BACKUP_TYPE)) !== 0) {
     say("refused: the fresh backup failed; nothing was stopped or changed");
@@ -107,7 +107,7 @@ async function restoreInPlace(options: RestoreOptions, target: BackupTarget, env
     docker(["cp", "-", `${step}:/etc`], { input: config });
     docker(["start", "-a", step], { inherit: true });
   } finally {
-    spawnSync("docker", ["rm", "-f", step], { env, stdio: "ignore" });
+    runDocker(["rm", "-f", step], { env });
   }
   say(`pgbackrest restore --delta into ${volume} done; starting ${live}`);
   docker(["start", live]);
@@ -135,14 +135,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const { target, env } = stack;
-  const docker = (args: string[], opts: { input?: Buffer; inherit?: boolean } = {}) => {
-    const r = spawnSync("docker", args, { env, input: opts.input, stdio: opts.inherit ? ["ignore", "inherit", "inherit"] : undefined, maxBuffer: 64 * 1024 * 1024 });
-    if (r.status !== 0) {
-      const why = opts.inherit ? "see above" : `${r.stderr?.toString().trim() || r.error?.message}`;
-      throw new Error(`docker ${args[0]} ${args[1] ?? ""} exited ${r.status} (${why})`);
-    }
-    return r.stdout ?? Buffer.alloc(0);
-  };
+  const docker: Docker = (args, opts = {}) => dockerOrThrow(args, { env, input: opts.input, inherit: opts.inherit ? "all" : undefined, timeoutMs: 0 }).stdoutBytes;
   if (options.inPlace) {
     try {
       return await restoreInPlace(options, target, env, docker);
@@ -169,7 +162,7 @@ async function main(): Promise<number> {
       docker(["cp", "-", `${step}:/etc`], { input: config });
       docker(["start", "-a", step], { inherit: true });
     } finally {
-      spawnSync("docker", ["rm", "-f", step], { env, stdio: "ignore" });
+      runDocker(["rm", "-f", step], { env });
     }
     say(`pgbackrest restore done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 

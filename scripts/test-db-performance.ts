@@ -12,7 +12,7 @@
  * Prints a table and `N passed, M failed` (or JSON). Exit code: 0 all passed, 1 any failed, 2 the
  * stack could not be read or reached. No password is printed.
  */
-import { spawnSync } from "node:child_process";
+import { runDocker } from "../io/docker-cli";
 import { Client } from "pg";
 import { APP_ROLE } from "../components/database";
 import { resourceName } from "../model/config";
@@ -63,9 +63,9 @@ async function main(): Promise<number> {
   }
   try {
     // 1. Settings.
-    const inspect = spawnSync("docker", ["inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", pgContainer], { env, encoding: "utf8" });
-    const [memoryBytes, nanoCpus] = (inspect.stdout ?? "").trim().split(" ").map(Number);
-    if (inspect.status !== 0 || !(memoryBytes > 0) || !(nanoCpus > 0)) {
+    const inspect = runDocker(["inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", pgContainer], { env });
+    const [memoryBytes, nanoCpus] = inspect.stdout.trim().split(" ").map(Number);
+    if (inspect.code !== 0 || !(memoryBytes > 0) || !(nanoCpus > 0)) {
       rows.push({ check: "container limits", ok: false, detail: `docker inspect ${pgContainer}: ${(inspect.stderr || inspect.stdout).trim()}` });
     } else {
       // As components/postgres.ts writes postgresql.conf: the tuning, the container's listen addresses, TLS.
@@ -108,16 +108,16 @@ async function main(): Promise<number> {
       ["-n", "-c", String(clients), "-j", "4", "-t", String(options.transactions)],
       PGBENCH_SCRIPT,
     );
-    const bench = spawnSync("docker", run.args, { env, input: run.input, encoding: "utf8", timeout: 900_000 });
-    const out = `${bench.stdout ?? ""}${bench.stderr ?? ""}`;
+    const bench = runDocker(run.args, { env, input: run.input, timeoutMs: 900_000 });
+    const out = bench.out;
     try {
       const s = parsePgbench(out);
       const errors = out.split("\n").filter((l) => /error|FATAL|aborted/i.test(l));
-      const ok = bench.status === 0 && s.failed === 0 && s.clients === clients && errors.length === 0 && s.processed === clients * options.transactions;
+      const ok = bench.code === 0 && s.failed === 0 && s.clients === clients && errors.length === 0 && s.processed === clients * options.transactions;
       rows.push({
         check: `pgbench through PgBouncer, ${clients} clients (${options.clientsFactor}x max_connections ${maxConnections}), ${options.transactions} transactions each`,
         ok,
-        detail: `${s.processed} transactions, ${s.failed} failed, ${s.tps.toFixed(0)} tps, exit ${bench.status}${errors.length ? `; ${errors.slice(0, 3).join(" | ")}` : ""}`,
+        detail: `${s.processed} transactions, ${s.failed} failed, ${s.tps.toFixed(0)} tps, exit ${bench.code}${errors.length ? `; ${errors.slice(0, 3).join(" | ")}` : ""}`,
       });
     } catch (err) {
       rows.push({ check: `pgbench through PgBouncer, ${clients} clients`, ok: false, detail: (err as Error).message.slice(0, 500) });

@@ -75,7 +75,7 @@ import { scramSha256Secret } from "../../model/scram";
 import { readStatus } from "../../toolchain/toolchain-state";
 import { TLS_DIR, pgSsl, postgresTlsParameters, tlsVolumeFiles } from "../../model/tls";
 import { tarArchive, writerDockerArgs } from "../../render/tls-volume";
-import { runDockerInput } from "../../providers/tls-files";
+import { dockerOrThrow } from "../../io/docker-cli";
 import { freePort, sh, sleep, dockerLeftovers, removeDockerObjects } from "../support/process";
 import { dockerOk, engineOfDocker, uploadFiles, waitHealthy } from "../support/docker";
 import { createCertificateAuthority, issueServerCertificate } from "../support/pki";
@@ -138,8 +138,7 @@ const pgbouncerTls = serverTls("pgbouncer");
 const tlsVolume = (service: "postgres" | "pgbouncer", tls: ReturnType<typeof serverTls>, image: string): string[] => {
   const volume = `${PREFIX}-${service}-tls`;
   const files = tlsVolumeFiles(tls, "postgres");
-  const r = runDockerInput(writerDockerArgs(volume, image, files.map((f) => f.name)), tarArchive(files));
-  if (r.code !== 0) throw new Error(`writing ${volume}: ${r.out}`);
+  dockerOrThrow(writerDockerArgs(volume, image, files.map((f) => f.name)), { input: tarArchive(files), timeoutMs: 300_000 });
   return ["-v", `${volume}:${TLS_DIR}:ro`];
 };
 const pgHbaConf = renderPgHbaConf();

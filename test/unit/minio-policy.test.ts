@@ -183,7 +183,7 @@ describe("MinioUser provider", () => {
   it("keeps credentials out of its errors and checks its inputs", async () => {
     const leaky: McRun = () => ({ code: 1, out: "Access Denied for rootuser0123 / RootSecret4567" });
     const err = await makeMinioUserProvider(leaky).create!(inputs).then(() => new Error("created"), (e: Error) => e);
-    expect(err.message).toMatch(/policy create failed .*Access Denied for \[secret\] \/ \[secret\]/);
+    expect(err.message).toMatch(/policy create failed: mc admin policy create kx [\s\S]*Access Denied for \[secret\] \/ \[secret\]/);
     expect(minioUserInputProblems(inputs)).toEqual([]);
     const failures = minioUserInputProblems({ ...inputs, endpoint: "http://x", secretKey: "short", policy: "{}", accessKey: "a" });
     expect(failures.map((f) => f.property)).toEqual(["endpoint", "accessKey", "secretKey", "policy"]);

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type DockerRunInput, makeTlsFilesProvider, TLS_FILES_TYPE, tlsFilesChanges, tlsFilesInputProblems, type TlsFilesInputs, type TlsFilesOutputs, tlsVolumeChecks, tlsVolumeFileNames } from "../../providers/tls-files";
-import { UNKNOWN_VALUE } from "../../providers/minio-bucket";
+import { UNKNOWN_VALUE } from "../../model/unknown";
 import { tlsVolumeFiles } from "../../model/tls";
 import { digestDockerArgs, parseSha256sum, reloadDockerArgs, reloadNeeded, tarArchive, writerDockerArgs, writerScript } from "../../render/tls-volume";
 import { createCertificateAuthority, issueServerCertificate } from "../support/pki";

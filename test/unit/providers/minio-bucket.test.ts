@@ -9,8 +9,8 @@ import {
   type BucketClient,
   type MinioBucketInputs,
   type MinioBucketOutputs,
-  UNKNOWN_VALUE,
 } from "../../../providers/minio-bucket";
+import { UNKNOWN_VALUE } from "../../../model/unknown";
 
 /** An in-memory MinIO: buckets with a versioning status and a number of object versions. */
 function fakeMinio() {
