@@ -114,6 +114,23 @@ export const METABASE_MONITORING_VIEWS = [
 /** Extensions the stack creates as superuser before any migration (sql/ may create more). */
 export const EXTENSIONS = ["pg_stat_statements", "pgaudit"] as const;
 
+/** The superuser's connection limit (CIS 5.5): the provider's sessions, a DBA's and the jobs'. Not enforced on a superuser. */
+export const SUPERUSER_CONNECTION_LIMIT = 20;
+
+/**
+ * SQL run as the superuser in each database initdb creates: no privilege for PUBLIC on schema
+ * public, and (once, in postgres) the superuser's connection limit. destroySql gives back
+ * initdb's defaults.
+ */
+export const CLUSTER_HARDENING: readonly { database: string; sql: (superuser: string) => string; destroySql: (superuser: string) => string }[] = [
+  {
+    database: "postgres",
+    sql: (su) => `REVOKE ALL ON SCHEMA public FROM PUBLIC;\nALTER ROLE "${su}" CONNECTION LIMIT ${SUPERUSER_CONNECTION_LIMIT};`,
+    destroySql: (su) => `GRANT USAGE ON SCHEMA public TO PUBLIC;\nALTER ROLE "${su}" CONNECTION LIMIT -1;`,
+  },
+  { database: "template1", sql: () => "REVOKE ALL ON SCHEMA public FROM PUBLIC;", destroySql: () => "GRANT USAGE ON SCHEMA public TO PUBLIC;" },
+];
+
 /** The roles each role is a member of. */
 export const ROLE_MEMBERSHIPS: Readonly<Record<string, readonly string[]>> = {
   [MIGRATOR_ROLE]: [OWNER_ROLE],
@@ -305,7 +322,8 @@ export class Database extends pulumi.ComponentResource {
     // name, so a resource already in the state ignores the option.
     const adopted = (kind: "roles" | "databases", id: string): pulumi.CustomResourceOptions => (importedFrom(args.adopt, kind, id) ? { import: id } : {});
 
-    const owner = new postgresql.Role(`${name}-${OWNER_ROLE}`, { name: OWNER_ROLE, login: false }, on([], adopted("roles", OWNER_ROLE)));
+    // NOLOGIN, and a limit of 0 says so (CIS 5.5 reads every role's limit); SET ROLE is not a login.
+    const owner = new postgresql.Role(`${name}-${OWNER_ROLE}`, { name: OWNER_ROLE, login: false, connectionLimit: 0 }, on([], adopted("roles", OWNER_ROLE)));
 
     const passwords: Record<string, pulumi.Output<string>> = {};
     for (const user of LOGIN_USERS) passwords[user] = pulumi.secret(args.roleSecrets[user].password);
@@ -382,12 +400,13 @@ export class Database extends pulumi.ComponentResource {
       grants.push(made);
       return made;
     };
-    // PostgreSQL 15+ no longer lets PUBLIC create in schema public; this keeps it that way, explicitly.
+    // PUBLIC has no privilege on schema public (CIS 4.10): it holds only the extensions' objects,
+    // which the owner (pg_database_owner) reaches and the monitoring views read on its behalf.
     serially(
       (o) =>
         new postgresql.Grant(
           `${name}-public-schema`,
-          { database: database.name, role: "public", schema: "public", objectType: "schema", privileges: ["USAGE"] },
+          { database: database.name, role: "public", schema: "public", objectType: "schema", privileges: [] },
           o,
         ),
     );
@@ -466,20 +485,35 @@ export class Database extends pulumi.ComponentResource {
       (ext) => new postgresql.Extension(`${name}-extension-${ext}`, { name: ext, database: database.name, schema: "public" }, on()),
     );
 
+    const superuserIn = (db: pulumi.Input<string>) =>
+      pulumi.secret(
+        pulumi.all([args.host, args.port, args.superuserPassword, db, args.caCertificate]).apply(([host, port, password, database, ca]) => ({
+          host,
+          port,
+          database,
+          user: args.superuser,
+          password,
+          ca,
+        })),
+      );
+    // What initdb leaves open in the databases it makes: PUBLIC's USAGE and CREATE on schema public
+    // (template1's is copied into every database made from it), and a superuser without a
+    // connection limit (CIS 4.10, 5.5). PostgreSQL does not enforce a role's limit on a superuser:
+    // the number records how many sessions the stack's own work takes.
+    const hardening = CLUSTER_HARDENING.map(
+      ({ database: db, sql, destroySql }) =>
+        new SqlScript(
+          `${name}-hardening-${db}`,
+          { description: `${db}: CIS hardening`, connection: superuserIn(db), sql: sql(args.superuser), destroySql: destroySql(args.superuser) },
+          { parent: this, dependsOn: [args.server], deletedWith: args.dataVolume },
+        ),
+    );
+
     this.pgbouncerAuth = new SqlScript(
       `${name}-pgbouncer-auth`,
       {
         description: "pgbouncer auth function",
-        connection: pulumi.secret(
-          pulumi.all([args.host, args.port, args.superuserPassword, database.name, args.caCertificate]).apply(([host, port, password, db, ca]) => ({
-            host,
-            port,
-            database: db,
-            user: args.superuser,
-            password,
-            ca,
-          })),
-        ),
+        connection: superuserIn(database.name),
         // The drill's role logs in directly from its own container, never through the pooler.
         sql: renderPgbouncerAuthFunctionSql(PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE, [DRILL_ROLE]),
         destroySql: `DROP SCHEMA IF EXISTS "${PGBOUNCER_AUTH_SCHEMA}" CASCADE`,
@@ -487,7 +521,7 @@ export class Database extends pulumi.ComponentResource {
       { parent: this, dependsOn: [args.server, database, pgbouncer], deletedWith: args.dataVolume },
     );
 
-    this.ready = [owner, migrator, app, readonly, monitor, pgbouncer, drill, ...twins, database, ...Object.values(schemas), ...grants, ...extensions, this.pgbouncerAuth];
+    this.ready = [owner, migrator, app, readonly, monitor, pgbouncer, drill, ...twins, database, ...Object.values(schemas), ...grants, ...extensions, this.pgbouncerAuth, ...hardening];
     this.registerOutputs({ name: this.name, grants: grants.length, extensions: extensions.length });
   }
 

@@ -1,5 +1,9 @@
 import type { SqlClient } from "./migration-runner";
 import { pgSsl } from "../model/tls";
+import { ADMIN_SESSION_OPTIONS } from "../model/tuning";
+
+/** The role initdb creates, the only superuser. */
+const SUPERUSER = "postgres";
 
 /** How a dynamic provider reaches PostgreSQL. The password is a Pulumi secret in the resource's inputs. */
 export interface PgConnection {
@@ -48,6 +52,9 @@ export async function connectPg(connection: PgConnection, applicationName = "kry
     password: connection.password,
     ssl: pgSsl(connection.ca, connection.host),
     application_name: applicationName,
+    // Always explicit, so PGOPTIONS (set for the postgresql provider, toolchain/pulumi-env.ts) is
+    // not read: its parameters are the superuser's to set, and another role's login would fail.
+    options: connection.user === SUPERUSER ? ADMIN_SESSION_OPTIONS : "-c application_name=" + applicationName,
     connectionTimeoutMillis: 15_000,
   });
   await client.connect();

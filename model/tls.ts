@@ -23,6 +23,12 @@ export const TLS_KEY_FILE = `${TLS_DIR}/server.key`;
 
 export const TLS_MIN_VERSION = "TLSv1.2";
 /**
+ * PostgreSQL's floor (CIS 6.8): its only clients are PgBouncer and the admin path (the provider,
+ * the scripts, psql, pgAdmin, the exporter, the drill), all of them OpenSSL 3, Go or Node, which
+ * speak TLS 1.3. PgBouncer still accepts TLS 1.2 from applications.
+ */
+export const POSTGRES_TLS_MIN_VERSION = "TLSv1.3";
+/**
  * TLS 1.2 suites for the stack's ECDSA keys: forward secrecy and AEAD only (Mozilla "intermediate"
  * for ECDSA). TLS 1.3 suites are all AEAD and stay OpenSSL's defaults.
  */
@@ -60,7 +66,8 @@ export function postgresTlsParameters(): Record<string, string> {
     ssl_cert_file: TLS_CERT_FILE,
     ssl_key_file: TLS_KEY_FILE,
     ssl_ca_file: TLS_CA_FILE,
-    ssl_min_protocol_version: TLS_MIN_VERSION,
+    ssl_min_protocol_version: POSTGRES_TLS_MIN_VERSION,
+    // TLS 1.2's suites, should a stack lower the floor; TLS 1.3's are OpenSSL's, all AEAD.
     ssl_ciphers: TLS12_CIPHERS,
     ssl_prefer_server_ciphers: "on",
   };
@@ -77,7 +84,8 @@ export function pgbouncerTlsLines(): string[] {
     `client_tls_ciphers = ${TLS12_CIPHERS}`,
     "server_tls_sslmode = verify-full",
     `server_tls_ca_file = ${TLS_CA_FILE}`,
-    "server_tls_protocols = tlsv1.2,tlsv1.3",
+    // PostgreSQL accepts TLS 1.3 only (POSTGRES_TLS_MIN_VERSION).
+    "server_tls_protocols = tlsv1.3",
     `server_tls_ciphers = ${TLS12_CIPHERS}`,
   ];
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { ConnectionTarget } from "./connection-checks";
 import type { JobSchedules } from "../model/config";
-import { projectEnv } from "../toolchain/pulumi-env";
+import { projectEnv, pulumiCliEnv } from "../toolchain/pulumi-env";
 import { settleStackFile } from "../model/stack-file";
 import { caFileUsable, writeCaFile } from "../io/ca-file";
 import { readStatus, type ToolchainStatus } from "../toolchain/toolchain-state";
@@ -42,10 +42,10 @@ export function stackCli(stack: string, base: NodeJS.ProcessEnv = process.env): 
   return {
     status,
     env,
-    run: (args) => keepingStackFile(stack, () => runCli(status.pulumi, args, { cwd: repoRoot, env, inherit: "all", timeoutMs: 0 }).code),
+    run: (args) => keepingStackFile(stack, () => runCli(status.pulumi, args, { cwd: repoRoot, env: pulumiCliEnv(env), inherit: "all", timeoutMs: 0 }).code),
     capture: (args) =>
       keepingStackFile(stack, () => {
-        const r = runCli(status.pulumi, args, { cwd: repoRoot, env, maxBuffer: 256 * 1024 * 1024, timeoutMs: 0 });
+        const r = runCli(status.pulumi, args, { cwd: repoRoot, env: pulumiCliEnv(env), maxBuffer: 256 * 1024 * 1024, timeoutMs: 0 });
         return { code: r.code, stdout: r.stdout, stderr: `${r.stderr}${r.failure}` };
       }),
   };

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { cliEndpoint, pinnedDockerEnv } from "../io/docker-engine";
+import { ADMIN_SESSION_OPTIONS } from "../model/tuning";
 import { ToolchainStatus } from "./toolchain-state";
 import { repoRoot } from "./versions";
 
@@ -32,6 +33,17 @@ export function ensurePassphraseFile(secretsDir: string, stack: string): string 
   if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("base64url") + "\n", { mode: 0o600, flag: "wx" });
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   return file;
+}
+
+/**
+ * What the pulumi CLI itself runs with, over projectEnv: the postgresql provider (lib/pq) it
+ * starts connects as the superuser and takes its startup options from PGOPTIONS, so a failing
+ * ALTER ROLE ... PASSWORD of its own never writes the verifier to the log. Only the CLI's: the
+ * scripts' own clients log in as other roles too, and PgBouncer refuses the parameter
+ * (io/pg-connect.ts sets the dynamic providers' options itself, whoever they log in as).
+ */
+export function pulumiCliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, PGOPTIONS: ADMIN_SESSION_OPTIONS };
 }
 
 /** The environment every pulumi invocation of this project runs with. */

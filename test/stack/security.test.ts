@@ -40,6 +40,7 @@ import { Client, type ClientConfig } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { caFilePath } from "../../io/ca-file";
 import { pgSsl } from "../../model/tls";
+import { pulumiCliEnv } from "../../toolchain/pulumi-env";
 import { readStatus } from "../../toolchain/toolchain-state";
 import { repoRoot } from "../../toolchain/versions";
 import { createCertificateAuthority } from "../support/pki";
@@ -60,6 +61,9 @@ type Path = "postgres" | "pgbouncer";
 
 /** `npm run toolchain`, which `npm run up` runs first: it records the image tags the program reads, shared by every work tree on this machine. */
 const toolchain = () => sh("npx", ["tsx", "scripts/toolchain.ts"], { env: t.env, cwd: repoRoot });
+
+/** What PostgreSQL logged: the container's output. */
+const serverLog = () => sh("docker", ["logs", `${PREFIX}postgres`]).out;
 
 /** The pinned pulumi CLI on this test's stack. */
 const pulumiCli = (...args: string[]) => sh(readStatus().pulumi, [...args, "--stack", STACK], { env: t.env, cwd: repoRoot });
@@ -82,9 +86,10 @@ function npmAsync(script: string, ...args: string[]): Promise<{ code: number; ou
 }
 
 /** A client of the stack on the host, through 127.0.0.1; verify-full against the stack CA unless `ssl` says otherwise. */
-async function connect(path: Path, user: string, password: string, ssl: ClientConfig["ssl"] | undefined = undefined): Promise<Client> {
+async function connect(path: Path, user: string, password: string, ssl: ClientConfig["ssl"] | undefined = undefined, options?: string): Promise<Client> {
   const endpoint = o.endpoints[path];
   const client = new Client({
+    ...(options ? { options } : {}),
     host: endpoint.host,
     port: endpoint.port,
     database: endpoint.database,
@@ -97,8 +102,8 @@ async function connect(path: Path, user: string, password: string, ssl: ClientCo
   return client;
 }
 
-async function withClient<T>(path: Path, user: string, password: string, fn: (c: Client) => Promise<T>, ssl?: ClientConfig["ssl"]): Promise<T> {
-  const client = await connect(path, user, password, ssl);
+async function withClient<T>(path: Path, user: string, password: string, fn: (c: Client) => Promise<T>, ssl?: ClientConfig["ssl"], options?: string): Promise<T> {
+  const client = await connect(path, user, password, ssl, options);
   try {
     return await fn(client);
   } finally {
@@ -106,7 +111,9 @@ async function withClient<T>(path: Path, user: string, password: string, fn: (c:
   }
 }
 
-const superuser = <T>(fn: (c: Client) => Promise<T>) => withClient("postgres", o.credentials.postgres.user, o.credentials.postgres.password, fn);
+/** A superuser session; `options` are its startup options (libpq's PGOPTIONS), as the provider's. */
+const superuser = <T>(fn: (c: Client) => Promise<T>, options?: string) =>
+  withClient("postgres", o.credentials.postgres.user, o.credentials.postgres.password, fn, undefined, options);
 const app = <T>(fn: (c: Client) => Promise<T>, ssl?: ClientConfig["ssl"]) => withClient("pgbouncer", "kryonix_app", o.credentials.roles.kryonix_app, fn, ssl);
 
 
@@ -126,7 +133,7 @@ describe.sequential("security and resilience, for real", () => {
     expect(o.caCertificate).toContain("BEGIN CERTIFICATE");
   });
 
-  it("2. TLS only, verify-full against the stack CA, TLS 1.2+ with strong ciphers, on PostgreSQL and PgBouncer", async () => {
+  it("2. TLS only, verify-full against the stack CA, TLS 1.3 on PostgreSQL, 1.2+ with strong ciphers on PgBouncer", async () => {
     await timed("TLS checks", async () => {
       // Plain text: refused by both.
       const plainPg = await rejection(withClient("postgres", "postgres", o.credentials.postgres.password, async () => undefined, false));
@@ -137,9 +144,9 @@ describe.sequential("security and resilience, for real", () => {
       // verify-full with the stack CA: TLS on the client's leg, and on PgBouncer's leg to PostgreSQL.
       const direct = await superuser(async (c) => (await c.query("SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0]);
       expect(direct).toMatchObject({ ssl: true });
-      expect(["TLSv1.2", "TLSv1.3"]).toContain(direct.version);
+      expect(direct.version).toBe("TLSv1.3");
       const backendLeg = await app(async (c) => (await c.query("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0]);
-      expect(backendLeg.ssl).toBe(true);
+      expect(backendLeg).toMatchObject({ ssl: true, version: "TLSv1.3" });
       // Every server connection PgBouncer holds is TLS.
       const plainBackends = await superuser(async (c) =>
         (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.backend_type = 'client backend' AND NOT s.ssl")).rows[0].n,
@@ -164,9 +171,15 @@ describe.sequential("security and resilience, for real", () => {
         expect(tls11.error, path).toMatch(/protocol version|unsupported protocol|wrong version/i);
         const weak = await pgTlsHandshake(port, { minVersion: "TLSv1.2", maxVersion: "TLSv1.2", ciphers: "AES128-SHA:AES256-SHA:ECDHE-ECDSA-AES128-SHA@SECLEVEL=0" });
         expect(weak.ok, `${path}: a CBC/RSA-kx cipher accepted (${weak.cipher})`).toBe(false);
+        // PostgreSQL, whose only clients are PgBouncer and the admin path, takes TLS 1.3 only (CIS 6.8);
+        // PgBouncer takes 1.2 from applications too.
         const tls12 = await pgTlsHandshake(port, { minVersion: "TLSv1.2", maxVersion: "TLSv1.2" });
-        expect(tls12, path).toMatchObject({ ok: true, protocol: "TLSv1.2" });
-        expect(tls12.cipher, path).toMatch(/^ECDHE-ECDSA-(AES(128|256)-GCM|CHACHA20-POLY1305)/);
+        if (path === "postgres") {
+          expect(tls12.ok, "postgres: TLS 1.2 accepted").toBe(false);
+        } else {
+          expect(tls12, path).toMatchObject({ ok: true, protocol: "TLSv1.2" });
+          expect(tls12.cipher, path).toMatch(/^ECDHE-ECDSA-(AES(128|256)-GCM|CHACHA20-POLY1305)/);
+        }
         const tls13 = await pgTlsHandshake(port, { minVersion: "TLSv1.3" });
         expect(tls13, path).toMatchObject({ ok: true, protocol: "TLSv1.3" });
       }
@@ -200,7 +213,7 @@ describe.sequential("security and resilience, for real", () => {
     try {
       const fail = await timed("npm run audit (log_connections off)", () => npmScript("audit"));
       expect(fail.code, fail.out).toBe(1);
-      expect(fail.stdout).toMatch(/^FAIL\s+3\.1\.19\s+Ensure log_connections is enabled/m);
+      expect(fail.stdout).toMatch(/^FAIL\s+3\.1\.20\s+Ensure 'log_connections' is enabled/m);
     } finally {
       psql("ALTER SYSTEM RESET log_connections");
       psql("SELECT pg_reload_conf()");
@@ -346,10 +359,15 @@ describe.sequential("security and resilience, for real", () => {
     const drift = await timed("npm run drift (after the rotations)", () => npmScript("drift", "--json"));
     expect(drift.code, drift.out).toBe(0);
 
-    // Statements that carry a password or a verifier and fail: neither may reach the log.
+    // Statements that carry a password or a verifier and fail, sent as the stack's own superuser
+    // sessions send theirs (the startup options the pulumi CLI hands the postgresql provider):
+    // neither may reach the log, where log_min_error_statement = error (CIS 3.1.15).
     const after = secretsOf();
     const verifier = after.find((x) => x.startsWith("SCRAM-SHA-256$"))!;
+    const adminOptions = pulumiCliEnv({}).PGOPTIONS!;
+    expect(adminOptions).toContain("log_min_error_statement=panic");
     await superuser(async (c) => {
+      expect((await c.query("SHOW log_min_error_statement")).rows[0].log_min_error_statement).toBe("panic");
       for (const sql of [
         `ALTER ROLE kryonix_no_such_role PASSWORD '${newPassword}'`,
         `ALTER ROLE kryonix_no_such_role PASSWORD '${verifier}'`,
@@ -361,8 +379,15 @@ describe.sequential("security and resilience, for real", () => {
       const own = (await c.query("SELECT rolpassword FROM pg_authid WHERE rolname = 'kryonix_app'")).rows[0].rolpassword as string;
       expect(after).toContain(own);
       await c.query(`ALTER ROLE kryonix_app PASSWORD '${own}'`);
+    }, adminOptions);
+    // Any other session's failing statement is logged with its text (no secret in this one).
+    const decoy = `kryonix_decoy_${Date.now()}`;
+    await superuser(async (c) => {
+      expect((await c.query("SHOW log_min_error_statement")).rows[0].log_min_error_statement).toBe("error");
+      await expect(c.query(`ALTER ROLE ${decoy} CONNECTION LIMIT 1`)).rejects.toThrow(/does not exist/);
     });
     await sleep(1_000);
+    expect(serverLog()).toMatch(new RegExp(`STATEMENT:\\s+ALTER ROLE ${decoy} CONNECTION LIMIT 1`));
 
     const secrets = [...new Set([...before, ...after])];
     expect(secrets.length).toBeGreaterThan(20);

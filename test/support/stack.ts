@@ -7,7 +7,7 @@ import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automa
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { projectEnv } from "../../toolchain/pulumi-env";
+import { projectEnv, pulumiCliEnv } from "../../toolchain/pulumi-env";
 import { readStatus } from "../../toolchain/toolchain-state";
 import { repoRoot } from "../../toolchain/versions";
 import { removeDockerObjects, sh, stablePort, type Result } from "./process";
@@ -74,7 +74,7 @@ export async function openTestStack(name: string, label: string): Promise<TestSt
   const status = readStatus();
   const env = projectEnv(status, name, base);
   const pulumiCommand = await PulumiCommand.get({ root: path.dirname(path.dirname(status.pulumi)), skipVersionCheck: true });
-  const envVars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === "string"));
+  const envVars = Object.fromEntries(Object.entries(pulumiCliEnv(env)).filter((e): e is [string, string] => typeof e[1] === "string"));
   const stack = await LocalWorkspace.createOrSelectStack({ stackName: name, workDir: repoRoot }, { pulumiCommand, envVars });
   const timings: [string, number][] = [];
 

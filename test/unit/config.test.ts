@@ -556,7 +556,7 @@ describe("malformed configuration: each value fails preview with a message namin
     ["postgresOverrides", '{"log_statement": "all"}'],
     ["postgresOverrides", '{"ssl_ciphers": "ALL"}'],
     ["postgresOverrides", '{"unix_socket_permissions": "0777"}'],
-    ["postgresOverrides", '{"log_min_error_statement": "error"}'],
+    ["postgresOverrides", '{"log_min_error_statement": "warning"}'],
     ["cisWaivers", '{"3.1.3": ""}'],
     ["cisWaivers", '{"42": "a reason long enough to be a reason"}'],
     ["roleRotations", '{"kryonix_app": -1}'],

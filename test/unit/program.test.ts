@@ -696,12 +696,13 @@ describe("the stack program", () => {
     });
 
     it("lists privileges explicitly, never ALL", () => {
-      for (const r of dev.resources.filter((x) => /postgresql:index\/(grant:Grant|defaultPrivileges:DefaultPrivileges)/.test(x.type))) {
+      const publicSchema = dev.resources.find((r) => r.inputs.role === "public" && r.inputs.schema === "public")!;
+      for (const r of dev.resources.filter((x) => /postgresql:index\/(grant:Grant|defaultPrivileges:DefaultPrivileges)/.test(x.type) && x !== publicSchema)) {
         expect(r.inputs.privileges.length, r.name).toBeGreaterThan(0);
         expect(r.inputs.privileges, r.name).not.toContain("ALL");
       }
-      const publicSchema = dev.resources.find((r) => r.inputs.role === "public" && r.inputs.schema === "public")!;
-      expect(publicSchema.inputs.privileges).toEqual(["USAGE"]);
+      // PUBLIC keeps nothing on schema public (CIS 4.10): an empty list revokes every privilege.
+      expect(publicSchema.inputs.privileges).toEqual([]);
       const readonlyTables = dev.resources.filter((r) => r.inputs.role === "metabase_readonly" && r.inputs.objectType === "table");
       expect(readonlyTables.map((r) => [r.type.split(":").pop(), r.inputs.schema, r.inputs.privileges]).sort()).toEqual(
         [
@@ -721,7 +722,7 @@ describe("the stack program", () => {
         expect(objects.length).toBeGreaterThan(40);
         for (const r of objects) expect(r.deletedWith, `${r.type} ${r.name}`).toBe(volume.urn);
         const scripts = ofType(run, "pulumi-nodejs:dynamic/kryonix:SqlScript");
-        expect(scripts.map((r) => r.inputs.description).sort()).toEqual(["job runs recorder", "pg_cron partitions job", "pgbouncer auth function", "restore drill grants"]);
+        expect(scripts.map((r) => r.inputs.description).sort()).toEqual(["job runs recorder", "pg_cron partitions job", "pgbouncer auth function", "postgres: CIS hardening", "restore drill grants", "template1: CIS hardening"]);
         for (const r of scripts) expect(r.deletedWith, r.name).toBe(volume.urn);
         // The volume itself and the containers go (or stay) by their own rules.
         for (const r of [...containers(run), ...ofType(run, VOLUME)]) expect(r.deletedWith, r.inputs.name).toBe("");
@@ -771,7 +772,7 @@ describe("the stack program", () => {
     it("serializes the dynamic providers without capturing a secret", () => {
       const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
       // The certificates are @pulumi/tls resources now, not dynamic providers.
-      expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "TlsFiles", "TlsFiles"]);
+      expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "TlsFiles", "TlsFiles"]);
       for (const r of dynamic) {
         expect(typeof r.inputs.__provider, r.name).toBe("string");
         for (const secret of [...dev.generated, ...dev.privateKeys]) expect(r.inputs.__provider).not.toContain(secret);

@@ -24,19 +24,19 @@ SAAwRQIhAOlKcsdA+h7WYxAh10sR9UJVBaQfUfqz+sUqdFyf4+xAAiA2qIWAL5IX
 `;
 
 describe("TLS settings", () => {
-  it("PostgreSQL serves TLS 1.2+ with ECDHE-ECDSA AEAD ciphers from the uploaded files", () => {
+  it("PostgreSQL serves TLS 1.3 only (1.2's suites ECDHE-ECDSA AEAD should the floor be lowered) from the uploaded files", () => {
     const p = postgresTlsParameters();
     expect(p).toMatchObject({
       ssl: "on",
       ssl_cert_file: "/etc/kryonix/tls/server.crt",
       ssl_key_file: "/etc/kryonix/tls/server.key",
-      ssl_min_protocol_version: "TLSv1.2",
+      ssl_min_protocol_version: "TLSv1.3",
       ssl_prefer_server_ciphers: "on",
     });
     for (const cipher of TLS12_CIPHERS.split(":")) expect(cipher).toMatch(/^ECDHE-ECDSA-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
     const conf = renderPostgresqlConf(p);
     expect(conf).toContain("ssl = on\n");
-    expect(conf).toContain("ssl_min_protocol_version = 'TLSv1.2'\n");
+    expect(conf).toContain("ssl_min_protocol_version = 'TLSv1.3'\n");
   });
 
   it("pg_hba.conf: TCP only with TLS, SCRAM, from the server's own networks", () => {
