@@ -28,6 +28,7 @@ import { readImageTags } from "./toolchain/image-tags";
 import { sqlObjects } from "./checks/drift";
 import { loadMigrationFiles } from "./io/migrations-fs";
 import { DRILL_CRON_JOBS, POSTGRES_CRON_JOBS, renderCrontab } from "./model/backup-schedule";
+import { serverLogCleanupCronLine } from "./model/server-log";
 import { REPO_PATH, renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "./render/pgbackrest";
 import { renderPgpass } from "./render/pgpass";
 import { programDigest as digestOf } from "./toolchain/program-digest";
@@ -104,13 +105,14 @@ const postgres = new Postgres("postgres", {
   memoryBytes: config.postgresMemoryBytes,
   cpus: config.postgresCpus,
   parameters: postgresParameters(config),
+  serverLog: config.serverLog,
   hostPort: config.postgresPort,
   protectData: config.protectData,
   superuserPassword: secrets.superuserPassword,
   pgbackrest: { config: pgbackrestConfig, secrets: pgbackrestSecrets, caCertificate: pki.caCertificate },
   tls: { certificatePem: pki.servers.postgres.certificatePem, privateKeyPem: pki.servers.postgres.privateKeyPem, caCertificate: pki.caCertificate },
   // The backups, run by cron in the container (pgBackRest needs PGDATA's host); the drill has its own.
-  crontab: renderCrontab(config.schedules, POSTGRES_CRON_JOBS),
+  crontab: renderCrontab(config.schedules, POSTGRES_CRON_JOBS, config.serverLog === "file" ? [serverLogCleanupCronLine(config.serverLogRetentionDays)] : []),
   // The user before the server: archive_command uses it from the first WAL segment on.
   startAfter: [minio.container, minio.pgbackrestUser],
 });

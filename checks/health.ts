@@ -28,6 +28,12 @@ export interface Thresholds {
   /** A table whose dead rows are this share of it, and at least bloatMinBytes of estimated bloat: warning. */
   bloatWarnRatio: number;
   bloatMinBytes: number;
+  /**
+   * The server log's volume (kryonix:serverLog = file) must stay under serverLogMaxBytes
+   * (kryonix:serverLogMaxSize sets it): warning above serverLogWarnRatio of it, critical at it.
+   */
+  serverLogMaxBytes: number;
+  serverLogWarnRatio: number;
 }
 
 /** The issue's thresholds (cache hit 0.99, idle in transaction 5 min, backup 26 h, connections 80%), and ours. */
@@ -43,9 +49,11 @@ export const DEFAULT_THRESHOLDS: Readonly<Thresholds> = {
   backupMaxAgeHours: 26,
   bloatWarnRatio: 0.2,
   bloatMinBytes: 10 * 1024 * 1024,
+  serverLogMaxBytes: 2 * 1024 ** 3,
+  serverLogWarnRatio: 0.8,
 };
 
-const RATIOS = new Set<keyof Thresholds>(["cacheHitRatioWarn", "connectionsWarnRatio", "connectionsCriticalRatio", "bloatWarnRatio"]);
+const RATIOS = new Set<keyof Thresholds>(["cacheHitRatioWarn", "connectionsWarnRatio", "connectionsCriticalRatio", "bloatWarnRatio", "serverLogWarnRatio"]);
 
 export interface SessionRow {
   pid: number;
@@ -87,6 +95,8 @@ export interface HealthSnapshot {
   slowQueries: { query: string; mean_exec_time: number; calls: number }[];
   tableSizes: { schemaname: string; tablename: string; size: string }[];
   unusedIndexes: { schemaname: string; tablename: string; indexname: string; index_size: string }[];
+  /** The logging collector's files (kryonix:serverLog = file): their total size and count; null with the collector off. */
+  serverLog: { collector: boolean; directory: string; bytes: number | null; files: number | null };
 }
 
 export interface Finding {
@@ -117,6 +127,10 @@ export const HEALTH_QUERIES = {
   slowQueries: "SELECT left(query, 120) AS query, mean_exec_time, calls FROM audit.monitoring_slow_queries LIMIT 5",
   tableSizes: "SELECT schemaname, tablename, size FROM audit.monitoring_table_sizes LIMIT 10",
   unusedIndexes: "SELECT schemaname, tablename, indexname, index_size FROM audit.monitoring_unused_indexes",
+  // pg_ls_logdir() (pg_monitor) lists the collector's directory, the log volume; without the collector there is none.
+  serverLog: `SELECT current_setting('logging_collector') AS collector, current_setting('log_directory') AS directory,
+  CASE WHEN current_setting('logging_collector') = 'on' THEN (SELECT coalesce(sum(size), 0) FROM pg_ls_logdir()) END AS bytes,
+  CASE WHEN current_setting('logging_collector') = 'on' THEN (SELECT count(*) FROM pg_ls_logdir()) END AS files`,
 } as const;
 
 type Row = Record<string, unknown>;
@@ -194,6 +208,10 @@ export function snapshotFromRows(stack: string, at: string, rows: Readonly<Recor
       indexname: String(r.indexname),
       index_size: String(r.index_size),
     })),
+    serverLog: (() => {
+      const l = (rows.serverLog ?? [])[0] ?? {};
+      return { collector: l.collector === "on", directory: String(l.directory ?? ""), bytes: numOrNull(l.bytes), files: numOrNull(l.files) };
+    })(),
   };
 }
 
@@ -258,6 +276,15 @@ export function evaluateHealth(s: HealthSnapshot, t: Thresholds = DEFAULT_THRESH
   else if (s.lastBackup.ageSeconds > maxAge) {
     add("last backup", "critical", `the last backup finished ${formatSeconds(s.lastBackup.ageSeconds)} ago (${s.lastBackup.finishedAt}): over ${t.backupMaxAgeHours} h`);
   } else add("last backup", "ok", `finished ${formatSeconds(s.lastBackup.ageSeconds)} ago (${s.lastBackup.finishedAt})`);
+
+  const log = s.serverLog;
+  if (!log?.collector || log.bytes === null) add("server log", "ok", "logged to Docker's log driver (kryonix:serverLog = docker)");
+  else {
+    const size = `${mib(log.bytes)} in ${log.files} file(s) in ${log.directory}, cap ${mib(t.serverLogMaxBytes)}`;
+    if (log.bytes >= t.serverLogMaxBytes) add("server log", "critical", `${size}: full (raise kryonix:serverLogMaxSize or lower kryonix:serverLogRetentionDays)`);
+    else if (log.bytes > t.serverLogWarnRatio * t.serverLogMaxBytes) add("server log", "warning", `${size}: above ${pct(t.serverLogWarnRatio)} of the cap`);
+    else add("server log", "ok", size);
+  }
 
   return findings;
 }

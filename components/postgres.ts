@@ -17,6 +17,7 @@ import {
   serviceArgsProblems,
 } from "../model/containers";
 import { CRONTAB_FILE } from "../model/backup-schedule";
+import { SERVER_LOG_DIR, SERVER_LOG_MODES, type ServerLogMode } from "../model/server-log";
 import { invalid } from "../model/messages";
 import { renderPgHbaConf } from "../render/pg-hba";
 import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../render/pgbackrest";
@@ -85,6 +86,13 @@ export interface PostgresArgs extends ServiceContainerArgs {
   tls: ServerTls;
   /** How long `pulumi up` waits for the healthcheck; initdb runs on first start. Default 300 s. */
   waitTimeoutSeconds?: number;
+  /**
+   * kryonix:serverLog. With `file` (parameters from model/server-log.ts serverLogParameters), the
+   * log files live in a volume of their own, `kryonix-<stack>-postgres-log`, which a destroy
+   * removes with the stack, as the TLS volumes: it is not data (`npm run destroy` keeps only
+   * those). Default `docker`: no volume.
+   */
+  serverLog?: ServerLogMode;
 }
 
 /**
@@ -115,6 +123,11 @@ export function checkPostgresArgs(args: PostgresArgs): void {
   } catch (err) {
     problems.push((err as Error).message);
   }
+  if (args.serverLog !== undefined && !SERVER_LOG_MODES.includes(args.serverLog)) {
+    problems.push(invalid("Postgres serverLog", args.serverLog, SERVER_LOG_MODES.join(" or ")));
+  } else if ((args.serverLog === "file") !== (args.parameters?.logging_collector === "on")) {
+    problems.push(invalid("Postgres parameters.logging_collector", args.parameters?.logging_collector, `${args.serverLog === "file" ? "on" : "off"} for serverLog ${args.serverLog ?? "docker"} (serverLogParameters)`));
+  }
   const wait = args.waitTimeoutSeconds;
   if (wait !== undefined && !(Number.isInteger(wait) && wait >= 10 && wait <= 3600)) {
     problems.push(invalid("Postgres waitTimeoutSeconds", wait, "an integer from 10 to 3600"));
@@ -135,6 +148,8 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly internalHost: string;
   public readonly internalPort = POSTGRES_PORT;
   public readonly volume: docker.Volume;
+  /** The server log's volume (serverLog file), else undefined. */
+  public readonly logVolume?: docker.Volume;
   public readonly container: docker.Container;
   /** The superuser (postgres) password, a secret. */
   public readonly superuserPassword: pulumi.Output<string>;
@@ -166,6 +181,10 @@ export class Postgres extends pulumi.ComponentResource {
       { parent: this, protect: args.protectData, retainOnDelete: true, deleteBeforeReplace: true },
     );
 
+    if (args.serverLog === "file") {
+      this.logVolume = new docker.Volume(`${name}-log`, { name: `${dockerName}-log`, labels: labels(args.stack, "postgres") }, { parent: this, deleteBeforeReplace: true });
+    }
+
     const image = new docker.RemoteImage(
       `${name}-image`,
       // The tag is local (built by scripts/images.ts); keepLocally leaves it for the build cache.
@@ -188,7 +207,11 @@ export class Postgres extends pulumi.ComponentResource {
         cpus: cpusString(args.cpus),
         // Parallel query uses dynamic shared memory in /dev/shm (Docker's default is 64 MiB).
         shmSize: Math.max(64, Math.floor(memory / 4)),
-        mounts: [{ type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR }, tls.mount],
+        mounts: [
+          { type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR },
+          tls.mount,
+          ...(this.logVolume ? [{ type: "volume", source: this.logVolume.name, target: SERVER_LOG_DIR }] : []),
+        ],
         uploads: [
           { file: POSTGRES_PASSWORD_FILE, content: this.superuserPassword, permissions: UPLOAD_MODE },
           { file: POSTGRES_CONF_FILE, content: postgresConf(args), permissions: UPLOAD_MODE },
@@ -209,12 +232,13 @@ export class Postgres extends pulumi.ComponentResource {
         destroyGraceSeconds: 60,
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
-      { parent: this, dependsOn: [this.volume, tls.files, ...(args.startAfter ?? [])], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [this.volume, tls.files, ...(this.logVolume ? [this.logVolume] : []), ...(args.startAfter ?? [])], deleteBeforeReplace: true },
     );
 
     this.registerOutputs({
       containerName: this.containerName,
       volumeName: this.volume.name,
+      logVolumeName: this.logVolume?.name,
       adminHost: this.adminHost,
       adminPort: this.adminPort,
     });

@@ -1,8 +1,17 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
-import { DEFAULT_WAIVERS, waiverProblems } from "../checks/cis";
+import { defaultWaivers, waiverProblems } from "../checks/cis";
 import { ConfigError, invalid } from "./messages";
 import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "../checks/health";
 import { bucketNameProblems } from "./minio-policy";
+import {
+  DEFAULT_SERVER_LOG_MAX_BYTES,
+  DEFAULT_SERVER_LOG_RETENTION_DAYS,
+  MAX_SERVER_LOG_RETENTION_DAYS,
+  MIN_SERVER_LOG_MAX_BYTES,
+  SERVER_LOG_MODES,
+  type ServerLogMode,
+  serverLogParameters,
+} from "./server-log";
 import { isDnsName } from "../render/nginx";
 import { ARCHIVE_COMMAND } from "../render/pgbackrest";
 import { SCHEDULE_ALLOWED, SCHEDULE_OFF, parseSchedule, scheduleProblem } from "./schedule";
@@ -96,6 +105,12 @@ export interface StackConfig {
   healthThresholds: Thresholds;
   /** How long Prometheus keeps its samples (on the volume kryonix-<stack>-prometheus). */
   prometheusRetentionDays: number;
+  /** Where PostgreSQL's log goes: files in a volume of their own, or Docker's log driver (model/server-log.ts). */
+  serverLog: ServerLogMode;
+  /** With serverLog=file: log files older than this many days are deleted. */
+  serverLogRetentionDays: number;
+  /** With serverLog=file: the size the log volume must stay under; Prometheus alerts before it is reached. */
+  serverLogMaxBytes: number;
 }
 
 /** The login roles whose passwords the stack generates (components/database.ts LOGIN_ROLES; a unit test keeps them equal). */
@@ -141,6 +156,9 @@ export const CONFIG_KEYS = [
   "roleRotations",
   "healthThresholds",
   "prometheusRetentionDays",
+  "serverLog",
+  "serverLogRetentionDays",
+  "serverLogMaxSize",
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -504,10 +522,13 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
   // Prometheus' own floor is hours; a day is the least that shows a trend, ten years the most we allow.
   const prometheusRetentionDays = read.number("prometheusRetentionDays", DEFAULTS.prometheusRetentionDays, 1, 3650, true);
   const protectData = read.boolean("protectData", prod);
+  const serverLog = read.oneOf("serverLog", "file" as ServerLogMode, SERVER_LOG_MODES);
+  const serverLogRetentionDays = read.number("serverLogRetentionDays", DEFAULT_SERVER_LOG_RETENTION_DAYS, 1, MAX_SERVER_LOG_RETENTION_DAYS, true);
+  const serverLogMaxBytes = read.size("serverLogMaxSize", DEFAULT_SERVER_LOG_MAX_BYTES, MIN_SERVER_LOG_MAX_BYTES);
   // Below the server certificates' 825 days (components/pki.ts).
   const certRenewBeforeDays = read.number("certRenewBeforeDays", DEFAULTS.certRenewBeforeDays, 1, 365, true);
   problems.push(...read.problems);
-  const cisWaivers = readWaivers(values.get("cisWaivers"), problems);
+  const cisWaivers = readWaivers(values.get("cisWaivers"), problems, serverLog ?? "file");
   const roleRotations = readRotations(values.get("roleRotations"), problems);
 
   if (values.has("proxyCertificate") !== values.has("proxyCertificateKey")) {
@@ -583,8 +604,12 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     certRenewBeforeDays: certRenewBeforeDays!,
     cisWaivers,
     roleRotations,
-    healthThresholds: thresholds.thresholds,
+    // The server log's cap is kryonix:serverLogMaxSize, whatever healthThresholds says.
+    healthThresholds: { ...thresholds.thresholds, serverLogMaxBytes: serverLogMaxBytes ?? DEFAULT_SERVER_LOG_MAX_BYTES },
     prometheusRetentionDays: prometheusRetentionDays!,
+    serverLog: serverLog!,
+    serverLogRetentionDays: serverLogRetentionDays!,
+    serverLogMaxBytes: serverLogMaxBytes!,
   };
 }
 
@@ -615,9 +640,9 @@ function readRotations(raw: unknown, problems: string[]): Record<string, number>
   return out;
 }
 
-/** kryonix:cisWaivers (an object, or its JSON text), checked by checks/cis.ts; unset: DEFAULT_WAIVERS. */
-function readWaivers(raw: unknown, problems: string[]): Record<string, string> {
-  if (raw === undefined || raw === null) return { ...DEFAULT_WAIVERS };
+/** kryonix:cisWaivers (an object, or its JSON text), checked by checks/cis.ts; unset: the defaults for the server log's mode. */
+function readWaivers(raw: unknown, problems: string[], serverLog: ServerLogMode): Record<string, string> {
+  if (raw === undefined || raw === null) return defaultWaivers(serverLog);
   let value = raw;
   if (typeof raw === "string") {
     try {
@@ -642,7 +667,11 @@ export function postgresParameters(config: StackConfig): PgParams {
     // work_mem is divided among connections, so size it for the overridden count.
     maxConnections: maxConnections === undefined ? undefined : Number(maxConnections),
   });
-  return schedulerParameters({ ...applyOverrides(tuned, config.postgresOverrides, config.postgresMemoryBytes), ...archiveParameters(config) });
+  return schedulerParameters({
+    ...applyOverrides(tuned, config.postgresOverrides, config.postgresMemoryBytes),
+    ...archiveParameters(config),
+    ...serverLogParameters(config.serverLog, config.serverLogMaxBytes),
+  });
 }
 
 /** The database pg_cron keeps its jobs in: the one whose partitions it maintains. */

@@ -69,7 +69,8 @@ export function renderExporterQueries(): string {
   (SELECT coalesce(max(estimated_bloat_bytes), 0) FROM audit.monitoring_bloat) AS bloat_max_bytes,
   (SELECT CASE WHEN failing THEN 1 ELSE 0 END FROM audit.monitoring_archiver) AS archiver_failing,
   (SELECT CASE WHEN archive_mode IN ('on', 'always') THEN 1 ELSE 0 END FROM audit.monitoring_archiver) AS archive_mode_on,
-  (SELECT coalesce(age_seconds, -1) FROM audit.monitoring_last_backup) AS last_backup_age_seconds`;
+  (SELECT coalesce(age_seconds, -1) FROM audit.monitoring_last_backup) AS last_backup_age_seconds,
+  CASE WHEN current_setting('logging_collector') = 'on' THEN (SELECT coalesce(sum(size), 0) FROM pg_ls_logdir()) ELSE 0 END AS server_log_bytes`;
   const gauge = (description: string) => ({ usage: "GAUGE", description });
   const queries = {
     [HEALTH_METRIC]: {
@@ -87,6 +88,7 @@ export function renderExporterQueries(): string {
         { archiver_failing: gauge("1 when WAL archiving fails now (audit.monitoring_archiver)") },
         { archive_mode_on: gauge("1 when archive_mode is on") },
         { last_backup_age_seconds: gauge("Seconds since the last base backup finished; -1 when none did (audit.monitoring_last_backup)") },
+        { server_log_bytes: gauge("Bytes of the logging collector's files (the server log's volume); 0 with the collector off") },
       ],
     },
   };
@@ -149,6 +151,21 @@ export function prometheusRules(t: Thresholds = DEFAULT_THRESHOLDS): { groups: {
           alert("KryonixLongRunningStatement", `${m("long_running_max_seconds")} > ${t.longRunningWarnSeconds}`, "warning", `A statement runs for over ${spokenDuration(t.longRunningWarnSeconds)}`, "0s"),
           alert("KryonixLockWait", `${m("lock_wait_max_seconds")} > ${t.lockWaitWarnSeconds}`, "warning", `A session waits for a lock for over ${spokenDuration(t.lockWaitWarnSeconds)}`, "0s"),
           alert("KryonixWalArchivingFailing", `${m("archiver_failing")} == 1 or ${m("archive_mode_on")} == 0`, "critical", "WAL archiving is failing or off: no point-in-time recovery", "5m"),
+          alert(
+            "KryonixServerLogFilling",
+            `max by (stack) (${m("server_log_bytes")}) > ${Math.round(t.serverLogWarnRatio * t.serverLogMaxBytes)}`,
+            "warning",
+            `The server log's files are above ${percent(t.serverLogWarnRatio)} of their ${(t.serverLogMaxBytes / 1024 ** 2).toFixed(0)} MiB cap (kryonix:serverLogMaxSize)`,
+            // They only grow between two cleanups: no flapping to wait out.
+            "0s",
+          ),
+          alert(
+            "KryonixServerLogFull",
+            `max by (stack) (${m("server_log_bytes")}) >= ${t.serverLogMaxBytes}`,
+            "critical",
+            `The server log's files reached their ${(t.serverLogMaxBytes / 1024 ** 2).toFixed(0)} MiB cap (kryonix:serverLogMaxSize)`,
+            "0s",
+          ),
           alert(
             "KryonixBackupTooOld",
             `kryonix:pg_last_backup_age:seconds > ${t.backupMaxAgeHours * 3600} or kryonix:pg_last_backup_age:seconds < 0`,

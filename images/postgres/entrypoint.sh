@@ -42,6 +42,8 @@ if [ "$(id -u)" = 0 ]; then
   # A volume created by another image version may have the wrong owner or mode.
   if [ "$(stat -c %U "$PGDATA")" != postgres ]; then chown -R postgres:postgres "$PGDATA"; fi
   chmod 0700 "$PGDATA"
+  # The logging collector's directory (a volume of its own): the server's only, like its files.
+  install -d -o postgres -g postgres -m 0700 /var/log/postgresql
   install -d -o postgres -g postgres -m 2775 "$RUNTIME_DIR"
 else
   [ "$(id -un)" = postgres ] || die "run as root or as the postgres user, not as $(id -un)"

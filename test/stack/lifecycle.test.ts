@@ -17,6 +17,7 @@ import { dataVolumes } from "../../ops/destroy-plan";
 import { readImageTags } from "../../toolchain/image-tags";
 import type { PreviewReport } from "../../checks/preview-summary";
 import { ALTERNATING_ROLES, twinOf } from "../../model/rotation";
+import { postgresLog } from "../support/docker";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, STACK_SERVICES, testStackName, type TestStack } from "../support/stack";
 
@@ -204,7 +205,7 @@ describe.sequential("the stack, for real", () => {
     // The created roles' passwords went over as SCRAM verifiers, and pgaudit wrote <REDACTED>: the
     // log has neither. (It has 'SCRAM-SHA-256$4096:' once: the source of PgBouncer's lookup function.)
     const o = await outputs();
-    const log = sh("docker", ["logs", `${PREFIX}postgres`]).out;
+    const log = postgresLog(`${PREFIX}postgres`);
     const verifiers = await query<{ rolpassword: string }>(`SELECT rolpassword FROM pg_authid WHERE rolname IN (${NEWER_ROLES.map((r) => `'${r}'`).join(",")})`);
     expect(verifiers.map((v) => v.rolpassword.split("$")[0])).toEqual(NEWER_ROLES.map(() => "SCRAM-SHA-256"));
     for (const { rolpassword } of verifiers) expect(log).not.toContain(rolpassword);

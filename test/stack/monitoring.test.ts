@@ -79,6 +79,8 @@ describe.sequential("monitoring, for real", () => {
     expect((await instant("pg_up"))[0].value[1]).toBe("1");
     expect(Number((await instant("pg_settings_max_connections"))[0].value[1])).toBe(100);
     expect((await instant("kryonix_health_archive_mode_on"))[0].value[1]).toBe("1");
+    // The server log's files (kryonix:serverLog = file, the default), read through pg_ls_logdir().
+    expect(Number((await instant("kryonix_health_server_log_bytes"))[0].value[1])).toBeGreaterThan(0);
     // pgbouncer_exporter, as kryonix_monitor on the console: PgBouncer's own settings.
     expect((await instant("pgbouncer_up"))[0].value[1]).toBe("1");
     expect(Number((await instant("pgbouncer_config_max_client_connections"))[0].value[1])).toBe(1020);
@@ -117,6 +119,9 @@ describe.sequential("monitoring, for real", () => {
     expect(finding(after.report, "last backup").severity).toBe("ok");
     expect(after.report.snapshot.lastBackup.ageSeconds).toBeLessThan(600);
     expect(after.report.snapshot.lastBackup.file).toMatch(/^[0-9A-F]{24}\.[0-9A-F]{8}\.backup$/);
+    // The log volume's size, under its cap.
+    expect(finding(after.report, "server log")).toMatchObject({ severity: "ok", message: expect.stringMatching(/MiB in \d+ file\(s\) in \/var\/log\/postgresql, cap 2048\.0 MiB/) });
+    expect(after.report.snapshot.serverLog.bytes).toBeGreaterThan(0);
     // The readable form says the same.
     const text = t.npm("health");
     expect(text.code, text.out).toBe(0);
@@ -188,7 +193,8 @@ describe.sequential("monitoring, for real", () => {
     expect(Number.isFinite(before), "pg_up has samples before the change").toBe(true);
     const oldId = sh("docker", ["inspect", "-f", "{{.Id}}", `${PREFIX}prometheus`]).stdout.trim();
     // A backup older than ~4 s is too old for this stack: the last one (step 3) is minutes old.
-    await t.stack.setConfig("kryonix:healthThresholds", { value: JSON.stringify({ backupMaxAgeHours: 0.001 }) });
+    // And any server log is over a ten-millionth of its cap.
+    await t.stack.setConfig("kryonix:healthThresholds", { value: JSON.stringify({ backupMaxAgeHours: 0.001, serverLogWarnRatio: 0.0000001 }) });
     // A clobbered CA file (what the provider's sslrootcert points at) is put back from the stack's output, not fatal to the refresh.
     writeFileSync(caFilePath(STACK), "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n");
     const up = await timed("npm run up (kryonix:healthThresholds set)", () => t.npm("up"));
@@ -201,6 +207,7 @@ describe.sequential("monitoring, for real", () => {
     expect(judged.code, judged.out).toBe(1);
     expect(judged.report.thresholds.backupMaxAgeHours).toBe(0.001);
     expect(finding(judged.report, "last backup").severity).toBe("critical");
+    expect(finding(judged.report, "server log").severity).toBe("warning");
     // A flag still wins over the stack's value.
     const flagged = health("--threshold", "backupMaxAgeHours=26");
     expect(flagged.code, flagged.out).toBe(0);
@@ -209,6 +216,12 @@ describe.sequential("monitoring, for real", () => {
       waitFor("the backup alert at 3.6 s", 120_000, async () => {
         const alerts = (await prometheus("/api/v1/alerts")).body?.data?.alerts as { labels: Record<string, string>; state: string }[] | undefined;
         return !!alerts?.some((a) => a.labels.alertname === "KryonixBackupTooOld" && a.state === "firing");
+      }),
+    );
+    await timed("KryonixServerLogFilling firing at the stack's ratio", () =>
+      waitFor("the server log alert", 120_000, async () => {
+        const alerts = (await prometheus("/api/v1/alerts")).body?.data?.alerts as { labels: Record<string, string>; state: string }[] | undefined;
+        return !!alerts?.some((a) => a.labels.alertname === "KryonixServerLogFilling" && a.state === "firing");
       }),
     );
     expect(await firstSample()).toBeLessThanOrEqual(before);

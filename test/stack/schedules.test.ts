@@ -24,6 +24,7 @@
 import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pgSsl } from "../../model/tls";
+import { postgresLog } from "../support/docker";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 
@@ -178,7 +179,8 @@ describe.sequential("schedules and the restore drill, for real", () => {
     expect(inspect.HostConfig.PortBindings ?? {}).toEqual({});
     expect(Object.keys(inspect.NetworkSettings.Networks)).toEqual([`${PREFIX}net`]);
     const o = await t.outputs();
-    const seen = `${sh("docker", ["inspect", DRILL]).out}\n${sh("docker", ["logs", DRILL]).out}`;
+    // The drill's container, and the live server's log (its files with kryonix:serverLog = file), where the drill's sessions are logged.
+    const seen = `${sh("docker", ["inspect", DRILL]).out}\n${sh("docker", ["logs", DRILL]).out}\n${postgresLog(`${PREFIX}postgres`)}`;
     for (const secret of [o.credentials.postgres.password, o.credentials.roles.kryonix_drill, o.credentials.minio.secretKey]) expect(seen).not.toContain(secret);
     // Nothing of the superuser's in the container's files either (the uploads are the drill's own).
     expect(sh("docker", ["exec", DRILL, "grep", "-rqF", o.credentials.postgres.password, "/run/kryonix", "/etc/kryonix", "/etc/pgbackrest"]).code).toBe(1);

@@ -44,6 +44,7 @@ import { pulumiCliEnv } from "../../toolchain/pulumi-env";
 import { readStatus } from "../../toolchain/toolchain-state";
 import { repoRoot } from "../../toolchain/versions";
 import { createCertificateAuthority } from "../support/pki";
+import { postgresLog } from "../support/docker";
 import { dockerLeftovers, rejection, sh, sleep, waitFor } from "../support/process";
 import { killLoop, restartPgbouncer, targetFromOutputs, type Target } from "../support/resilience";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
@@ -63,7 +64,7 @@ type Path = "postgres" | "pgbouncer";
 const toolchain = () => sh("npx", ["tsx", "scripts/toolchain.ts"], { env: t.env, cwd: repoRoot });
 
 /** What PostgreSQL logged: the container's output. */
-const serverLog = () => sh("docker", ["logs", `${PREFIX}postgres`]).out;
+const serverLog = () => postgresLog(`${PREFIX}postgres`);
 
 /** The pinned pulumi CLI on this test's stack. */
 const pulumiCli = (...args: string[]) => sh(readStatus().pulumi, [...args, "--stack", STACK], { env: t.env, cwd: repoRoot });
@@ -399,6 +400,8 @@ describe.sequential("security and resilience, for real", () => {
     const haystacks: [string, string][] = [
       ...containers.map((n): [string, string] => [`docker inspect ${n}`, sh("docker", ["inspect", n]).out]),
       ...containers.map((n): [string, string] => [`docker logs ${n}`, sh("docker", ["logs", n]).out]),
+      // The server log's files too (kryonix:serverLog = file).
+      ["the server log", serverLog()],
       ["stack outputs", pulumi("stack", "output", "--json").out],
       ["pulumi stack export", pulumi("stack", "export").out],
       // Every file of the work tree but the dependencies (what git tracks, and the stack files).
@@ -408,7 +411,22 @@ describe.sequential("security and resilience, for real", () => {
     process.stdout.write(`[security test] leak search: ${secrets.length} secrets in ${haystacks.length} places: ${hits.length} hits\n`);
     expect(hits).toEqual([]);
     // pgaudit wrote the successful ALTER ROLE, redacted.
-    expect(sh("docker", ["logs", `${PREFIX}postgres`]).out).toMatch(/AUDIT: SESSION,\d+,\d+,ROLE,ALTER ROLE,,,ALTER ROLE kryonix_app PASSWORD <REDACTED>/);
+    expect(serverLog()).toMatch(/AUDIT: SESSION,\d+,\d+,ROLE,ALTER ROLE,,,ALTER ROLE kryonix_app PASSWORD <REDACTED>/);
+    // kryonix:serverLog = file (the default): the collector's files, 0600 and the server's, in the
+    // log volume; Docker's log driver gets the start only, no audit line.
+    const pg = `${PREFIX}postgres`;
+    const files = sh("docker", ["exec", "-u", "postgres", pg, "bash", "-c", "stat -c '%a %U %n' /var/log/postgresql/*.log"]).stdout.trim().split("\n");
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(f).toMatch(/^600 postgres \/var\/log\/postgresql\/postgresql-\d{4}-\d\d-\d\d_\d{6}\.log$/);
+    expect(sh("docker", ["logs", pg]).out).not.toMatch(/AUDIT: SESSION/);
+    expect(sh("docker", ["volume", "inspect", `${pg}-log`]).code).toBe(0);
+    // The cleanup cron runs hourly: its command, run now, deletes a file past the retention and keeps today's.
+    sh("docker", ["exec", "-u", "postgres", pg, "bash", "-c", "touch -d '15 days ago' /var/log/postgresql/postgresql-2000-01-01_000000.log"]);
+    const cleanup = sh("docker", ["exec", pg, "bash", "-c", "grep -m1 'find /var/log/postgresql' /etc/cron.d/kryonix | cut -d' ' -f7- | bash"]);
+    expect(cleanup.code, cleanup.out).toBe(0);
+    const left = sh("docker", ["exec", "-u", "postgres", pg, "bash", "-c", "ls /var/log/postgresql"]).stdout;
+    expect(left).not.toContain("postgresql-2000-01-01_000000.log");
+    expect(left.trim().split("\n").length).toBe(files.length);
   });
 
   it("5. resilience (short form): 2 crashes of PostgreSQL under load lose no acknowledged commit; PgBouncer restarted under load", async () => {

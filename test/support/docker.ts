@@ -62,3 +62,14 @@ export async function waitHealthy(container: string, deadlineMs: number): Promis
   }
   return Date.now() - t0;
 }
+
+/**
+ * Everything a postgres container's server logged: what Docker's log driver holds (the entrypoint,
+ * the server's start before the logging collector, or all of it with kryonix:serverLog = docker)
+ * and the collector's files in /var/log/postgresql (kryonix:serverLog = file), oldest first.
+ */
+export function postgresLog(container: string): string {
+  const driver = sh("docker", ["logs", container]).out;
+  const files = sh("docker", ["exec", "-u", "postgres", container, "bash", "-c", "cat /var/log/postgresql/postgresql-*.log 2>/dev/null || true"]).out;
+  return `${driver}\n${files}`;
+}

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { LOGIN_ROLES } from "../../components/database";
 import { CONFIG_KEYS, ROTATABLE_ROLES, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, validateStackConfig } from "../../model/config";
 import { kryonixConfigValues } from "../../io/pulumi-config";
-import { DEFAULT_WAIVERS } from "../../checks/cis";
+import { DEFAULT_WAIVERS, defaultWaivers } from "../../checks/cis";
 import { DEFAULT_THRESHOLDS } from "../../checks/health";
 import { ConfigError } from "../../model/messages";
 import { BUCKET_NAME_ALLOWED } from "../../model/minio-policy";
@@ -49,6 +49,9 @@ const DEV_DEFAULTS: StackConfig = {
   roleRotations: {},
   healthThresholds: DEFAULT_THRESHOLDS,
   prometheusRetentionDays: 15,
+  serverLog: "file",
+  serverLogRetentionDays: 14,
+  serverLogMaxBytes: 2 * GiB,
 };
 
 function problemsOf(raw: Record<string, unknown>, stack = "dev"): string[] {
@@ -122,6 +125,9 @@ describe("validateStackConfig parsing", () => {
         "kryonix:postgresOverrides": '{"work_mem":"32MiB","max_connections":"200"}',
         "kryonix:protectData": "TRUE",
         "kryonix:certRenewBeforeDays": "14",
+        "kryonix:serverLog": "docker",
+        "kryonix:serverLogRetentionDays": "30",
+        "kryonix:serverLogMaxSize": "512MiB",
       },
       "staging",
     );
@@ -158,10 +164,13 @@ describe("validateStackConfig parsing", () => {
       postgresOverrides: { work_mem: "32MB", max_connections: "200" },
       protectData: true,
       certRenewBeforeDays: 14,
-      cisWaivers: { ...DEFAULT_WAIVERS },
+      cisWaivers: defaultWaivers("docker"),
       roleRotations: {},
-      healthThresholds: DEFAULT_THRESHOLDS,
+      healthThresholds: { ...DEFAULT_THRESHOLDS, serverLogMaxBytes: 512 * MiB },
       prometheusRetentionDays: 15,
+      serverLog: "docker",
+      serverLogRetentionDays: 30,
+      serverLogMaxBytes: 512 * MiB,
     });
   });
 
@@ -557,6 +566,11 @@ describe("malformed configuration: each value fails preview with a message namin
     ["postgresOverrides", '{"ssl_ciphers": "ALL"}'],
     ["postgresOverrides", '{"unix_socket_permissions": "0777"}'],
     ["postgresOverrides", '{"log_min_error_statement": "warning"}'],
+    ["serverLog", "syslog"],
+    ["serverLogRetentionDays", "0"],
+    ["serverLogRetentionDays", "1.5"],
+    ["serverLogMaxSize", "1MB"],
+    ["serverLogMaxSize", "lots"],
     ["cisWaivers", '{"3.1.3": ""}'],
     ["cisWaivers", '{"42": "a reason long enough to be a reason"}'],
     ["roleRotations", '{"kryonix_app": -1}'],
@@ -587,5 +601,23 @@ describe("kryonix:healthThresholds and kryonix:prometheusRetentionDays", () => {
   });
   it("names a critical threshold set below its warning", () => {
     expect(problemsOf({ "kryonix:healthThresholds": { idleInTransactionCriticalSeconds: 60 } }).join("\n")).toMatch(/kryonix:healthThresholds\.idleInTransactionCriticalSeconds.*at least idleInTransactionWarnSeconds \(300\)/);
+  });
+});
+
+describe("kryonix:serverLog, kryonix:serverLogRetentionDays and kryonix:serverLogMaxSize", () => {
+  it("default to files, 14 days, 2 GiB; the cap is the health and alert thresholds' too", () => {
+    const c = validateStackConfig({}, "dev");
+    expect([c.serverLog, c.serverLogRetentionDays, c.serverLogMaxBytes]).toEqual(["file", 14, 2 * GiB]);
+    expect(c.healthThresholds.serverLogMaxBytes).toBe(2 * GiB);
+    // 3.1.3 passes with the collector on: no default waiver for it; with Docker's log, one.
+    expect(c.cisWaivers["3.1.3"]).toBeUndefined();
+    expect(validateStackConfig({ "kryonix:serverLog": "docker" }, "dev").cisWaivers["3.1.3"]).toMatch(/serverLog = docker/);
+    expect(validateStackConfig({ "kryonix:serverLogMaxSize": "10GiB" }, "dev").healthThresholds.serverLogMaxBytes).toBe(10 * GiB);
+  });
+
+  it("refuse bad values at preview, naming the key and the allowed values", () => {
+    expect(problemsOf({ "kryonix:serverLog": "syslog" }).join("\n")).toMatch(/kryonix:serverLog: .*one of file, docker/);
+    expect(problemsOf({ "kryonix:serverLogRetentionDays": "0" }).join("\n")).toMatch(/kryonix:serverLogRetentionDays: .*an integer from 1 to 3650/);
+    expect(problemsOf({ "kryonix:serverLogMaxSize": "1MB" }).join("\n")).toMatch(/kryonix:serverLogMaxSize: .*a size of at least 64MB/);
   });
 });

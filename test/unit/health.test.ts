@@ -29,6 +29,7 @@ function healthy(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
     slowQueries: [],
     tableSizes: [],
     unusedIndexes: [],
+    serverLog: { collector: true, directory: "/var/log/postgresql", bytes: 10 * 1024 * 1024, files: 3 },
     ...over,
   };
 }
@@ -38,7 +39,7 @@ const session = (seconds: number) => ({ pid: 42, usename: "kryonix_app", applica
 describe("evaluateHealth", () => {
   it("finds nothing wrong with a healthy server, and exits 0", () => {
     const report = buildReport(healthy());
-    expect(report.findings.map((f) => f.severity)).toEqual(Array(8).fill("ok"));
+    expect(report.findings.map((f) => f.severity)).toEqual(Array(9).fill("ok"));
     expect(report.status).toBe("ok");
     expect(healthExitCode(report)).toBe(0);
   });
@@ -90,6 +91,17 @@ describe("evaluateHealth", () => {
     expect(severityOf(healthy({ bloat: [{ ...big, estimated_bloat_bytes: 1024 }] }), "bloat")).toBe("ok");
   });
 
+  it("judges the server log's volume against its cap: warning above the ratio, critical at the cap; nothing to judge with Docker's log", () => {
+    const cap = DEFAULT_THRESHOLDS.serverLogMaxBytes;
+    const log = (bytes: number | null, collector = true) => healthy({ serverLog: { collector, directory: "/var/log/postgresql", bytes, files: 4 } });
+    expect(severityOf(log(cap * 0.5), "server log")).toBe("ok");
+    expect(severityOf(log(cap * 0.85), "server log")).toBe("warning");
+    expect(severityOf(log(cap), "server log")).toBe("critical");
+    expect(evaluateHealth(log(cap), DEFAULT_THRESHOLDS).find((f) => f.check === "server log")!.message).toMatch(/kryonix:serverLogMaxSize/);
+    expect(severityOf(log(null, false), "server log")).toBe("ok");
+    expect(severityOf(log(cap * 0.5), "server log", { ...DEFAULT_THRESHOLDS, serverLogMaxBytes: cap / 4 })).toBe("critical");
+  });
+
   it("takes the worst severity for the whole report; warnings alone exit 0", () => {
     expect(overallSeverity([{ check: "a", severity: "ok", message: "" }, { check: "b", severity: "warning", message: "" }])).toBe("warning");
     expect(healthExitCode({ status: "warning" })).toBe(0);
@@ -108,6 +120,7 @@ describe("snapshotFromRows", () => {
       archiver: [{ archive_mode: "on", archived_count: "3", failed_count: "0", last_archived_time: new Date("2026-11-29T00:00:00Z"), last_failed_time: null, failing: false }],
       lastBackup: [{ backup_history_file: null, finished_at: null, age_seconds: null }],
       slowQueries: [{ query: "CREATE ROLE a WITH ENCRYPTED PASSWORD 'SCRAM-SHA-256$4096:trunc", mean_exec_time: 1.5, calls: "2" }],
+      serverLog: [{ collector: "on", directory: "/var/log/postgresql", bytes: "2048", files: "2" }],
       tableSizes: [],
       unusedIndexes: [],
     });

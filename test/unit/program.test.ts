@@ -199,7 +199,7 @@ describe("the stack program", () => {
         ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy", "restore-drill"].map((s) => `kryonix-${stack}-${s}`),
       );
       expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual(
-        ["minio", "pgbouncer-tls", "postgres", "postgres-tls", "prometheus"].map((s) => `kryonix-${stack}-${s}`),
+        ["minio", "pgbouncer-tls", "postgres", "postgres-log", "postgres-tls", "prometheus"].map((s) => `kryonix-${stack}-${s}`),
       );
       expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`kryonix-${stack}-net`]);
       for (const c of containers(run)) {
@@ -242,14 +242,27 @@ describe("the stack program", () => {
       }
     });
 
-    it.each(["dev", "prod"])("%s: every volume is a data volume npm run destroy knows of, or a TLS volume a destroy removes", (stack) => {
+    it.each(["dev", "prod"])("%s: every volume is a data volume npm run destroy knows of, or a TLS or log volume a destroy removes", (stack) => {
       const run = stack === "dev" ? dev : prod;
-      const [tls, data] = [ofType(run, VOLUME).filter((v) => v.inputs.name.endsWith("-tls")), ofType(run, VOLUME).filter((v) => !v.inputs.name.endsWith("-tls"))];
+      const removed = (v: { inputs: Record<string, any> }) => /-(tls|log)$/.test(v.inputs.name);
+      const [gone, data] = [ofType(run, VOLUME).filter(removed), ofType(run, VOLUME).filter((v) => !removed(v))];
       expect(data.map((v) => v.inputs.name).sort()).toEqual([...dataVolumes(stack)].sort());
-      expect(tls.map((v) => [v.inputs.name, v.retainOnDelete ?? false, v.protect ?? false]).sort()).toEqual([
+      expect(gone.map((v) => [v.inputs.name, v.retainOnDelete ?? false, v.protect ?? false]).sort()).toEqual([
         [`kryonix-${stack}-pgbouncer-tls`, false, false],
+        [`kryonix-${stack}-postgres-log`, false, false],
         [`kryonix-${stack}-postgres-tls`, false, false],
       ]);
+    });
+
+    it("gives postgres its log volume at the collector's directory, and cron the cleanup of files past kryonix:serverLogRetentionDays", () => {
+      const pg = byName(dev, CONTAINER, "kryonix-dev-postgres");
+      expect(pg.inputs.mounts).toContainEqual(expect.objectContaining({ type: "volume", source: "kryonix-dev-postgres-log", target: "/var/log/postgresql" }));
+      const conf = pg.inputs.uploads.find((u: { file: string }) => u.file === "/etc/kryonix/postgresql.conf").content as string;
+      expect(conf).toMatch(/^logging_collector = on$/m);
+      expect(conf).toMatch(/^log_directory = '\/var\/log\/postgresql'$/m);
+      expect(conf).toMatch(/^log_file_mode = '?0600'?$/m);
+      const cron = pg.inputs.uploads.find((u: { file: string }) => u.file === "/etc/cron.d/kryonix").content as string;
+      expect(cron).toMatch(/^17 \* \* \* \* root find \/var\/log\/postgresql -maxdepth 1 -type f -name 'postgresql-\*\.log' -mmin \+20160 -delete/m);
     });
 
     it("retains every data volume on delete in dev and prod, and protects them in prod only", () => {
@@ -259,7 +272,7 @@ describe("the stack program", () => {
         const d = byName(dev, VOLUME, `kryonix-dev-${service}`);
         expect([d.protect, d.retainOnDelete]).toEqual([false, true]);
       }
-      for (const v of [...ofType(dev, VOLUME), ...ofType(prod, VOLUME)].filter((v) => !v.inputs.name.endsWith("-tls"))) expect(v.retainOnDelete, v.inputs.name).toBe(true);
+      for (const v of [...ofType(dev, VOLUME), ...ofType(prod, VOLUME)].filter((v) => !/-(tls|log)$/.test(v.inputs.name))) expect(v.retainOnDelete, v.inputs.name).toBe(true);
       // Nothing but the data volumes and the secrets that open them is protected, so the unprotect
       // commands npm run destroy prints are exactly those.
       expect(dev.resources.filter((r) => r.protect)).toEqual([]);
@@ -272,6 +285,7 @@ describe("the stack program", () => {
       expect(byName(prod, CONTAINER, "kryonix-prod-postgres").inputs.mounts).toEqual([
         { type: "volume", source: "kryonix-prod-postgres", target: "/var/lib/postgresql/data" },
         { type: "volume", source: "kryonix-prod-postgres-tls", target: "/etc/kryonix/tls", readOnly: true },
+        { type: "volume", source: "kryonix-prod-postgres-log", target: "/var/log/postgresql" },
       ]);
       expect(byName(dev, CONTAINER, "kryonix-dev-prometheus").inputs.mounts).toEqual([{ type: "volume", source: "kryonix-dev-prometheus", target: "/var/lib/prometheus/metrics" }]);
     });

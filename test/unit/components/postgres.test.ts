@@ -14,6 +14,7 @@ const postgresArgs: PostgresArgs = {
   engine,
   cpus: 2,
   parameters: params,
+  serverLog: "file",
   hostPort: 15432,
   protectData: false,
   superuserPassword: "x",
