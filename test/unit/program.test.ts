@@ -562,6 +562,19 @@ describe("the stack program", () => {
       expect(await pulumi.isSecret(exports.credentials as pulumi.Output<unknown>)).toBe(true);
     });
 
+    it("exports connections only as a secret: each pooled role's current login through PgBouncer, the superuser direct, the CA", async () => {
+      const exports = prod.exports as Record<string, any>;
+      expect(await pulumi.isSecret(exports.connections as pulumi.Output<unknown>)).toBe(true);
+      const connections = await resolved<any>(exports.connections);
+      const credentials = await resolved<any>(exports.credentials);
+      const app = new URL(connections.pgbouncer.kryonix_app);
+      expect([app.hostname, app.port, app.pathname, app.search]).toEqual(["127.0.0.1", "26432", "/kryonix_saas", "?sslmode=verify-full"]);
+      expect([decodeURIComponent(app.username), decodeURIComponent(app.password)]).toEqual([credentials.logins.kryonix_app.user, credentials.logins.kryonix_app.password]);
+      const admin = new URL(connections.admin);
+      expect([decodeURIComponent(admin.username), decodeURIComponent(admin.password), admin.port]).toEqual(["postgres", credentials.postgres.password, "25432"]);
+      expect(connections.caCertificate).toBe(await resolved(exports.caCertificate));
+    });
+
     it("generates every credential in the Secrets component, which depends on nothing", () => {
       for (const [, run] of runs()) {
         const secrets = single(run, "kryonix:db:Secrets");
