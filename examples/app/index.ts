@@ -77,7 +77,7 @@ const sessionProvider: pulumi.dynamic.ResourceProvider = {
 class DatabaseSession extends pulumi.dynamic.Resource {
   declare public readonly session: pulumi.Output<Session>;
   constructor(name: string, args: { uri: pulumi.Input<string>; caCertificate: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
-    super(sessionProvider, name, { ...args, session: undefined }, opts);
+    super(sessionProvider, name, { ...args, session: undefined }, opts, "app", "DatabaseSession");
   }
 }
 
