@@ -38,7 +38,7 @@ describe("the pinned Node", () => {
     const r = spawnSync("npm", ["exec", "--offline", "--", "tsx", "-e", NODE_VERSION_JS], { cwd: repoRoot, env: { ...process.env, PATH: shellPath }, encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe(PINNED);
-  });
+  }, 60_000);
 
   it("is the first node on the PATH every pulumi command gets (the language host, the program, dynamic providers)", () => {
     const env = projectEnv({ pulumi: "/opt/pulumi/bin/pulumi", pulumiHome: "/tmp/pulumi-home", binDirs: [] } as any, "dev", { PATH: shellPath, PULUMI_CONFIG_PASSPHRASE: "x" }, { stateDir: mkdtempSync(path.join(os.tmpdir(), "kryonix-node-")) });
