@@ -428,11 +428,14 @@ describe("a proxy certificate from config", () => {
     dir = mkdtempSync(path.join(tmpdir(), "kryonix-config-cert-"));
     good = make("good", host, ["-days", "90"]);
     other = make("other", "other.example.com", ["-days", "90"]);
+    // After the certificates exist: their notBefore is the second they were made.
+    now = new Date();
+    in200Days = new Date(now.getTime() + 200 * 86400_000);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const secret = (value: string) => ({ secure: "[secret]", value });
-  const now = new Date();
-  const in200Days = new Date(Date.now() + 200 * 86400_000);
+  let now: Date;
+  let in200Days: Date;
   const problems = (raw: Record<string, unknown>, at = now) => {
     try {
       validateStackConfig({ "kryonix:pgadminPublicUrl": `https://${host}`, ...raw }, "dev", at);
