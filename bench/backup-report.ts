@@ -3,6 +3,7 @@
  * ratios against pg_dump, the issue's targets (a pgBackRest full backup at least 2x faster than
  * pg_dump; a 1 GB restore under 60 s) and the printed table.
  */
+import { parseCli, ScriptError, STACK_FLAG } from "../ops/cli";
 import type { Comparison } from "./report";
 
 export interface BackupBenchMeasures {
@@ -165,27 +166,24 @@ export function backupDataset(name: BackupDatasetName, args: Pick<BackupBenchArg
 
 /** `--stack NAME --data events,pgbench --scale N --rows N --keep-data`. Pure. */
 export function parseBackupBenchArgs(argv: readonly string[]): BackupBenchArgs {
-  const o: BackupBenchArgs = { stack: "dev", data: [...BACKUP_DATASET_NAMES], scale: 70, rows: 4_000_000, keep: false };
   const allowed = "--stack NAME, --data events,pgbench (one or both), --scale N (pgbench scale 1..1000, 70 = about 1 GB), --rows N (events rows 1000..100000000), --keep-data";
-  const value = (i: number) => {
-    if (i >= argv.length) throw new Error(`bench:backup: ${argv[i - 1]} needs a value; allowed: ${allowed}`);
-    return argv[i];
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--stack") o.stack = value(++i);
-    else if (a === "--scale") o.scale = Number(value(++i));
-    else if (a === "--rows") o.rows = Number(value(++i));
-    else if (a === "--keep-data") o.keep = true;
-    else if (a === "--data") {
-      const names = value(++i).split(",").map((n) => n.trim());
-      const bad = names.filter((n) => !(BACKUP_DATASET_NAMES as readonly string[]).includes(n));
-      if (bad.length || !names.length || new Set(names).size !== names.length) throw new Error(`bench:backup: --data ${JSON.stringify(names.join(","))}: allowed: ${BACKUP_DATASET_NAMES.join(", ")}, each once, comma-separated`);
-      o.data = names as BackupDatasetName[];
-    } else throw new Error(`bench:backup: unknown argument ${JSON.stringify(a)}; allowed: ${allowed}`);
-  }
-  if (!/^[A-Za-z0-9_.-]+$/.test(o.stack)) throw new Error(`bench:backup: --stack ${JSON.stringify(o.stack)}: a stack name (letters, digits, _ . -)`);
-  if (!Number.isInteger(o.scale) || o.scale < 1 || o.scale > 1000) throw new Error(`bench:backup: --scale ${o.scale}: a whole number from 1 to 1000`);
-  if (!Number.isInteger(o.rows) || o.rows < 1000 || o.rows > 100_000_000) throw new Error(`bench:backup: --rows ${o.rows}: a whole number from 1000 to 100000000`);
+  const { values } = parseCli(
+    "bench:backup",
+    argv,
+    {
+      stack: STACK_FLAG,
+      data: { type: "string", value: "events,pgbench", describe: "data sets, comma-separated", example: "events,pgbench", default: BACKUP_DATASET_NAMES.join(",") },
+      scale: { type: "string", value: "N", describe: "a pgbench scale", example: "70", default: "70" },
+      rows: { type: "string", value: "N", describe: "a number of events rows", example: "4000000", default: "4000000" },
+      "keep-data": { type: "boolean" },
+    },
+    { allowed },
+  );
+  const names = values.data.split(",").map((n: string) => n.trim());
+  const bad = names.filter((n) => !(BACKUP_DATASET_NAMES as readonly string[]).includes(n));
+  if (bad.length || !names.length || new Set(names).size !== names.length) throw new ScriptError(`bench:backup: --data ${JSON.stringify(names.join(","))}: allowed: ${BACKUP_DATASET_NAMES.join(", ")}, each once, comma-separated`);
+  const o: BackupBenchArgs = { stack: values.stack, data: names as BackupDatasetName[], scale: Number(values.scale), rows: Number(values.rows), keep: values["keep-data"] };
+  if (!Number.isInteger(o.scale) || o.scale < 1 || o.scale > 1000) throw new ScriptError(`bench:backup: --scale ${o.scale}: a whole number from 1 to 1000`);
+  if (!Number.isInteger(o.rows) || o.rows < 1000 || o.rows > 100_000_000) throw new ScriptError(`bench:backup: --rows ${o.rows}: a whole number from 1000 to 100000000`);
   return o;
 }

@@ -38,6 +38,7 @@ import { LOOPBACK } from "../model/containers";
 import { readBackupTarget, readOutputs } from "../ops/stack-run";
 import { pgSsl } from "../model/tls";
 import { repoRoot } from "../toolchain/versions";
+import { runMain } from "../ops/cli";
 
 const DB = "kryonix_bench";
 const BUCKET = "kryonix-bench";
@@ -226,10 +227,4 @@ function removeScratch(container: string, env: NodeJS.ProcessEnv): void {
   runDocker(["volume", "rm", container], { env });
 }
 
-main().then(
-  (code) => (process.exitCode = code),
-  (err) => {
-    say(`failed: ${(err as Error).message}`);
-    process.exitCode = 1;
-  },
-);
+runMain("bench:backup", main, 1);

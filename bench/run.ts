@@ -25,6 +25,7 @@
  * Runs on 127.0.0.1 and the Docker networks only. Not part of `npm test`.
  */
 import { runCli, runCliOrThrow } from "../io/docker-cli";
+import { parseCli, parsedOrExit, runMain, STACK_FLAG } from "../ops/cli";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -41,14 +42,19 @@ import { TLS_CA_FILE } from "../model/tls";
 import { renderPostgresqlConf, tunePostgres } from "../model/tuning";
 import { repoRoot } from "../toolchain/versions";
 
-const argv = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && argv[i + 1] ? argv[i + 1] : fallback;
-};
-const STACK = opt("stack", "dev");
-const SECONDS = Number(opt("seconds", "15"));
-const ONLY = new Set(opt("only", "pooling,tuning,statements,backup,stack").split(","));
+const args = parsedOrExit("bench", () =>
+  parseCli("bench", process.argv.slice(2), {
+    // Without it, the stack section runs on a stack of its own (stackSpeed).
+    stack: { ...STACK_FLAG, default: undefined },
+    seconds: { type: "string", value: "N", describe: "seconds per pgbench run", example: "15", default: "15" },
+    only: { type: "string", value: "SECTIONS", describe: "sections, comma-separated", example: "pooling,tuning", default: "pooling,tuning,statements,backup,stack" },
+    client: { type: "string", value: "WHERE", describe: "where pgbench runs", example: "separate", default: "separate", choices: ["separate", "postgres"] },
+    repeats: { type: "string", value: "N", describe: "how many times the stack section times each command", example: "3", default: "3" },
+  }),
+).values;
+const STACK = args.stack ?? "dev";
+const SECONDS = Number(args.seconds);
+const ONLY = new Set(args.only.split(","));
 /**
  * Where pgbench runs for the pooling comparison: "separate" (default), a client container of our
  * postgres image on the stack network, so both paths cross the Docker bridge; or "postgres",
@@ -56,7 +62,7 @@ const ONLY = new Set(opt("only", "pooling,tuning,statements,backup,stack").split
  * connection to the container's own address that never leaves it while PgBouncer's path crosses
  * the bridge twice.
  */
-const CLIENT = opt("client", "separate");
+const CLIENT = args.client;
 const SUFFIX = process.env.KRYONIX_TEST_SUFFIX ?? "";
 const SCRATCH = `kryonix-bench${SUFFIX}-pg`;
 const SCRATCH_MEMORY = 4 * GiB;
@@ -326,7 +332,7 @@ function backup(): void {
 // ---- the stack's own speed -----------------------------------------------------------------------
 
 /** How many times the no-op up and the preview are timed; the median is the result. */
-const REPEATS = Number(opt("repeats", "3"));
+const REPEATS = Number(args.repeats);
 
 /**
  * On the stack named with --stack (left up as it is: a first `npm run up` brings it up to date),
@@ -335,7 +341,7 @@ const REPEATS = Number(opt("repeats", "3"));
  * the median of each against the issue's budget, and the steps of the last no-op up.
  */
 function stackSpeed(): void {
-  const own = !argv.includes("--stack");
+  const own = args.stack === undefined;
   const name = own ? `bench${SUFFIX.replace(/-/g, "")}test` : STACK;
   const npm = (script: string, ...args: string[]) => {
     const load = os.loadavg()[0];
@@ -386,7 +392,7 @@ function stackSpeed(): void {
   comparisons.push(budgetComparison("npm run preview, nothing to do", previewMedian, 10, of));
 }
 
-function main(): void {
+function main(): number {
   const started = new Date();
   const loadavgAtStart = os.loadavg();
   say(`seconds per run ${SECONDS}; sections ${[...ONLY].join(", ")}; load average ${loadavgAtStart.map((l) => l.toFixed(2)).join(" ")}`);
@@ -423,6 +429,7 @@ function main(): void {
   process.stdout.write(`\n${renderRunsTable(runs)}\n\n${renderComparisonsTable(comparisons)}\n\n`);
   for (const [k, v] of Object.entries(timings)) process.stdout.write(`${k}: ${v.toFixed(1)} s\n`);
   for (const n of notes) process.stdout.write(`${n}\n`);
+  return 0;
 }
 
-main();
+runMain("bench", main, 1);

@@ -564,21 +564,3 @@ export function renderAudit(results: readonly ControlResult[]): string {
   return `${lines.join("\n")}\n\n${results.length} controls: ${count("PASS")} PASS, ${count("FAIL")} FAIL, ${count("WAIVED")} WAIVED\n`;
 }
 
-export interface AuditOptions {
-  stack: string;
-  json: boolean;
-}
-
-/** `npm run audit [-- --stack NAME] [--json]`. Pure. */
-export function parseAuditArgs(argv: readonly string[]): AuditOptions {
-  const options: AuditOptions = { stack: "dev", json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--json") options.json = true;
-    else if (a === "--stack" || a === "-s") options.stack = argv[++i] ?? "";
-    else if (a.startsWith("--stack=")) options.stack = a.slice("--stack=".length);
-    else throw new Error(invalid("audit argument", a, "--stack NAME or --json"));
-  }
-  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(options.stack)) throw new Error(invalid("audit --stack", options.stack, "a stack name"));
-  return options;
-}

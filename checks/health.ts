@@ -332,13 +332,6 @@ export function renderHealth(report: HealthReport): string {
   return `${lines.join("\n")}\n`;
 }
 
-export interface HealthArgs {
-  stack: string;
-  json: boolean;
-  thresholds: Thresholds;
-  thresholdFlags: Record<string, string>;
-}
-
 export const HEALTH_USAGE = `usage: npm run health [-- --stack NAME] [--json] [--threshold NAME=VALUE ...]
 thresholds (the stack's kryonix:healthThresholds, then --threshold, over the defaults): ${Object.entries(DEFAULT_THRESHOLDS)
   .map(([k, v]) => `${k}=${v}`)
@@ -374,33 +367,3 @@ export function mergeThresholds(base: Readonly<Thresholds>, overrides: Readonly<
   return { thresholds, problems };
 }
 
-/**
- * `--stack NAME`, `--json`, `--threshold name=value` (repeatable). Throws with the usage on anything
- * else. `thresholdFlags` are the flags alone: the script lays them over the stack's
- * kryonix:healthThresholds (stack output `monitoring.thresholds`); `thresholds` lays them over the
- * defaults. Pure.
- */
-export function parseHealthArgs(argv: readonly string[]): HealthArgs {
-  const out: HealthArgs = { stack: "dev", json: false, thresholds: { ...DEFAULT_THRESHOLDS }, thresholdFlags: {} };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--json") out.json = true;
-    else if (arg === "--stack") {
-      const v = argv[++i];
-      if (!v || v.startsWith("--")) throw new Error(`--stack needs a stack name\n${HEALTH_USAGE}`);
-      out.stack = v;
-    } else if (arg === "--threshold") {
-      const v = argv[++i] ?? "";
-      const m = /^([A-Za-z]+)=(.+)$/.exec(v);
-      const key = m?.[1] as keyof Thresholds | undefined;
-      if (!m || !key || !(key in DEFAULT_THRESHOLDS)) {
-        throw new Error(`${invalid("--threshold", v, `NAME=VALUE with NAME one of ${Object.keys(DEFAULT_THRESHOLDS).join(", ")}`)}\n${HEALTH_USAGE}`);
-      }
-      out.thresholdFlags[key] = m[2];
-    } else throw new Error(`unknown argument ${JSON.stringify(arg)}\n${HEALTH_USAGE}`);
-  }
-  const merged = mergeThresholds(DEFAULT_THRESHOLDS, out.thresholdFlags, (key) => `--threshold ${key}`);
-  if (merged.problems.length) throw new Error(merged.problems.join("\n"));
-  out.thresholds = merged.thresholds;
-  return out;
-}

@@ -187,34 +187,3 @@ export const PGBENCH_SCRIPT = `\\set n random(1, 20000)
 SELECT id, company_id FROM auth.users WHERE email = 'perf' || :n || '@example.com';
 `;
 
-export interface PerformanceArgs {
-  stack: string;
-  json: boolean;
-  /**
-   * pgbench through PgBouncer: clients as a multiple of max_connections, and transactions per
-   * client. A count, not a duration: pgbench's -T clock also runs while 1000 clients log in, which
-   * on a loaded machine takes longer than a short run.
-   */
-  clientsFactor: number;
-  transactions: number;
-}
-
-/** `--stack NAME`, `--json`, `--transactions N` (per pgbench client, default 10). Pure. */
-export function parsePerformanceArgs(argv: readonly string[]): PerformanceArgs {
-  const out: PerformanceArgs = { stack: "dev", json: false, clientsFactor: 10, transactions: 10 };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--json") out.json = true;
-    else if (a === "--stack" || a === "--transactions") {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith("-")) throw new Error(`test:db:performance ${a}: needs a value`);
-      if (a === "--stack") out.stack = v;
-      else {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error(`test:db:performance --transactions: ${JSON.stringify(v)} is invalid: an integer from 1 to 100000`);
-        out.transactions = n;
-      }
-    } else throw new Error(`test:db:performance: unknown argument ${JSON.stringify(a)}; allowed: --stack NAME, --json, --transactions N`);
-  }
-  return out;
-}

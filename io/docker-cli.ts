@@ -87,10 +87,13 @@ export function cliError(command: string, args: readonly string[], r: CliOutcome
   return `${line} ${how}${said ? `:\n${said}` : " (no output)"}`;
 }
 
-/** Runs `command args`; throws cliError's message when it does not exit 0. */
+/** A command that did not exit 0: its message is cliError's, enough to act on without a stack trace. */
+export class CommandError extends Error {}
+
+/** Runs `command args`; throws a CommandError when it does not exit 0. */
 export function runCliOrThrow(command: string, args: readonly string[], options: CliOptions = {}): CliResult {
   const r = runCli(command, args, options);
-  if (r.code !== 0 || r.failure) throw new Error(cliError(command, args, options.inherit === "all" ? { ...r, stderr: "(its output is above)" } : r, options.secrets));
+  if (r.code !== 0 || r.failure) throw new CommandError(cliError(command, args, options.inherit === "all" ? { ...r, stderr: "(its output is above)" } : r, options.secrets));
   return r;
 }
 
@@ -99,7 +102,7 @@ export function runDocker(args: readonly string[], options: CliOptions = {}): Cl
   return runCli("docker", args, options);
 }
 
-/** `docker args`; throws cliError's message when it fails. */
+/** `docker args`; throws a CommandError when it fails. */
 export function dockerOrThrow(args: readonly string[], options: CliOptions = {}): CliResult {
   return runCliOrThrow("docker", args, options);
 }

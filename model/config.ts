@@ -264,10 +264,14 @@ export function isProductionStack(stack: string): boolean {
   return stack === "prod";
 }
 
+/** What is wrong with a Pulumi stack name (it names Docker objects: `kryonix-<stack>-<service>`), or undefined. Pure. */
+export function stackNameProblem(stack: unknown): string | undefined {
+  return typeof stack === "string" && STACK_NAME.test(stack) ? undefined : invalid("Pulumi stack name", stack, STACK_ALLOWED);
+}
+
 function checkStackName(stack: string): void {
-  if (typeof stack !== "string" || !STACK_NAME.test(stack)) {
-    throw new Error(invalid("Pulumi stack name", stack, STACK_ALLOWED));
-  }
+  const problem = stackNameProblem(stack);
+  if (problem) throw new Error(problem);
 }
 
 /** `kryonix-<stack>-<service>`: the Docker name of a service's container, volume, etc. */

@@ -142,27 +142,6 @@ GRANT EXECUTE ON FUNCTION kryonix.record_job_run(text, text, timestamptz, timest
   return { sql, destroySql };
 }
 
-export interface VerifyOptions {
-  stack: string;
-  json: boolean;
-}
-
-/** `npm run backup:verify [-- --stack NAME] [--json]`. Pure; throws naming the bad argument. */
-export function parseVerifyArgs(args: readonly string[]): VerifyOptions {
-  const options: VerifyOptions = { stack: "dev", json: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--json") options.json = true;
-    else if (a === "--stack" || a === "-s") {
-      const value = args[++i];
-      if (value === undefined || value === "" || value.startsWith("-")) throw new Error(invalid(`backup:verify ${a}`, value, "a stack name after it, e.g. --stack dev"));
-      options.stack = value;
-    } else if (a.startsWith("--stack=") && a.length > "--stack=".length) options.stack = a.slice("--stack=".length);
-    else throw new Error(invalid("backup:verify argument", a, "--stack NAME or --json"));
-  }
-  return options;
-}
-
 /** `docker exec` arguments: the drill as a recorded, manual run; waits for a scheduled one to finish first. Pure. */
 export function drillExecArgs(container: string): string[] {
   return ["exec", container, "kryonix-job", "--wait", "--trigger", "manual", CRON_JOBS.restoreDrill.job, ...CRON_JOBS.restoreDrill.command];

@@ -7,7 +7,6 @@
  * here throws on a failed connection or statement, it becomes a failed row instead.
  */
 import { Client, type ClientConfig, type QueryResult } from "pg";
-import { invalid } from "../model/messages";
 import { type AlternatingRole, isAlternating, twinOf } from "../model/rotation";
 import { pgSsl } from "../model/tls";
 
@@ -371,33 +370,6 @@ export function summarize(results: readonly CheckResult[]): { passed: number; fa
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
   return { passed, failed, line: `${passed} passed, ${failed} failed` };
-}
-
-export interface CliOptions {
-  stack: string;
-  json: boolean;
-}
-
-/** `[--stack NAME | --stack=NAME | -s NAME] [--json]`, stack dev by default; throws on anything else. Pure. */
-export function parseCliArgs(args: readonly string[]): CliOptions {
-  const options: CliOptions = { stack: "dev", json: false };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--json") {
-      options.json = true;
-    } else if (a === "--stack" || a === "-s") {
-      const value = args[++i];
-      // Falling back to dev here would check the wrong stack.
-      if (value === undefined || value.startsWith("-")) throw new Error(invalid(`test:db:connection ${a}`, value, "a stack name after it, e.g. --stack dev"));
-      options.stack = value;
-    } else if (a.startsWith("--stack=")) {
-      options.stack = a.slice("--stack=".length);
-    } else {
-      throw new Error(invalid("test:db:connection argument", a, "--stack NAME or --json"));
-    }
-  }
-  if (!options.stack) throw new Error(invalid("test:db:connection --stack", options.stack, "a stack name"));
-  return options;
 }
 
 /** What to tell the user when the stack's connection details cannot be read. Pure. */

@@ -9,7 +9,7 @@
  */
 import { resourceName } from "../model/config";
 import { invalid } from "../model/messages";
-import { stackFromArgs } from "../toolchain/pulumi-env";
+import { parseCli, STACK_FLAG } from "./cli";
 
 export const INCLUDING_DATA = "--including-data";
 export const VOLUME_TYPE = "docker:index/volume:Volume";
@@ -42,32 +42,8 @@ const isFlag = (arg: string, flag: string) => arg === flag || arg.startsWith(`${
  * with a flag that destroys only part of the stack.
  */
 export function planDestroy(args: string[]): DestroyPlan {
-  const rest: string[] = [];
-  const stackFlags: string[] = [];
-  let includingData = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === INCLUDING_DATA) {
-      includingData = true;
-    } else if (a === "--stack" || a === "-s") {
-      const value = args[i + 1];
-      // Falling back to dev here would destroy the wrong stack.
-      if (value === undefined || value.startsWith("-")) {
-        throw new Error(invalid(`npm run destroy ${a}`, value, "a stack name after it, e.g. --stack dev"));
-      }
-      stackFlags.push(`${a} ${value}`);
-      i++;
-    } else if (a.startsWith("--stack=")) {
-      stackFlags.push(a);
-    } else {
-      rest.push(a);
-    }
-  }
-  if (stackFlags.length > 1) {
-    throw new Error(invalid("npm run destroy --stack", stackFlags.join(", "), "one stack per run"));
-  }
-  const stack = stackFromArgs(args);
-  resourceName(stack, "postgres"); // throws on an invalid stack name
+  const { values, rest } = parseCli("npm run destroy", args, { stack: STACK_FLAG, "including-data": { type: "boolean" } }, { passThrough: true });
+  const { stack, "including-data": includingData } = values;
   if (includingData) {
     const partial = rest.filter((a) => PARTIAL_DESTROY_FLAGS.some((f) => isFlag(a, f)));
     if (partial.length) {

@@ -1,9 +1,8 @@
 /**
- * The pure part of `npm run backup`, `backup:status` and `restore`: argument parsing, the
+ * The pure part of `npm run backup`, `backup:status` and `restore` (their arguments: scripts/args.ts): the
  * pgBackRest command lines, the restore container's name, and the status report from
  * `pgbackrest info --output=json` and pg_stat_archiver. No I/O here; scripts/ run the commands.
  */
-import { invalid } from "../model/messages";
 import { STANZA } from "./pgbackrest";
 
 export const BACKUP_TYPES = ["full", "diff", "incr"] as const;
@@ -25,110 +24,6 @@ export interface RestoreOptions {
   inPlace: boolean;
 }
 
-/** The flag an in-place restore needs besides --in-place: it replaces the stack's data. */
-export const IN_PLACE_CONFIRM = "--yes-destroy-current-data";
-/** Why `--in-place` alone stops. */
-export const IN_PLACE_UNCONFIRMED = `restore --in-place replaces the stack's current data with the backup's (a fresh backup is taken first); add ${IN_PLACE_CONFIRM} to confirm, or drop --in-place to restore into a scratch container`;
-
-/** `--stack NAME` / `--stack=NAME` at args[i]: the value and how many arguments it took, or undefined. */
-function stackArg(command: string, args: readonly string[], i: number): { stack: string; used: number } | undefined {
-  const a = args[i];
-  if (a === "--stack" || a === "-s") {
-    const value = args[i + 1];
-    // Falling back to dev here would act on the wrong stack.
-    if (value === undefined || value.startsWith("-") || value === "") throw new Error(invalid(`${command} ${a}`, value, "a stack name after it, e.g. --stack dev"));
-    return { stack: value, used: 2 };
-  }
-  if (a.startsWith("--stack=")) {
-    const value = a.slice("--stack=".length);
-    if (!value) throw new Error(invalid(`${command} --stack`, value, "a stack name"));
-    return { stack: value, used: 1 };
-  }
-  return undefined;
-}
-
-/** `npm run backup [-- --stack NAME] [--type full|diff|incr]`. Pure; throws naming the bad argument. */
-export function parseBackupArgs(args: readonly string[]): BackupOptions {
-  const options: BackupOptions = { stack: "dev", type: "full" };
-  for (let i = 0; i < args.length; ) {
-    const s = stackArg("backup", args, i);
-    if (s) {
-      options.stack = s.stack;
-      i += s.used;
-      continue;
-    }
-    const a = args[i];
-    const type = a === "--type" ? args[i + 1] : a.startsWith("--type=") ? a.slice("--type=".length) : undefined;
-    if (a === "--type" || a.startsWith("--type=")) {
-      if (!BACKUP_TYPES.includes(type as BackupType)) throw new Error(invalid("backup --type", type, BACKUP_TYPES.join(", ")));
-      options.type = type as BackupType;
-      i += a === "--type" ? 2 : 1;
-      continue;
-    }
-    throw new Error(invalid("backup argument", a, "--stack NAME or --type full|diff|incr"));
-  }
-  return options;
-}
-
-/** `npm run backup:status [-- --stack NAME] [--json]`. Pure. */
-export function parseStatusArgs(args: readonly string[]): StatusOptions {
-  const options: StatusOptions = { stack: "dev", json: false };
-  for (let i = 0; i < args.length; ) {
-    const s = stackArg("backup:status", args, i);
-    if (s) {
-      options.stack = s.stack;
-      i += s.used;
-    } else if (args[i] === "--json") {
-      options.json = true;
-      i += 1;
-    } else {
-      throw new Error(invalid("backup:status argument", args[i], "--stack NAME or --json"));
-    }
-  }
-  return options;
-}
-
-// What PostgreSQL's recovery_target_time and pgBackRest's backup set selection both read:
-// date, time (seconds and fraction optional), and an optional zone (Z, +HH, +HH:MM, +HHMM).
-const TARGET_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)?$/;
-
-/** `npm run restore -- [--stack NAME] --target-time "<timestamp>" | --latest`. Pure. */
-export function parseRestoreArgs(args: readonly string[]): RestoreOptions {
-  let stack = "dev";
-  let inPlace = false;
-  let confirmed = false;
-  const targets: RestoreTarget[] = [];
-  for (let i = 0; i < args.length; ) {
-    const s = stackArg("restore", args, i);
-    if (s) {
-      stack = s.stack;
-      i += s.used;
-      continue;
-    }
-    const a = args[i];
-    if (a === "--in-place" || a === IN_PLACE_CONFIRM) {
-      if (a === "--in-place") inPlace = true;
-      else confirmed = true;
-      i += 1;
-    } else if (a === "--latest") {
-      targets.push({ kind: "latest" });
-      i += 1;
-    } else if (a === "--target-time" || a.startsWith("--target-time=")) {
-      const time = a === "--target-time" ? args[i + 1] : a.slice("--target-time=".length);
-      if (typeof time !== "string" || !TARGET_TIME.test(time.trim())) {
-        throw new Error(invalid("restore --target-time", time, 'a timestamp such as "2026-11-29 16:05:00+00" (date, time, optional fraction and zone)'));
-      }
-      targets.push({ kind: "time", time: time.trim() });
-      i += a === "--target-time" ? 2 : 1;
-    } else {
-      throw new Error(invalid("restore argument", a, `--stack NAME, --target-time "<timestamp>", --latest, --in-place ${IN_PLACE_CONFIRM}`));
-    }
-  }
-  if (targets.length !== 1) throw new Error(`restore: give exactly one of --target-time "<timestamp>" or --latest (got ${targets.length})`);
-  if (inPlace && !confirmed) throw new Error(IN_PLACE_UNCONFIRMED);
-  if (confirmed && !inPlace) throw new Error(`restore: ${IN_PLACE_CONFIRM} goes with --in-place only`);
-  return { stack, target: targets[0], inPlace };
-}
 
 /** pgBackRest's backup arguments; detail-level console logging shows each file as it is copied (progress). Pure. */
 export function backupCommand(type: BackupType): string[] {

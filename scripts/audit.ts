@@ -9,17 +9,13 @@
  * cannot be read. Reads no secret.
  */
 import { runDocker } from "../io/docker-cli";
-import { FACTS_SCRIPT, evaluateControls, parseAuditArgs, parseFacts, renderAudit } from "../checks/cis";
+import { FACTS_SCRIPT, evaluateControls, parseFacts, renderAudit } from "../checks/cis";
+import { runMain } from "../ops/cli";
 import { stackCli } from "../ops/stack-run";
+import { parseStackJsonArgs } from "./args";
 
 function main(): number {
-  let options;
-  try {
-    options = parseAuditArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`audit: ${(err as Error).message}\n`);
-    return 2;
-  }
+  const options = parseStackJsonArgs("audit", process.argv.slice(2));
   const cli = stackCli(options.stack);
   const out = cli.capture(["stack", "output", "audit", "--json", "--stack", options.stack]);
   if (out.code !== 0) {
@@ -48,4 +44,4 @@ function main(): number {
   return count("FAIL") === 0 ? 0 : 1;
 }
 
-process.exitCode = main();
+runMain("audit", main);

@@ -8,18 +8,19 @@
  * the commands cannot be read.
  */
 import { dockerOrThrow } from "../io/docker-cli";
-import { backupStatus, parseStatusArgs, renderStatus, type ArchiverRow } from "../render/backup-cli";
+import { backupStatus, renderStatus, type ArchiverRow } from "../render/backup-cli";
 import { PARTITIONS_JOB } from "../model/backup-schedule";
 import { PG_CRON_DATABASE } from "../model/config";
 import { renderScheduleStatus, scheduleStatus, type CronRun, type JobRun } from "../model/drill";
 import { STANZA } from "../render/pgbackrest";
+import { runMain } from "../ops/cli";
 import { readBackupTarget } from "../ops/stack-run";
+import { parseStackJsonArgs } from "./args";
 
 function main(): number {
-  let options;
+  const options = parseStackJsonArgs("backup:status", process.argv.slice(2));
   let stack;
   try {
-    options = parseStatusArgs(process.argv.slice(2));
     stack = readBackupTarget(options.stack);
   } catch (err) {
     process.stderr.write(`backup:status: ${(err as Error).message}\n`);
@@ -62,4 +63,4 @@ function main(): number {
   return status.stanzaStatus === "ok" && !status.archive.failing && !drillFailed ? 0 : 1;
 }
 
-process.exitCode = main();
+runMain("backup:status", main);

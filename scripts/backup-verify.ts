@@ -10,14 +10,15 @@
  * stack whose outputs cannot be read.
  */
 import { runDocker } from "../io/docker-cli";
-import { drillExecArgs, parseDrillOutput, parseVerifyArgs, renderDrillReport } from "../model/drill";
+import { drillExecArgs, parseDrillOutput, renderDrillReport } from "../model/drill";
+import { runMain } from "../ops/cli";
 import { readBackupTarget } from "../ops/stack-run";
+import { parseStackJsonArgs } from "./args";
 
 function main(): number {
-  let options;
+  const options = parseStackJsonArgs("backup:verify", process.argv.slice(2));
   let stack;
   try {
-    options = parseVerifyArgs(process.argv.slice(2));
     stack = readBackupTarget(options.stack);
     if (!stack.target.drillContainer) throw new Error(`stack ${options.stack} has no restore drill container: run \`npm run up -- --stack ${options.stack}\` with this version first`);
   } catch (err) {
@@ -36,4 +37,4 @@ function main(): number {
   return report.ok && r.code === 0 ? 0 : 1;
 }
 
-process.exitCode = main();
+runMain("backup:verify", main);

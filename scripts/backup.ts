@@ -5,14 +5,15 @@
  * arguments or a stack whose outputs cannot be read.
  */
 import { runDocker } from "../io/docker-cli";
-import { backupCommand, parseBackupArgs } from "../render/backup-cli";
+import { backupCommand } from "../render/backup-cli";
+import { runMain } from "../ops/cli";
 import { readBackupTarget } from "../ops/stack-run";
+import { parseBackupArgs } from "./args";
 
 function main(): number {
-  let options;
+  const options = parseBackupArgs(process.argv.slice(2));
   let stack;
   try {
-    options = parseBackupArgs(process.argv.slice(2));
     stack = readBackupTarget(options.stack);
   } catch (err) {
     process.stderr.write(`backup: ${(err as Error).message}\n`);
@@ -26,4 +27,4 @@ function main(): number {
   return code;
 }
 
-process.exitCode = main();
+runMain("backup", main);

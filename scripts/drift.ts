@@ -29,15 +29,13 @@ import { CHECKED_SCHEMAS, declaredDatabase } from "../checks/drift-declared";
 import { inspectContainers, readDbSnapshot } from "../ops/drift-probe";
 import { loadMigrationFiles } from "../io/migrations-fs";
 import { connectPg } from "../io/pg-connect";
-import { stackFromArgs } from "../toolchain/pulumi-env";
 import { ensureCaFile, exportedResources, readOutputs, stackCli } from "../ops/stack-run";
 import { tlsVolumeChecks } from "../providers/tls-files";
 import { runDocker } from "../io/docker-cli";
+import { parsedOrExit } from "../ops/cli";
+import { parseDriftArgs } from "./args";
 
-const args = process.argv.slice(2);
-const stack = stackFromArgs(args);
-const format = args.includes("--json") ? "json" : args.includes("--markdown") ? "markdown" : "text";
-const writeDir = args.includes("--write") ? args[args.indexOf("--write") + 1] : undefined;
+const { stack, format, write: writeDir } = parsedOrExit("drift", () => parseDriftArgs(process.argv.slice(2)), EXIT.error);
 
 async function check(): Promise<DriftReport> {
   const t0 = Date.now();

@@ -10,17 +10,13 @@
 import { Client } from "pg";
 import { pgSsl } from "../model/tls";
 import { MONITOR_ROLE } from "../components/database";
-import { DEFAULT_THRESHOLDS, HEALTH_QUERIES, buildReport, healthExitCode, mergeThresholds, parseHealthArgs, renderHealth, snapshotFromRows, type Thresholds } from "../checks/health";
+import { DEFAULT_THRESHOLDS, HEALTH_QUERIES, buildReport, healthExitCode, mergeThresholds, renderHealth, snapshotFromRows, type Thresholds } from "../checks/health";
+import { runMain } from "../ops/cli";
 import { readConnectionTarget, readOutputs } from "../ops/stack-run";
+import { parseHealthArgs } from "./args";
 
 async function main(): Promise<number> {
-  let options;
-  try {
-    options = parseHealthArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`health: ${(err as Error).message}\n`);
-    return 2;
-  }
+  const options = parseHealthArgs(process.argv.slice(2));
   let client: Client | undefined;
   try {
     // The stack's thresholds (the ones its Prometheus rules alert on), then the flags over them.
@@ -56,6 +52,4 @@ async function main(): Promise<number> {
   }
 }
 
-void main().then((code) => {
-  process.exitCode = code;
-});
+runMain("health", main);

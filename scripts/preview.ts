@@ -8,14 +8,13 @@
  * Exit code: 0 when the preview (policies included) passed, 1 when it failed, 2 on a setup error.
  */
 import { guardedPreview } from "../ops/guarded-run";
-import { stackFromArgs } from "../toolchain/pulumi-env";
+import { parsedOrExit } from "../ops/cli";
+import { parsePulumiArgs } from "./args";
 import { renderSummary } from "../checks/preview-summary";
 import { CA_FILE_RESTORED, ensureCaFile, stackCli } from "../ops/stack-run";
 
-const args = process.argv.slice(2);
-const stack = stackFromArgs(args);
-const format = args.includes("--markdown") ? "markdown" : args.includes("--json") ? "json" : "text";
-const passThrough = args.filter((a, i) => !["--markdown", "--json", "--stack", "-s"].includes(a) && args[i - 1] !== "--stack" && args[i - 1] !== "-s" && !a.startsWith("--stack="));
+const { stack, flags, rest: passThrough } = parsedOrExit("preview", () => parsePulumiArgs("preview", process.argv.slice(2), ["markdown", "json"]));
+const format = flags.markdown ? "markdown" : flags.json ? "json" : "text";
 const say = (line: string) => process.stderr.write(`[preview] ${line}\n`);
 
 let cli;

@@ -27,7 +27,9 @@
 import { dockerOrThrow, runDocker } from "../io/docker-cli";
 import { createServer } from "node:net";
 import { Client } from "pg";
-import { PRE_RESTORE_BACKUP_TYPE, backupCommand, inPlaceRestoreCommand, parseRestoreArgs, restoreCommand, restoreName, type RestoreOptions } from "../render/backup-cli";
+import { PRE_RESTORE_BACKUP_TYPE, backupCommand, inPlaceRestoreCommand, restoreCommand, restoreName, type RestoreOptions } from "../render/backup-cli";
+import { runMain } from "../ops/cli";
+import { parseRestoreArgs } from "./args";
 import type { BackupTarget } from "../ops/stack-run";
 import { pgSsl } from "../model/tls";
 import { LOOPBACK } from "../model/containers";
@@ -125,10 +127,9 @@ async function restoreInPlace(options: RestoreOptions, target: BackupTarget, env
 }
 
 async function main(): Promise<number> {
-  let options;
+  const options = parseRestoreArgs(process.argv.slice(2));
   let stack;
   try {
-    options = parseRestoreArgs(process.argv.slice(2));
     stack = readBackupTarget(options.stack);
   } catch (err) {
     process.stderr.write(`restore: ${(err as Error).message}\n`);
@@ -192,6 +193,4 @@ async function main(): Promise<number> {
   }
 }
 
-void main().then((code) => {
-  process.exitCode = code;
-});
+runMain("restore", main);

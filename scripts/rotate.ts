@@ -9,36 +9,15 @@
  * carries it (pgAdmin's pgpass and the exporters; PgBouncer's userlist). The server gets a SCRAM
  * verifier (pgaudit logs the statement with the password <REDACTED>). No password is printed.
  */
-import { spawnSync } from "node:child_process";
-import { ROTATABLE_ROLES } from "../model/config";
-import { invalid } from "../model/messages";
+import { runCli } from "../io/docker-cli";
 import { isAlternating, roleUsers } from "../model/rotation";
-import { stackFromArgs } from "../toolchain/pulumi-env";
+import { runMain } from "../ops/cli";
 import { stackCli } from "../ops/stack-run";
 import { repoRoot } from "../toolchain/versions";
-
-/** `--role NAME [--stack NAME]`. Pure. */
-export function parseRotateArgs(argv: readonly string[]): { role: string; stack: string } {
-  let role = "";
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--role") role = argv[++i] ?? "";
-    else if (argv[i].startsWith("--role=")) role = argv[i].slice("--role=".length);
-    else if (argv[i] === "--stack" || argv[i] === "-s") i++;
-    else if (!argv[i].startsWith("--stack=")) throw new Error(invalid("rotate argument", argv[i], "--role NAME and optionally --stack NAME"));
-  }
-  if (!(ROTATABLE_ROLES as readonly string[]).includes(role)) throw new Error(invalid("rotate --role", role, ROTATABLE_ROLES.join(", ")));
-  return { role, stack: stackFromArgs([...argv]) };
-}
+import { parseRotateArgs } from "./args";
 
 function main(): number {
-  let options;
-  try {
-    options = parseRotateArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`rotate: ${(err as Error).message}\n`);
-    return 2;
-  }
-  const { role, stack } = options;
+  const { role, stack } = parseRotateArgs(process.argv.slice(2));
   const cli = stackCli(stack);
   const current = cli.capture(["config", "get", "kryonix:roleRotations", "--stack", stack]);
   let counts: Record<string, number> = {};
@@ -50,8 +29,8 @@ function main(): number {
     return 1;
   }
   process.stderr.write(`[rotate] ${role}: rotation ${counts[role]} on stack ${stack}; running npm run up\n`);
-  const up = spawnSync("npx", ["tsx", "scripts/up.ts", "--stack", stack], { cwd: repoRoot, stdio: "inherit" });
-  if (up.status !== 0) return up.status ?? 1;
+  const up = runCli("npx", ["tsx", "scripts/up.ts", "--stack", stack], { cwd: repoRoot, inherit: "all", timeoutMs: 0 });
+  if (up.code !== 0) return up.code;
   const users = roleUsers(role, counts[role]);
   const previous = Object.keys(users.setAt).find((u) => u !== users.current);
   const how = isAlternating(role)
@@ -61,4 +40,4 @@ function main(): number {
   return 0;
 }
 
-if (require.main === module) process.exitCode = main();
+runMain("rotate", main);

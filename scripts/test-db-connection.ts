@@ -7,18 +7,13 @@
  * Exit code: 0 all passed, 1 any failed, 2 the stack's connection details could not be read
  * (or bad arguments). No password is printed: the stack's passwords are scrubbed from the output.
  */
-import { parseCliArgs, renderTable, runConnectionChecks, scrubSecrets, summarize, targetSecrets, unreadableTargetMessage } from "../ops/connection-checks";
+import { renderTable, runConnectionChecks, scrubSecrets, summarize, targetSecrets, unreadableTargetMessage } from "../ops/connection-checks";
+import { runMain } from "../ops/cli";
 import { readConnectionTarget } from "../ops/stack-run";
+import { parseStackJsonArgs } from "./args";
 
 async function main(): Promise<number> {
-  let options;
-  try {
-    options = parseCliArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    return 2;
-  }
-  const { stack, json } = options;
+  const { stack, json } = parseStackJsonArgs("test:db:connection", process.argv.slice(2));
 
   let target;
   try {
@@ -36,6 +31,4 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-void main().then((code) => {
-  process.exitCode = code;
-});
+runMain("test:db:connection", main);

@@ -26,21 +26,16 @@ import {
   compareSettings,
   expectedSettings,
   judgePlan,
-  parsePerformanceArgs,
   parsePgbench,
 } from "../checks/performance";
+import { runMain } from "../ops/cli";
+import { parsePerformanceArgs } from "./args";
 import { readOutputs, stackCli } from "../ops/stack-run";
 import { pgSsl, postgresTlsParameters } from "../model/tls";
 import { containerParameters, type Storage } from "../model/tuning";
 
 async function main(): Promise<number> {
-  let options;
-  try {
-    options = parsePerformanceArgs(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    return 2;
-  }
+  const options = parsePerformanceArgs(process.argv.slice(2));
   const { stack } = options;
   let o: any;
   let env: NodeJS.ProcessEnv;
@@ -139,6 +134,4 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-void main().then((code) => {
-  process.exitCode = code;
-});
+runMain("test:db:performance", main);

@@ -22,6 +22,8 @@ import {
   pluginVersion,
   renderGoMod,
 } from "../toolchain/versions";
+import { ScriptError } from "../ops/cli";
+import { parseToolchainArgs } from "./args";
 import { buildImagesDetailed } from "./images";
 import { archiveProblems, planSourceBuild, providerSrcDir, recipeArchives, type SourceRecipe } from "../toolchain/source-build";
 import { ToolchainStatus, cacheRoot, pulumiHome, statusFile, versionsSha } from "../toolchain/toolchain-state";
@@ -415,11 +417,12 @@ function removeAbandonedBuilds(): void {
 
 async function main() {
   const t0 = Date.now();
+  const args = parseToolchainArgs(process.argv.slice(2));
   removeAbandonedBuilds();
   say(`cache: ${root}; go: ${goVersion}`);
   await dockerEngine();
 
-  const srcDir = providerSrcDir(process.argv.slice(2), process.env);
+  const srcDir = providerSrcDir(args.providerSrc, process.env);
   const fromSource = Object.values(versions.go).flatMap((b) => (b.source ? [b.source] : []));
   await step("source archives", async () => {
     const problems = archiveProblems(srcDir, fromSource, viewFolder(srcDir, fromSource));
@@ -504,6 +507,10 @@ async function main() {
 }
 
 main().catch((e) => {
+  if (e instanceof ScriptError) {
+    process.stderr.write(`[toolchain] ${e.message}\n`);
+    process.exit(e.exitCode);
+  }
   if (e instanceof StepError) {
     process.stderr.write(`[toolchain] FAILED in step "${e.step}"\n  command: ${e.command}\n  ${e.detail}\n${e.log ? `  log: ${e.log}\n` : ""}`);
   } else {

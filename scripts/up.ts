@@ -15,16 +15,15 @@
  *     preview (every rule already passed on these inputs), and the pack stops the update on
  *     stateful-resources-kept when the stack resource registers, before any change.
  */
-import { spawnSync } from "node:child_process";
+import { runCli } from "../io/docker-cli";
 import { guardedPreview, planningFlags, policyArgs, writePlan } from "../ops/guarded-run";
 import { renderSummary } from "../checks/preview-summary";
-import { stackFromArgs } from "../toolchain/pulumi-env";
+import { parsedOrExit } from "../ops/cli";
+import { parsePulumiArgs } from "./args";
 import { dockerUrns, CA_FILE_RESTORED, ensureCaFile, runningPostgres, stackCli } from "../ops/stack-run";
 import { repoRoot } from "../toolchain/versions";
 
-const args = process.argv.slice(2);
-const stack = stackFromArgs(args);
-const upArgs = args.filter((a, i) => a !== "--stack" && a !== "-s" && args[i - 1] !== "--stack" && args[i - 1] !== "-s" && !a.startsWith("--stack="));
+const { stack, rest: upArgs } = parsedOrExit("up", () => parsePulumiArgs("up", process.argv.slice(2)), 1);
 const say = (line: string) => process.stderr.write(`[up] ${line}\n`);
 const started = Date.now();
 function timed<T>(step: string, fn: () => T): T {
@@ -37,8 +36,8 @@ function timed<T>(step: string, fn: () => T): T {
 }
 
 // The toolchain in this same tsx (its loader flags), not through npx: npx alone costs about a second.
-const tc = timed("toolchain", () => spawnSync(process.execPath, [...process.execArgv, "scripts/toolchain.ts"], { cwd: repoRoot, stdio: "inherit" }));
-if (tc.status !== 0) process.exit(tc.status ?? 1);
+const tc = timed("toolchain", () => runCli(process.execPath, [...process.execArgv, "scripts/toolchain.ts"], { cwd: repoRoot, inherit: "all", timeoutMs: 0 }));
+if (tc.code !== 0) process.exit(tc.code);
 
 const cli = stackCli(stack);
 const exported = timed("stack select, state", () => {

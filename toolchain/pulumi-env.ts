@@ -6,16 +6,6 @@ import { ADMIN_SESSION_OPTIONS } from "../model/tuning";
 import { ToolchainStatus } from "./toolchain-state";
 import { repoRoot } from "./versions";
 
-/** The stack a pulumi command line targets: `--stack X`, `--stack=X`, `-s X`, else dev. */
-export function stackFromArgs(args: string[], fallback = "dev"): string {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === "--stack" || a === "-s") return args[i + 1] ?? fallback;
-    if (a.startsWith("--stack=")) return a.slice("--stack=".length);
-  }
-  return fallback;
-}
-
 export interface ProjectEnvOptions {
   /** Directory holding the file backend (gitignored). */
   stateDir?: string;

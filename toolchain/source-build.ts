@@ -36,17 +36,9 @@ export const DEFAULT_PROVIDER_SRC = path.resolve(repoRoot, "..", "shared", "prov
 export const PROVIDER_SRC_ENV = "KRYONIX_PROVIDER_SRC";
 export const PROVIDER_SRC_FLAG = "--provider-src";
 
-/** The archive folder: `--provider-src DIR` wins over $KRYONIX_PROVIDER_SRC, which wins over the default. */
-export function providerSrcDir(args: readonly string[], env: NodeJS.ProcessEnv, cwd = process.cwd()): string {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === PROVIDER_SRC_FLAG) {
-      const v = args[i + 1];
-      if (!v || v.startsWith("--")) throw new Error(`${PROVIDER_SRC_FLAG} needs a folder, e.g. ${PROVIDER_SRC_FLAG} ../shared/provider-src`);
-      return path.resolve(cwd, v);
-    }
-    if (a.startsWith(`${PROVIDER_SRC_FLAG}=`)) return path.resolve(cwd, a.slice(PROVIDER_SRC_FLAG.length + 1));
-  }
+/** The archive folder: `--provider-src DIR` (`flag`) wins over $KRYONIX_PROVIDER_SRC, which wins over the default. */
+export function providerSrcDir(flag: string | undefined, env: NodeJS.ProcessEnv, cwd = process.cwd()): string {
+  if (flag) return path.resolve(cwd, flag);
   const fromEnv = env[PROVIDER_SRC_ENV];
   return fromEnv ? path.resolve(cwd, fromEnv) : DEFAULT_PROVIDER_SRC;
 }

@@ -4,11 +4,7 @@ import {
   backupStatus,
   formatAge,
   formatBytes,
-  IN_PLACE_UNCONFIRMED,
   inPlaceRestoreCommand,
-  parseBackupArgs,
-  parseRestoreArgs,
-  parseStatusArgs,
   renderStatus,
   restoreCommand,
   restoreName,
@@ -16,57 +12,13 @@ import {
 } from "../../render/backup-cli";
 import { backupTargetFrom } from "../../ops/stack-run";
 
-describe("npm run backup arguments", () => {
-  it("defaults to a full backup of dev", () => {
-    expect(parseBackupArgs([])).toEqual({ stack: "dev", type: "full" });
-  });
-  it.each([
-    [["--stack", "prod", "--type", "diff"], { stack: "prod", type: "diff" }],
-    [["--type=incr", "--stack=itest"], { stack: "itest", type: "incr" }],
-    [["-s", "x"], { stack: "x", type: "full" }],
-  ])("%j", (args, expected) => expect(parseBackupArgs(args)).toEqual(expected));
-  it.each([
-    [["--type", "weekly"], /backup --type: "weekly" is invalid: full, diff, incr/],
-    [["--type"], /backup --type: undefined is invalid/],
-    [["--stack"], /a stack name after it/],
-    [["--stack", "--type"], /a stack name after it/],
-    [["--full"], /backup argument: "--full" is invalid/],
-  ])("refuses %j", (args, message) => expect(() => parseBackupArgs(args)).toThrow(message));
+describe("npm run backup", () => {
   it("runs pgBackRest with per-file progress", () => {
     expect(backupCommand("diff")).toEqual(["pgbackrest", "--stanza=kryonix", "--type=diff", "--log-level-console=detail", "backup"]);
   });
 });
 
-describe("npm run backup:status arguments", () => {
-  it("parses --stack and --json", () => {
-    expect(parseStatusArgs([])).toEqual({ stack: "dev", json: false });
-    expect(parseStatusArgs(["--json", "--stack", "btest"])).toEqual({ stack: "btest", json: true });
-    expect(() => parseStatusArgs(["--yaml"])).toThrow(/backup:status argument: "--yaml" is invalid/);
-  });
-});
-
-describe("npm run restore arguments", () => {
-  it("takes a target time or --latest", () => {
-    expect(parseRestoreArgs(["--target-time", "2026-11-29 16:05:00.123456+00"])).toEqual({ stack: "dev", target: { kind: "time", time: "2026-11-29 16:05:00.123456+00" }, inPlace: false });
-    expect(parseRestoreArgs(["--stack", "prod", "--latest"])).toEqual({ stack: "prod", target: { kind: "latest" }, inPlace: false });
-    expect(parseRestoreArgs(["--target-time=2026-11-29T16:05:00Z"]).target).toEqual({ kind: "time", time: "2026-11-29T16:05:00Z" });
-  });
-  it.each([
-    [[], /exactly one of --target-time/],
-    [["--latest", "--target-time", "2026-11-29 16:05"], /exactly one of/],
-    [["--target-time", "yesterday"], /restore --target-time: "yesterday" is invalid/],
-    [["--target-time", "2026-11-29 16:05'; DROP"], /is invalid/],
-    [["--target-time"], /restore --target-time: undefined is invalid/],
-    [["--now"], /restore argument: "--now" is invalid/],
-  ])("refuses %j", (args, message) => expect(() => parseRestoreArgs(args)).toThrow(message));
-  it("takes --in-place only with --yes-destroy-current-data, and that flag only with --in-place", () => {
-    expect(() => parseRestoreArgs(["--in-place", "--latest"])).toThrow(IN_PLACE_UNCONFIRMED);
-    expect(IN_PLACE_UNCONFIRMED).toMatch(/add --yes-destroy-current-data to confirm/);
-    expect(() => parseRestoreArgs(["--yes-destroy-current-data", "--latest"])).toThrow(/goes with --in-place only/);
-    expect(parseRestoreArgs(["--in-place", "--yes-destroy-current-data", "--latest"])).toEqual({ stack: "dev", target: { kind: "latest" }, inPlace: true });
-    expect(parseRestoreArgs(["--latest"]).inPlace).toBe(false);
-  });
-
+describe("npm run restore", () => {
   it("restores in place with --delta, archive_mode left as the stack has it", () => {
     expect(inPlaceRestoreCommand({ kind: "time", time: "2026-11-29 16:05:00+00" })).toEqual([
       "pgbackrest",

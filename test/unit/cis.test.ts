@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CONTROLS, CONTROL_IDS, DEFAULT_WAIVERS, defaultWaivers, type CisFacts, evaluateControls, octal, parseAuditArgs, parseFacts, renderAudit, waiverProblems } from "../../checks/cis";
+import { CONTROLS, CONTROL_IDS, DEFAULT_WAIVERS, defaultWaivers, type CisFacts, evaluateControls, octal, parseFacts, renderAudit, waiverProblems } from "../../checks/cis";
 import { postgresTlsParameters } from "../../model/tls";
 import { tunePostgres } from "../../model/tuning";
 import { serverLogParameters } from "../../model/server-log";
@@ -199,11 +199,5 @@ describe("CIS controls", () => {
     expect(waiverProblems(DEFAULT_WAIVERS)).toEqual([]);
     expect(waiverProblems({ "3.1.3": "short" })[0]).toMatch(/kryonix:cisWaivers\.3\.1\.3: .*written reason/);
     expect(waiverProblems({ "1.1": "a long enough reason, but no such control" })[0]).toMatch(/a control npm run audit checks/);
-  });
-
-  it("arguments", () => {
-    expect(parseAuditArgs([])).toEqual({ stack: "dev", json: false });
-    expect(parseAuditArgs(["--stack", "w10test", "--json"])).toEqual({ stack: "w10test", json: true });
-    expect(() => parseAuditArgs(["--bogus"])).toThrow(/--stack NAME or --json/);
   });
 });

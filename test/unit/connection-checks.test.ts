@@ -9,7 +9,6 @@ import {
   errorText,
   isAuthenticationError,
   judgeAttempt,
-  parseCliArgs,
   probeLabel,
   renderTable,
   runConnectionChecks,
@@ -248,20 +247,6 @@ describe("describeRows", () => {
     expect(describeRows({ rows: [{ sessions: 7 }], rowCount: 1 })).toBe("ran: sessions=7");
     expect(describeRows({ rows: [{ a: 1 }, { a: 2 }], rowCount: 2 })).toBe("ran: 2 rows");
     expect(describeRows({ rows: [], rowCount: 0 })).toBe("ran: 0 rows");
-  });
-});
-
-describe("parseCliArgs", () => {
-  it("checks dev by default", () => {
-    expect(parseCliArgs([])).toEqual({ stack: "dev", json: false });
-  });
-
-  it.each([[["--stack", "prod", "--json"]], [["--json", "--stack=prod"]], [["-s", "prod", "--json"]]])("reads %j", (args) => {
-    expect(parseCliArgs(args)).toEqual({ stack: "prod", json: true });
-  });
-
-  it.each([[["--stack"]], [["--stack", "--json"]], [["--stack="]], [["--verbose"]]])("refuses %j", (args) => {
-    expect(() => parseCliArgs(args)).toThrow();
   });
 });
 

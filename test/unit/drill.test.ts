@@ -6,7 +6,6 @@ import {
   drillGrantsSql,
   jobRunsSql,
   parseDrillOutput,
-  parseVerifyArgs,
   renderDrillConf,
   renderDrillPgpass,
   renderDrillReport,
@@ -39,15 +38,7 @@ const failed: DrillReport = {
   pgbackrestVerify: { ok: false, exitCode: 104, output: "WARN: checksum mismatch" },
 };
 
-describe("backup:verify arguments", () => {
-  it("reads --stack and --json, refuses anything else", () => {
-    expect(parseVerifyArgs([])).toEqual({ stack: "dev", json: false });
-    expect(parseVerifyArgs(["--stack", "w7test", "--json"])).toEqual({ stack: "w7test", json: true });
-    expect(parseVerifyArgs(["--stack=prod"])).toEqual({ stack: "prod", json: false });
-    expect(() => parseVerifyArgs(["--stack"])).toThrow(/backup:verify --stack/);
-    expect(() => parseVerifyArgs(["--fast"])).toThrow(/backup:verify argument: "--fast" is invalid: --stack NAME or --json/);
-  });
-
+describe("backup:verify", () => {
   it("runs the drill through kryonix-job as a recorded manual run, waiting for a scheduled one", () => {
     expect(drillExecArgs("kryonix-dev-restore-drill")).toEqual(["exec", "kryonix-dev-restore-drill", "kryonix-job", "--wait", "--trigger", "manual", "restore-drill", "kryonix-drill"]);
   });

@@ -8,7 +8,6 @@ import {
   healthExitCode,
   maskPasswords,
   overallSeverity,
-  parseHealthArgs,
   renderHealth,
   snapshotFromRows,
   type HealthSnapshot,
@@ -137,27 +136,6 @@ describe("snapshotFromRows", () => {
 
   it("masks quoted passwords with doubled quotes too", () => {
     expect(maskPasswords("ALTER USER a PASSWORD 'it''s' VALID UNTIL 'x'")).toBe("ALTER USER a PASSWORD '***' VALID UNTIL 'x'");
-  });
-});
-
-describe("parseHealthArgs", () => {
-  it("defaults to dev, text, the issue's thresholds", () => {
-    expect(parseHealthArgs([])).toEqual({ stack: "dev", json: false, thresholds: DEFAULT_THRESHOLDS, thresholdFlags: {} });
-  });
-  it("takes --stack, --json and repeated --threshold", () => {
-    const a = parseHealthArgs(["--stack", "itest", "--json", "--threshold", "idleInTransactionWarnSeconds=1", "--threshold", "idleInTransactionCriticalSeconds=2"]);
-    expect(a.stack).toBe("itest");
-    expect(a.json).toBe(true);
-    expect(a.thresholds.idleInTransactionWarnSeconds).toBe(1);
-    expect(a.thresholds.idleInTransactionCriticalSeconds).toBe(2);
-  });
-  it("refuses unknown arguments, thresholds and values, naming what is allowed", () => {
-    expect(() => parseHealthArgs(["--verbose"])).toThrow(/unknown argument "--verbose"/);
-    expect(() => parseHealthArgs(["--threshold", "nope=1"])).toThrow(/NAME one of cacheHitRatioWarn/);
-    expect(() => parseHealthArgs(["--threshold", "cacheHitRatioWarn=2"])).toThrow(/a number from 0 to 1/);
-    expect(() => parseHealthArgs(["--threshold", "backupMaxAgeHours=-1"])).toThrow(/a number >= 0/);
-    expect(() => parseHealthArgs(["--threshold", "idleInTransactionCriticalSeconds=10"])).toThrow(/at least idleInTransactionWarnSeconds/);
-    expect(() => parseHealthArgs(["--stack"])).toThrow(/--stack needs a stack name/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KEY_LOOKUPS, compareSettings, expectedSettings, judgePlan, parsePerformanceArgs, parsePgbench, sameSetting, scans } from "../../checks/performance";
+import { KEY_LOOKUPS, compareSettings, expectedSettings, judgePlan, parsePgbench, sameSetting, scans } from "../../checks/performance";
 import { GiB } from "../../model/size";
 import { tunePostgres } from "../../model/tuning";
 
@@ -76,15 +76,6 @@ describe("judgePlan", () => {
     const r = judgePlan(sessions, [{ Plan: both }], sample);
     expect(r.ok).toBe(false);
     expect(r.detail).toContain("not only analytics.user_sessions_y2026m11");
-  });
-});
-
-describe("parsePerformanceArgs", () => {
-  it("defaults and options", () => {
-    expect(parsePerformanceArgs([])).toEqual({ stack: "dev", json: false, clientsFactor: 10, transactions: 10 });
-    expect(parsePerformanceArgs(["--stack", "x", "--json", "--transactions", "5"])).toMatchObject({ stack: "x", json: true, transactions: 5 });
-    expect(() => parsePerformanceArgs(["--transactions", "0"])).toThrow(/an integer from 1 to 100000/);
-    expect(() => parsePerformanceArgs(["--nope"])).toThrow(/unknown argument/);
   });
 });
 

@@ -43,15 +43,14 @@ describe("the recipes in versions.json", () => {
 
 describe("providerSrcDir", () => {
   it("defaults to ../shared/provider-src beside the repository", () => {
-    expect(providerSrcDir([], {})).toBe(path.resolve(repoRoot, "../shared/provider-src"));
+    expect(providerSrcDir(undefined, {})).toBe(path.resolve(repoRoot, "../shared/provider-src"));
     expect(DEFAULT_PROVIDER_SRC).toBe(path.resolve(repoRoot, "../shared/provider-src"));
   });
 
   it("takes $KRYONIX_PROVIDER_SRC, and --provider-src over it", () => {
-    expect(providerSrcDir([], { KRYONIX_PROVIDER_SRC: "/srv/src" })).toBe("/srv/src");
-    expect(providerSrcDir(["--provider-src", "/a"], { KRYONIX_PROVIDER_SRC: "/srv/src" })).toBe("/a");
-    expect(providerSrcDir(["--provider-src=rel"], {}, "/base")).toBe("/base/rel");
-    expect(() => providerSrcDir(["--provider-src"], {})).toThrow(/--provider-src needs a folder/);
+    expect(providerSrcDir(undefined, { KRYONIX_PROVIDER_SRC: "/srv/src" })).toBe("/srv/src");
+    expect(providerSrcDir("/a", { KRYONIX_PROVIDER_SRC: "/srv/src" })).toBe("/a");
+    expect(providerSrcDir("rel", {}, "/base")).toBe("/base/rel");
   });
 });
 

@@ -14,7 +14,6 @@ import {
   repoRoot,
   versionMismatches,
 } from "../../toolchain/versions";
-import { stackFromArgs } from "../../toolchain/pulumi-env";
 
 const versions = loadVersions();
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8"));
@@ -99,11 +98,3 @@ describe("go build helpers", () => {
   });
 });
 
-describe("pulumi wrapper", () => {
-  it("finds the stack on the command line, else dev", () => {
-    expect(stackFromArgs(["up"])).toBe("dev");
-    expect(stackFromArgs(["up", "--stack", "prod"])).toBe("prod");
-    expect(stackFromArgs(["up", "--stack=prod"])).toBe("prod");
-    expect(stackFromArgs(["preview", "-s", "test"])).toBe("test");
-  });
-});
