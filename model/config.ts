@@ -20,11 +20,14 @@ import {
   MAX_CPUS,
   MIN_CPUS,
   MIN_POSTGRES_MEMORY,
+  KNOWN_PARAMETERS,
   PgParams,
+  SERVER_RUNTIME_PARAMETERS,
   STORAGE_TYPES,
   Storage,
   applyOverrides,
   checkOverrides,
+  containerParameters,
   tunePostgres,
 } from "./tuning";
 
@@ -562,7 +565,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
   const thresholds = mergeThresholds(DEFAULT_THRESHOLDS, rawThresholds ?? {}, (key) => `${NAMESPACE}:healthThresholds.${key}`);
   problems.push(...thresholds.problems);
 
-  const overrides = checkOverrides(rawOverrides, memories.postgresMemory, `${NAMESPACE}:postgresOverrides`);
+  const overrides = checkOverrides(rawOverrides, memories.postgresMemory, `${NAMESPACE}:postgresOverrides`, stackOwnedReason);
   problems.push(...overrides.problems);
   // WAL archiving (pgBackRest) needs at least replica-level WAL.
   if (overrides.params?.wal_level === "minimal") {
@@ -677,6 +680,56 @@ export function postgresParameters(config: StackConfig): PgParams {
     ...serverLogParameters(config.serverLog, config.serverLogMaxBytes),
   });
 }
+
+// TLS: ssl and every ssl_* parameter. A family, not the keys model/tls.ts postgresTlsParameters
+// sets (importing it here would close a cycle through model/containers.ts): the unit tests check
+// that each of those keys falls in it.
+const TLS_PARAMETER = /^ssl(_|$)/;
+const TLS_OWNED = "TLS is the stack's: the certificate files it writes and renews, the protocols and ciphers every client of the stack is tested with";
+
+/**
+ * The parameters the stack sets itself, with why: what the postgres component puts over the tuned
+ * values (listening), WAL archiving, the scheduler and the preloaded libraries, where the log goes
+ * (kryonix:serverLog), what the tuning
+ * sets that no override may change, and what the image's entrypoint sets; TLS is TLS_PARAMETER.
+ * Read from the functions that set them, so a parameter added there is refused too. Pure.
+ */
+export function stackOwnedParameters(): Record<string, string> {
+  const owned: Record<string, string> = {};
+  const own = (params: PgParams, why: string | ((name: string) => string)) => {
+    for (const name of Object.keys(params)) owned[name] ??= typeof why === "string" ? why : why(name);
+  };
+  own(containerParameters("postgres"), "the server listens on localhost and on its container's name in the stack network only (CIS 5.2); clients come through PgBouncer or the admin path (kryonix:postgresPort)");
+  const { wal_level: _walLevel, ...archiving } = archiveParameters({ archiveTimeoutSeconds: DEFAULTS.archiveTimeoutSeconds, postgresOverrides: {} });
+  own(archiving, (name) =>
+    name === "archive_timeout"
+      ? `set it with ${NAMESPACE}:archiveTimeoutSeconds`
+      : "WAL goes to the stack's pgBackRest repository, which backups, restores and the restore drill rely on",
+  );
+  own(schedulerParameters({}), (name) =>
+    name === "shared_preload_libraries"
+      ? "the stack preloads the libraries of what it sets up (pg_stat_statements, pgaudit, auth_delay, pg_cron), and the image has no other"
+      : "pg_cron runs the stack's own jobs (the partitions job) in the database the stack gives it",
+  );
+  for (const mode of SERVER_LOG_MODES) {
+    own(serverLogParameters(mode, DEFAULT_SERVER_LOG_MAX_BYTES), `${NAMESPACE}:serverLog (file or docker) and ${NAMESPACE}:serverLogMaxSize set where the server's log goes`);
+  }
+  const tuned = tunePostgres({ memoryBytes: MIN_POSTGRES_MEMORY, cpus: MIN_CPUS, storage: "ssd" });
+  own(
+    Object.fromEntries(Object.entries(tuned).filter(([name]) => !KNOWN_PARAMETERS.includes(name))),
+    "the stack's tuning sets it (model/tuning.ts tunePostgres) and offers no override",
+  );
+  own(SERVER_RUNTIME_PARAMETERS, (name) => SERVER_RUNTIME_PARAMETERS[name]);
+  return owned;
+}
+
+/** Why kryonix:postgresOverrides may not set `name` (lower case), or undefined when it may. Pure. */
+export function stackOwnedReason(name: string): string | undefined {
+  if (TLS_PARAMETER.test(name)) return TLS_OWNED;
+  owned ??= stackOwnedParameters();
+  return Object.hasOwn(owned, name) ? owned[name] : undefined;
+}
+let owned: Record<string, string> | undefined;
 
 /** The database pg_cron keeps its jobs in: the one whose partitions it maintains. */
 export const PG_CRON_DATABASE = "kryonix_saas";

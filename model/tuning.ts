@@ -195,7 +195,6 @@ const str: GucSpec = { kind: "string" };
  * that could carry a secret (ssl_passphrase_command, ...) reaches the file.
  */
 const GUCS: Readonly<Record<string, GucSpec>> = {
-  listen_addresses: oneOf(["*"], "the stack listens on localhost and the container's own name on the Docker network, whatever is set"),
   max_connections: int(MIN_MAX_CONNECTIONS, MAX_MAX_CONNECTIONS),
   superuser_reserved_connections: int(1, 20),
   password_encryption: oneOf(["scram-sha-256"], "md5 password hashes are not accepted"),
@@ -248,7 +247,6 @@ const GUCS: Readonly<Record<string, GucSpec>> = {
   autovacuum_analyze_scale_factor: real(0, 100),
   autovacuum_vacuum_cost_limit: int(-1, 10_000),
 
-  shared_preload_libraries: str,
   "pg_stat_statements.track": oneOf(["none", "top", "all"]),
   "pg_stat_statements.max": int(100, 1_000_000),
   "pg_stat_statements.track_utility": bool,
@@ -285,8 +283,6 @@ const GUCS: Readonly<Record<string, GucSpec>> = {
 /** Every parameter name kryonix:postgresOverrides accepts, sorted. */
 export const KNOWN_PARAMETERS: readonly string[] = Object.keys(GUCS).sort();
 
-// The stack creates both extensions; dropping either breaks that step.
-const REQUIRED_PRELOAD = ["pg_stat_statements", "pgaudit"];
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const NUMBER = /^[+-]?(\d+|\d*\.\d+)$/;
 const TIME = /^(-1|\d+\s*(us|ms|s|min|h|d)?)$/;
@@ -335,17 +331,8 @@ function normalise(name: string, spec: GucSpec, raw: string): { value: string } 
       if (spec.values.includes(value)) return { value };
       return { allowed: `one of ${spec.values.join(", ")}${spec.why ? ` (${spec.why})` : ""}` };
     }
-    case "string": {
-      if (name === "shared_preload_libraries") {
-        const libraries = text.split(",").map((lib) => lib.trim());
-        const missing = REQUIRED_PRELOAD.filter((lib) => !libraries.includes(lib));
-        if (missing.length) {
-          return { allowed: `a comma-separated list that still contains ${REQUIRED_PRELOAD.join(" and ")}` };
-        }
-        return { value: libraries.filter((lib) => lib !== "").join(",") };
-      }
+    case "string":
       return { value: raw };
-    }
   }
 }
 
@@ -359,12 +346,14 @@ export interface OverrideCheck {
  * Validates per-stack overrides without throwing, so the stack configuration
  * can report them together with its other problems. Pass memoryBytes as
  * undefined when the memory setting itself is invalid: the shared_buffers
- * ratio cannot be checked then.
+ * ratio cannot be checked then. `owned`: why the stack sets a parameter itself
+ * (model/config.ts stackOwnedReason), or undefined; each such one is refused with why.
  */
 export function checkOverrides(
   overrides: unknown,
   memoryBytes: number | undefined,
   setting = "kryonix:postgresOverrides",
+  owned: (name: string) => string | undefined = () => undefined,
 ): OverrideCheck {
   const params: PgParams = {};
   const problems: string[] = [];
@@ -378,6 +367,11 @@ export function checkOverrides(
     // PostgreSQL parameter names are case-insensitive.
     const name = rawName.toLowerCase();
     const key = `${setting}.${rawName}`;
+    const why = owned(name);
+    if (why !== undefined) {
+      problems.push(invalid(key, rawValue, `the stack sets ${name} itself and no override may change it: ${why}`));
+      continue;
+    }
     const spec = GUCS[name];
     if (!spec) {
       problems.push(invalid(setting, rawName, `not a parameter the stack manages; allowed: ${KNOWN_PARAMETERS.join(", ")}`));
@@ -475,6 +469,21 @@ const CONF_NOTES: Readonly<Record<string, string>> = {
   log_statement:
     "none on purpose (CIS 3.1.25, waived): pgaudit (pgaudit.log = ddl, role, write) logs every DDL, role and write statement with passwords <REDACTED>; log_statement would log them, and SCRAM verifiers, in clear.",
   log_min_error_statement: "The stack's own superuser sessions start with log_min_error_statement=panic (PGOPTIONS): a failing ALTER ROLE ... PASSWORD of theirs is logged without its text.",
+};
+
+/**
+ * Parameters the image's entrypoint sets on the server's command line, or that every other
+ * container relies on; none is in postgresql.conf. Pure.
+ */
+export const SERVER_RUNTIME_PARAMETERS: Readonly<Record<string, string>> = {
+  data_directory: "the entrypoint runs the server on the data volume (postgres -D)",
+  config_file: "the entrypoint points the server at the postgresql.conf the stack renders",
+  hba_file: "the entrypoint points the server at the pg_hba.conf the stack renders",
+  ident_file: "the stack authenticates with peer and scram-sha-256 only (pg_hba.conf)",
+  external_pid_file: "the server runs as the container's main process",
+  port: "PgBouncer, the exporters, the drill and the jobs reach the server on 5432 inside the stack network; the host port is kryonix:postgresPort",
+  unix_socket_directories: "the jobs, backups and status checks connect over /run/postgresql as postgres (peer)",
+  unix_socket_group: "the socket belongs to postgres and its group (CIS 2.6)",
 };
 
 /**

@@ -4,7 +4,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { LOGIN_ROLES } from "../../components/database";
-import { CONFIG_KEYS, ROTATABLE_ROLES, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, validateStackConfig } from "../../model/config";
+import { CONFIG_KEYS, ROTATABLE_ROLES, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, stackOwnedParameters, stackOwnedReason, validateStackConfig } from "../../model/config";
+import { KNOWN_PARAMETERS, containerParameters } from "../../model/tuning";
+import { postgresTlsParameters } from "../../model/tls";
+import { postgresConf } from "../../components/postgres";
 import { kryonixConfigValues } from "../../io/pulumi-config";
 import { DEFAULT_WAIVERS, defaultWaivers } from "../../checks/cis";
 import { DEFAULT_THRESHOLDS } from "../../checks/health";
@@ -622,5 +625,53 @@ describe("kryonix:serverLog, kryonix:serverLogRetentionDays and kryonix:serverLo
     expect(problemsOf({ "kryonix:serverLog": "syslog" }).join("\n")).toMatch(/kryonix:serverLog: .*one of file, docker/);
     expect(problemsOf({ "kryonix:serverLogRetentionDays": "0" }).join("\n")).toMatch(/kryonix:serverLogRetentionDays: .*an integer from 1 to 3650/);
     expect(problemsOf({ "kryonix:serverLogMaxSize": "1MB" }).join("\n")).toMatch(/kryonix:serverLogMaxSize: .*a size of at least 64MB/);
+  });
+});
+
+describe("kryonix:postgresOverrides refuses the parameters the stack sets itself", () => {
+  it("names the key and says why (listen_addresses)", () => {
+    expect(problemsOf({ "kryonix:postgresOverrides": '{"listen_addresses":"*"}' })).toEqual([
+      `kryonix:postgresOverrides.listen_addresses: "*" is invalid: the stack sets listen_addresses itself and no override may change it: ${stackOwnedParameters().listen_addresses}`,
+    ]);
+    expect(stackOwnedParameters().listen_addresses).toMatch(/localhost and on its container's name/);
+  });
+
+  it.each([
+    ["LISTEN_ADDRESSES", "localhost", /listens on localhost/],
+    ["port", 5433, /5432/],
+    ["ssl", "off", /TLS is the stack's/],
+    ["ssl_cert_file", "/tmp/x.crt", /TLS is the stack's/],
+    ["ssl_min_protocol_version", "TLSv1", /TLS is the stack's/],
+    ["archive_mode", "off", /pgBackRest repository/],
+    ["archive_command", "/bin/true", /pgBackRest repository/],
+    ["archive_timeout", "5min", /kryonix:archiveTimeoutSeconds/],
+    ["shared_preload_libraries", "pg_stat_statements,pgaudit,auto_explain", /preloads the libraries/],
+    ["cron.database_name", "postgres", /pg_cron/],
+    ["data_directory", "/tmp", /data volume/],
+    ["hba_file", "/tmp/pg_hba.conf", /pg_hba\.conf/],
+    ["unix_socket_directories", "/tmp", /peer/],
+    ["log_destination", "csvlog", /kryonix:serverLog/],
+    ["logging_collector", "off", /kryonix:serverLog/],
+  ])("%s", (key, value, why) => {
+    const problems = problemsOf({ "kryonix:postgresOverrides": { [key]: value } });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(`kryonix:postgresOverrides.${key}: `);
+    expect(problems[0]).toContain(`the stack sets ${key.toLowerCase()} itself`);
+    expect(problems[0]).toMatch(why);
+  });
+
+  it("covers everything the stack renders that an override may not set, read from what sets it", () => {
+    const config = validateStackConfig({}, "dev");
+    const rendered = postgresConf({ parameters: postgresParameters(config), stack: "dev" })
+      .split("\n")
+      .filter((line) => line && !line.startsWith("#"))
+      .map((line) => line.split(" = ")[0]);
+    for (const name of rendered) expect(stackOwnedReason(name) !== undefined || KNOWN_PARAMETERS.includes(name), name).toBe(true);
+    // Owned and overridable never overlap; wal_level stays an override (archiving reads it).
+    expect(KNOWN_PARAMETERS.filter((name) => stackOwnedReason(name) !== undefined)).toEqual([]);
+    for (const name of [...Object.keys(containerParameters("x")), ...Object.keys(postgresTlsParameters()), "archive_mode", "archive_command", "cron.use_background_workers"]) {
+      expect(stackOwnedReason(name), name).toBeDefined();
+    }
+    expect(stackOwnedReason("wal_level")).toBeUndefined();
   });
 });

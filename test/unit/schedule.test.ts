@@ -98,9 +98,9 @@ describe("the pg_cron partitions job", () => {
     expect(partitionsJobSql("@monthly")).toContain("'0 0 1 * *'");
   });
 
-  it("preloads pg_cron in kryonix_saas with background workers, whatever the overrides preload", () => {
-    const p = postgresParameters(validateStackConfig({ "kryonix:postgresOverrides": '{"shared_preload_libraries":"pg_stat_statements,pgaudit,auto_explain"}' }, "dev"));
-    expect(p.shared_preload_libraries).toBe("pg_stat_statements,pgaudit,auto_explain,pg_cron");
+  it("preloads pg_cron in kryonix_saas with background workers, after the tuning's libraries", () => {
+    const p = postgresParameters(validateStackConfig({}, "dev"));
+    expect(p.shared_preload_libraries).toBe("pg_stat_statements,pgaudit,auth_delay,pg_cron");
     expect(p["cron.database_name"]).toBe("kryonix_saas");
     expect(p["cron.use_background_workers"]).toBe("on");
     expect(schedulerParameters({ shared_preload_libraries: "pg_cron,pgaudit" }).shared_preload_libraries).toBe("pgaudit,pg_cron");
