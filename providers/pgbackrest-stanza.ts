@@ -6,9 +6,13 @@ import { invalid } from "../model/messages";
  * pgBackRest's stanza in the repository, made by the stack: `stanza-create` (idempotent: an
  * existing stanza of the same cluster is left as it is), then `check`, which has PostgreSQL switch
  * WAL and waits until archive_command has pushed the segment, so an up fails when archiving does
- * not work. Both run as postgres inside the postgres container (`docker exec`, the docker CLI on
- * the host running the dynamic-provider plugin, DOCKER_HOST as the scripts pin it), where
- * pgbackrest.conf and its secrets are; no secret is on the command line.
+ * not work. Then, when the repository holds no backup of the stanza yet (a new stack, a new
+ * bucket), a first full backup: archived WAL alone restores nothing, so without it the stack could
+ * not be restored to any point until the first scheduled full backup. A repository that already
+ * has backups (a kept data volume adopted again, an up after a destroy) gets none. All of it runs
+ * as postgres inside the postgres container (`docker exec`, the docker CLI on the host running the
+ * dynamic-provider plugin, DOCKER_HOST as the scripts pin it), where pgbackrest.conf and its
+ * secrets are; no secret is on the command line.
  *
  * Deleting it does nothing: the repository outlives the stack (the resource is `deletedWith` the
  * data volume, so a destroy never reaches it anyway).
@@ -37,9 +41,40 @@ export function stanzaInputProblems(inputs: Partial<PgbackrestStanzaInputs>): { 
   return failures;
 }
 
-/** `docker exec -u postgres CONTAINER pgbackrest --stanza=S <command>`. Pure. */
-export function stanzaCommand(inputs: PgbackrestStanzaInputs, command: "stanza-create" | "check"): string[] {
-  return ["exec", "-u", "postgres", inputs.container, "pgbackrest", `--stanza=${inputs.stanza}`, command];
+/** What the resource records besides its inputs. */
+export interface PgbackrestStanzaOutputs extends PgbackrestStanzaInputs {
+  /** The label of the first full backup this resource took, or null when the repository already had one. */
+  firstBackup: string | null;
+}
+
+type StanzaCommand = "stanza-create" | "check" | "info" | "backup";
+// info's JSON alone on stdout; the first backup quiet unless it fails.
+const COMMAND_OPTIONS: Record<StanzaCommand, string[]> = {
+  "stanza-create": [],
+  check: [],
+  info: ["--output=json", "--log-level-console=warn"],
+  backup: ["--type=full", "--log-level-console=warn"],
+};
+
+/** `docker exec -u postgres CONTAINER pgbackrest --stanza=S [options] <command>`. Pure. */
+export function stanzaCommand(inputs: PgbackrestStanzaInputs, command: StanzaCommand): string[] {
+  return ["exec", "-u", "postgres", inputs.container, "pgbackrest", `--stanza=${inputs.stanza}`, ...COMMAND_OPTIONS[command], command];
+}
+
+/**
+ * The labels of the stanza's backups in `pgbackrest info --output=json`, oldest first. Throws when
+ * the text is not that JSON: guessing "none" would take a needless backup, guessing "some" none. Pure.
+ */
+export function stanzaBackups(infoJson: string, stanza: string): string[] {
+  let info: unknown;
+  try {
+    info = JSON.parse(infoJson);
+  } catch {
+    throw new Error(`pgbackrest info printed no JSON: ${infoJson.trim().slice(0, 300)}`);
+  }
+  if (!Array.isArray(info)) throw new Error(`pgbackrest info: expected a list of stanzas, got ${infoJson.trim().slice(0, 300)}`);
+  const entry = info.find((s: { name?: string }) => s?.name === stanza) as { backup?: { label: string }[] } | undefined;
+  return (entry?.backup ?? []).map((b) => b.label);
 }
 
 /** The docker CLI (io/docker-cli.ts); `check` waits for a WAL segment to be archived. */
@@ -47,12 +82,20 @@ export const runDocker: DockerRun = (args) => runDockerCli(args, { timeoutMs: 60
 
 /** The dynamic provider; `docker` defaults to the docker CLI. */
 export function makePgbackrestStanzaProvider(docker: DockerRun = runDocker): pulumi.dynamic.ResourceProvider {
-  function ensure(inputs: PgbackrestStanzaInputs): void {
-    for (const command of ["stanza-create", "check"] as const) {
-      const args = stanzaCommand(inputs, command);
-      const r = docker(args);
-      if (r.code !== 0) throw new Error(cliError("docker", args, r));
-    }
+  const run = (inputs: PgbackrestStanzaInputs, command: StanzaCommand): string => {
+    const args = stanzaCommand(inputs, command);
+    const r = docker(args);
+    if (r.code !== 0) throw new Error(cliError("docker", args, r));
+    return r.out;
+  };
+  function ensure(inputs: PgbackrestStanzaInputs): PgbackrestStanzaOutputs {
+    run(inputs, "stanza-create");
+    run(inputs, "check");
+    if (stanzaBackups(run(inputs, "info"), inputs.stanza).length) return { ...inputs, firstBackup: null };
+    run(inputs, "backup");
+    const labels = stanzaBackups(run(inputs, "info"), inputs.stanza);
+    if (!labels.length) throw new Error(`pgbackrest --stanza=${inputs.stanza} backup succeeded, but pgbackrest info lists no backup`);
+    return { ...inputs, firstBackup: labels[labels.length - 1] };
   }
   return {
     async check(_olds: PgbackrestStanzaInputs, news: PgbackrestStanzaInputs) {
@@ -63,12 +106,12 @@ export function makePgbackrestStanzaProvider(docker: DockerRun = runDocker): pul
       return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
     },
     async create(inputs: PgbackrestStanzaInputs) {
-      ensure(inputs);
-      return { id: `${inputs.bucket}/${inputs.stanza}`, outs: inputs };
+      return { id: `${inputs.bucket}/${inputs.stanza}`, outs: ensure(inputs) };
     },
-    async update(_id: string, _olds: PgbackrestStanzaInputs, news: PgbackrestStanzaInputs) {
-      ensure(news);
-      return { outs: news };
+    async update(_id: string, olds: PgbackrestStanzaOutputs, news: PgbackrestStanzaInputs) {
+      const outs = ensure(news);
+      // The first backup stays the one this resource took, if it took one.
+      return { outs: { ...outs, firstBackup: outs.firstBackup ?? olds.firstBackup ?? null } };
     },
     // No delete: the repository keeps the backups after the stack is gone.
   };
@@ -81,8 +124,9 @@ export type PgbackrestStanzaArgs = { [K in keyof PgbackrestStanzaInputs]: pulumi
 /** See makePgbackrestStanzaProvider. */
 export class PgbackrestStanza extends pulumi.dynamic.Resource {
   declare public readonly stanza: pulumi.Output<string>;
+  declare public readonly firstBackup: pulumi.Output<string | null>;
 
   constructor(name: string, args: PgbackrestStanzaArgs, opts?: pulumi.CustomResourceOptions) {
-    super(pgbackrestStanzaProvider, name, args, opts, "kryonix", "PgbackrestStanza");
+    super(pgbackrestStanzaProvider, name, { ...args, firstBackup: undefined }, opts, "kryonix", "PgbackrestStanza");
   }
 }

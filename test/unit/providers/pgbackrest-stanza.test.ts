@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BACKUP_BUCKET } from "../../../providers/minio-bucket";
-import { makePgbackrestStanzaProvider, stanzaInputProblems } from "../../../providers/pgbackrest-stanza";
+import { makePgbackrestStanzaProvider, stanzaBackups, stanzaInputProblems } from "../../../providers/pgbackrest-stanza";
 
 describe("PgbackrestStanza provider", () => {
   it("the stanza provider runs stanza-create then check as postgres in the container, and fails naming the command", async () => {
@@ -18,5 +18,51 @@ describe("PgbackrestStanza provider", () => {
     expect((await provider.diff!("x", inputs, { ...inputs })).changes).toBe(false);
     expect((await provider.diff!("x", inputs, { ...inputs, container: "other" })).changes).toBe(true);
     expect(stanzaInputProblems({ container: "a b", stanza: "Bad", bucket: "" }).map((f) => f.property)).toEqual(["container", "stanza", "bucket"]);
+  });
+});
+
+const inputs = { container: "kryonix-dev-postgres", stanza: "kryonix", bucket: "kryonix-backups" };
+const exec = (...args: string[]) => ["exec", "-u", "postgres", "kryonix-dev-postgres", "pgbackrest", "--stanza=kryonix", ...args];
+const INFO = exec("--output=json", "--log-level-console=warn", "info");
+const BACKUP = exec("--type=full", "--log-level-console=warn", "backup");
+const info = (labels: string[]) => JSON.stringify([{ name: "kryonix", status: { code: labels.length ? 0 : 2, message: labels.length ? "ok" : "no valid backups" }, backup: labels.map((label) => ({ label, type: "full" })) }]);
+
+/** A docker CLI that answers info from `repository` and adds a backup to it on `backup`. */
+function fakeDocker(repository: string[]) {
+  const calls: string[][] = [];
+  const docker = (args: string[]) => {
+    calls.push(args);
+    const command = args[args.length - 1];
+    if (command === "info") return { code: 0, out: info(repository) };
+    if (command === "backup") repository.push("20261207-150000F");
+    return { code: 0, out: "" };
+  };
+  return { calls, docker };
+}
+
+describe("the stanza provider's first backup", () => {
+  it("takes a full backup when the repository holds none, and records its label", async () => {
+    const { calls, docker } = fakeDocker([]);
+    const created = await makePgbackrestStanzaProvider(docker).create!(inputs);
+    expect(calls).toEqual([exec("stanza-create"), exec("check"), INFO, BACKUP, INFO]);
+    expect(created.outs).toEqual({ ...inputs, firstBackup: "20261207-150000F" });
+  });
+
+  it("takes none when the repository already has a backup (a kept volume adopted again)", async () => {
+    const { calls, docker } = fakeDocker(["20261201-020000F", "20261202-070000F_20261202-070000D"]);
+    const created = await makePgbackrestStanzaProvider(docker).create!(inputs);
+    expect(calls).toEqual([exec("stanza-create"), exec("check"), INFO]);
+    expect(created.outs.firstBackup).toBeNull();
+    // An update keeps the label of the backup the resource took.
+    const updated = await makePgbackrestStanzaProvider(docker).update!("x", { ...inputs, firstBackup: "20261201-020000F" }, { ...inputs, container: "kryonix-dev2-postgres" });
+    expect(updated.outs?.firstBackup).toBe("20261201-020000F");
+  });
+
+  it("fails naming the command when the backup fails, and on info output it cannot read", async () => {
+    const failing = makePgbackrestStanzaProvider((args) => (args.includes("backup") ? { code: 47, out: "ERROR: [047]: unable to connect" } : { code: 0, out: info([]) }));
+    await expect(failing.create!(inputs)).rejects.toThrow(/--type=full --log-level-console=warn backup exited 47:\nERROR: \[047\]/);
+    expect(() => stanzaBackups("WARN: not json", "kryonix")).toThrow(/pgbackrest info printed no JSON: WARN: not json/);
+    expect(stanzaBackups("[]", "kryonix")).toEqual([]);
+    expect(stanzaBackups(info(["a", "b"]), "other")).toEqual([]);
   });
 });
