@@ -247,6 +247,7 @@ const proxy = new Proxy(
     pgadmin: { serverName: config.pgadminHost, publicPort: config.pgadminPublicPort, upstreamHost: pgadmin.containerName, upstreamPort: PGADMIN_PORT },
     certificatePem: config.proxyCertificate ?? pki.servers.proxy.certificatePem,
     privateKeyPem: config.proxyCertificateKey ? pulumi.secret(config.proxyCertificateKey) : pki.servers.proxy.privateKeyPem,
+    caCertificate: pki.caCertificate,
   },
   { dependsOn: [pgadmin] },
 );

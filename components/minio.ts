@@ -19,12 +19,17 @@ import { MiB } from "../model/size";
 import { DRILL_MINIO_POLICY, DRILL_MINIO_USER, NONCURRENT_VERSION_DAYS, PGBACKREST_MINIO_POLICY, PGBACKREST_MINIO_USER, bucketNameProblems, pgbackrestPolicy } from "../model/minio-policy";
 import { MinioBucket } from "../providers/minio-bucket";
 import { MinioUser } from "../providers/minio-user";
+import { serverTlsVolume } from "../providers/tls-files";
 
 /** MinIO inside the container (the image's contract). */
 export const MINIO_PORT = 9000;
 export const MINIO_CONSOLE_PORT = 9001;
 export const MINIO_ROOT_USER_FILE = `${SECRETS_DIR}/minio-root-user`;
 export const MINIO_ROOT_PASSWORD_FILE = `${SECRETS_DIR}/minio-root-password`;
+/**
+ * The image's own certificates folder, when its certificate is not in a TLS volume (model/tls.ts
+ * TLS_DIR, which the stack mounts): public.crt, private.key and CAs/.
+ */
 export const MINIO_CERTS_DIR = `${CONFIG_DIR}/minio-certs`;
 /** Where the image keeps its data (the volume kryonix-<stack>-minio is mounted here). */
 export const MINIO_DATA_DIR = "/data";
@@ -35,7 +40,11 @@ export interface MinioArgs extends ServiceContainerArgs {
   /** S3 API and console, published on 127.0.0.1. */
   apiPort: number;
   consolePort: number;
-  /** The server certificate (PEM); its names must include the container name and 127.0.0.1. */
+  /**
+   * The server certificate (PEM); its names must include the container name and 127.0.0.1. With
+   * its key and the CA, files in a TLS volume of MinIO's own (providers/tls-files.ts), rewritten on
+   * renewal, after which MinIO reloads them (SIGHUP): no restart.
+   */
   tlsCertificate: pulumi.Input<string>;
   /** The server certificate's private key (PEM), a secret. */
   tlsKey: pulumi.Input<string>;
@@ -112,25 +121,36 @@ export class Minio extends pulumi.ComponentResource {
     );
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
+    // The image runs MinIO as minio (images/minio), which reads the key itself.
+    const tls = serverTlsVolume(
+      name,
+      {
+        container: dockerName,
+        labels: labels(args.stack, "minio"),
+        image: image.imageId,
+        owner: "minio",
+        reload: "minio",
+        hostPort: args.apiPort,
+        tls: { certificatePem: args.tlsCertificate, privateKeyPem: args.tlsKey, caCertificate: args.caCertificate },
+      },
+      this,
+    );
 
     this.container = new docker.Container(
       name,
       {
         ...serviceContainerArgs(args, "minio", image.imageId, [{ internal: MINIO_PORT, external: args.apiPort }, { internal: MINIO_CONSOLE_PORT, external: args.consolePort }]),
-        mounts: [{ type: "volume", source: this.volume.name, target: MINIO_DATA_DIR }],
+        mounts: [{ type: "volume", source: this.volume.name, target: MINIO_DATA_DIR }, tls.mount],
         uploads: [
           { file: MINIO_ROOT_USER_FILE, content: this.rootUser, permissions: UPLOAD_MODE },
           { file: MINIO_ROOT_PASSWORD_FILE, content: this.rootPassword, permissions: UPLOAD_MODE },
-          { file: `${MINIO_CERTS_DIR}/public.crt`, content: args.tlsCertificate, permissions: UPLOAD_MODE },
-          { file: `${MINIO_CERTS_DIR}/private.key`, content: pulumi.secret(args.tlsKey), permissions: UPLOAD_MODE },
-          { file: `${MINIO_CERTS_DIR}/CAs/kryonix-ca.crt`, content: args.caCertificate, permissions: UPLOAD_MODE },
         ],
         healthcheck: healthcheck([MINIO_HEALTHCHECK], 60, args.engine),
         waitTimeout: 120,
         stopTimeout: 30,
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
-      { parent: this, dependsOn: [this.volume], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [this.volume, tls.files], deleteBeforeReplace: true },
     );
 
     this.bucket = new MinioBucket(

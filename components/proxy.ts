@@ -4,23 +4,16 @@ import { PROXY_BIND_ADDRESSES, PROXY_BIND_ALLOWED, resourceName, type ProxyBindA
 import {
   UPLOAD_MODE,
   healthcheck,
+  labels,
   throwProblems,
   type ServiceContainerArgs,
   serviceContainerArgs,
   serviceArgsProblems,
 } from "../model/containers";
 import { invalid } from "../model/messages";
-import {
-  PROXY_CERT_FILE,
-  PROXY_CONFIG_FILE,
-  PROXY_HTTPS_PORT,
-  PROXY_HTTP_PORT,
-  PROXY_KEY_FILE,
-  checkNginxConfInput,
-  renderNginxConf,
-  type NginxSite,
-} from "../render/nginx";
+import { PROXY_CONFIG_FILE, PROXY_HTTPS_PORT, PROXY_HTTP_PORT, checkNginxConfInput, renderNginxConf, type NginxSite } from "../render/nginx";
 import { MiB } from "../model/size";
+import { serverTlsVolume } from "../providers/tls-files";
 
 /** The image's check: nginx's loopback health listener answers 200. */
 export const PROXY_HEALTHCHECK = "/usr/local/bin/kryonix-proxy-healthcheck";
@@ -34,8 +27,10 @@ export interface ProxyArgs extends ServiceContainerArgs {
   pgadmin: NginxSite;
   /** PEM: the leaf first, then any chain. */
   certificatePem: pulumi.Input<string>;
-  /** PEM, a secret; uploaded as a file only. */
+  /** PEM, a secret; a file in the proxy's TLS volume only. */
   privateKeyPem: pulumi.Input<string>;
+  /** The stack CA (PEM), beside them in the TLS volume; nginx does not read it (no client certificates). */
+  caCertificate: pulumi.Input<string>;
 }
 
 /** Throws one error naming every argument that cannot work. Pure. */
@@ -43,6 +38,9 @@ export function checkProxyArgs(args: ProxyArgs): void {
   const problems = serviceArgsProblems(args, "proxy", "Proxy", 16 * MiB);
   for (const [k, port] of [["httpPort", args.httpPort], ["httpsPort", args.httpsPort]] as const) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) problems.push(invalid(`Proxy ${k}`, port, "an integer from 1 to 65535"));
+  }
+  for (const k of ["certificatePem", "privateKeyPem", "caCertificate"] as const) {
+    if (args[k] === undefined || args[k] === null || args[k] === "") problems.push(invalid(`Proxy ${k}`, args[k], "a PEM"));
   }
   if (args.httpPort === args.httpsPort) problems.push(invalid("Proxy httpsPort", args.httpsPort, "a port other than httpPort"));
   if (!(PROXY_BIND_ADDRESSES as readonly string[]).includes(args.bindAddress)) problems.push(invalid("Proxy bindAddress", args.bindAddress, PROXY_BIND_ALLOWED));
@@ -63,9 +61,11 @@ export function proxyPorts(args: Pick<ProxyArgs, "httpPort" | "httpsPort" | "bin
 }
 
 /**
- * nginx (images/proxy) terminating TLS for pgAdmin at its public name. Its configuration,
- * certificate and key are uploads, so a changed certificate (from config or renewed by the stack
- * CA) or name replaces this container only.
+ * nginx (images/proxy) terminating TLS for pgAdmin at its public name. Its configuration is an
+ * upload (a changed name replaces this container only); its certificate and key are files in a
+ * TLS volume of its own (providers/tls-files.ts): a changed certificate (from config or renewed by
+ * the stack CA) is written there and nginx reloads (SIGHUP), the container and its connections
+ * stay.
  */
 export class Proxy extends pulumi.ComponentResource {
   public readonly containerName: string;
@@ -77,23 +77,35 @@ export class Proxy extends pulumi.ComponentResource {
     this.containerName = resourceName(args.stack, "proxy");
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
     const base = serviceContainerArgs(args, "proxy", image.imageId, []);
+    // nginx's master reads the key as root before it drops to www-data for the workers: root's only.
+    const tls = serverTlsVolume(
+      name,
+      {
+        container: this.containerName,
+        labels: labels(args.stack, "proxy"),
+        image: image.imageId,
+        owner: "root",
+        reload: "nginx",
+        hostPort: args.httpsPort,
+        // Any other name gets no handshake (ssl_reject_handshake).
+        serverName: args.pgadmin.serverName,
+        tls: { certificatePem: args.certificatePem, privateKeyPem: args.privateKeyPem, caCertificate: args.caCertificate },
+      },
+      this,
+    );
 
     this.container = new docker.Container(
       name,
       {
         ...base,
         ports: proxyPorts(args),
-        uploads: [
-          { file: PROXY_CONFIG_FILE, content: renderNginxConf({ pgadmin: args.pgadmin }), permissions: UPLOAD_MODE },
-          { file: PROXY_CERT_FILE, content: args.certificatePem, permissions: UPLOAD_MODE },
-          // Read by nginx's master (root) only; the workers (www-data) never open it.
-          { file: PROXY_KEY_FILE, content: pulumi.secret(args.privateKeyPem), permissions: "0400" },
-        ],
+        uploads: [{ file: PROXY_CONFIG_FILE, content: renderNginxConf({ pgadmin: args.pgadmin }), permissions: UPLOAD_MODE }],
+        mounts: [tls.mount],
         healthcheck: healthcheck([PROXY_HEALTHCHECK], 15, args.engine),
         waitTimeout: 120,
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
-      { parent: this, dependsOn: opts?.dependsOn, deleteBeforeReplace: true },
+      { parent: this, dependsOn: [...(Array.isArray(opts?.dependsOn) ? opts.dependsOn : opts?.dependsOn ? [opts.dependsOn as pulumi.Resource] : []), tls.files], deleteBeforeReplace: true },
     );
     this.registerOutputs({ containerName: this.containerName });
   }

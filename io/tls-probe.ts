@@ -1,9 +1,10 @@
 /**
- * A raw TLS handshake with a PostgreSQL-protocol server (PostgreSQL or PgBouncer): the SSLRequest
- * packet, the server's one-byte answer, then a TLS handshake with exactly the client settings
- * given (protocol versions, ciphers). Nothing is logged in; the socket is closed after the
- * handshake. For the TLS tests: a refused protocol version or cipher shows as `error`; for the
- * stack's TLS reload (providers/tls-files.ts): which certificate the server now serves.
+ * A raw TLS handshake with a server of the stack: with a PostgreSQL-protocol server (PostgreSQL
+ * or PgBouncer) the SSLRequest packet and the server's one-byte answer first; with nginx or MinIO
+ * TLS from the first byte (tlsHandshake). Exactly the client settings given (protocol versions,
+ * ciphers, the SNI name); nothing is logged in; the socket is closed after the handshake. For the
+ * TLS tests: a refused protocol version or cipher shows as `error`; for the stack's TLS reload
+ * (providers/tls-files.ts): which certificate the server now serves.
  */
 import type { ConnectionOptions } from "node:tls";
 
@@ -20,6 +21,15 @@ export interface HandshakeResult {
 }
 
 export function pgTlsHandshake(port: number, options: ConnectionOptions, host = "127.0.0.1", timeoutMs = 15_000): Promise<HandshakeResult> {
+  return handshake(port, options, host, timeoutMs, true);
+}
+
+/** The same with a server that speaks TLS from the first byte (nginx, MinIO); `options.servername` is the SNI name. */
+export function tlsHandshake(port: number, options: ConnectionOptions, host = "127.0.0.1", timeoutMs = 15_000): Promise<HandshakeResult> {
+  return handshake(port, options, host, timeoutMs, false);
+}
+
+function handshake(port: number, options: ConnectionOptions, host: string, timeoutMs: number, sslRequest: boolean): Promise<HandshakeResult> {
   // Required here, not imported: a dynamic provider's code is serialized into the plugin.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { connect: netConnect }: typeof import("node:net") = require("node:net");
@@ -40,9 +50,7 @@ export function pgTlsHandshake(port: number, options: ConnectionOptions, host = 
     };
     timer = setTimeout(() => done({ sslOffered: false, ok: false, error: `timeout after ${timeoutMs} ms` }), timeoutMs);
     socket.on("error", (err) => done({ sslOffered: false, ok: false, error: err.message }));
-    socket.once("connect", () => socket.write(SSL_REQUEST));
-    socket.once("data", (answer) => {
-      if (answer[0] !== 0x53) return done({ sslOffered: false, ok: false, error: `server answered ${JSON.stringify(answer.subarray(0, 1).toString())} to SSLRequest` });
+    const startTls = () => {
       const secure = tlsConnect({ socket, rejectUnauthorized: false, ...options });
       secure.on("error", (err) => done({ sslOffered: true, ok: false, error: err.message }));
       secure.once("secureConnect", () => {
@@ -51,6 +59,15 @@ export function pgTlsHandshake(port: number, options: ConnectionOptions, host = 
         secure.destroy();
         done(r);
       });
+    };
+    if (!sslRequest) {
+      socket.once("connect", startTls);
+      return;
+    }
+    socket.once("connect", () => socket.write(SSL_REQUEST));
+    socket.once("data", (answer) => {
+      if (answer[0] !== 0x53) return done({ sslOffered: false, ok: false, error: `server answered ${JSON.stringify(answer.subarray(0, 1).toString())} to SSLRequest` });
+      startTls();
     });
   });
 }

@@ -10,15 +10,16 @@ import { invalid } from "./messages";
  */
 
 /**
- * Where PostgreSQL and PgBouncer read their TLS files: a Docker volume of their own, mounted
- * read-only, which the stack writes from outside (providers/tls-files.ts) and then asks the
- * server to reload. A renewed certificate so reaches a running server without replacing its
- * container; a new container starts with the files already there.
+ * Where PostgreSQL, PgBouncer, MinIO and the proxy (nginx) read their TLS files: a Docker volume
+ * of each server's own, mounted read-only, which the stack writes from outside
+ * (providers/tls-files.ts) and then asks the server to reload. A renewed certificate so reaches a
+ * running server without replacing its container; a new container starts with the files already
+ * there.
  */
 export const TLS_DIR = `${CONFIG_DIR}/tls`;
 export const TLS_CERT_FILE = `${TLS_DIR}/server.crt`;
 export const TLS_CA_FILE = `${TLS_DIR}/ca.crt`;
-/** Owned by the service's user, 0600: PostgreSQL refuses a key that others can read (CIS 2.8). */
+/** Owned by the service's user (root for nginx, whose master reads it), 0600: PostgreSQL refuses a key that others can read (CIS 2.8). */
 export const TLS_KEY_FILE = `${TLS_DIR}/server.key`;
 
 export const TLS_MIN_VERSION = "TLSv1.2";

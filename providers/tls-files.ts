@@ -1,11 +1,22 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { invalid } from "../model/messages";
-import { pgTlsHandshake } from "../io/tls-probe";
+import { pgTlsHandshake, tlsHandshake } from "../io/tls-probe";
 import { type ServerTls, TLS_DIR, tlsVolumeFiles } from "../model/tls";
 import { cliError, type CliOutcome, runDocker } from "../io/docker-cli";
 import { isUnknown, knownFailures } from "../model/unknown";
-import { type ReloadMethod, type TlsDigests, digestDockerArgs, parseSha256sum, reloadDockerArgs, reloadNeeded, tarArchive, writerDockerArgs } from "../render/tls-volume";
+import {
+  RELOAD_METHODS,
+  type ReloadMethod,
+  type TlsDigests,
+  digestDockerArgs,
+  handshakeProtocol,
+  parseSha256sum,
+  reloadDockerArgs,
+  reloadNeeded,
+  tarArchive,
+  writerDockerArgs,
+} from "../render/tls-volume";
 
 /**
  * A server's TLS files in its TLS volume (model/tls.ts TLS_DIR), written by the stack: on create,
@@ -29,6 +40,8 @@ export interface TlsFilesInputs {
   reload: ReloadMethod;
   /** Where the server is published on 127.0.0.1: the update waits there for the new certificate. */
   hostPort: number;
+  /** The name the handshake asks for (SNI), for a server that answers only that name (the proxy). */
+  serverName?: string;
   certificatePem: string;
   /** A secret. */
   privateKeyPem: string;
@@ -57,7 +70,10 @@ export function tlsFilesInputProblems(inputs: Partial<TlsFilesInputs>): { proper
     if (typeof inputs[k] !== "string" || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(inputs[k] as string)) failures.push({ property: k, reason: invalid(`TlsFiles ${k}`, inputs[k], "a Docker name") });
   }
   if (typeof inputs.owner !== "string" || !/^[a-z_][a-z0-9_-]{0,31}$/.test(inputs.owner)) failures.push({ property: "owner", reason: invalid("TlsFiles owner", inputs.owner, "a user name") });
-  if (inputs.reload !== "postgres" && inputs.reload !== "pgbouncer") failures.push({ property: "reload", reason: invalid("TlsFiles reload", inputs.reload, "postgres or pgbouncer") });
+  if (!RELOAD_METHODS.includes(inputs.reload as ReloadMethod)) failures.push({ property: "reload", reason: invalid("TlsFiles reload", inputs.reload, RELOAD_METHODS.join(", ")) });
+  if (inputs.serverName !== undefined && (typeof inputs.serverName !== "string" || !/^[a-z0-9][a-z0-9.-]*$/.test(inputs.serverName))) {
+    failures.push({ property: "serverName", reason: invalid("TlsFiles serverName", inputs.serverName, "a lower-case DNS name") });
+  }
   if (!Number.isInteger(inputs.hostPort) || (inputs.hostPort as number) < 1 || (inputs.hostPort as number) > 65535) {
     failures.push({ property: "hostPort", reason: invalid("TlsFiles hostPort", inputs.hostPort, "an integer from 1 to 65535") });
   }
@@ -85,7 +101,7 @@ export function tlsDigests(inputs: Pick<TlsFilesInputs, "certificatePem" | "priv
 
 /** Properties whose change is an update (never a replace); the image is only the writer's tool. Pure. */
 export function tlsFilesChanges(olds: Partial<TlsFilesOutputs>, news: TlsFilesInputs): string[] {
-  const changed: string[] = (["volume", "owner", "container", "reload", "hostPort"] as const).filter((k) => olds[k] !== news[k]);
+  const changed: string[] = (["volume", "owner", "container", "reload", "hostPort", "serverName"] as const).filter((k) => olds[k] !== news[k]);
   // A value not known yet (during a preview: a certificate being renewed) is a change.
   const differs = (old: string | undefined, content: string) => isUnknown(content) || old !== sha256(content);
   if (differs(olds.digests?.certificate, news.certificatePem)) changed.push("certificatePem");
@@ -142,8 +158,8 @@ export function tlsVolumeChecks(
 
 export interface TlsFilesDeps {
   docker: DockerRunInput;
-  /** The certificate served on 127.0.0.1:port, or undefined when no handshake completed. */
-  served: (port: number) => Promise<string | undefined>;
+  /** The fingerprint of the certificate the server serves on 127.0.0.1, or undefined when no handshake completed. */
+  served: (server: Pick<TlsFilesInputs, "hostPort" | "reload" | "serverName">) => Promise<string | undefined>;
   sleep: (ms: number) => Promise<void>;
   /** How long an update waits for the reloaded server to serve the new certificate. */
   deadlineMs: number;
@@ -151,7 +167,11 @@ export interface TlsFilesDeps {
 
 const defaultDeps: TlsFilesDeps = {
   docker: (args, input) => runDocker(args, { input, timeoutMs: 300_000 }),
-  served: async (port) => (await pgTlsHandshake(port, { minVersion: "TLSv1.2" }, "127.0.0.1", 5_000)).certificate?.fingerprint256,
+  served: async ({ hostPort, reload, serverName }) => {
+    const options = { minVersion: "TLSv1.2" as const, ...(serverName ? { servername: serverName } : {}) };
+    const probe = handshakeProtocol(reload) === "postgres" ? pgTlsHandshake : tlsHandshake;
+    return (await probe(hostPort, options, "127.0.0.1", 5_000)).certificate?.fingerprint256;
+  },
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   deadlineMs: 60_000,
 };
@@ -174,7 +194,7 @@ export function makeTlsFilesProvider(deps: TlsFilesDeps = defaultDeps): pulumi.d
     const deadline = Date.now() + deps.deadlineMs;
     let last: string | undefined;
     for (;;) {
-      last = await deps.served(inputs.hostPort);
+      last = await deps.served(inputs);
       if (last === fingerprint) return;
       if (Date.now() >= deadline) break;
       await deps.sleep(250);
@@ -239,12 +259,12 @@ export class TlsFiles extends pulumi.dynamic.Resource {
 
 /**
  * A server's TLS volume (`<container>-tls`, not data: a destroy removes it) and the files in it,
- * for the container to mount read-only at TLS_DIR and to depend on. Shared by the PostgreSQL and
- * PgBouncer components.
+ * for the container to mount read-only at TLS_DIR and to depend on. Shared by the PostgreSQL,
+ * PgBouncer, MinIO and proxy components.
  */
 export function serverTlsVolume(
   name: string,
-  args: { container: string; labels: { label: string; value: string }[]; image: pulumi.Input<string>; owner: string; reload: ReloadMethod; hostPort: number; tls: ServerTls },
+  args: { container: string; labels: { label: string; value: string }[]; image: pulumi.Input<string>; owner: string; reload: ReloadMethod; hostPort: number; serverName?: string; tls: ServerTls },
   parent: pulumi.Resource,
 ): { volume: docker.Volume; files: TlsFiles; mount: docker.types.input.ContainerMount } {
   // Delete-first like every named Docker object; not retained: nothing in it outlives the stack.
@@ -258,6 +278,7 @@ export function serverTlsVolume(
       container: args.container,
       reload: args.reload,
       hostPort: args.hostPort,
+      ...(args.serverName ? { serverName: args.serverName } : {}),
       certificatePem: args.tls.certificatePem,
       privateKeyPem: args.tls.privateKeyPem,
       caCertificate: args.tls.caCertificate,

@@ -13,8 +13,9 @@ export const PROXY_HTTPS_PORT = 443;
 /** Loopback inside the container only: images/proxy/healthcheck.sh asks it. */
 export const PROXY_HEALTH_PORT = 8081;
 export const PROXY_CONFIG_FILE = "/etc/kryonix/nginx.conf";
+/** The proxy's TLS volume (model/tls.ts TLS_CERT_FILE, TLS_KEY_FILE): rewritten on renewal, then nginx reloads (SIGHUP). */
 export const PROXY_CERT_FILE = "/etc/kryonix/tls/server.crt";
-export const PROXY_KEY_FILE = "/run/kryonix/tls/server.key";
+export const PROXY_KEY_FILE = "/etc/kryonix/tls/server.key";
 /** Docker's embedded DNS server: upstream names are resolved at request time, so a replaced pgAdmin (new IP) is found again. */
 export const DOCKER_DNS = "127.0.0.11";
 

@@ -71,17 +71,31 @@ export function writerDockerArgs(volume: string, image: string, names: readonly 
   ];
 }
 
-/** How a server is told to read its TLS files again. */
-export type ReloadMethod = "postgres" | "pgbouncer";
+/** How a server is told to read its TLS files again: the server's name (its image). */
+export type ReloadMethod = "postgres" | "pgbouncer" | "nginx" | "minio";
+export const RELOAD_METHODS: readonly ReloadMethod[] = ["postgres", "pgbouncer", "nginx", "minio"];
 
 /**
  * The `docker` arguments that reload the server in `container`: PostgreSQL's pg_reload_conf()
- * (ssl_* are reloadable since PostgreSQL 10) through the local socket as postgres; PgBouncer's
- * SIGHUP (it builds a new TLS context on reload since 1.16; connections keep theirs). Pure.
+ * (ssl_* are reloadable since PostgreSQL 10) through the local socket as postgres; SIGHUP to the
+ * others, each PID 1 of its container. PgBouncer builds a new TLS context on SIGHUP (since 1.16;
+ * connections keep theirs). nginx's master re-reads its configuration and files, starts new
+ * workers on the same listening sockets and lets the old ones finish their requests; it keeps the
+ * old configuration when the new files do not load. MinIO reloads its certificates on SIGHUP
+ * (minio/pkg certs.Manager.ReloadOnSignal); its file watcher would only fire on a write in place
+ * (IN_CLOSE_WRITE), never on the rename the writer does. Pure.
  */
 export function reloadDockerArgs(method: ReloadMethod, container: string): string[] {
   if (method === "postgres") return ["exec", "-u", "postgres", container, "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", "SELECT pg_reload_conf()"];
   return ["kill", "--signal", "HUP", container];
+}
+
+/**
+ * How a client reaches the server's TLS handshake: PostgreSQL's protocol first asks for TLS
+ * (SSLRequest), on PostgreSQL and PgBouncer; nginx and MinIO speak TLS from the first byte. Pure.
+ */
+export function handshakeProtocol(method: ReloadMethod): "postgres" | "tls" {
+  return method === "postgres" || method === "pgbouncer" ? "postgres" : "tls";
 }
 
 /** What the files were, as the state records them: digests only, never the key. */

@@ -10,6 +10,13 @@
 # is missing, so this script refuses to start without both, and refuses MINIO_ROOT_USER /
 # MINIO_ROOT_PASSWORD in the environment. Files or certificates minio cannot read (root-owned
 # 0600 uploads or mounts) are given to it as private copies under /run/minio.
+#
+# TLS: from the TLS volume the stack mounts at /etc/kryonix/tls (server.crt, server.key owned by
+# minio 0600, ca.crt) when it holds a certificate; MinIO then gets a certs folder of symlinks to
+# those files (public.crt, private.key, CAs/ca.crt), never copies: the stack rewrites the files on
+# renewal and sends SIGHUP, on which MinIO loads them again (it also re-reads symlinked
+# certificates every 10 s), so a renewal needs no restart. Otherwise from the certs folder
+# (MINIO_CERTS_DIR, public.crt, private.key and CAs/), read at start.
 set -Eeuo pipefail
 umask 077
 
@@ -17,6 +24,7 @@ log() { printf '%s [kryonix-minio] %s\n' "$(date -u +%FT%TZ)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 CERTS_DIR=${MINIO_CERTS_DIR:-/etc/kryonix/minio-certs}
+TLS_DIR=/etc/kryonix/tls
 RUNTIME_DIR=/run/minio
 
 if [ "$#" -eq 0 ] || [ "${1:0:1}" = "-" ]; then
@@ -72,7 +80,22 @@ export MINIO_ROOT_USER_FILE=$user_file MINIO_ROOT_PASSWORD_FILE=$password_file
 
 certs=$CERTS_DIR
 rm -f "$RUNTIME_DIR/health-ca.pem"
-if [ -f "$CERTS_DIR/public.crt" ] && [ -f "$CERTS_DIR/private.key" ]; then
+if [ -f "$TLS_DIR/server.crt" ] && [ -f "$TLS_DIR/server.key" ]; then
+  as_minio test -r "$TLS_DIR/server.key" || die "$TLS_DIR/server.key is not readable by minio (the stack writes it owned by minio, mode 0600)"
+  certs=$RUNTIME_DIR/certs
+  rm -rf "$certs"
+  as_minio mkdir -p "$certs/CAs"
+  ln -s "$TLS_DIR/server.crt" "$certs/public.crt"
+  ln -s "$TLS_DIR/server.key" "$certs/private.key"
+  if [ -f "$TLS_DIR/ca.crt" ]; then
+    ln -s "$TLS_DIR/ca.crt" "$certs/CAs/ca.crt"
+    # The health check trusts the CA file of the volume, whatever it holds now.
+    ln -s "$TLS_DIR/ca.crt" "$RUNTIME_DIR/health-ca.pem"
+  else
+    ln -s "$TLS_DIR/server.crt" "$RUNTIME_DIR/health-ca.pem"
+  fi
+  log "TLS on: certificate in $TLS_DIR (reloaded on SIGHUP)"
+elif [ -f "$CERTS_DIR/public.crt" ] && [ -f "$CERTS_DIR/private.key" ]; then
   if ! as_minio test -r "$CERTS_DIR/private.key" || ! as_minio test -r "$CERTS_DIR/public.crt"; then
     [ "$(id -u)" = 0 ] || die "the certificate in $CERTS_DIR is not readable by minio"
     certs=$RUNTIME_DIR/certs

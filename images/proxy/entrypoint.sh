@@ -2,7 +2,8 @@
 # Entrypoint of the kryonix proxy image: checks the uploaded configuration (PROXY_CONFIG, default
 # /etc/kryonix/nginx.conf) with `nginx -t`, then execs nginx in the foreground as PID 1. The master
 # runs as root (ports 80/443, the key file), the workers as www-data. The key is read by nginx
-# only; nothing here prints a file's content.
+# only; nothing here prints a file's content. SIGHUP (docker kill --signal HUP) reloads the
+# configuration and the certificate and key with it, with no connection refused.
 set -Eeuo pipefail
 
 log() { printf '%s [kryonix-proxy] %s\n' "$(date -u +%FT%TZ)" "$*" >&2; }

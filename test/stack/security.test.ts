@@ -22,17 +22,20 @@
  *   5. resilience, short form: PostgreSQL SIGKILLed twice while writers and pgbench write through
  *      PgBouncer: every acknowledged commit found, healthy again without help; PgBouncer restarted
  *      under load: the writers reconnect (the full form: `npm run test:resilience`);
- *   6. certificate renewal: the PostgreSQL and PgBouncer certificates' expiry in the state moved
- *      into the renewal window; preview plans the certificates' replacement and an update of their
- *      TLS files only; `npm run up` renews them with a reload: new serials served on 127.0.0.1,
- *      verify-full connects, no container replaced or restarted, sessions opened before it (direct
- *      and through PgBouncer) kept busy through it without an error; audit, drift and the next
+ *   6. certificate renewal: the PostgreSQL, PgBouncer, MinIO and proxy certificates' expiry in the
+ *      state moved into the renewal window; preview plans the certificates' replacement and an
+ *      update of their TLS files only; `npm run up` renews them with a reload: new serials served
+ *      on 127.0.0.1, verify-full connects, no container replaced or restarted, sessions opened
+ *      before it (direct and through PgBouncer) kept busy through it without an error, and HTTPS
+ *      clients on fresh connections (pgAdmin's ping through the proxy, MinIO's health endpoint,
+ *      both verified against the stack CA) without a failed request; audit, drift and the next
  *      preview clean; a TLS file changed by hand: drift names it (exit 1), up rewrites it, no restart;
  *
  * Each step prints how long it took.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { request as httpsRequest, type RequestOptions } from "node:https";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import { dirname, join } from "node:path";
@@ -48,7 +51,7 @@ import { postgresLog } from "../support/docker";
 import { dockerLeftovers, rejection, sh, sleep, waitFor } from "../support/process";
 import { killLoop, restartPgbouncer, targetFromOutputs, type Target } from "../support/resilience";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
-import { pgTlsHandshake } from "../support/tls-probe";
+import { pgTlsHandshake, tlsHandshake } from "../support/tls-probe";
 
 const STACK = testStackName("sectest");
 const PREFIX = `kryonix-${STACK}-`;
@@ -59,6 +62,41 @@ const npmScript = (script: string, ...args: string[]) => t.npm(script, ...args);
 let o: Record<string, any>;
 
 type Path = "postgres" | "pgbouncer";
+
+/** One HTTPS GET on a connection of its own: the status code, or the error. */
+function httpsGet(options: RequestOptions): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = httpsRequest({ ...options, method: "GET", agent: false, timeout: 10_000 }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? "no status"));
+      res.on("error", (err) => resolve(err.message));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout after 10 s")));
+    req.on("error", (err) => resolve(err.message));
+    req.end();
+  });
+}
+
+/** GETs one after another until stopped; any answer but 200 is a failed request. */
+function hammer(name: string, options: () => RequestOptions) {
+  const counts = { requests: 0, failed: [] as string[] };
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const r = await httpsGet(options());
+      counts.requests++;
+      if (r !== 200) counts.failed.push(`${name} at ${new Date().toISOString()}: ${r}`);
+      await sleep(50);
+    }
+  })();
+  return {
+    counts,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
 
 /** `npm run toolchain`, which `npm run up` runs first: it records the image tags the program reads, shared by every work tree on this machine. */
 const toolchain = () => sh("npx", ["tsx", "scripts/toolchain.ts"], { env: t.env, cwd: repoRoot });
@@ -442,16 +480,26 @@ describe.sequential("security and resilience, for real", () => {
   });
 
   it("6. a certificate due for renewal is renewed by `npm run up` with a reload: the same containers, sessions kept, the new certificate served", async () => {
+    // The proxy answers pgAdmin's public name only (SNI and Host), on its HTTPS port.
+    const site = new URL(o.endpoints.pgadmin.publicUrl);
+    const handshakes = {
+      postgres: () => pgTlsHandshake(o.endpoints.postgres.port, { minVersion: "TLSv1.2" }),
+      pgbouncer: () => pgTlsHandshake(o.endpoints.pgbouncer.port, { minVersion: "TLSv1.2" }),
+      minio: () => tlsHandshake(o.endpoints.minio.port, { minVersion: "TLSv1.2" }),
+      proxy: () => tlsHandshake(o.endpoints.proxy.httpsPort, { minVersion: "TLSv1.2", servername: site.hostname }),
+    };
+    type Server = keyof typeof handshakes;
+    const RENEWED = Object.keys(handshakes) as Server[];
     const served = async () =>
       Object.fromEntries(
         await Promise.all(
-          (["postgres", "pgbouncer"] as const).map(async (path) => {
-            const h = await pgTlsHandshake(o.endpoints[path].port, { minVersion: "TLSv1.2" });
-            expect(h.ok, `${path}: ${h.error}`).toBe(true);
-            return [path, h.certificate!] as const;
+          RENEWED.map(async (server) => {
+            const h = await handshakes[server]();
+            expect(h.ok, `${server}: ${h.error}`).toBe(true);
+            return [server, h.certificate!] as const;
           }),
         ),
-      );
+      ) as Record<Server, NonNullable<Awaited<ReturnType<typeof pgTlsHandshake>>["certificate"]>>;
     const SERVICES = ["postgres", "pgbouncer", "minio", "proxy"];
     const inspect = (format: string) => Object.fromEntries(SERVICES.map((s) => [s, sh("docker", ["inspect", "-f", format, `${PREFIX}${s}`]).stdout.trim()]));
     const ids = () => inspect("{{.Id}}");
@@ -464,6 +512,14 @@ describe.sequential("security and resilience, for real", () => {
     const pooled = await connect("pgbouncer", "kryonix_app", o.credentials.roles.kryonix_app);
     const sessionOf = async (c: Client) => (await c.query("SELECT pg_backend_pid() AS pid, pg_postmaster_start_time()::text AS started")).rows[0];
     const directBefore = await sessionOf(direct);
+    // HTTPS clients through 127.0.0.1, a new connection each request, verified against the stack CA.
+    const requests = {
+      proxy: (): RequestOptions => ({ host: "127.0.0.1", port: o.endpoints.proxy.httpsPort, servername: site.hostname, headers: { host: site.host }, path: "/misc/ping", ca: o.caCertificate }),
+      minio: (): RequestOptions => ({ host: "127.0.0.1", port: o.endpoints.minio.port, path: "/minio/health/live", ca: o.caCertificate }),
+    };
+    // Started around `npm run up` only: the steps before it (stack export and import, the
+    // toolchain) run synchronously and stall this process's event loop, and with it the clients.
+    let https: Record<keyof typeof requests, ReturnType<typeof hammer>> | undefined;
     let renewing = true;
     const held = { queries: 0, errors: [] as string[] };
     const loop = (async () => {
@@ -490,8 +546,8 @@ describe.sequential("security and resilience, for real", () => {
       const exported = pulumiCli("stack", "export");
       expect(exported.code, exported.stderr).toBe(0);
       const state = JSON.parse(exported.stdout);
-      const certs = state.deployment.resources.filter((r: any) => r.type === "tls:index/locallySignedCert:LocallySignedCert" && /::pki-(postgres|pgbouncer)$/.test(r.urn));
-      expect(certs).toHaveLength(2);
+      const certs = state.deployment.resources.filter((r: any) => r.type === "tls:index/locallySignedCert:LocallySignedCert" && /::pki-(postgres|pgbouncer|minio|proxy)$/.test(r.urn));
+      expect(certs).toHaveLength(4);
       for (const c of certs) c.outputs.validityEndTime = soon;
       const file = join(mkdtempSync(join(os.tmpdir(), "kryonix-renewal-")), "state.json");
       writeFileSync(file, JSON.stringify(state));
@@ -505,17 +561,20 @@ describe.sequential("security and resilience, for real", () => {
       expect(toolchain().code).toBe(0);
       preview = await timed("npm run preview (certificates due)", () => npmAsync("preview"));
       expect(preview.code, preview.out).toBe(0);
+      https = { proxy: hammer("proxy", requests.proxy), minio: hammer("minio", requests.minio) };
       up = await timed("npm run up (certificates renewed, servers reloaded)", () => npmAsync("up"));
     } finally {
       renewing = false;
       await loop;
+      await https?.proxy.stop();
+      await https?.minio.stop();
     }
     const sections: Record<string, string> = Object.fromEntries([...preview.out.matchAll(/== (\w+) \(\d+\)\n([\s\S]*?)(?=\n==|$)/g)].map((m) => [m[1], m[2]]));
     const names = (kind: string) => (sections[kind] ?? "").split("\n").map((l) => l.trim()).filter((l) => l && l !== "none").map((l) => l.split(" ").slice(0, 2).join(" "));
     process.stdout.write(`[security test] preview with the certificates due: replace ${JSON.stringify(names("Replace"))}, update ${JSON.stringify(names("Update"))}\n`);
-    expect(names("Replace").sort()).toEqual(["pki-pgbouncer (tls:index/locallySignedCert:LocallySignedCert)", "pki-postgres (tls:index/locallySignedCert:LocallySignedCert)"]);
+    expect(names("Replace").sort()).toEqual(["minio", "pgbouncer", "postgres", "proxy"].map((s) => `pki-${s} (tls:index/locallySignedCert:LocallySignedCert)`));
     expect(sections.Replace).toMatch(/pki-postgres \(tls:index\/locallySignedCert:LocallySignedCert\) — changes: readyForRenewal/);
-    expect(names("Update").sort()).toEqual(["pgbouncer-tls (pulumi-nodejs:dynamic/kryonix:TlsFiles)", "postgres-tls (pulumi-nodejs:dynamic/kryonix:TlsFiles)"]);
+    expect(names("Update").sort()).toEqual(["minio", "pgbouncer", "postgres", "proxy"].map((s) => `${s}-tls (pulumi-nodejs:dynamic/kryonix:TlsFiles)`));
     expect(names("Create")).toEqual([]);
     expect(names("Delete")).toEqual([]);
     expect(up.code, up.out).toBe(0);
@@ -523,12 +582,12 @@ describe.sequential("security and resilience, for real", () => {
 
     const after = await served();
     const [idsAfter, startedAfter] = [ids(), started()];
-    for (const path of ["postgres", "pgbouncer"] as const) {
-      expect(after[path].serialNumber, path).not.toBe(before[path].serialNumber);
-      expect(after[path].fingerprint256, path).not.toBe(before[path].fingerprint256);
-      expect(Date.parse(after[path].validTo), path).toBeGreaterThan(Date.parse(before[path].validTo));
+    for (const server of RENEWED) {
+      expect(after[server].serialNumber, server).not.toBe(before[server].serialNumber);
+      expect(after[server].fingerprint256, server).not.toBe(before[server].fingerprint256);
+      expect(Date.parse(after[server].validTo), server).toBeGreaterThan(Date.parse(before[server].validTo));
     }
-    // No container replaced or restarted, not even the two that serve the new certificates.
+    // No container replaced or restarted, not even the four that serve the new certificates.
     expect(idsAfter).toEqual(idsBefore);
     expect(startedAfter).toEqual(startedBefore);
     // The sessions opened before it are the same backends of the same postmaster, and never failed.
@@ -539,10 +598,19 @@ describe.sequential("security and resilience, for real", () => {
     process.stdout.write(`[security test] renewal: ${held.queries} queries on two sessions held through it (direct and through PgBouncer), ${held.errors.length} errors\n`);
     expect(held.errors).toEqual([]);
     expect(held.queries).toBeGreaterThan(10);
-    // The key the servers read: their user's only.
-    for (const s of ["postgres", "pgbouncer"]) {
-      expect(sh("docker", ["exec", `${PREFIX}${s}`, "stat", "-c", "%a %U", "/etc/kryonix/tls/server.key"]).stdout.trim(), s).toBe("600 postgres");
+    if (!https) throw new Error("the HTTPS clients never started");
+    process.stdout.write(
+      `[security test] renewal: ${https.proxy.counts.requests} HTTPS requests through the proxy (${https.proxy.counts.failed.length} failed), ${https.minio.counts.requests} to MinIO (${https.minio.counts.failed.length} failed)\n`,
+    );
+    expect([...https.proxy.counts.failed, ...https.minio.counts.failed]).toEqual([]);
+    expect(https.proxy.counts.requests).toBeGreaterThan(10);
+    expect(https.minio.counts.requests).toBeGreaterThan(10);
+    // The key the servers read: their user's only (nginx's master reads it as root).
+    for (const [s, owner] of [["postgres", "postgres"], ["pgbouncer", "postgres"], ["minio", "minio"], ["proxy", "root"]]) {
+      expect(sh("docker", ["exec", `${PREFIX}${s}`, "stat", "-c", "%a %U", "/etc/kryonix/tls/server.key"]).stdout.trim(), s).toBe(`600 ${owner}`);
     }
+    // And after the renewal, a request to each verifies the new certificate against the stack CA.
+    for (const request of Object.values(requests)) expect(await httpsGet(request())).toBe(200);
     // verify-full against the stack CA, on both, with node-postgres and with psql (the CA file the run rewrote).
     expect(await superuser(async (c) => (await c.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0].ssl)).toBe(true);
     expect(await app(async (c) => (await c.query("SELECT current_user AS u")).rows[0].u)).toBe("kryonix_app");
@@ -556,7 +624,9 @@ describe.sequential("security and resilience, for real", () => {
       else expect(psql.out).toMatch(/SASL authentication failed|password authentication failed/);
     }
     process.stdout.write(
-      `[security test] renewal: postgres serial ${before.postgres.serialNumber} -> ${after.postgres.serialNumber}, notAfter ${before.postgres.validTo} -> ${after.postgres.validTo}; pgbouncer serial ${before.pgbouncer.serialNumber} -> ${after.pgbouncer.serialNumber}\n`,
+      `[security test] renewal: postgres serial ${before.postgres.serialNumber} -> ${after.postgres.serialNumber}, notAfter ${before.postgres.validTo} -> ${after.postgres.validTo}; ${RENEWED.slice(1)
+        .map((s) => `${s} serial ${before[s].serialNumber} -> ${after[s].serialNumber}`)
+        .join("; ")}\n`,
     );
     // The audit's key checks, and drift: clean with the renewed files.
     const audit = await timed("npm run audit (after the renewal)", () => npmScript("audit"));
@@ -567,21 +637,25 @@ describe.sequential("security and resilience, for real", () => {
     expect(toolchain().code).toBe(0);
     await timed("preview --expect-no-changes (after renewal)", () => t.stack.preview({ expectNoChanges: true }));
 
-    // A TLS file changed behind the stack's back (the CA file in PostgreSQL's volume): the refresh
-    // reads it, drift reports it, and the next up writes it again and reloads, still no restart.
+    // TLS files changed behind the stack's back (the CA file in PostgreSQL's volume, the proxy's key,
+    // MinIO's certificate): the refresh reads them, drift reports them, and the next up writes them
+    // again and reloads, still no restart.
     const image = sh("docker", ["inspect", "-f", "{{.Image}}", `${PREFIX}postgres`]).stdout.trim();
-    const tamper = sh("docker", ["run", "--rm", "--network", "none", "--entrypoint", "sh", "-v", `${PREFIX}postgres-tls:/tls`, image, "-c", "echo tampered > /tls/ca.crt"]);
-    expect(tamper.code, tamper.out).toBe(0);
+    for (const [volume, file] of [["postgres-tls", "ca.crt"], ["proxy-tls", "server.key"], ["minio-tls", "server.crt"]]) {
+      const tamper = sh("docker", ["run", "--rm", "--network", "none", "--entrypoint", "sh", "-v", `${PREFIX}${volume}:/tls`, image, "-c", `echo tampered > /tls/${file}`]);
+      expect(tamper.code, tamper.out).toBe(0);
+    }
     // Drift names the file (the refresh alone cannot: TlsFiles' outputs are secret): exit 1, drift found.
     const drifted = await timed("npm run drift (a TLS file changed by hand)", () => npmScript("drift", "--json"));
     expect(drifted.code, drifted.out).toBe(1);
     const driftReport = JSON.parse(drifted.stdout.slice(drifted.stdout.indexOf("{")));
     expect(driftReport.errors).toEqual([]);
-    expect(driftReport.findings.map((f: { subject: string }) => f.subject)).toEqual([`${PREFIX}postgres-tls: ca.crt`]);
+    expect(driftReport.findings.map((f: { subject: string }) => f.subject).sort()).toEqual([`${PREFIX}minio-tls: server.crt`, `${PREFIX}postgres-tls: ca.crt`, `${PREFIX}proxy-tls: server.key`]);
     const repaired = await timed("npm run up (a TLS file changed by hand)", () => npmAsync("up"));
     expect(repaired.code, repaired.out).toBe(0);
     const caSum = sh("docker", ["exec", `${PREFIX}postgres`, "sha256sum", "/etc/kryonix/tls/ca.crt"]).stdout.split(" ")[0];
     expect(caSum).toBe(createHash("sha256").update(o.caCertificate).digest("hex"));
+    for (const request of Object.values(requests)) expect(await httpsGet(request())).toBe(200);
     expect(ids()).toEqual(idsBefore);
     expect(started()).toEqual(startedBefore);
     expect(toolchain().code).toBe(0);

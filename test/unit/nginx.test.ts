@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { HSTS, TLS_CIPHERS, checkNginxConfInput, httpsOrigin, isDnsName, renderNginxConf } from "../../render/nginx";
+import { HSTS, PROXY_CERT_FILE, PROXY_KEY_FILE, TLS_CIPHERS, checkNginxConfInput, httpsOrigin, isDnsName, renderNginxConf } from "../../render/nginx";
+import { TLS_CERT_FILE, TLS_KEY_FILE } from "../../model/tls";
 import { pgpassField, renderPgpass } from "../../render/pgpass";
 
 const prod = { pgadmin: { serverName: "pgadmin.kryonix.com.br", publicPort: 443, upstreamHost: "kryonix-prod-pgadmin", upstreamPort: 80 } };
@@ -28,7 +29,9 @@ describe("renderNginxConf", () => {
     for (const c of TLS_CIPHERS.split(":")) expect(c).toMatch(/^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
     expect(l).toContain("ssl_session_tickets off;");
     expect(l).toContain("ssl_certificate /etc/kryonix/tls/server.crt;");
-    expect(l).toContain("ssl_certificate_key /run/kryonix/tls/server.key;");
+    expect(l).toContain("ssl_certificate_key /etc/kryonix/tls/server.key;");
+    // The files of the proxy's TLS volume, where every server's are.
+    expect([PROXY_CERT_FILE, PROXY_KEY_FILE]).toEqual([TLS_CERT_FILE, TLS_KEY_FILE]);
   });
 
   it("sends HSTS and security headers on every answer, and hides pgAdmin's copies", () => {

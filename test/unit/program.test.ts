@@ -199,7 +199,7 @@ describe("the stack program", () => {
         ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy", "restore-drill"].map((s) => `kryonix-${stack}-${s}`),
       );
       expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual(
-        ["minio", "pgbouncer-tls", "postgres", "postgres-log", "postgres-tls", "prometheus"].map((s) => `kryonix-${stack}-${s}`),
+        ["minio", "minio-tls", "pgbouncer-tls", "postgres", "postgres-log", "postgres-tls", "prometheus", "proxy-tls"].map((s) => `kryonix-${stack}-${s}`),
       );
       expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`kryonix-${stack}-net`]);
       for (const c of containers(run)) {
@@ -248,9 +248,11 @@ describe("the stack program", () => {
       const [gone, data] = [ofType(run, VOLUME).filter(removed), ofType(run, VOLUME).filter((v) => !removed(v))];
       expect(data.map((v) => v.inputs.name).sort()).toEqual([...dataVolumes(stack)].sort());
       expect(gone.map((v) => [v.inputs.name, v.retainOnDelete ?? false, v.protect ?? false]).sort()).toEqual([
+        [`kryonix-${stack}-minio-tls`, false, false],
         [`kryonix-${stack}-pgbouncer-tls`, false, false],
         [`kryonix-${stack}-postgres-log`, false, false],
         [`kryonix-${stack}-postgres-tls`, false, false],
+        [`kryonix-${stack}-proxy-tls`, false, false],
       ]);
     });
 
@@ -290,17 +292,24 @@ describe("the stack program", () => {
       expect(byName(dev, CONTAINER, "kryonix-dev-prometheus").inputs.mounts).toEqual([{ type: "volume", source: "kryonix-dev-prometheus", target: "/var/lib/prometheus/metrics" }]);
     });
 
-    it.each(["postgres", "pgbouncer"])("gives %s its TLS files in a volume of its own, written before it starts, so a renewal never touches the container", (service) => {
+    it.each([
+      ["postgres", "postgres", 15432],
+      ["pgbouncer", "postgres", 16432],
+      ["minio", "minio", 19000],
+      ["proxy", "root", 15443],
+    ] as const)("gives %s its TLS files in a volume of its own, written before it starts, so a renewal never touches the container", (service, owner, hostPort) => {
       const container = byName(dev, CONTAINER, `kryonix-dev-${service}`);
       const files = dev.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:TlsFiles" && r.inputs.container === `kryonix-dev-${service}`)!;
       expect(files.inputs).toMatchObject({
         volume: `kryonix-dev-${service}-tls`,
-        owner: "postgres",
-        reload: service,
-        hostPort: service === "postgres" ? 15432 : 16432,
+        owner,
+        reload: service === "proxy" ? "nginx" : service,
+        hostPort,
         certificatePem: pem("CERTIFICATE", `pki-${service}`),
         caCertificate: pem("CERTIFICATE", "pki-ca"),
       });
+      // The proxy answers its public name only: the reload's handshake asks for it.
+      expect(files.inputs.serverName).toBe(service === "proxy" ? "pgadmin.kryonix.localhost" : undefined);
       expect(dev.privateKeys).toContain(files.inputs.privateKeyPem);
       expect(files.secretInputs).toContain("privateKeyPem");
       expect(container.inputs.mounts).toContainEqual({ type: "volume", source: `kryonix-dev-${service}-tls`, target: "/etc/kryonix/tls", readOnly: true });
@@ -399,7 +408,8 @@ describe("the stack program", () => {
     it("hands secrets over as uploaded files", () => {
       const uploads = (run: Run, name: string) =>
         Object.fromEntries(byName(run, CONTAINER, name).inputs.uploads.map((u: any) => [u.file, u.content]));
-      for (const c of containers(dev)) expect(c.secretInputs, c.inputs.name).toContain("uploads");
+      // The proxy uploads its configuration only (its key is in its TLS volume).
+      for (const c of containers(dev).filter((c) => c.inputs.name !== "kryonix-dev-proxy")) expect(c.secretInputs, c.inputs.name).toContain("uploads");
       const pg = uploads(dev, "kryonix-dev-postgres");
       expect(Object.keys(pg).sort()).toEqual([
         "/etc/cron.d/kryonix",
@@ -454,11 +464,8 @@ describe("the stack program", () => {
       const minio = uploads(dev, "kryonix-dev-minio");
       expect(dev.generated).toContain(minio["/run/kryonix/minio-root-user"]);
       expect(dev.generated).toContain(minio["/run/kryonix/minio-root-password"]);
-      // The Pki's MinIO key and certificate, and its CA (the tls mocks name each PEM after its resource).
-      expect(minio["/etc/kryonix/minio-certs/private.key"]).toBe(pem("EC PRIVATE KEY", "pki-minio-key"));
-      expect(dev.privateKeys).toContain(minio["/etc/kryonix/minio-certs/private.key"]);
-      expect(minio["/etc/kryonix/minio-certs/public.crt"]).toBe(pem("CERTIFICATE", "pki-minio"));
-      expect(minio["/etc/kryonix/minio-certs/CAs/kryonix-ca.crt"]).toBe(pem("CERTIFICATE", "pki-ca"));
+      // Its certificate and key are in its TLS volume, not uploads.
+      expect(Object.keys(minio).sort()).toEqual(["/run/kryonix/minio-root-password", "/run/kryonix/minio-root-user"]);
 
       const bouncer = uploads(dev, "kryonix-dev-pgbouncer");
       expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("auth_file = /etc/kryonix/userlist.txt");
@@ -494,12 +501,11 @@ describe("the stack program", () => {
       expect(dev.generated).toContain(pgpass.trim().split(":").pop());
 
       const proxy = uploads(dev, "kryonix-dev-proxy");
-      expect(Object.keys(proxy).sort()).toEqual(["/etc/kryonix/nginx.conf", "/etc/kryonix/tls/server.crt", "/run/kryonix/tls/server.key"]);
+      expect(Object.keys(proxy).sort()).toEqual(["/etc/kryonix/nginx.conf"]);
       expect(proxy["/etc/kryonix/nginx.conf"]).toContain("server_name pgadmin.kryonix.localhost;");
       expect(proxy["/etc/kryonix/nginx.conf"]).toContain("set $pgadmin_upstream http://kryonix-dev-pgadmin:80;");
-      expect(proxy["/etc/kryonix/tls/server.crt"]).toBe(pem("CERTIFICATE", "pki-proxy"));
-      expect(proxy["/run/kryonix/tls/server.key"]).toBe(pem("EC PRIVATE KEY", "pki-proxy-key"));
-      expect(dev.privateKeys).toContain(proxy["/run/kryonix/tls/server.key"]);
+      expect(proxy["/etc/kryonix/nginx.conf"]).toContain("ssl_certificate /etc/kryonix/tls/server.crt;");
+      expect(proxy["/etc/kryonix/nginx.conf"]).toContain("ssl_certificate_key /etc/kryonix/tls/server.key;");
     });
 
     it("sets no role's password in clear: roles get SCRAM secrets", () => {
@@ -799,7 +805,7 @@ describe("the stack program", () => {
     it("serializes the dynamic providers without capturing a secret", () => {
       const dynamic = dev.resources.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
       // The certificates are @pulumi/tls resources now, not dynamic providers.
-      expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "TlsFiles", "TlsFiles"]);
+      expect(dynamic.map((r) => r.type.split(":").pop()).sort()).toEqual(["DatabaseRepair", "MinioBucket", "MinioUser", "MinioUser", "PgbackrestStanza", "SqlMigrations", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "SqlScript", "TlsFiles", "TlsFiles", "TlsFiles", "TlsFiles"]);
       for (const r of dynamic) {
         expect(typeof r.inputs.__provider, r.name).toBe("string");
         for (const secret of [...dev.generated, ...dev.privateKeys]) expect(r.inputs.__provider).not.toContain(secret);

@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest";
 import { type DockerRunInput, makeTlsFilesProvider, TLS_FILES_TYPE, tlsFilesChanges, tlsFilesInputProblems, type TlsFilesInputs, type TlsFilesOutputs, tlsVolumeChecks, tlsVolumeFileNames } from "../../providers/tls-files";
 import { UNKNOWN_VALUE } from "../../model/unknown";
 import { tlsVolumeFiles } from "../../model/tls";
-import { digestDockerArgs, parseSha256sum, reloadDockerArgs, reloadNeeded, tarArchive, writerDockerArgs, writerScript } from "../../render/tls-volume";
+import { createServer } from "node:tls";
+import { digestDockerArgs, handshakeProtocol, parseSha256sum, reloadDockerArgs, reloadNeeded, tarArchive, writerDockerArgs, writerScript } from "../../render/tls-volume";
+import { tlsHandshake } from "../../io/tls-probe";
 import { createCertificateAuthority, issueServerCertificate } from "../support/pki";
 
 const ca = createCertificateAuthority({ commonName: "unit CA", validityDays: 2 });
@@ -102,9 +104,30 @@ describe("the reload", () => {
     expect(reloadNeeded(undefined, d, true)).toBe(false);
   });
 
-  it("is pg_reload_conf() for PostgreSQL and SIGHUP for PgBouncer", () => {
+  it("is pg_reload_conf() for PostgreSQL and SIGHUP for PgBouncer, nginx and MinIO", () => {
     expect(reloadDockerArgs("postgres", "kryonix-dev-postgres")).toEqual(["exec", "-u", "postgres", "kryonix-dev-postgres", "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", "SELECT pg_reload_conf()"]);
     expect(reloadDockerArgs("pgbouncer", "kryonix-dev-pgbouncer")).toEqual(["kill", "--signal", "HUP", "kryonix-dev-pgbouncer"]);
+    expect(reloadDockerArgs("nginx", "kryonix-dev-proxy")).toEqual(["kill", "--signal", "HUP", "kryonix-dev-proxy"]);
+    expect(reloadDockerArgs("minio", "kryonix-dev-minio")).toEqual(["kill", "--signal", "HUP", "kryonix-dev-minio"]);
+  });
+
+  it("is seen on the wire with PostgreSQL's SSLRequest first, or TLS from the first byte (nginx, MinIO)", () => {
+    expect(["postgres", "pgbouncer", "nginx", "minio"].map((m) => handshakeProtocol(m as never))).toEqual(["postgres", "postgres", "tls", "tls"]);
+  });
+
+  it("reads the certificate a TLS server serves for the SNI name asked, as the proxy's reload does", async () => {
+    const server = createServer({ cert: first.certificatePem, key: first.privateKeyPem, SNICallback: (name, cb) => cb(name === "pgadmin.example.com" ? null : new Error("no such name"), undefined) });
+    server.on("tlsClientError", () => undefined);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const named = await tlsHandshake(port, { servername: "pgadmin.example.com" }, "127.0.0.1", 5_000);
+      expect(named.ok, named.error).toBe(true);
+      expect(named.certificate?.fingerprint256).toBe(new X509Certificate(first.certificatePem).fingerprint256);
+      expect((await tlsHandshake(port, { servername: "other.example.com" }, "127.0.0.1", 5_000)).ok).toBe(false);
+    } finally {
+      server.close();
+    }
   });
 });
 
@@ -147,6 +170,24 @@ describe("TlsFiles provider", () => {
     expect(calls.map((c) => c.args.slice(0, 2).join(" "))).toEqual(["run --rm", "inspect -f", "exec -u"]);
   });
 
+  it("on the proxy's renewal: SIGHUP, then the handshake asks for the proxy's public name on its HTTPS port", async () => {
+    const proxy = (cert = first): TlsFilesInputs => ({ ...inputs(cert), volume: "kryonix-dev-proxy-tls", owner: "root", container: "kryonix-dev-proxy", reload: "nginx", hostPort: 15443, serverName: "pgadmin.kryonix.localhost" });
+    const { provider: p0 } = fake(true, []);
+    const olds = (await p0.create!(proxy())).outs as TlsFilesOutputs;
+    expect(olds.serverName).toBe("pgadmin.kryonix.localhost");
+    const asked: unknown[] = [];
+    const calls: string[][] = [];
+    const provider = makeTlsFilesProvider({
+      docker: (args) => (calls.push(args), args[0] === "inspect" ? { code: 0, out: "true" } : { code: 0, out: "" }),
+      served: async (server) => (asked.push({ ...server }), fingerprint(renewed.certificatePem)),
+      sleep: async () => undefined,
+      deadlineMs: 200,
+    });
+    await provider.update!("id", olds, proxy(renewed));
+    expect(calls.at(-1)).toEqual(["kill", "--signal", "HUP", "kryonix-dev-proxy"]);
+    expect(asked[0]).toMatchObject({ hostPort: 15443, reload: "nginx", serverName: "pgadmin.kryonix.localhost" });
+  });
+
   it("fails the update, naming the container, when the server still serves the old certificate at the deadline", async () => {
     const { provider: p0 } = fake(true, []);
     const olds = (await p0.create!(inputs())).outs as TlsFilesOutputs;
@@ -186,7 +227,7 @@ describe("TlsFiles provider", () => {
     const olds = (await provider.create!(inputs())).outs as TlsFilesOutputs;
     expect(tlsFilesChanges(olds, { ...inputs(), certificatePem: UNKNOWN_VALUE, privateKeyPem: UNKNOWN_VALUE })).toEqual(["certificatePem", "privateKeyPem"]);
     expect(tlsFilesInputProblems({ ...inputs(), certificatePem: UNKNOWN_VALUE })).toEqual([]);
-    expect(tlsFilesInputProblems({ ...inputs(), certificatePem: "x", reload: "nginx" as never, hostPort: 0 }).map((f) => f.property)).toEqual(["certificatePem", "reload", "hostPort"]);
+    expect(tlsFilesInputProblems({ ...inputs(), certificatePem: "x", reload: "apache" as never, serverName: "Not A Name", hostPort: 0 }).map((f) => f.property)).toEqual(["certificatePem", "reload", "serverName", "hostPort"]);
   });
 });
 

@@ -22,6 +22,7 @@ describe("Proxy", () => {
       pgadmin: { serverName: "pgadmin.kryonix.localhost", publicPort: 15443, upstreamHost: "kryonix-dev-pgadmin", upstreamPort: 80 },
       certificatePem: "c",
       privateKeyPem: "k",
+      caCertificate: "ca",
     };
     expect(() => checkProxyArgs(proxyArgs)).not.toThrow();
     expect(() => checkProxyArgs({ ...proxyArgs, httpsPort: 15080 })).toThrow(/Proxy httpsPort: 15080 is invalid: a port other than httpPort/);
