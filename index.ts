@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseRepair } from "./providers/database-repair";
-import { Database, DATABASE_NAME, DECLARED_DATABASES, DECLARED_ROLES, DRILL_ROLE, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
+import { Database, DATABASE_NAME, DECLARED_DATABASES, DECLARED_ROLES, DRILL_ROLE, LOGIN_ROLES, LOGIN_USERS, MIGRATOR_ROLE, MONITOR_ROLE, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE } from "./components/database";
 import { Migrations } from "./components/migrations";
 import { Minio, MINIO_PORT } from "./components/minio";
 import { Monitoring, PROMETHEUS_WEB_USER } from "./components/monitoring";
@@ -116,6 +116,9 @@ const postgres = new Postgres("postgres", {
   crontab: renderCrontab(config.schedules, POSTGRES_CRON_JOBS, config.serverLog === "file" ? [serverLogCleanupCronLine(config.serverLogRetentionDays)] : []),
   // The user before the server: archive_command uses it from the first WAL segment on.
   startAfter: [minio.container, minio.pgbackrestUser],
+  // PgBouncer's lookup role and every user a client logs in as through it (get_auth() refuses the
+  // superuser and the drill's role, which logs in directly).
+  pooledLogins: { database: DATABASE_NAME, users: LOGIN_USERS.filter((u) => u !== DRILL_ROLE) },
 });
 
 const database = new Database("database", {
@@ -185,6 +188,7 @@ const pgbouncer = new Pgbouncer(
     hostPort: config.pgbouncerPort,
     postgresHost: postgres.internalHost,
     postgresPort: POSTGRES_PORT,
+    postgresSocketVolume: postgres.socketVolume.name,
     maxConnections: postgres.maxConnections,
     database: DATABASE_NAME,
     authUser: PGBOUNCER_ROLE,

@@ -17,6 +17,7 @@ import { MiB } from "../model/size";
 import { pgbouncerAuthQuery, pgbouncerPoolSizes, renderPgbouncerIni } from "../render/pgbouncer";
 import { type ServerTls } from "../model/tls";
 import { serverTlsVolume } from "../providers/tls-files";
+import { PG_SOCKET_DIR, PGBOUNCER_USER } from "../model/pg-socket";
 
 /** PgBouncer inside the container (the image's contract). */
 export const PGBOUNCER_PORT = 6432;
@@ -39,6 +40,12 @@ export interface PgbouncerArgs extends ServiceContainerArgs {
   /** PostgreSQL's name and port on the stack's network. */
   postgresHost: string;
   postgresPort: number;
+  /**
+   * The volume holding PostgreSQL's shared Unix socket (Postgres.socketVolume): when given, PgBouncer
+   * mounts it read-only and reaches PostgreSQL there (model/pg-socket.ts), not over TCP and TLS.
+   * On 2 shared cores the TLS of that leg cost the server a third of its throughput (BENCHMARKS.md).
+   */
+  postgresSocketVolume?: pulumi.Input<string>;
   /** PostgreSQL's max_connections: pools are sized from it. */
   maxConnections: number;
   database: string;
@@ -76,7 +83,7 @@ export function renderUserlist(user: string, password: string, more: readonly { 
 export function pgbouncerIni(args: PgbouncerArgs): string {
   return renderPgbouncerIni({
     listenPort: PGBOUNCER_PORT,
-    dbHost: args.postgresHost,
+    dbHost: args.postgresSocketVolume === undefined ? args.postgresHost : PG_SOCKET_DIR,
     dbPort: args.postgresPort,
     dbName: args.database,
     authUser: args.authUser,
@@ -129,10 +136,10 @@ export class Pgbouncer extends pulumi.ComponentResource {
 
     const image = new docker.RemoteImage(`${name}-image`, { name: args.image, keepLocally: true }, { parent: this });
 
-    // The image runs PgBouncer as postgres (images/pgbouncer).
+    // The image runs PgBouncer as a user of its own (images/pgbouncer, model/pg-socket.ts).
     const tls = serverTlsVolume(
       name,
-      { container: dockerName, labels: labels(args.stack, "pgbouncer"), image: image.imageId, owner: "postgres", reload: "pgbouncer", hostPort: args.hostPort, tls: args.tls },
+      { container: dockerName, labels: labels(args.stack, "pgbouncer"), image: image.imageId, owner: PGBOUNCER_USER, reload: "pgbouncer", hostPort: args.hostPort, tls: args.tls },
       this,
     );
     const stats = args.statsUsers ?? [];
@@ -149,7 +156,12 @@ export class Pgbouncer extends pulumi.ComponentResource {
           { file: PGBOUNCER_INI_FILE, content: pgbouncerIni(args), permissions: UPLOAD_MODE },
           { file: PGBOUNCER_USERLIST_FILE, content: userlist, permissions: UPLOAD_MODE },
         ],
-        mounts: [tls.mount],
+        mounts: [
+          tls.mount,
+          // Read-only: PgBouncer connects to the socket (a connect needs no write access to the file
+          // system) and can neither remove it nor put one of its own in its place.
+          ...(args.postgresSocketVolume === undefined ? [] : [{ type: "volume", source: args.postgresSocketVolume, target: PG_SOCKET_DIR, readOnly: true }]),
+        ],
         cpuShares: PGBOUNCER_CPU_SHARES,
         healthcheck: healthcheck([PGBOUNCER_HEALTHCHECK], 30, args.engine),
         waitTimeout: 120,

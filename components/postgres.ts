@@ -19,7 +19,8 @@ import {
 import { CRONTAB_FILE } from "../model/backup-schedule";
 import { SERVER_LOG_DIR, SERVER_LOG_MODES, type ServerLogMode } from "../model/server-log";
 import { invalid } from "../model/messages";
-import { renderPgHbaConf } from "../render/pg-hba";
+import { type PooledLogins, renderPgHbaConf } from "../render/pg-hba";
+import { PG_SOCKET_DIR, postgresSocketParameters } from "../model/pg-socket";
 import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../render/pgbackrest";
 import { type ServerTls, postgresTlsParameters } from "../model/tls";
 import { serverTlsVolume } from "../providers/tls-files";
@@ -84,6 +85,11 @@ export interface PostgresArgs extends ServiceContainerArgs {
    * there and the server reloads, with no restart and no new container.
    */
   tls: ServerTls;
+  /**
+   * Who PgBouncer logs in as over the Unix socket the two containers share (model/pg-socket.ts):
+   * pg_hba.conf's `local` lines for them. Without it no role but postgres (peer) uses a socket.
+   */
+  pooledLogins?: PooledLogins;
   /** How long `pulumi up` waits for the healthcheck; initdb runs on first start. Default 300 s. */
   waitTimeoutSeconds?: number;
   /**
@@ -97,10 +103,16 @@ export interface PostgresArgs extends ServiceContainerArgs {
 
 /**
  * postgresql.conf for the arguments: the parameters, TLS, and listening on the loopback and the
- * container's own name only (its address on the stack network, CIS 5.2), not on every address. Pure.
+ * container's own name only (its address on the stack network, CIS 5.2), not on every address; a
+ * second Unix socket in the volume PgBouncer shares. Pure.
  */
 export function postgresConf(args: Pick<PostgresArgs, "parameters" | "stack">): string {
-  return renderPostgresqlConf({ ...args.parameters, ...containerParameters(resourceName(args.stack, "postgres")), ...postgresTlsParameters() });
+  return renderPostgresqlConf({
+    ...args.parameters,
+    ...containerParameters(resourceName(args.stack, "postgres")),
+    ...postgresTlsParameters(),
+    ...postgresSocketParameters(),
+  });
 }
 
 /** Throws one error naming every argument that cannot work. Pure. */
@@ -118,10 +130,12 @@ export function checkPostgresArgs(args: PostgresArgs): void {
   if (!args.tls?.certificatePem || !args.tls?.privateKeyPem || !args.tls?.caCertificate) {
     problems.push(invalid("Postgres tls", undefined, "{certificatePem, privateKeyPem, caCertificate} from the stack CA"));
   }
-  try {
-    postgresConf(args);
-  } catch (err) {
-    problems.push((err as Error).message);
+  for (const render of [() => postgresConf(args), () => renderPgHbaConf(args.pooledLogins)]) {
+    try {
+      render();
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
   }
   if (args.serverLog !== undefined && !SERVER_LOG_MODES.includes(args.serverLog)) {
     problems.push(invalid("Postgres serverLog", args.serverLog, SERVER_LOG_MODES.join(" or ")));
@@ -150,6 +164,8 @@ export class Postgres extends pulumi.ComponentResource {
   public readonly volume: docker.Volume;
   /** The server log's volume (serverLog file), else undefined. */
   public readonly logVolume?: docker.Volume;
+  /** The volume holding the Unix socket PgBouncer connects to (no data: the server recreates the socket on start). */
+  public readonly socketVolume: docker.Volume;
   public readonly container: docker.Container;
   /** The superuser (postgres) password, a secret. */
   public readonly superuserPassword: pulumi.Output<string>;
@@ -185,6 +201,12 @@ export class Postgres extends pulumi.ComponentResource {
       this.logVolume = new docker.Volume(`${name}-log`, { name: `${dockerName}-log`, labels: labels(args.stack, "postgres") }, { parent: this, deleteBeforeReplace: true });
     }
 
+    this.socketVolume = new docker.Volume(
+      `${name}-socket`,
+      { name: `${dockerName}-socket`, labels: labels(args.stack, "postgres") },
+      { parent: this, deleteBeforeReplace: true },
+    );
+
     const image = new docker.RemoteImage(
       `${name}-image`,
       // The tag is local (built by scripts/images.ts); keepLocally leaves it for the build cache.
@@ -211,12 +233,13 @@ export class Postgres extends pulumi.ComponentResource {
           { type: "volume", source: this.volume.name, target: POSTGRES_DATA_DIR },
           tls.mount,
           ...(this.logVolume ? [{ type: "volume", source: this.logVolume.name, target: SERVER_LOG_DIR }] : []),
+          { type: "volume", source: this.socketVolume.name, target: PG_SOCKET_DIR },
         ],
         uploads: [
           { file: POSTGRES_PASSWORD_FILE, content: this.superuserPassword, permissions: UPLOAD_MODE },
           { file: POSTGRES_CONF_FILE, content: postgresConf(args), permissions: UPLOAD_MODE },
           // Root-only: the entrypoint hands PostgreSQL a private 0600 copy (CIS 2.5).
-          { file: PG_HBA_FILE, content: renderPgHbaConf(), permissions: PG_HBA_MODE },
+          { file: PG_HBA_FILE, content: renderPgHbaConf(args.pooledLogins), permissions: PG_HBA_MODE },
           { file: PGBACKREST_CONF_FILE, content: args.pgbackrest.config, permissions: UPLOAD_MODE },
           { file: PGBACKREST_SECRETS_FILE, content: pulumi.secret(args.pgbackrest.secrets), permissions: UPLOAD_MODE },
           { file: PGBACKREST_CA_FILE, content: args.pgbackrest.caCertificate, permissions: UPLOAD_MODE },
@@ -232,7 +255,7 @@ export class Postgres extends pulumi.ComponentResource {
         destroyGraceSeconds: 60,
       },
       // Fixed name and host ports: the old container must go before its replacement starts.
-      { parent: this, dependsOn: [this.volume, tls.files, ...(this.logVolume ? [this.logVolume] : []), ...(args.startAfter ?? [])], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [this.volume, this.socketVolume, tls.files, ...(this.logVolume ? [this.logVolume] : []), ...(args.startAfter ?? [])], deleteBeforeReplace: true },
     );
 
     this.registerOutputs({

@@ -74,15 +74,22 @@ export function postgresTlsParameters(): Record<string, string> {
   };
 }
 
-/** pgbouncer.ini lines: TLS required from clients, PostgreSQL verified by name against the stack CA. */
-export function pgbouncerTlsLines(): string[] {
-  return [
+/**
+ * pgbouncer.ini lines: TLS required from clients; with `server` (PostgreSQL reached over TCP),
+ * PostgreSQL verified by name against the stack CA.
+ */
+export function pgbouncerTlsLines(options: { server: boolean } = { server: true }): string[] {
+  const client = [
     "client_tls_sslmode = require",
     `client_tls_cert_file = ${TLS_CERT_FILE}`,
     `client_tls_key_file = ${TLS_KEY_FILE}`,
     `client_tls_ca_file = ${TLS_CA_FILE}`,
     "client_tls_protocols = tlsv1.2,tlsv1.3",
     `client_tls_ciphers = ${TLS12_CIPHERS}`,
+  ];
+  if (!options.server) return client;
+  return [
+    ...client,
     "server_tls_sslmode = verify-full",
     `server_tls_ca_file = ${TLS_CA_FILE}`,
     // PostgreSQL accepts TLS 1.3 only (POSTGRES_TLS_MIN_VERSION).

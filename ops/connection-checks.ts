@@ -323,6 +323,18 @@ export function tlsDetail(row: { ssl: boolean; version: string | null; cipher: s
   return `ssl=on (${[row.version, row.cipher].filter(Boolean).join(" ")})`;
 }
 
+/**
+ * The backend's own leg, as PostgreSQL sees it: a direct session must be TLS over TCP; a session
+ * through PgBouncer must come over the Unix socket the two containers share (no client address, no
+ * TLS: the leg never leaves the host's kernel). The client's leg to PgBouncer is TLS in both cases
+ * (the check connects with verify-full). Pure.
+ */
+export function backendLegOutcome(path: "direct" | "pgbouncer", row: { ssl: boolean; version: string | null; cipher: string | null; unix: boolean } | undefined): { ok: boolean; detail: string } {
+  if (!row) return { ok: false, detail: tlsDetail(undefined) };
+  if (path === "pgbouncer") return { ok: row.unix && !row.ssl, detail: row.unix ? `PgBouncer's leg: Unix socket, ${tlsDetail(row)}` : `PgBouncer's leg over TCP (${tlsDetail(row)}), expected the shared Unix socket` };
+  return { ok: row.ssl && !row.unix, detail: tlsDetail(row) };
+}
+
 /** For has_*_privilege results: ok when every item is as expected. Pure. */
 function judgeEach(what: string, allowed: boolean, items: readonly { name: string; granted: boolean }[]): Outcome {
   const wrong = items.filter((i) => i.granted !== allowed);
@@ -501,7 +513,7 @@ async function runProbes(client: Client, probes: readonly Probe[]): Promise<Outc
   }
 }
 
-async function runSqlSession(client: Client, role: string, probes: readonly Probe[]): Promise<Outcome[]> {
+async function runSqlSession(client: Client, role: string, probes: readonly Probe[], path: "direct" | "pgbouncer"): Promise<Outcome[]> {
   const login = await attempt(async () => {
     const { rows } = await client.query<{ current_user: string; version: string }>("SELECT current_user, version()");
     const { current_user: user, version } = rows[0];
@@ -522,11 +534,10 @@ async function runSqlSession(client: Client, role: string, probes: readonly Prob
     await client.query("BEGIN");
     try {
       await client.query("SET LOCAL ROLE NONE");
-      const { rows } = await client.query<{ ssl: boolean; version: string | null; cipher: string | null }>(
-        "SELECT ssl, version, cipher FROM pg_catalog.pg_stat_ssl WHERE pid = pg_backend_pid()",
+      const { rows } = await client.query<{ ssl: boolean; version: string | null; cipher: string | null; unix: boolean }>(
+        "SELECT s.ssl, s.version, s.cipher, a.client_port = -1 AS unix FROM pg_catalog.pg_stat_ssl s JOIN pg_catalog.pg_stat_activity a USING (pid) WHERE s.pid = pg_backend_pid()",
       );
-      // The servers accept TLS only: a session without it would be a broken configuration.
-      return { ok: rows[0]?.ssl === true, detail: tlsDetail(rows[0]) };
+      return backendLegOutcome(path, rows[0]);
     } finally {
       await client.query("ROLLBACK").catch(() => undefined);
     }
@@ -574,7 +585,7 @@ async function runSession(target: ConnectionTarget, role: string, session: Sessi
     }
     if (session.login === "refused") return [{ ok: false, detail: "logged in, expected an authentication refusal" }];
     if (session.path === "pgbouncer-admin") return await runAdminSession(client, session.config);
-    return await runSqlSession(client, actsAs ?? role, session.probes);
+    return await runSqlSession(client, actsAs ?? role, session.probes, session.path);
   } finally {
     await client.end().catch(() => undefined);
   }

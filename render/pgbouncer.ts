@@ -12,6 +12,7 @@ export interface PgbouncerPools {
 
 export interface PgbouncerIniOptions {
   listenPort: number;
+  /** PostgreSQL's host name, or the absolute path of the directory holding its Unix socket (no TLS on that leg). */
   dbHost: string;
   dbPort: number;
   dbName: string;
@@ -35,6 +36,7 @@ export const USERLIST_PATH = "/etc/pgbouncer/userlist.txt";
 // Lower-case only: PgBouncer and PostgreSQL would otherwise disagree on case folding.
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?$/;
+const SOCKET_DIR = /^\/[A-Za-z0-9._\/-]{1,200}$/;
 
 /**
  * Pool sizes for a PostgreSQL server with the given max_connections.
@@ -117,8 +119,9 @@ export function renderPgbouncerIni(options: PgbouncerIniOptions): string {
 
   checkPort("pgbouncer.ini listen_port", listenPort);
   checkPort("pgbouncer.ini [databases] port", dbPort);
-  if (typeof dbHost !== "string" || !HOSTNAME.test(dbHost)) {
-    const allowed = "a hostname or IP address (letters, digits, '.', '-', '_')";
+  const overSocket = typeof dbHost === "string" && SOCKET_DIR.test(dbHost);
+  if (typeof dbHost !== "string" || !(HOSTNAME.test(dbHost) || overSocket)) {
+    const allowed = "a hostname or IP address (letters, digits, '.', '-', '_'), or the absolute path of PostgreSQL's socket directory";
     throw new Error(invalid("pgbouncer.ini [databases] host", dbHost, allowed));
   }
   checkIdentifier("pgbouncer.ini [databases] dbname", dbName);
@@ -169,8 +172,9 @@ export function renderPgbouncerIni(options: PgbouncerIniOptions): string {
     // JDBC and others send these at startup; PgBouncer would otherwise refuse the client.
     "ignore_startup_parameters = extra_float_digits,search_path",
     "",
-    // TLS only from clients; PostgreSQL verified by name against the stack CA (model/tls.ts).
-    ...pgbouncerTlsLines(),
+    // TLS only from clients; over TCP, PostgreSQL verified by name against the stack CA (model/tls.ts).
+    // PgBouncer asks for no TLS on a Unix socket, so there the server_tls lines would only mislead.
+    ...pgbouncerTlsLines({ server: !overSocket }),
     "",
     "log_connections = 1",
     "log_disconnections = 1",

@@ -26,6 +26,7 @@ CONFIG_FILE=/etc/kryonix/postgresql.conf
 HBA_FILE=/etc/kryonix/pg_hba.conf
 DEFAULT_HBA_FILE=/usr/local/share/kryonix/pg_hba.conf
 RUNTIME_DIR=/run/postgresql
+SHARED_SOCKET_DIR=/run/kryonix-pgsocket
 
 # Anything but the server (`docker run IMAGE bash`, `pgbackrest ...`) runs as given.
 if [ "$#" -eq 0 ] || [ "${1:0:1}" = "-" ]; then
@@ -45,6 +46,14 @@ if [ "$(id -u)" = 0 ]; then
   # The logging collector's directory (a volume of its own): the server's only, like its files.
   install -d -o postgres -g postgres -m 0700 /var/log/postgresql
   install -d -o postgres -g postgres -m 2775 "$RUNTIME_DIR"
+  # The socket PgBouncer shares (a volume both containers mount; model/pg-socket.ts): the group may
+  # reach the socket, nobody else; the files a previous container left are gone before the server
+  # starts (a stale lock file naming a PID that exists again here would stop it).
+  if [ -d "$SHARED_SOCKET_DIR" ]; then
+    chown postgres:kryonix-pgsocket "$SHARED_SOCKET_DIR"
+    chmod 0750 "$SHARED_SOCKET_DIR"
+    rm -f "$SHARED_SOCKET_DIR"/.s.PGSQL.*
+  fi
 else
   [ "$(id -un)" = postgres ] || die "run as root or as the postgres user, not as $(id -un)"
   as_postgres() { "$@"; }

@@ -15,6 +15,7 @@ import { buildImages } from "../../scripts/images";
 import { readStatus } from "../../toolchain/toolchain-state";
 import { freePort, sh, type Result, dockerLeftovers, removeDockerObjects } from "../support/process";
 import { dockerOk, waitHealthy } from "../support/docker";
+import { PGBOUNCER_UID } from "../../model/pg-socket";
 
 const PREFIX = `kryonix-imgtest-${randomBytes(4).toString("hex")}`;
 const NETWORK = `${PREFIX}-net`;
@@ -201,9 +202,11 @@ describe("postgres", () => {
       expect(bad.code).not.toBe(0);
     });
 
-    it("runs pgbouncer as postgres, not root, with no secret in inspect or logs", () => {
+    it("runs pgbouncer as its own user (not root, not the postgres image's postgres), with no secret in inspect or logs", () => {
       const status = dockerOk(["exec", name("pgbouncer"), "cat", "/proc/1/status"]);
-      expect(status.match(/^Uid:\s+(\d+)\s/m)![1]).not.toBe("0");
+      const uid = status.match(/^Uid:\s+(\d+)\s/m)![1];
+      expect(uid).toBe(String(PGBOUNCER_UID));
+      expect(uid).not.toBe(dockerOk(["exec", name("postgres"), "id", "-u", "postgres"]).trim());
       expect(dockerOk(["exec", name("pgbouncer"), "cat", "/proc/1/comm"])).toBe("pgbouncer");
       expectNoSecret(name("pgbouncer"), [appPassword, pgPassword]);
     });

@@ -17,6 +17,7 @@ import {
   summarize,
   targetSecrets,
   tlsDetail,
+  backendLegOutcome,
   unreadableTargetMessage,
   type CheckResult,
   type ConnectionTarget,
@@ -211,6 +212,18 @@ describe("errors", () => {
     expect(isAuthenticationError(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:6432"), { code: "ECONNREFUSED" }))).toBe(false);
     expect(isAuthenticationError(new Error("Connection terminated due to connection timeout"))).toBe(false);
     expect(isAuthenticationError(serverError("3D000", 'database "x" does not exist'))).toBe(false);
+  });
+});
+
+describe("backendLegOutcome", () => {
+  const tls = { ssl: true, version: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384", unix: false };
+  const socket = { ssl: false, version: null, cipher: null, unix: true };
+  it("direct: TLS over TCP; through PgBouncer: the shared Unix socket, no TLS", () => {
+    expect(backendLegOutcome("direct", tls)).toEqual({ ok: true, detail: "ssl=on (TLSv1.3 TLS_AES_256_GCM_SHA384)" });
+    expect(backendLegOutcome("direct", { ...tls, ssl: false, version: null, cipher: null }).ok).toBe(false);
+    expect(backendLegOutcome("pgbouncer", socket)).toEqual({ ok: true, detail: "PgBouncer's leg: Unix socket, ssl=off" });
+    expect(backendLegOutcome("pgbouncer", tls)).toMatchObject({ ok: false, detail: expect.stringMatching(/over TCP .*expected the shared Unix socket/) });
+    expect(backendLegOutcome("pgbouncer", undefined).ok).toBe(false);
   });
 });
 

@@ -199,7 +199,7 @@ describe("the stack program", () => {
         ["minio", "pgadmin", "pgbouncer", "pgbouncer-exporter", "postgres", "postgres-exporter", "prometheus", "proxy", "restore-drill"].map((s) => `kryonix-${stack}-${s}`),
       );
       expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual(
-        ["minio", "minio-tls", "pgbouncer-tls", "postgres", "postgres-log", "postgres-tls", "prometheus", "proxy-tls"].map((s) => `kryonix-${stack}-${s}`),
+        ["minio", "minio-tls", "pgbouncer-tls", "postgres", "postgres-log", "postgres-socket", "postgres-tls", "prometheus", "proxy-tls"].map((s) => `kryonix-${stack}-${s}`),
       );
       expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`kryonix-${stack}-net`]);
       for (const c of containers(run)) {
@@ -244,13 +244,14 @@ describe("the stack program", () => {
 
     it.each(["dev", "prod"])("%s: every volume is a data volume npm run destroy knows of, or a TLS or log volume a destroy removes", (stack) => {
       const run = stack === "dev" ? dev : prod;
-      const removed = (v: { inputs: Record<string, any> }) => /-(tls|log)$/.test(v.inputs.name);
+      const removed = (v: { inputs: Record<string, any> }) => /-(tls|log|socket)$/.test(v.inputs.name);
       const [gone, data] = [ofType(run, VOLUME).filter(removed), ofType(run, VOLUME).filter((v) => !removed(v))];
       expect(data.map((v) => v.inputs.name).sort()).toEqual([...dataVolumes(stack)].sort());
       expect(gone.map((v) => [v.inputs.name, v.retainOnDelete ?? false, v.protect ?? false]).sort()).toEqual([
         [`kryonix-${stack}-minio-tls`, false, false],
         [`kryonix-${stack}-pgbouncer-tls`, false, false],
         [`kryonix-${stack}-postgres-log`, false, false],
+        [`kryonix-${stack}-postgres-socket`, false, false],
         [`kryonix-${stack}-postgres-tls`, false, false],
         [`kryonix-${stack}-proxy-tls`, false, false],
       ]);
@@ -274,7 +275,7 @@ describe("the stack program", () => {
         const d = byName(dev, VOLUME, `kryonix-dev-${service}`);
         expect([d.protect, d.retainOnDelete]).toEqual([false, true]);
       }
-      for (const v of [...ofType(dev, VOLUME), ...ofType(prod, VOLUME)].filter((v) => !/-(tls|log)$/.test(v.inputs.name))) expect(v.retainOnDelete, v.inputs.name).toBe(true);
+      for (const v of [...ofType(dev, VOLUME), ...ofType(prod, VOLUME)].filter((v) => !/-(tls|log|socket)$/.test(v.inputs.name))) expect(v.retainOnDelete, v.inputs.name).toBe(true);
       // Nothing but the data volumes and the secrets that open them is protected, so the unprotect
       // commands npm run destroy prints are exactly those.
       expect(dev.resources.filter((r) => r.protect)).toEqual([]);
@@ -288,13 +289,14 @@ describe("the stack program", () => {
         { type: "volume", source: "kryonix-prod-postgres", target: "/var/lib/postgresql/data" },
         { type: "volume", source: "kryonix-prod-postgres-tls", target: "/etc/kryonix/tls", readOnly: true },
         { type: "volume", source: "kryonix-prod-postgres-log", target: "/var/log/postgresql" },
+        { type: "volume", source: "kryonix-prod-postgres-socket", target: "/run/kryonix-pgsocket" },
       ]);
       expect(byName(dev, CONTAINER, "kryonix-dev-prometheus").inputs.mounts).toEqual([{ type: "volume", source: "kryonix-dev-prometheus", target: "/var/lib/prometheus/metrics" }]);
     });
 
     it.each([
       ["postgres", "postgres", 15432],
-      ["pgbouncer", "postgres", 16432],
+      ["pgbouncer", "kryonix-pgbouncer", 16432],
       ["minio", "minio", 19000],
       ["proxy", "root", 15443],
     ] as const)("gives %s its TLS files in a volume of its own, written before it starts, so a renewal never touches the container", (service, owner, hostPort) => {
@@ -454,6 +456,8 @@ describe("the stack program", () => {
       const hba = (pg["/etc/kryonix/pg_hba.conf"] as string).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
       expect(hba.map((l) => l.split(/\s+/))).toEqual([
         ["local", "all", "postgres", "peer"],
+        // PgBouncer over the shared socket: its lookup role and every user it logs in as, never the drill's.
+        ["local", "kryonix_saas", "kryonix_migrator,kryonix_app,metabase_readonly,kryonix_monitor,kryonix_pgbouncer,kryonix_migrator_b,kryonix_app_b,metabase_readonly_b", "scram-sha-256"],
         ["hostssl", "kryonix_saas,postgres", "kryonix_drill", "samenet", "scram-sha-256"],
         ["hostssl", "all", "kryonix_drill", "all", "reject"],
         ["hostssl", "all", "all", "samenet", "scram-sha-256"],
@@ -469,7 +473,13 @@ describe("the stack program", () => {
 
       const bouncer = uploads(dev, "kryonix-dev-pgbouncer");
       expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("auth_file = /etc/kryonix/userlist.txt");
-      expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("host=kryonix-dev-postgres port=5432 dbname=kryonix_saas");
+      // PostgreSQL's shared Unix socket, no TLS on that leg; TLS from every client.
+      expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("kryonix_saas = host=/run/kryonix-pgsocket port=5432 dbname=kryonix_saas");
+      expect(bouncer["/etc/kryonix/pgbouncer.ini"]).not.toContain("server_tls");
+      expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("client_tls_sslmode = require");
+      expect(pg["/etc/kryonix/postgresql.conf"]).toContain("unix_socket_directories = '/run/postgresql,/run/kryonix-pgsocket'");
+      expect(pg["/etc/kryonix/postgresql.conf"]).toContain("unix_socket_group = 'kryonix-pgsocket'");
+      expect(byName(dev, CONTAINER, "kryonix-dev-pgbouncer").inputs.mounts).toContainEqual({ type: "volume", source: "kryonix-dev-postgres-socket", target: "/run/kryonix-pgsocket", readOnly: true });
       // The lookup role's password, then the monitoring role's SCRAM verifier (a console stats user).
       expect(bouncer["/etc/kryonix/userlist.txt"]).toMatch(/^"kryonix_pgbouncer" "Mock[0-9a-f]+Z9"\n"kryonix_monitor" "SCRAM-SHA-256\$4096:[^"]+"\n$/);
       expect(bouncer["/etc/kryonix/pgbouncer.ini"]).toContain("stats_users = kryonix_pgbouncer,kryonix_monitor");

@@ -65,6 +65,36 @@ describe("TLS settings", () => {
     for (const l of lines) expect(ini).toContain(`${l}\n`);
   });
 
+  it("pg_hba.conf: PgBouncer's users over the shared socket with SCRAM, never postgres or the drill's role", () => {
+    const lines = renderPgHbaConf({ database: "kryonix_saas", users: ["kryonix_pgbouncer", "kryonix_app"] }).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+    expect(lines.map((l) => l.split(/\s+/)).slice(0, 3)).toEqual([
+      ["local", "all", "postgres", "peer"],
+      ["local", "kryonix_saas", "kryonix_pgbouncer,kryonix_app", "scram-sha-256"],
+      ["hostssl", "kryonix_saas,postgres", "kryonix_drill", "samenet", "scram-sha-256"],
+    ]);
+    expect(() => renderPgHbaConf({ database: "kryonix_saas", users: ["kryonix_app", "kryonix_drill"] })).toThrow(/pg_hba.conf pooled users: .*never postgres or kryonix_drill/);
+    expect(() => renderPgHbaConf({ database: "kryonix_saas", users: ["postgres"] })).toThrow(/never postgres/);
+    expect(() => renderPgHbaConf({ database: "kryonix_saas", users: [] })).toThrow(/at least PgBouncer's auth_user/);
+    expect(() => renderPgHbaConf({ database: "all", users: ["x y"] })).toThrow(/pg_hba.conf pooled login: "x y" is invalid/);
+  });
+
+  it("PgBouncer over PostgreSQL's Unix socket: no server TLS lines (PgBouncer asks for none there), TLS from clients", () => {
+    const ini = renderPgbouncerIni({
+      listenPort: 6432, dbHost: "/run/kryonix-pgsocket", dbPort: 5432, dbName: "kryonix_saas", authUser: "kryonix_pgbouncer",
+      authQuery: "SELECT usename, passwd FROM pgbouncer.get_auth($1)",
+      pools: { default_pool_size: 10, min_pool_size: 2, reserve_pool_size: 2, max_db_connections: 40, max_client_conn: 500 },
+    });
+    expect(ini).toContain("kryonix_saas = host=/run/kryonix-pgsocket port=5432 dbname=kryonix_saas\n");
+    expect(ini).not.toContain("server_tls");
+    for (const l of pgbouncerTlsLines({ server: false })) expect(ini).toContain(`${l}\n`);
+    expect(ini).toContain("client_tls_sslmode = require\n");
+    expect(() => renderPgbouncerIni({
+      listenPort: 6432, dbHost: "/run/x y", dbPort: 5432, dbName: "kryonix_saas", authUser: "kryonix_pgbouncer",
+      authQuery: "SELECT usename, passwd FROM pgbouncer.get_auth($1)",
+      pools: { default_pool_size: 10, min_pool_size: 2, reserve_pool_size: 2, max_db_connections: 40, max_client_conn: 500 },
+    })).toThrow(/\[databases\] host/);
+  });
+
   it("puts the key in the TLS volume for the server's user only, the certificates readable", () => {
     expect(tlsVolumeFiles({ certificatePem: "c", privateKeyPem: "k", caCertificate: "a" }, "postgres")).toEqual([
       { name: "server.crt", content: "c", mode: 0o444, owner: "root" },
