@@ -71,6 +71,7 @@ import { loadMigrationFiles } from "../../io/migrations-fs";
 import { connectPg, type PgConnection } from "../../io/pg-connect";
 import { renderPgHbaConf } from "../../render/pg-hba";
 import { renderPgbouncerAuthFunctionSql } from "../../render/pgbouncer";
+import { PGBOUNCER_USER } from "../../model/pg-socket";
 import { scramSha256Secret } from "../../model/scram";
 import { readStatus } from "../../toolchain/toolchain-state";
 import { TLS_DIR, pgSsl, postgresTlsParameters, tlsVolumeFiles } from "../../model/tls";
@@ -134,10 +135,10 @@ const serverTls = (service: "postgres" | "pgbouncer") => {
 };
 const postgresTls = serverTls("postgres");
 const pgbouncerTls = serverTls("pgbouncer");
-/** The server's TLS volume as the stack writes it (providers/tls-files.ts): the same writer, the key owned by the image's postgres user; returns the `-v` mount. */
+/** The server's TLS volume as the stack writes it (providers/tls-files.ts): the same writer, the key owned by the image's server user; returns the `-v` mount. */
 const tlsVolume = (service: "postgres" | "pgbouncer", tls: ReturnType<typeof serverTls>, image: string): string[] => {
   const volume = `${PREFIX}-${service}-tls`;
-  const files = tlsVolumeFiles(tls, "postgres");
+  const files = tlsVolumeFiles(tls, service === "pgbouncer" ? PGBOUNCER_USER : "postgres");
   dockerOrThrow(writerDockerArgs(volume, image, files.map((f) => f.name)), { input: tarArchive(files), timeoutMs: 300_000 });
   return ["-v", `${volume}:${TLS_DIR}:ro`];
 };
