@@ -88,7 +88,7 @@ export function backupComparisons(datasets: readonly (BackupBenchSummary & { nam
 export function formatBackupBench(s: BackupBenchSummary): string {
   const mb = (b: number) => `${round(b / MB, 0)} MB`;
   const rows: [string, string, string, string][] = [
-    ["", "pgBackRest (full, zst, aes-256)", "pg_dump -Fc", "ratio"],
+    ["", "pgBackRest (full, lz4, aes-256)", "pg_dump -Fc", "ratio"],
     ["backup time", `${round(s.pgbackrest.backupSeconds)} s`, `${round(s.pgDump.dumpSeconds)} s`, `${s.backupSpeedup}x`],
     ["backup throughput", `${s.pgbackrestBackupMBps} MB/s (cluster ${mb(s.clusterBytes)})`, `${s.pgDumpMBps} MB/s (database ${mb(s.databaseBytes)})`, ""],
     ["size in MinIO", mb(s.pgbackrest.repositoryBytes), mb(s.pgDump.dumpBytes), ""],

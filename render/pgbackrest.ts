@@ -20,6 +20,8 @@ export const PGBACKREST_CA_FILE = "/etc/pgbackrest/kryonix-ca.crt";
 export const REPO_PATH = "/pgbackrest";
 /** pgBackRest's io-timeout for archive-push only (see renderPgbackrestConf). */
 export const ARCHIVE_PUSH_IO_TIMEOUT_SECONDS = 5;
+/** Processes of a restore (see renderPgbackrestConf). */
+export const RESTORE_PROCESS_MAX = 4;
 /** What postgresql.conf runs for every finished WAL segment. */
 export const ARCHIVE_COMMAND = `pgbackrest --stanza=${STANZA} archive-push %p`;
 
@@ -78,7 +80,15 @@ export function renderPgbackrestConf(args: PgbackrestConfArgs): string {
     "repo1-cipher-type=aes-256-cbc",
     "repo1-retention-full-type=time",
     `repo1-retention-full=${args.retentionDays}`,
-    "compress-type=zst",
+    // Speed (BENCHMARKS.md, backups): lz4 compresses and decompresses several times faster than
+    // zst for a somewhat larger repository, which every archive-push (one WAL segment at a time)
+    // gains too; the data pages are encrypted either way. Bundling packs the cluster's many small
+    // files into a few repository objects, so a backup and a restore make far fewer S3 requests;
+    // block incremental (which needs bundles) lets a diff or incr backup store only changed blocks.
+    "compress-type=lz4",
+    "repo1-bundle=y",
+    "repo1-block=y",
+    // Two processes: the server's container has 2 CPUs (the dev default), shared with PostgreSQL.
     "process-max=2",
     // A checkpoint now rather than at the next scheduled one: a backup starts at once.
     "start-fast=y",
@@ -93,6 +103,11 @@ export function renderPgbackrestConf(args: PgbackrestConfArgs): string {
     // PostgreSQL keeps the segment and retries; a healthy MinIO answers in milliseconds.
     "[global:archive-push]",
     `io-timeout=${ARCHIVE_PUSH_IO_TIMEOUT_SECONDS}`,
+    "",
+    // A restore runs in a container of its own (npm run restore, the drill) while nothing else
+    // runs there: it may use every core of the host for downloading, decrypting and writing.
+    "[global:restore]",
+    `process-max=${RESTORE_PROCESS_MAX}`,
     "",
     `[${STANZA}]`,
     `pg1-path=${args.pgDataDir}`,

@@ -109,8 +109,9 @@ describe.sequential("backups and point-in-time restore, for real", () => {
   it("2. `npm run backup` takes a full backup", async () => {
     const r = await timed("npm run backup (full)", () => npmScript("backup"));
     expect(r.code, r.out).toBe(0);
-    // Progress: pgBackRest's detail lines, one per file copied.
-    expect(r.out).toMatch(/backup file \S+ \(\d+\w*, \d+(\.\d+)?%\)/);
+    // Progress: pgBackRest's detail lines, one per file copied (with its place in a bundle: repo1-bundle).
+    expect(r.out).toMatch(/backup file \S+ \((bundle \d+\/\d+, )?\d+\w*, \d+(\.\d+)?%\)/);
+    expect(r.out).toMatch(/backup file \S+ \(bundle \d+\/\d+, /);
   });
 
   let target = "";

@@ -22,7 +22,7 @@ describe("the backup benchmark's summary", () => {
 
   it("prints the table with each target met or not", () => {
     const text = formatBackupBench(summarizeBackupBench(measures));
-    expect(text).toMatch(/^\s+pgBackRest \(full, zst, aes-256\)\s+pg_dump -Fc\s+ratio$/m);
+    expect(text).toMatch(/^\s+pgBackRest \(full, lz4, aes-256\)\s+pg_dump -Fc\s+ratio$/m);
     expect(text).toMatch(/^backup time\s+40 s\s+100 s\s+2.5x$/m);
     expect(text).toContain("at least 2x faster than pg_dump: met (2.5x)");
     expect(text).toContain("RTO: 30 s measured");

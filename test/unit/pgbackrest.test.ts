@@ -44,10 +44,12 @@ describe("pgbackrest.conf", () => {
     expect(conf).not.toMatch(/verify-tls/);
   });
 
-  it("encrypts, compresses, keeps full backups by time, runs two processes and starts fast", () => {
+  it("encrypts, compresses with lz4 in bundles with block incremental, keeps full backups by time, runs two processes and starts fast", () => {
     expect(section(conf, "global")).toMatchObject({
       "repo1-cipher-type": "aes-256-cbc",
-      "compress-type": "zst",
+      "compress-type": "lz4",
+      "repo1-bundle": "y",
+      "repo1-block": "y",
       "repo1-retention-full-type": "time",
       "repo1-retention-full": "30",
       "process-max": "2",
@@ -58,6 +60,11 @@ describe("pgbackrest.conf", () => {
 
   it("logs to the console only: no log file", () => {
     expect(section(conf, "global")).toMatchObject({ "log-level-file": "off", "log-level-console": "info" });
+  });
+
+  it("restores with four processes (a restore has its container to itself); backups keep two", () => {
+    expect(section(conf, "global:restore")).toEqual({ "process-max": "4" });
+    expect(section(conf, "global")["process-max"]).toBe("2");
   });
 
   it("gives archive-push alone a short io-timeout, so an unreachable MinIO fails a push in seconds, not minutes", () => {
