@@ -30,7 +30,7 @@ import * as path from "node:path";
 import { PassThrough } from "node:stream";
 import { Client as MinioClient } from "minio";
 import { Client } from "pg";
-import { MINIO_REGION } from "../providers/minio-bucket";
+import { MINIO_REGION } from "../model/minio-policy";
 import { RESULTS_DIR, updateChart } from "./chart";
 import { backupComparisons, backupDataset, formatBackupBench, parseBackupBenchArgs, summarizeBackupBench, type BackupBenchMeasures, type BackupDataset } from "./backup-report";
 import { backupCommand } from "../render/backup-cli";

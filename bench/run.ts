@@ -30,7 +30,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { APP_ROLE } from "../components/database";
+import { APP_ROLE, DATABASE_NAME, PGBOUNCER_PORT, POSTGRES_PORT } from "../model/database";
 import { type BenchRun, type Comparison, budgetComparison, median, ratio, renderComparisonsTable, renderRunsTable, upStepTimes } from "./report";
 import { RESULTS_DIR, updateChart } from "./chart";
 import { resourceName } from "../model/config";
@@ -106,10 +106,10 @@ function pooling(): void {
   const password = o.credentials.roles[APP_ROLE] as string;
   const target = (via: "direct" | "pgbouncer") => ({
     host: via === "direct" ? pg : bouncer,
-    port: via === "direct" ? 5432 : 6432,
+    port: via === "direct" ? POSTGRES_PORT : PGBOUNCER_PORT,
     user: APP_ROLE,
     password,
-    database: "kryonix_saas",
+    database: DATABASE_NAME,
   });
   const client = CLIENT === "postgres" ? pg : `kryonix-bench${SUFFIX}-client`;
   if (CLIENT !== "postgres") {
@@ -121,10 +121,10 @@ function pooling(): void {
     if (ca.code !== 0) throw new Error(`client container CA: ${ca.out}`);
   }
   notes.push(`pooling: pgbench ran in ${CLIENT === "postgres" ? "the postgres container" : "a client container on the stack network"}`);
-  const psql = (sql: string) => sh("docker", ["exec", "-i", "-u", "postgres", pg, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "kryonix_saas"], sql, env);
-  say(`pooling on stack ${STACK}: pgbench -i -s 10 in kryonix_saas (public schema)`);
+  const psql = (sql: string) => sh("docker", ["exec", "-i", "-u", "postgres", pg, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", DATABASE_NAME], sql, env);
+  say(`pooling on stack ${STACK}: pgbench -i -s 10 in ${DATABASE_NAME} (public schema)`);
   let t0 = Date.now();
-  const init = sh("docker", ["exec", "-u", "postgres", pg, PGBENCH, "-i", "-q", "-s", "10", "kryonix_saas"], undefined, env);
+  const init = sh("docker", ["exec", "-u", "postgres", pg, PGBENCH, "-i", "-q", "-s", "10", DATABASE_NAME], undefined, env);
   if (init.code !== 0) throw new Error(`pgbench -i: ${init.out}`);
   const grant = psql(`GRANT SELECT, INSERT, UPDATE ON pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history TO ${APP_ROLE};`);
   if (grant.code !== 0) throw new Error(`grant: ${grant.out}`);

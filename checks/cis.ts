@@ -1,3 +1,4 @@
+import { CIS_CONTROL_IDS, type CisControlId } from "../model/cis";
 import { invalid } from "../model/messages";
 
 /**
@@ -213,15 +214,13 @@ const appRoles = (f: CisFacts) => f.roles.filter((r) => r.login && !r.super);
  * so that its report and ours name the same control the same way; each judged as it judges it,
  * plus what the benchmark asks that it does not read (file owners, the TLS key's mode).
  */
-export const CONTROLS: readonly Control[] = [
-  {
-    id: "1.1.1",
+const BY_ID: Record<CisControlId, Omit<Control, "id">> = {
+  "1.1.1": {
     title: "Ensure packages are obtained from PGDG",
     check: (f) => ({ ok: /pgdg/i.test(f.serverPackage ?? ""), detail: `postgresql-17 ${f.serverPackage ?? "not installed by dpkg"}${/pgdg/i.test(f.serverPackage ?? "") ? "" : " (not a PGDG build)"}` }),
   },
-  { id: "1.4.3", title: "Ensure data checksums are enabled", check: (f) => setting(f, "data_checksums", (v) => v === "on", "on") },
-  {
-    id: "1.4.4",
+  "1.4.3": { title: "Ensure data checksums are enabled", check: (f) => setting(f, "data_checksums", (v) => v === "on", "on") },
+  "1.4.4": {
     title: "Ensure WALs and temporary files are not on the same partition as the PGDATA",
     check: (f) => {
       const data = f.files.data?.path ?? f.settings.data_directory ?? "";
@@ -230,14 +229,12 @@ export const CONTROLS: readonly Control[] = [
       return { ok: walOut && temp !== "", detail: `pg_wal ${walOut ? `on ${f.walLink}` : "inside the data directory"}; temp_tablespaces=${temp || "(none)"}` };
     },
   },
-  {
-    id: "1.5",
+  "1.5": {
     title: "Ensure PostgreSQL versions are up-to-date",
     // Needs the project's web site; the container reaches only the stack's own network.
     check: (f) => ({ ok: false, detail: `server ${f.settings.server_version ?? "?"}: not compared with postgresql.org (no web access from here)` }),
   },
-  {
-    id: "2.1",
+  "2.1": {
     title: "Ensure the file permissions mask is correct",
     check: (f) => {
       const ok = f.umask === "0077" && f.shellUmask === "0077" && f.looseFiles.length === 0;
@@ -247,8 +244,7 @@ export const CONTROLS: readonly Control[] = [
       };
     },
   },
-  {
-    id: "2.5",
+  "2.5": {
     title: "Check permissions of pg_hba.conf (0640 or stricter) and postgresql.conf (not writable by others)",
     check: (f) => {
       const hba = fileCheck(f, "hba", 0o640, ["root", "postgres"]);
@@ -256,8 +252,7 @@ export const CONTROLS: readonly Control[] = [
       return { ok: hba.ok && conf.ok, detail: `${hba.detail}; ${conf.detail}` };
     },
   },
-  {
-    id: "2.6",
+  "2.6": {
     title: "Check permissions on Unix Socket",
     check: (f) => {
       const mode = octal(f.settings.unix_socket_permissions);
@@ -266,8 +261,7 @@ export const CONTROLS: readonly Control[] = [
       return { ok, detail: `unix_socket_permissions=${f.settings.unix_socket_permissions}; ${sock.detail}` };
     },
   },
-  {
-    id: "2.7",
+  "2.7": {
     title: "Check permissions of PGDATA",
     check: (f) => {
       const r = fileCheck(f, "data", 0o700, ["postgres"]);
@@ -275,50 +269,45 @@ export const CONTROLS: readonly Control[] = [
       return { ok: r.ok && mode === 0o700, detail: `${r.detail}; data_directory_mode=${f.settings.data_directory_mode}` };
     },
   },
-  {
-    id: "3.1.2",
+  "3.1.2": {
     title: "Ensure the log destinations are set correctly",
     check: (f) => setting(f, "log_destination", (v) => v.split(",").includes("stderr"), "stderr (collected from the container)"),
   },
-  { id: "3.1.3", title: "Ensure the logging collector is enabled", check: (f) => setting(f, "logging_collector", (v) => v === "on", "on") },
+  "3.1.3": { title: "Ensure the logging collector is enabled", check: (f) => setting(f, "logging_collector", (v) => v === "on", "on") },
   // 3.1.4 to 3.1.9 and 3.1.27 judge the collector's files; with the collector off there are none.
-  { id: "3.1.4", title: "Ensure the log file destination directory is set correctly", check: (f) => collector(f, "log_directory", (v) => v !== "", "a directory") },
-  { id: "3.1.5", title: "Ensure the filename pattern for log files is set correctly", check: (f) => collector(f, "log_filename", (v) => v !== "", "a file name pattern") },
-  { id: "3.1.6", title: "Ensure the log file permissions are set correctly", check: (f) => collector(f, "log_file_mode", (v) => octal(v) === 0o600, "0600") },
-  { id: "3.1.7", title: "Ensure 'log_truncate_on_rotation' is enabled", check: (f) => collector(f, "log_truncate_on_rotation", (v) => v === "on", "on") },
-  { id: "3.1.8", title: "Ensure the maximum log file lifetime is set correctly", check: (f) => collector(f, "log_rotation_age", (v) => Number(v) > 0, "a rotation age") },
-  { id: "3.1.9", title: "Ensure the maximum log file size is set correctly", check: (f) => collector(f, "log_rotation_size", (v) => Number(v) > 0, "a rotation size") },
-  { id: "3.1.14", title: "Ensure the correct messages are written to the server log", check: (f) => setting(f, "log_min_messages", (v) => v === "warning", "warning") },
-  {
-    id: "3.1.15",
+  "3.1.4": { title: "Ensure the log file destination directory is set correctly", check: (f) => collector(f, "log_directory", (v) => v !== "", "a directory") },
+  "3.1.5": { title: "Ensure the filename pattern for log files is set correctly", check: (f) => collector(f, "log_filename", (v) => v !== "", "a file name pattern") },
+  "3.1.6": { title: "Ensure the log file permissions are set correctly", check: (f) => collector(f, "log_file_mode", (v) => octal(v) === 0o600, "0600") },
+  "3.1.7": { title: "Ensure 'log_truncate_on_rotation' is enabled", check: (f) => collector(f, "log_truncate_on_rotation", (v) => v === "on", "on") },
+  "3.1.8": { title: "Ensure the maximum log file lifetime is set correctly", check: (f) => collector(f, "log_rotation_age", (v) => Number(v) > 0, "a rotation age") },
+  "3.1.9": { title: "Ensure the maximum log file size is set correctly", check: (f) => collector(f, "log_rotation_size", (v) => Number(v) > 0, "a rotation size") },
+  "3.1.14": { title: "Ensure the correct messages are written to the server log", check: (f) => setting(f, "log_min_messages", (v) => v === "warning", "warning") },
+  "3.1.15": {
     title: "Ensure the correct SQL statements generating errors are recorded",
     check: (f) => setting(f, "log_min_error_statement", (v) => v === "error", "error"),
   },
-  { id: "3.1.16", title: "Ensure 'debug_print_parse' is disabled", check: (f) => setting(f, "debug_print_parse", (v) => v === "off", "off") },
-  { id: "3.1.17", title: "Ensure 'debug_print_rewritten' is disabled", check: (f) => setting(f, "debug_print_rewritten", (v) => v === "off", "off") },
-  { id: "3.1.18", title: "Ensure 'debug_print_plan' is disabled", check: (f) => setting(f, "debug_print_plan", (v) => v === "off", "off") },
-  { id: "3.1.19", title: "Ensure 'debug_pretty_print' is enabled", check: (f) => setting(f, "debug_pretty_print", (v) => v === "on", "on") },
-  { id: "3.1.20", title: "Ensure 'log_connections' is enabled", check: (f) => setting(f, "log_connections", (v) => v === "on", "on") },
-  { id: "3.1.21", title: "Ensure 'log_disconnections' is enabled", check: (f) => setting(f, "log_disconnections", (v) => v === "on", "on") },
-  { id: "3.1.22", title: "Ensure 'log_error_verbosity' is set correctly", check: (f) => setting(f, "log_error_verbosity", (v) => v === "verbose", "verbose") },
-  { id: "3.1.23", title: "Ensure 'log_hostname' is set correctly", check: (f) => setting(f, "log_hostname", (v) => v === "off", "off") },
-  {
-    id: "3.1.24",
+  "3.1.16": { title: "Ensure 'debug_print_parse' is disabled", check: (f) => setting(f, "debug_print_parse", (v) => v === "off", "off") },
+  "3.1.17": { title: "Ensure 'debug_print_rewritten' is disabled", check: (f) => setting(f, "debug_print_rewritten", (v) => v === "off", "off") },
+  "3.1.18": { title: "Ensure 'debug_print_plan' is disabled", check: (f) => setting(f, "debug_print_plan", (v) => v === "off", "off") },
+  "3.1.19": { title: "Ensure 'debug_pretty_print' is enabled", check: (f) => setting(f, "debug_pretty_print", (v) => v === "on", "on") },
+  "3.1.20": { title: "Ensure 'log_connections' is enabled", check: (f) => setting(f, "log_connections", (v) => v === "on", "on") },
+  "3.1.21": { title: "Ensure 'log_disconnections' is enabled", check: (f) => setting(f, "log_disconnections", (v) => v === "on", "on") },
+  "3.1.22": { title: "Ensure 'log_error_verbosity' is set correctly", check: (f) => setting(f, "log_error_verbosity", (v) => v === "verbose", "verbose") },
+  "3.1.23": { title: "Ensure 'log_hostname' is set correctly", check: (f) => setting(f, "log_hostname", (v) => v === "off", "off") },
+  "3.1.24": {
     title: "Ensure 'log_line_prefix' is set correctly",
     check: (f) => setting(f, "log_line_prefix", (v) => /%[tmn]/.test(v) && /%[pc]/.test(v) && ["%u", "%d", "%a", "%h"].every((e) => v.includes(e)), "%t, %m or %n, %p or %c, %u, %d, %a and %h"),
   },
-  { id: "3.1.25", title: "Ensure 'log_statement' is set correctly", check: (f) => setting(f, "log_statement", (v) => v !== "none", "ddl, mod or all") },
-  { id: "3.1.26", title: "Ensure 'log_timezone' is set correctly", check: (f) => setting(f, "log_timezone", (v) => ["UTC", "GMT"].includes(v.toUpperCase()), "UTC or GMT") },
-  {
-    id: "3.1.27",
+  "3.1.25": { title: "Ensure 'log_statement' is set correctly", check: (f) => setting(f, "log_statement", (v) => v !== "none", "ddl, mod or all") },
+  "3.1.26": { title: "Ensure 'log_timezone' is set correctly", check: (f) => setting(f, "log_timezone", (v) => ["UTC", "GMT"].includes(v.toUpperCase()), "UTC or GMT") },
+  "3.1.27": {
     title: "Ensure that log_directory is outside the PGDATA",
     check: (f) => {
       const data = f.files.data?.path ?? f.settings.data_directory ?? "";
       return collector(f, "log_directory", (v) => v.startsWith("/") && !v.startsWith(`${data}/`), `an absolute path outside ${data}`);
     },
   },
-  {
-    id: "3.2",
+  "3.2": {
     title: "Ensure the PostgreSQL Audit Extension (pgAudit) is enabled",
     check: (f) => {
       const preload = (f.settings.shared_preload_libraries ?? "").split(",").map((s) => s.trim());
@@ -328,8 +317,7 @@ export const CONTROLS: readonly Control[] = [
       return { ok, detail: `preloaded=${preload.includes("pgaudit")}, pgaudit.log=${f.settings["pgaudit.log"] ?? "(unset)"}, installed in ${installed.join(", ") || "no database"}` };
     },
   },
-  {
-    id: "4.3",
+  "4.3": {
     title: "Ensure excessive administrative privileges are revoked",
     check: (f) => {
       const supers = f.roles.filter((r) => r.super).map((r) => r.name);
@@ -338,26 +326,22 @@ export const CONTROLS: readonly Control[] = [
       return { ok, detail: `superusers: ${supers.join(", ") || "none"}; ${bad.length ? bad.join(", ") : `${appRoles(f).length} login roles: no CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS`}` };
     },
   },
-  {
-    id: "4.8",
+  "4.8": {
     title: "Ensure the set_user extension is installed",
     check: (f) => ({ ok: preloaded(f, "set_user"), detail: `shared_preload_libraries=${f.settings.shared_preload_libraries ?? ""}` }),
   },
-  {
-    id: "4.10",
+  "4.10": {
     title: "Ensure the public schema is protected",
     check: (f) => {
       const open = f.databases.filter((d) => d.publicCreate || d.publicUsage).map((d) => `${d.name} (${[d.publicUsage && "USAGE", d.publicCreate && "CREATE"].filter(Boolean).join(", ")})`);
       return { ok: open.length === 0, detail: open.length ? `PUBLIC may use schema public of ${open.join(", ")}` : `${f.databases.length} databases: PUBLIC has no privilege on schema public` };
     },
   },
-  {
-    id: "5.2",
+  "5.2": {
     title: "Ensure PostgreSQL is Bound to an IP Address",
     check: (f) => setting(f, "listen_addresses", (v) => v !== "" && !v.split(",").some((a) => ["*", "0.0.0.0", "::"].includes(a.trim())), "named addresses, not * or 0.0.0.0"),
   },
-  {
-    id: "5.3",
+  "5.3": {
     title: "Ensure login via \"local\" UNIX Domain Socket is configured correctly",
     check: (f) => {
       const local = f.hba.filter((r) => r.type === "local");
@@ -365,16 +349,14 @@ export const CONTROLS: readonly Control[] = [
       return { ok: bad.length === 0, detail: local.map((r) => `local ${r.user?.join(",")} ${r.method}`).join("; ") || "no local rule" };
     },
   },
-  {
-    id: "5.4",
+  "5.4": {
     title: "Ensure login via \"host\" TCP/IP Socket is configured correctly",
     check: (f) => {
       const bad = f.hba.filter((r) => TCP(r) && !["scram-sha-256", "reject"].includes(r.method));
       return { ok: bad.length === 0 && f.hba.every((r) => r.error === null), detail: bad.length ? bad.map((r) => `${r.type} ${r.address} ${r.method}`).join("; ") : "every TCP rule: scram-sha-256" };
     },
   },
-  {
-    id: "5.5",
+  "5.5": {
     title: "Ensure per-account connection limits are used",
     // Every role but the built-in pg_* ones: the superuser and NOLOGIN roles too.
     check: (f) => {
@@ -382,13 +364,11 @@ export const CONTROLS: readonly Control[] = [
       return { ok: unlimited.length === 0 && f.roles.length > 0, detail: unlimited.length ? `no limit: ${unlimited.join(", ")}` : f.roles.map((r) => `${r.name}=${r.connlimit}`).join(", ") };
     },
   },
-  {
-    id: "5.6",
+  "5.6": {
     title: "Ensure Password Complexity is configured",
     check: (f) => ({ ok: preloaded(f, "credcheck") || preloaded(f, "passwordcheck"), detail: `shared_preload_libraries=${f.settings.shared_preload_libraries ?? ""}: no credcheck or passwordcheck` }),
   },
-  {
-    id: "5.7",
+  "5.7": {
     title: "Ensure authentication timeout and delay are well configured",
     check: (f) => {
       const timeout = Number(f.settings.authentication_timeout);
@@ -397,30 +377,26 @@ export const CONTROLS: readonly Control[] = [
       return { ok, detail: `authentication_timeout=${f.settings.authentication_timeout}s, auth_delay ${preloaded(f, "auth_delay") ? `${delay} ms` : "not loaded"}` };
     },
   },
-  {
-    id: "5.8",
+  "5.8": {
     title: "Ensure SSL is used for client connection",
     check: (f) => {
       const plain = f.hba.filter((r) => (r.type === "host" || r.type === "hostnossl") && r.method !== "reject");
       return { ok: plain.length === 0 && on(f, "ssl"), detail: plain.length ? `non-TLS rules: ${plain.map((r) => `${r.type} ${r.address}`).join("; ")}` : `ssl=${f.settings.ssl}, TCP rules: ${f.hba.filter(TCP).map((r) => r.type).join(", ")}` };
     },
   },
-  {
-    id: "5.9",
+  "5.9": {
     title: "Ensure authorized Ip addresses ranges are not too large",
     check: (f) => {
       const wide = f.hba.filter((r) => TCP(r) && r.method !== "reject" && (r.address === null || ["all", "0.0.0.0", "::", "0.0.0.0/0", "::/0"].includes(r.address)));
       return { ok: wide.length === 0, detail: wide.length ? `wide: ${wide.map((r) => `${r.type} ${r.address ?? "all"}`).join("; ")}` : `addresses: ${f.hba.filter(TCP).map((r) => r.address).join(", ")}` };
     },
   },
-  { id: "5.12", title: "Ensure that 'password_encryption' is correctly set", check: (f) => setting(f, "password_encryption", (v) => v === "scram-sha-256", "scram-sha-256") },
-  {
-    id: "6.7",
+  "5.12": { title: "Ensure that 'password_encryption' is correctly set", check: (f) => setting(f, "password_encryption", (v) => v === "scram-sha-256", "scram-sha-256") },
+  "6.7": {
     title: "Ensure FIPS 140-2 OpenSSL cryptography is used",
     check: (f) => ({ ok: f.fips === "1", detail: `kernel FIPS mode ${f.fips === "1" ? "on" : "off"} (/proc/sys/crypto/fips_enabled=${f.fips ?? "missing"})` }),
   },
-  {
-    id: "6.8",
+  "6.8": {
     title: "Ensure TLS is enabled and configured correctly",
     check: (f) => {
       const key = fileCheck(f, "sslKey", 0o600, ["postgres"]);
@@ -433,13 +409,11 @@ export const CONTROLS: readonly Control[] = [
       };
     },
   },
-  {
-    id: "6.9",
+  "6.9": {
     title: "Ensure a cryptographic extension is installed",
     check: (f) => ({ ok: f.cryptoExtensions.length > 0, detail: f.cryptoExtensions.length ? `available: ${f.cryptoExtensions.join(", ")}` : "neither pgcrypto nor pgsodium is available" }),
   },
-  {
-    id: "6.10",
+  "6.10": {
     title: "Ensure Weak SSL/TLS Ciphers Are Disabled",
     check: (f) => {
       const v = f.settings.ssl_ciphers ?? "";
@@ -448,8 +422,7 @@ export const CONTROLS: readonly Control[] = [
       return { ok: v !== "" && weak.length === 0, detail: `ssl_ciphers=${v}${weak.length ? `; not AEAD/forward-secret: ${weak.join(", ")}` : ""}` };
     },
   },
-  {
-    id: "6.11",
+  "6.11": {
     title: "Ensure a data anonymization extension is installed",
     check: (f) => {
       const libs = (f.settings.session_preload_libraries ?? "").split(",").map((s) => s.trim());
@@ -457,30 +430,26 @@ export const CONTROLS: readonly Control[] = [
       return { ok, detail: `session_preload_libraries=${f.settings.session_preload_libraries || "(empty)"}` };
     },
   },
-  {
-    id: "7.1",
+  "7.1": {
     title: "Ensure a replication-only user is created and used for streaming replication",
     check: (f) => {
       const replicators = f.roles.filter((r) => r.replication && !r.super).map((r) => r.name);
       return { ok: replicators.length > 0, detail: replicators.length ? `replication roles: ${replicators.join(", ")}` : "no replication-only role (no standby)" };
     },
   },
-  { id: "7.2", title: "Ensure logging of replication commands is configured", check: (f) => setting(f, "log_replication_commands", (v) => v === "on", "on") },
-  {
-    id: "7.4",
+  "7.2": { title: "Ensure logging of replication commands is configured", check: (f) => setting(f, "log_replication_commands", (v) => v === "on", "on") },
+  "7.4": {
     title: "Ensure WAL archiving is configured and functional",
     check: (f) => {
       const ok = ["on", "always"].includes(f.settings.archive_mode) && !!f.settings.archive_command && f.settings.archive_command !== "(disabled)";
       return { ok, detail: `archive_mode=${f.settings.archive_mode}, archive_command=${f.settings.archive_command || "(empty)"}` };
     },
   },
-  {
-    id: "7.5",
+  "7.5": {
     title: "Ensure streaming replication parameters are configured correctly",
     check: (f) => setting(f, "primary_conninfo", (v) => /sslmode=(require|verify-ca|verify-full)/.test(v), "a primary_conninfo with sslmode=require or stricter (a standby's)"),
   },
-  {
-    id: "8.2",
+  "8.2": {
     title: "Ensure the backup and restore tool, 'pgBackRest', is installed and configured",
     // pgBackRest's status 2 is "no valid backups": the stanza exists and WAL is archived, no backup was taken yet.
     check: (f) => ({
@@ -488,57 +457,10 @@ export const CONTROLS: readonly Control[] = [
       detail: `pgbackrest info: ${f.pgbackrest.code === -1 ? f.pgbackrest.message.slice(0, 200) : `status ${f.pgbackrest.code} (${f.pgbackrest.message})`}`,
     }),
   },
-];
-
-export const CONTROL_IDS: readonly string[] = CONTROLS.map((c) => c.id);
-
-/** The least a waiver's reason must say. */
-export const MIN_REASON_LENGTH = 20;
-
-/**
- * What the stack waives when kryonix:cisWaivers is not set (a stack that sets it lists its own).
- * 3.1.25 follows from auditing with pgaudit; 6.8 is TLS 1.3
- * with a key that has no passphrase; the other nine cannot apply to a single container built from
- * Debian's packages.
- */
-export const DEFAULT_WAIVERS: Readonly<Record<string, string>> = {
-  "1.1.1": "the server is Debian 13's postgresql-17 package (security updates from Debian), not a PGDG build: the images are built from Debian's archive only",
-  "1.4.4": "one container, one data volume: pg_wal and temporary files share it; the volume's size is watched (npm run health, Prometheus) and WAL is archived by pgBackRest",
-  "1.5": "not checked from the container, which reaches no web site: the image follows Debian 13's postgresql-17 (npm run toolchain rebuilds it); compare server_version with postgresql.org",
-  "3.1.25": "log_statement is none: pgaudit (pgaudit.log = ddl, role, write) logs every DDL, role and write statement, with passwords redacted, where log_statement would write them and SCRAM verifiers in clear",
-  "4.8": "set_user is not packaged by Debian 13; only the stack (Pulumi, as postgres) and a DBA at the container (docker exec, peer) act as the superuser, which cannot log in over the network except through the published loopback port",
-  "5.6": "every password is generated by the stack (random, 32+ characters) and set as a SCRAM verifier, which a complexity checker cannot inspect; no person chooses one",
-  "6.7": "FIPS mode is a property of the Docker host's kernel and OpenSSL, not of the container; Debian's OpenSSL 3 has no validated FIPS provider",
-  "6.8": "TLS 1.3 only (ssl_min_protocol_version), key 0600 in a volume of its own; the key has no passphrase, since one would have to be stored beside it for an unattended start and reload",
-  "6.11": "no data anonymization extension: postgresql_anonymizer is not packaged by Debian 13, and the stack holds no copies of production data for others to see",
-  "7.1": "a single server without standbys: no streaming replication, so no replication role (backups go through pgBackRest and WAL archiving, 7.4 and 8.2)",
-  "7.5": "a single server without standbys: primary_conninfo is unset because nothing streams from a primary",
 };
 
-/** The waiver of 3.1.3 a stack with kryonix:serverLog = docker gets by default. */
-export const DOCKER_LOG_WAIVER = "logging_collector is off (kryonix:serverLog = docker): the server logs to stderr, which Docker collects and rotates (json-file, 5 x 10 MiB)";
-
-/** The default waivers for a stack's server log mode (kryonix:serverLog): docker's waives 3.1.3 too. Pure. */
-export function defaultWaivers(serverLog: "file" | "docker"): Record<string, string> {
-  return serverLog === "docker" ? { ...DEFAULT_WAIVERS, "3.1.3": DOCKER_LOG_WAIVER } : { ...DEFAULT_WAIVERS };
-}
-
-/** Problems with a kryonix:cisWaivers value: an object of control id -> written reason. Pure. */
-export function waiverProblems(raw: unknown, setting = "kryonix:cisWaivers"): string[] {
-  if (raw === undefined || raw === null) return [];
-  if (typeof raw !== "object" || Array.isArray(raw)) {
-    return [invalid(setting, raw, `an object mapping a control number to the written reason it is waived, e.g. {"3.1.3": "the container's log is collected by Docker"}`)];
-  }
-  const problems: string[] = [];
-  for (const [id, reason] of Object.entries(raw)) {
-    if (!CONTROL_IDS.includes(id)) {
-      problems.push(invalid(`${setting}.${id}`, id, `a control npm run audit checks: ${CONTROL_IDS.join(", ")}`));
-    } else if (typeof reason !== "string" || reason.trim().length < MIN_REASON_LENGTH) {
-      problems.push(invalid(`${setting}.${id}`, reason ?? null, `a written reason of at least ${MIN_REASON_LENGTH} characters saying why control ${id} is waived`));
-    }
-  }
-  return problems;
-}
+/** Each control with its title and judgment, in CIS_CONTROL_IDS' order (model/cis.ts). */
+export const CONTROLS: readonly Control[] = CIS_CONTROL_IDS.map((id) => ({ id, ...BY_ID[id] }));
 
 /** Every control's status: FAIL unless it passes or has a waiver. Pure. */
 export function evaluateControls(facts: CisFacts, waivers: Readonly<Record<string, string>>, controls: readonly Control[] = CONTROLS): ControlResult[] {

@@ -4,7 +4,7 @@
  * replace and delete, stateful replacements and deletions first, and the policies that passed or
  * failed. Also the plan the policy pack reads (checks/policy.ts). Pure.
  */
-import { canonicalJson } from "../toolchain/program-digest";
+import { canonicalJson } from "../model/canonical-json";
 import { DESCRIPTIONS, POLICY_PACK_NAME, RULES, isStateful, parseUrn, type EnforcementLevel, type PolicyPlan } from "./policy";
 
 export interface PreviewStep {

@@ -2,195 +2,66 @@ import * as postgresql from "@pulumi/postgresql";
 import * as pulumi from "@pulumi/pulumi";
 import { resourceName } from "../model/config";
 import { throwProblems } from "../model/containers";
+import {
+  ALTERNATING_ROLES,
+  APP_ROLE,
+  CLUSTER_HARDENING,
+  DATABASE_NAME,
+  DRILL_ROLE,
+  EXTENSIONS,
+  IDENTIFIER,
+  isAlternating,
+  LOGIN_ROLES,
+  LOGIN_USERS,
+  type LoginRole,
+  MAINTENANCE_DATABASE,
+  METABASE_MONITORING_VIEWS,
+  MIGRATOR_ROLE,
+  MONITOR_ROLE,
+  MONITORING_SCHEMA,
+  MONITORING_VIEWS,
+  OWNER_ROLE,
+  PGBOUNCER_AUTH_SCHEMA,
+  PGBOUNCER_ROLE,
+  READONLY_ROLE,
+  ROLE_MEMBERSHIPS,
+  type Schema,
+  SCHEMAS,
+  type SchemaPrivileges,
+  TABLE_GRANTS,
+  grantProblems,
+  twinOf,
+} from "../model/database";
 import { invalid } from "../model/messages";
-import { pgbouncerPoolSizes, renderPgbouncerAuthFunctionSql } from "../render/pgbouncer";
-import { ALTERNATING_ROLES, isAlternating, loginUsers, twinOf } from "../model/rotation";
-import { DRILL_ROLE } from "../model/drill";
+import { renderPgbouncerAuthFunctionSql } from "../render/pgbouncer";
 import type { KeptCluster } from "../checks/kept-cluster";
 import { writeCaFile } from "../io/ca-file";
 import type { RoleSecret } from "./secrets";
 import { SqlScript } from "../providers/sql-script";
+import { type SuperuserAccess, superuserConnection } from "./postgres";
 
-export const DATABASE_NAME = "kryonix_saas";
-export const SCHEMAS = ["auth", "core", "analytics", "audit", "integration"] as const;
-export type Schema = (typeof SCHEMAS)[number];
-
-export const OWNER_ROLE = "kryonix_owner";
-export const MIGRATOR_ROLE = "kryonix_migrator";
-export const APP_ROLE = "kryonix_app";
-export const READONLY_ROLE = "metabase_readonly";
-export const MONITOR_ROLE = "kryonix_monitor";
-export const PGBOUNCER_ROLE = "kryonix_pgbouncer";
-/**
- * The restore drill's login (components/restore-drill.ts). It reads no table: row counts and
- * checksums come from kryonix.drill_table_sums() (model/drill.ts drillGrantsSql), not from
- * pg_read_all_data, which would also let it read pg_authid's password verifiers. It may take the
- * drill's SHARE locks (pg_maintain: PostgreSQL 17 lets MAINTAIN take any lock mode, SELECT only
- * ACCESS SHARE; USAGE on the schemas to name the tables), and writes no table: the runs it records
- * go through kryonix.record_job_run.
- */
-export { DRILL_ROLE };
-/** The schema holding PgBouncer's SECURITY DEFINER lookup function (auth_query). */
-export const PGBOUNCER_AUTH_SCHEMA = "pgbouncer";
-
-/** Roles that log in; each gets a generated password. */
-export const LOGIN_ROLES = [MIGRATOR_ROLE, APP_ROLE, READONLY_ROLE, MONITOR_ROLE, PGBOUNCER_ROLE, DRILL_ROLE] as const;
-export type LoginRole = (typeof LOGIN_ROLES)[number];
-/**
- * Every user that logs in: the login roles, and the twin `<role>_b` of each role whose clients live
- * outside the stack (model/rotation.ts, "alternating users"). A twin is a member of its role and
- * assumes it at login (ALTER ROLE ... SET role), so it works with the role's grants and default
- * privileges and whatever it creates is owned by the role.
- */
-export const LOGIN_USERS = loginUsers(LOGIN_ROLES);
 /** What a client of a role logs in with now. */
 export interface Login {
   user: string;
   password: string;
 }
 
-type Privileges = readonly string[];
-type SchemaPrivileges = Partial<Record<Schema, { tables: Privileges; sequences?: Privileges }>>;
-
-const READ_WRITE = ["SELECT", "INSERT", "UPDATE", "DELETE"] as const;
-const SEQUENCE_USE = ["USAGE", "SELECT"] as const;
-
-/**
- * Who may do what, schema by schema, on the tables (and sequences) kryonix_owner
- * creates: granted on what exists and, as default privileges, on everything
- * created later. Privileges are spelled out, never ALL (PostgreSQL 17's
- * MAINTAIN is unknown to the provider and would show a diff on every up).
- * USAGE on each listed schema comes with it.
- *
- * - kryonix_app reads and writes the application schemas; auth is kept in
- *   step with Keycloak (no DELETE: users are deactivated, and rows are
- *   referenced by core and audit); audit is append-only for the application,
- *   which also keeps it from rewriting the migration ledger that lives there.
- * - metabase_readonly reads analytics and core, nothing else.
- */
-export const TABLE_GRANTS: Readonly<Record<typeof APP_ROLE | typeof READONLY_ROLE, SchemaPrivileges>> = {
-  [APP_ROLE]: {
-    auth: { tables: ["SELECT", "INSERT", "UPDATE"], sequences: SEQUENCE_USE },
-    core: { tables: READ_WRITE, sequences: SEQUENCE_USE },
-    analytics: { tables: READ_WRITE, sequences: SEQUENCE_USE },
-    audit: { tables: ["SELECT", "INSERT"], sequences: SEQUENCE_USE },
-    integration: { tables: READ_WRITE, sequences: SEQUENCE_USE },
-  },
-  [READONLY_ROLE]: {
-    analytics: { tables: ["SELECT"] },
-    core: { tables: ["SELECT"] },
-  },
-};
-
-/** The views of sql/006_monitoring.sql and sql/007_monitoring_health.sql, which the monitoring role may read. */
-export const MONITORING_VIEWS = [
-  "monitoring_active_connections",
-  "monitoring_slow_queries",
-  "monitoring_table_sizes",
-  "monitoring_unused_indexes",
-  "monitoring_cache_hit_ratio",
-  "monitoring_connections",
-  "monitoring_long_running",
-  "monitoring_idle_in_transaction",
-  "monitoring_lock_waits",
-  "monitoring_bloat",
-  "monitoring_archiver",
-  "monitoring_last_backup",
-] as const;
-
-/**
- * The monitoring views Metabase may read too: sizes, cache, bloat and the archiver are about the
- * data, not about people. Sessions, statements and locks carry other roles' queries and client
- * addresses (and show NULLs without pg_monitor); the last backup needs pg_monitor's pg_ls_waldir().
- */
-export const METABASE_MONITORING_VIEWS = [
-  "monitoring_table_sizes",
-  "monitoring_unused_indexes",
-  "monitoring_cache_hit_ratio",
-  "monitoring_bloat",
-  "monitoring_archiver",
-] as const satisfies readonly (typeof MONITORING_VIEWS)[number][];
-
-/** Extensions the stack creates as superuser before any migration (sql/ may create more). */
-export const EXTENSIONS = ["pg_stat_statements", "pgaudit"] as const;
-
-/** The superuser's connection limit (CIS 5.5): the provider's sessions, a DBA's and the jobs'. Not enforced on a superuser. */
-export const SUPERUSER_CONNECTION_LIMIT = 20;
-
-/**
- * SQL run as the superuser in each database initdb creates: no privilege for PUBLIC on schema
- * public, and (once, in postgres) the superuser's connection limit. destroySql gives back
- * initdb's defaults.
- */
-export const CLUSTER_HARDENING: readonly { database: string; sql: (superuser: string) => string; destroySql: (superuser: string) => string }[] = [
-  {
-    database: "postgres",
-    sql: (su) => `REVOKE ALL ON SCHEMA public FROM PUBLIC;\nALTER ROLE "${su}" CONNECTION LIMIT ${SUPERUSER_CONNECTION_LIMIT};`,
-    destroySql: (su) => `GRANT USAGE ON SCHEMA public TO PUBLIC;\nALTER ROLE "${su}" CONNECTION LIMIT -1;`,
-  },
-  { database: "template1", sql: () => "REVOKE ALL ON SCHEMA public FROM PUBLIC;", destroySql: () => "GRANT USAGE ON SCHEMA public TO PUBLIC;" },
-];
-
-/** The roles each role is a member of. */
-export const ROLE_MEMBERSHIPS: Readonly<Record<string, readonly string[]>> = {
-  [MIGRATOR_ROLE]: [OWNER_ROLE],
-  [MONITOR_ROLE]: ["pg_monitor"],
-  [DRILL_ROLE]: ["pg_maintain"],
-};
-
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
-const PRIVILEGES = new Set(["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "USAGE"]);
-
-/**
- * Each login role's connection limit (CIS 5.5) for a server with `maxConnections`: the
- * application gets PgBouncer's whole share, PgBouncer's lookup role and Metabase one pool with its
- * reserve, the migrator and the monitor a few. No role can take the slots the others need. Pure.
- */
-export function roleConnectionLimits(maxConnections: number): Record<LoginRole, number> {
-  const pools = pgbouncerPoolSizes(maxConnections);
-  const pool = pools.default_pool_size + pools.reserve_pool_size;
-  return {
-    [MIGRATOR_ROLE]: 5,
-    [APP_ROLE]: pools.max_db_connections,
-    [READONLY_ROLE]: pool,
-    [MONITOR_ROLE]: 10,
-    [PGBOUNCER_ROLE]: pool,
-    // One drill at a time, one session at a time: room for it, its run record and a DBA's check.
-    [DRILL_ROLE]: 3,
-  };
-}
-
-/** Problems with a grant table (unknown schema, ALL or an unknown privilege). Pure. */
-export function grantProblems(grants: Readonly<Record<string, SchemaPrivileges>>): string[] {
-  const problems: string[] = [];
-  for (const [role, schemas] of Object.entries(grants)) {
-    if (!IDENTIFIER.test(role)) problems.push(invalid("grant role", role, "a lower-case identifier"));
-    for (const [schema, privs] of Object.entries(schemas ?? {})) {
-      if (!(SCHEMAS as readonly string[]).includes(schema)) {
-        problems.push(invalid(`grant schema for ${role}`, schema, `one of ${SCHEMAS.join(", ")}`));
-      }
-      for (const p of [...(privs?.tables ?? []), ...(privs?.sequences ?? [])]) {
-        if (!PRIVILEGES.has(p)) problems.push(invalid(`privilege for ${role} on ${schema}`, p, `one of ${[...PRIVILEGES].join(", ")} (never ALL)`));
-      }
-      if (!privs?.tables?.length) problems.push(invalid(`table privileges for ${role} on ${schema}`, privs?.tables, "at least one privilege"));
-    }
-  }
-  return problems;
+/** Whether the adopted cluster `adopt` has `name` among `kind`, so that it is imported rather than created. Pure. */
+export function importedFrom(adopt: false | KeptCluster, kind: "roles" | "databases", name: string): boolean {
+  return adopt !== false && adopt[kind].includes(name);
 }
 
 export interface DatabaseArgs {
   stack: string;
   /** The PostgreSQL container; every database object waits for it (it is created with wait: true, so: healthy). */
   server: pulumi.CustomResource;
-  /** Where this machine reaches PostgreSQL as superuser. */
-  host: pulumi.Input<string>;
-  port: pulumi.Input<number>;
-  superuser: string;
-  superuserPassword: pulumi.Input<string>;
-  /** The stack CA (PEM): the server is verified (verify-full) by the provider and the scripts. */
-  caCertificate: pulumi.Input<string>;
-  /** PostgreSQL's max_connections: each login role's connection limit is derived from it. */
-  maxConnections: number;
+  /**
+   * How this machine reaches PostgreSQL as superuser (Postgres.superuser), verified (verify-full)
+   * against the stack CA by the provider and the scripts.
+   */
+  superuser: SuperuserAccess;
+  /** Each login role's connection limit (model/connection-budget.ts connectionBudget's roleLimits). */
+  connectionLimits: Readonly<Record<LoginRole, number>>;
   /** Each login user's password and SCRAM verifier (Secrets.roles: the roles and their twins). */
   roleSecrets: Readonly<Record<string, RoleSecret>>;
   /** Role -> the login user its clients use now (Secrets.currentUsers). */
@@ -210,16 +81,6 @@ export interface DatabaseArgs {
   adopt: false | KeptCluster;
 }
 
-/** The roles the component declares, by name: the owner, then every login user. */
-export const DECLARED_ROLES: readonly string[] = [OWNER_ROLE, ...LOGIN_USERS];
-/** The databases the component declares. */
-export const DECLARED_DATABASES: readonly string[] = [DATABASE_NAME];
-
-/** Whether the adopted cluster `adopt` has `name` among `kind`, so that it is imported rather than created. Pure. */
-export function importedFrom(adopt: false | KeptCluster, kind: "roles" | "databases", name: string): boolean {
-  return adopt !== false && adopt[kind].includes(name);
-}
-
 /** Throws when the arguments cannot work. Pure. */
 export function checkDatabaseArgs(args: DatabaseArgs): void {
   const problems: string[] = [];
@@ -235,10 +96,9 @@ export function checkDatabaseArgs(args: DatabaseArgs): void {
   if (adopt !== false && !(typeof adopt === "object" && adopt !== null && names((adopt as KeptCluster).roles) && names((adopt as KeptCluster).databases))) {
     problems.push(invalid("Database adopt", args.adopt, "false, or the kept cluster's {roles, databases} (checks/kept-cluster.ts)"));
   }
-  try {
-    roleConnectionLimits(args.maxConnections);
-  } catch (err) {
-    problems.push((err as Error).message);
+  for (const role of LOGIN_ROLES) {
+    const limit = args.connectionLimits?.[role];
+    if (!Number.isInteger(limit) || limit < 1) problems.push(invalid(`Database connectionLimits.${role}`, limit, "a whole number from 1 (connectionBudget(maxConnections).roleLimits)"));
   }
   for (const user of LOGIN_USERS) {
     if (!args.roleSecrets?.[user]) problems.push(invalid(`Database roleSecrets.${user}`, undefined, "the user's password and SCRAM verifier"));
@@ -247,8 +107,8 @@ export function checkDatabaseArgs(args: DatabaseArgs): void {
     const users = isAlternating(role) ? [role, twinOf(role)] : [role];
     if (!users.includes(args.currentUsers?.[role])) problems.push(invalid(`Database currentUsers.${role}`, args.currentUsers?.[role], `one of ${users.join(", ")}`));
   }
-  if (typeof args.superuser !== "string" || !IDENTIFIER.test(args.superuser)) {
-    problems.push(invalid("Database superuser", args.superuser, "a lower-case role name"));
+  if (typeof args.superuser?.user !== "string" || !IDENTIFIER.test(args.superuser.user)) {
+    problems.push(invalid("Database superuser.user", args.superuser?.user, "a lower-case role name"));
   }
   problems.push(...grantProblems(TABLE_GRANTS));
   throwProblems("Database", problems);
@@ -295,14 +155,14 @@ export class Database extends pulumi.ComponentResource {
       {
         // When adopting, the host waits for the new container: a preview then leaves the provider
         // unconfigured, and importing reads nothing from a server that is not there yet.
-        host: args.adopt ? pulumi.all([args.server.id, args.host]).apply(([, host]) => host) : args.host,
-        port: args.port,
-        username: args.superuser,
-        password: args.superuserPassword,
-        database: "postgres",
+        host: args.adopt ? pulumi.all([args.server.id, args.superuser.host]).apply(([, host]) => host) : args.superuser.host,
+        port: args.superuser.port,
+        username: args.superuser.user,
+        password: args.superuser.password,
+        database: MAINTENANCE_DATABASE,
         // verify-full against the stack CA: the provider (lib/pq) reads it from a file.
         sslmode: "verify-full",
-        sslrootcert: pulumi.output(args.caCertificate).apply((pem) => writeCaFile(args.stack, pem)),
+        sslrootcert: pulumi.output(args.superuser.ca).apply((pem) => writeCaFile(args.stack, pem)),
         superuser: true,
         connectTimeout: 30,
         expectedVersion: "17",
@@ -335,7 +195,7 @@ export class Database extends pulumi.ComponentResource {
     }
     this.logins = logins;
 
-    const limits = roleConnectionLimits(args.maxConnections);
+    const limits = args.connectionLimits;
     const loginRole = (role: LoginRole, extra: Partial<postgresql.RoleArgs> = {}, user: string = role) =>
       new postgresql.Role(
         `${name}-${user}`,
@@ -430,7 +290,7 @@ export class Database extends pulumi.ComponentResource {
 
     for (const [role, bySchema] of Object.entries(TABLE_GRANTS)) {
       const grantee = this.roles[role].name;
-      for (const [schema, privs] of Object.entries(bySchema) as [Schema, { tables: Privileges; sequences?: Privileges }][]) {
+      for (const [schema, privs] of Object.entries(bySchema) as [Schema, NonNullable<SchemaPrivileges[Schema]>][]) {
         const target = { database: database.name, schema: schemas[schema].name };
         const id = `${name}-${role}-${schema}`;
         serially((o) => new postgresql.Grant(`${id}-usage`, { ...target, role: grantee, objectType: "schema", privileges: ["USAGE"] }, o));
@@ -485,17 +345,7 @@ export class Database extends pulumi.ComponentResource {
       (ext) => new postgresql.Extension(`${name}-extension-${ext}`, { name: ext, database: database.name, schema: "public" }, on()),
     );
 
-    const superuserIn = (db: pulumi.Input<string>) =>
-      pulumi.secret(
-        pulumi.all([args.host, args.port, args.superuserPassword, db, args.caCertificate]).apply(([host, port, password, database, ca]) => ({
-          host,
-          port,
-          database,
-          user: args.superuser,
-          password,
-          ca,
-        })),
-      );
+    const superuserIn = (db: pulumi.Input<string>) => superuserConnection(args.superuser, db);
     // What initdb leaves open in the databases it makes: PUBLIC's USAGE and CREATE on schema public
     // (template1's is copied into every database made from it), and a superuser without a
     // connection limit (CIS 4.10, 5.5). PostgreSQL does not enforce a role's limit on a superuser:
@@ -504,7 +354,7 @@ export class Database extends pulumi.ComponentResource {
       ({ database: db, sql, destroySql }) =>
         new SqlScript(
           `${name}-hardening-${db}`,
-          { description: `${db}: CIS hardening`, connection: superuserIn(db), sql: sql(args.superuser), destroySql: destroySql(args.superuser) },
+          { description: `${db}: CIS hardening`, connection: superuserIn(db), sql: sql(args.superuser.user), destroySql: destroySql(args.superuser.user) },
           { parent: this, dependsOn: [args.server], deletedWith: args.dataVolume },
         ),
     );
@@ -536,7 +386,7 @@ export class Database extends pulumi.ComponentResource {
       `${this.logicalName}-${MONITOR_ROLE}-monitoring-views`,
       {
         database: this.name,
-        schema: "audit",
+        schema: MONITORING_SCHEMA,
         role: this.roles[MONITOR_ROLE].name,
         objectType: "table",
         objects: [...MONITORING_VIEWS],
@@ -547,14 +397,14 @@ export class Database extends pulumi.ComponentResource {
     // One after the other: grants on the same schema at once fail with "tuple concurrently updated".
     const readonlyUsage = new postgresql.Grant(
       `${this.logicalName}-${READONLY_ROLE}-audit-usage`,
-      { database: this.name, schema: "audit", role: this.roles[READONLY_ROLE].name, objectType: "schema", privileges: ["USAGE"] },
+      { database: this.name, schema: MONITORING_SCHEMA, role: this.roles[READONLY_ROLE].name, objectType: "schema", privileges: ["USAGE"] },
       { parent: this, provider: this.provider, dependsOn: [monitor], deletedWith: this.dataVolume },
     );
     const readonlyViews = new postgresql.Grant(
       `${this.logicalName}-${READONLY_ROLE}-monitoring-views`,
       {
         database: this.name,
-        schema: "audit",
+        schema: MONITORING_SCHEMA,
         role: this.roles[READONLY_ROLE].name,
         objectType: "table",
         objects: [...METABASE_MONITORING_VIEWS],

@@ -26,7 +26,7 @@ import {
   renderPrometheusWebConfig,
   renderPrometheusYml,
 } from "../render/prometheus";
-import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "../checks/health";
+import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "../model/thresholds";
 import { MiB } from "../model/size";
 import { TLS_CA_FILE } from "../model/tls";
 

@@ -15,6 +15,7 @@ import {
 import { invalid } from "../model/messages";
 import { MiB } from "../model/size";
 import { TLS_CA_FILE } from "../model/tls";
+import type { PgadminServer } from "../model/topology";
 
 /** pgAdmin inside the container (the image's contract). */
 export const PGADMIN_PORT = 80;
@@ -28,17 +29,6 @@ export const PGADMIN_PASSFILE = "/.pgpass";
 export const PGADMIN_SSLROOTCERT = "/kryonix-ca.crt";
 /** The image's check: GET /misc/ping answers 200 without a login. */
 export const PGADMIN_HEALTHCHECK = "/usr/local/bin/kryonix-pgadmin-healthcheck";
-
-/** A server pgAdmin shows in its tree. No password is ever in servers.json. */
-export interface PgadminServer {
-  name: string;
-  host: string;
-  port: number;
-  database: string;
-  username: string;
-  /** Connect with the password from the uploaded pgpass (PassFile), without a prompt. Default false: pgAdmin asks. */
-  passFile?: boolean;
-}
 
 export interface PgadminArgs extends ServiceContainerArgs {
   /** Published on 127.0.0.1:hostPort. */

@@ -14,13 +14,13 @@ import {
 } from "../model/containers";
 import { invalid } from "../model/messages";
 import { MiB } from "../model/size";
-import { pgbouncerAuthQuery, pgbouncerPoolSizes, renderPgbouncerIni } from "../render/pgbouncer";
+import type { PgbouncerPools } from "../model/connection-budget";
+import { PGBOUNCER_PORT } from "../model/database";
+import { pgbouncerAuthQuery, renderPgbouncerIni } from "../render/pgbouncer";
 import { type ServerTls } from "../model/tls";
 import { serverTlsVolume } from "../providers/tls-files";
 import { PG_SOCKET_DIR, PGBOUNCER_USER } from "../model/pg-socket";
 
-/** PgBouncer inside the container (the image's contract). */
-export const PGBOUNCER_PORT = 6432;
 export const PGBOUNCER_INI_FILE = `${CONFIG_DIR}/pgbouncer.ini`;
 export const PGBOUNCER_USERLIST_FILE = `${CONFIG_DIR}/userlist.txt`;
 /**
@@ -46,8 +46,8 @@ export interface PgbouncerArgs extends ServiceContainerArgs {
    * On 2 shared cores the TLS of that leg cost the server a third of its throughput (BENCHMARKS.md).
    */
   postgresSocketVolume?: pulumi.Input<string>;
-  /** PostgreSQL's max_connections: pools are sized from it. */
-  maxConnections: number;
+  /** The pools, sized from PostgreSQL's max_connections (model/connection-budget.ts connectionBudget). */
+  pools: PgbouncerPools;
   database: string;
   /** The role PgBouncer logs in as to run auth_query. */
   authUser: string;
@@ -89,7 +89,7 @@ export function pgbouncerIni(args: PgbouncerArgs): string {
     authUser: args.authUser,
     authQuery: pgbouncerAuthQuery(args.authSchema),
     authFile: PGBOUNCER_USERLIST_FILE,
-    pools: pgbouncerPoolSizes(args.maxConnections),
+    pools: args.pools,
     statsUsers: [args.authUser, ...(args.statsUsers ?? []).map((s) => s.user)],
   });
 }

@@ -17,6 +17,8 @@ import {
   serviceArgsProblems,
 } from "../model/containers";
 import { CRONTAB_FILE } from "../model/backup-schedule";
+import { MAINTENANCE_DATABASE, POSTGRES_DATA_DIR, POSTGRES_PORT, SUPERUSER } from "../model/database";
+import type { PgConnection } from "../io/pg-connect";
 import { SERVER_LOG_DIR, SERVER_LOG_MODES, type ServerLogMode } from "../model/server-log";
 import { invalid } from "../model/messages";
 import { type PooledLogins, renderPgHbaConf } from "../render/pg-hba";
@@ -26,15 +28,32 @@ import { type ServerTls, postgresTlsParameters } from "../model/tls";
 import { serverTlsVolume } from "../providers/tls-files";
 import { MAX_CPUS, MIN_CPUS, MIN_POSTGRES_MEMORY, type PgParams, containerParameters, renderPostgresqlConf } from "../model/tuning";
 
-/** PostgreSQL inside the container (the image's contract). */
-export const POSTGRES_PORT = 5432;
-export const POSTGRES_DATA_DIR = "/var/lib/postgresql/data";
 export const POSTGRES_PASSWORD_FILE = `${SECRETS_DIR}/postgres-password`;
 export const POSTGRES_CONF_FILE = `${CONFIG_DIR}/postgresql.conf`;
 export const PG_HBA_FILE = `${CONFIG_DIR}/pg_hba.conf`;
-export const SUPERUSER = "postgres";
 export const PG_HBA_MODE = "0400";
-export const POSTGRES_HEALTHCHECK = ["pg_isready", "-q", "-t", "3", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER, "-d", "postgres"];
+export const POSTGRES_HEALTHCHECK = ["pg_isready", "-q", "-t", "3", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT), "-U", SUPERUSER, "-d", MAINTENANCE_DATABASE];
+
+/**
+ * How this machine reaches the server as superuser: 127.0.0.1 and the published port, TLS
+ * verify-full against the stack CA (the server accepts nothing else).
+ */
+export interface SuperuserAccess {
+  host: string;
+  port: number;
+  user: string;
+  /** A secret. */
+  password: pulumi.Input<string>;
+  /** The stack CA (PEM). */
+  ca: pulumi.Input<string>;
+}
+
+/** The superuser's connection to `database` (a secret): what the SQL the stack runs as superuser connects with. */
+export function superuserConnection(access: SuperuserAccess, database: pulumi.Input<string>): pulumi.Output<PgConnection> {
+  return pulumi.secret(
+    pulumi.all([access.password, database, access.ca]).apply(([password, db, ca]) => ({ host: access.host, port: access.port, database: db, user: access.user, password, ca })),
+  );
+}
 
 export interface PostgresArgs extends ServiceContainerArgs {
   /** Container CPU limit (Docker --cpus). */
@@ -172,7 +191,8 @@ export class Postgres extends pulumi.ComponentResource {
   /** Where this machine reaches the server as superuser: 127.0.0.1 and the published port, nothing else. */
   public readonly adminHost: string = LOOPBACK;
   public readonly adminPort: number;
-  public readonly maxConnections: number;
+  /** The superuser's access from this machine (superuserConnection). */
+  public readonly superuser: SuperuserAccess;
   /** The image's ID, which the restore drill's container runs too. */
   public readonly imageId: pulumi.Output<string>;
 
@@ -182,11 +202,11 @@ export class Postgres extends pulumi.ComponentResource {
     const dockerName = resourceName(args.stack, "postgres");
     this.containerName = dockerName;
     this.internalHost = dockerName;
-    this.maxConnections = Number(args.parameters.max_connections);
     this.adminPort = args.hostPort;
     const memory = memoryMiB(args.memoryBytes);
 
     this.superuserPassword = pulumi.secret(args.superuserPassword);
+    this.superuser = { host: this.adminHost, port: this.adminPort, user: SUPERUSER, password: this.superuserPassword, ca: args.tls.caCertificate };
 
     this.volume = new docker.Volume(
       `${name}-data`,

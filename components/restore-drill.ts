@@ -8,8 +8,9 @@ import { invalid } from "../model/messages";
 import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../render/pgbackrest";
 import { MAX_CPUS, MIN_CPUS } from "../model/tuning";
 import { MiB } from "../model/size";
-import { POSTGRES_DATA_DIR } from "./postgres";
+import { MAINTENANCE_DATABASE, POSTGRES_DATA_DIR } from "../model/database";
 import { SqlScript } from "../providers/sql-script";
+import { type SuperuserAccess, superuserConnection } from "./postgres";
 
 /** Below this, pgBackRest's restore and the scratch server (32 MB of shared buffers) do not fit. */
 export const MIN_DRILL_MEMORY = 256 * MiB;
@@ -32,8 +33,8 @@ export interface RestoreDrillArgs extends ServiceContainerArgs {
   pgbackrest: { config: string; secrets: pulumi.Input<string> };
   /** The drill's schedule (model/backup-schedule.ts renderCrontab with DRILL_CRON_JOBS). */
   crontab: string;
-  /** Where the stack reaches the live server as superuser, to grant the role what the drill calls. */
-  admin: { host: string; port: number; user: string; password: pulumi.Input<string> };
+  /** Where the stack reaches the live server as superuser (Postgres.superuser), to grant the role what the drill calls. */
+  admin: SuperuserAccess;
   /** The role itself, and what else must exist first. */
   dependsOn: pulumi.Input<pulumi.Resource>[];
   /** The live cluster's data volume: the grants live in it and go with it. */
@@ -77,13 +78,10 @@ export class RestoreDrill extends pulumi.ComponentResource {
     const dockerName = resourceName(args.stack, "restore-drill");
     this.containerName = dockerName;
 
-    const connection = (database: string) =>
-      pulumi.secret(
-        pulumi.all([args.admin.password, args.caCertificate]).apply(([password, ca]) => ({ host: args.admin.host, port: args.admin.port, database, user: args.admin.user, password, ca })),
-      );
+    const connection = (database: string) => superuserConnection(args.admin, database);
     const sqlOpts = { parent: this, dependsOn: args.dependsOn, deletedWith: args.dataVolume };
     const grants = new SqlScript(`${name}-grants`, { description: "restore drill grants", connection: connection(DRILL_DATABASE), ...drillGrantsSql(args.role) }, sqlOpts);
-    const jobRuns = new SqlScript(`${name}-job-runs`, { description: "job runs recorder", connection: connection("postgres"), ...jobRunsSql(args.role) }, sqlOpts);
+    const jobRuns = new SqlScript(`${name}-job-runs`, { description: "job runs recorder", connection: connection(MAINTENANCE_DATABASE), ...jobRunsSql(args.role) }, sqlOpts);
 
     const secret = (content: pulumi.Input<string>) => pulumi.secret(content);
 

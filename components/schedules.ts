@@ -2,15 +2,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { PARTITIONS_JOB, partitionsJobSql } from "../model/backup-schedule";
 import { PG_CRON_DATABASE } from "../model/config";
 import { SqlScript } from "../providers/sql-script";
+import { type SuperuserAccess, superuserConnection } from "./postgres";
 
 export interface SchedulesArgs {
-  /** Where the provider reaches the server as superuser (127.0.0.1 and the published port). */
-  host: string;
-  port: number;
-  superuser: string;
-  superuserPassword: pulumi.Input<string>;
-  /** The stack CA: the connection is TLS, verify-full (the server accepts nothing else). */
-  caCertificate: pulumi.Input<string>;
+  /** Where the provider reaches the server as superuser (Postgres.superuser). */
+  superuser: SuperuserAccess;
   /** The partitions job's cron schedule (validated by model/config.ts). */
   partitionsSchedule: string;
   /** The postgres data volume: the job lives in the cluster and goes with it. */
@@ -34,11 +30,7 @@ export class Schedules extends pulumi.ComponentResource {
       `${name}-partitions-job`,
       {
         description: "pg_cron partitions job",
-        connection: pulumi.secret(
-          pulumi
-            .all([args.superuserPassword, args.caCertificate])
-            .apply(([password, ca]) => ({ host: args.host, port: args.port, database: PG_CRON_DATABASE, user: args.superuser, password, ca })),
-        ),
+        connection: superuserConnection(args.superuser, PG_CRON_DATABASE),
         sql: partitionsJobSql(args.partitionsSchedule),
         destroySql: `SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = '${PARTITIONS_JOB}'`,
       },

@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { resourceName } from "../model/config";
 import { throwProblems } from "../model/containers";
-import { loginUsers, roleUsers } from "../model/rotation";
+import { loginUsers } from "../model/database";
+import { roleUsers } from "../model/rotation";
 import { scramSha256Secret } from "../model/scram";
 
 /**

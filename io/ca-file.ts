@@ -1,7 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { repoRoot } from "../toolchain/versions";
+import { repoRoot } from "./repo-root";
 
 /**
  * The stack CA as a file on this machine, for clients that take a path and not the PEM (the

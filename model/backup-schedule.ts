@@ -7,7 +7,7 @@
  */
 import type { JobSchedules } from "./config";
 import { invalid } from "./messages";
-import { STANZA } from "../render/pgbackrest";
+import { STANZA } from "./backup";
 import { parseSchedule, SCHEDULE_OFF } from "./schedule";
 
 /** Where the postgres image's entrypoint looks for it (images/postgres/entrypoint.sh). */

@@ -1,7 +1,9 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
-import { defaultWaivers, waiverProblems } from "../checks/cis";
+import { ARCHIVE_COMMAND } from "./backup";
+import { defaultWaivers, waiverProblems } from "./cis";
+import { DATABASE_NAME, LOGIN_ROLES } from "./database";
+import { isDnsName } from "./dns-name";
 import { ConfigError, invalid } from "./messages";
-import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "../checks/health";
 import { bucketNameProblems } from "./minio-policy";
 import {
   DEFAULT_SERVER_LOG_MAX_BYTES,
@@ -12,11 +14,11 @@ import {
   type ServerLogMode,
   serverLogParameters,
 } from "./server-log";
-import { isDnsName } from "../render/nginx";
-import { ARCHIVE_COMMAND } from "../render/pgbackrest";
+import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "./thresholds";
 import { SCHEDULE_ALLOWED, SCHEDULE_OFF, parseSchedule, scheduleProblem } from "./schedule";
 import { GiB, MiB, SIZE_ALLOWED, formatPgSize, parseSize } from "./size";
 import {
+  DEFAULT_MAX_CONNECTIONS,
   MAX_CPUS,
   MIN_CPUS,
   MIN_POSTGRES_MEMORY,
@@ -97,6 +99,11 @@ export interface StackConfig {
   storage: Storage;
   /** Normalised postgresql.conf overrides (lower-case names, PostgreSQL units). */
   postgresOverrides: PgParams;
+  /**
+   * PostgreSQL's max_connections (postgresOverrides.max_connections or the default), as a number:
+   * postgresql.conf, PgBouncer's pools and each role's connection limit all come from it (model/connection-budget.ts).
+   */
+  maxConnections: number;
   protectData: boolean;
   /** Days before expiry at which `pulumi up` replaces a certificate of the stack's CA. */
   certRenewBeforeDays: number;
@@ -115,9 +122,6 @@ export interface StackConfig {
   /** With serverLog=file: the size the log volume must stay under; Prometheus alerts before it is reached. */
   serverLogMaxBytes: number;
 }
-
-/** The login roles whose passwords the stack generates (components/database.ts LOGIN_ROLES; a unit test keeps them equal). */
-export const ROTATABLE_ROLES = ["kryonix_migrator", "kryonix_app", "metabase_readonly", "kryonix_monitor", "kryonix_pgbouncer", "kryonix_drill"] as const;
 
 /** Every key the stack reads, in the order problems are reported. */
 export const CONFIG_KEYS = [
@@ -607,6 +611,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     schedules: schedules as JobSchedules,
     storage: storage!,
     postgresOverrides: overrides.params,
+    maxConnections: overrides.params.max_connections === undefined ? DEFAULT_MAX_CONNECTIONS : Number(overrides.params.max_connections),
     protectData: protectData!,
     certRenewBeforeDays: certRenewBeforeDays!,
     cisWaivers,
@@ -624,7 +629,7 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
 function readRotations(raw: unknown, problems: string[]): Record<string, number> {
   if (raw === undefined || raw === null) return {};
   let value = raw;
-  const allowed = `an object mapping a login role (${ROTATABLE_ROLES.join(", ")}) to its rotation count, a whole number from 0, e.g. {"kryonix_app": 1}`;
+  const allowed = `an object mapping a login role (${LOGIN_ROLES.join(", ")}) to its rotation count, a whole number from 0, e.g. {"kryonix_app": 1}`;
   if (typeof raw === "string") {
     try {
       value = JSON.parse(raw);
@@ -640,7 +645,7 @@ function readRotations(raw: unknown, problems: string[]): Record<string, number>
   const out: Record<string, number> = {};
   for (const [role, count] of Object.entries(value)) {
     const n = toNumber(count);
-    if (!(ROTATABLE_ROLES as readonly string[]).includes(role)) problems.push(invalid(`${NAMESPACE}:roleRotations.${role}`, role, `one of ${ROTATABLE_ROLES.join(", ")}`));
+    if (!(LOGIN_ROLES as readonly string[]).includes(role)) problems.push(invalid(`${NAMESPACE}:roleRotations.${role}`, role, `one of ${LOGIN_ROLES.join(", ")}`));
     else if (!Number.isInteger(n) || n < 0 || n > 1_000_000) problems.push(invalid(`${NAMESPACE}:roleRotations.${role}`, count, "a whole number from 0 to 1000000"));
     else out[role] = n;
   }
@@ -666,13 +671,12 @@ function readWaivers(raw: unknown, problems: string[], serverLog: ServerLogMode)
 
 /** The final postgresql.conf parameters for a validated stack configuration. */
 export function postgresParameters(config: StackConfig): PgParams {
-  const maxConnections = config.postgresOverrides.max_connections;
   const tuned = tunePostgres({
     memoryBytes: config.postgresMemoryBytes,
     cpus: config.postgresCpus,
     storage: config.storage,
     // work_mem is divided among connections, so size it for the overridden count.
-    maxConnections: maxConnections === undefined ? undefined : Number(maxConnections),
+    maxConnections: config.maxConnections,
   });
   return schedulerParameters({
     ...applyOverrides(tuned, config.postgresOverrides, config.postgresMemoryBytes),
@@ -732,7 +736,7 @@ export function stackOwnedReason(name: string): string | undefined {
 let owned: Record<string, string> | undefined;
 
 /** The database pg_cron keeps its jobs in: the one whose partitions it maintains. */
-export const PG_CRON_DATABASE = "kryonix_saas";
+export const PG_CRON_DATABASE = DATABASE_NAME;
 
 /**
  * pg_cron, the in-database scheduler (the partitions job): preloaded whatever the overrides say,

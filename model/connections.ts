@@ -7,7 +7,7 @@
  * travels beside the URIs: a client writes it to a file and appends `&sslrootcert=<that file>`
  * (node-postgres reads that parameter too; or pass the PEM itself as `ssl.ca`).
  */
-import { ALTERNATING_ROLES } from "./rotation";
+import { ALTERNATING_ROLES, MONITOR_ROLE } from "./database";
 import { invalid } from "./messages";
 
 /**
@@ -15,7 +15,7 @@ import { invalid } from "./messages";
  * monitoring role. Not PgBouncer's own lookup role (its console only) nor the restore drill's
  * (refused by PgBouncer, its consumer is the stack's drill container).
  */
-export const POOLED_ROLES = [...ALTERNATING_ROLES, "kryonix_monitor"] as const;
+export const POOLED_ROLES = [...ALTERNATING_ROLES, MONITOR_ROLE] as const;
 
 export interface Endpoint {
   host: string;

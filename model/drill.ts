@@ -5,18 +5,17 @@
  * drill itself is images/postgres/drill.sh (kryonix-drill), run through kryonix-job inside the
  * restore drill container (components/restore-drill.ts), by cron or by `backup:verify`: one code path.
  */
-import { PG_CRON_DATABASE, type JobSchedules } from "./config";
+import type { JobSchedules } from "./config";
+import { DATABASE_NAME, MAINTENANCE_DATABASE } from "./database";
 import { CRON_JOBS, PARTITIONS_JOB } from "./backup-schedule";
-import { formatAge } from "../render/backup-cli";
+import { formatAge } from "./format";
 import { invalid } from "./messages";
 import { TLS_CA_FILE } from "./tls";
 
-/** The drill's login role on the live server (components/database.ts creates it). */
-export const DRILL_ROLE = "kryonix_drill";
 /** The database the drill compares (kryonix_saas, where pg_cron lives too). */
-export const DRILL_DATABASE = PG_CRON_DATABASE;
+export const DRILL_DATABASE = DATABASE_NAME;
 /** Where the drill may log in (pg_hba.conf): the compared database, and postgres, where runs are recorded. */
-export const DRILL_DATABASES = [DRILL_DATABASE, "postgres"] as const;
+export const DRILL_DATABASES = [DRILL_DATABASE, MAINTENANCE_DATABASE] as const;
 /** In the drill container: the live server's address (no secret), and the password file (a secret, uploaded). */
 export const DRILL_CONF_FILE = "/etc/kryonix/drill.conf";
 export const DRILL_PGPASS_FILE = "/run/kryonix/drill.pgpass";

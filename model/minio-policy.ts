@@ -6,6 +6,9 @@
  */
 import { invalid } from "./messages";
 
+/** MinIO's default region: passed to every client so it never asks for a bucket's location. */
+export const MINIO_REGION = "us-east-1";
+
 export const BUCKET_NAME_ALLOWED =
   "3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit, no '..', '.-' or '-.', not an IP address, not starting with 'xn--' or 'sthree-', not ending with '-s3alias' or '--ol-s3'";
 

@@ -11,30 +11,8 @@
  * Roles the stack itself consumes (the monitor, PgBouncer's lookup role) have one user: their
  * consumers are rolled by the same `pulumi up` that sets the new password.
  */
+import { isAlternating, twinOf } from "./database";
 import { invalid } from "./messages";
-
-/** Roles whose clients live outside the stack: two login users each. */
-export const ALTERNATING_ROLES = ["kryonix_migrator", "kryonix_app", "metabase_readonly"] as const;
-/** Roles whose only consumers are the stack's own containers: one login user, rolled in the same up. */
-export const SINGLE_USER_ROLES = ["kryonix_monitor", "kryonix_pgbouncer", "kryonix_drill"] as const;
-
-export const TWIN_SUFFIX = "_b";
-
-export type AlternatingRole = (typeof ALTERNATING_ROLES)[number];
-
-export function isAlternating(role: string): role is AlternatingRole {
-  return (ALTERNATING_ROLES as readonly string[]).includes(role);
-}
-
-/** The twin login user of an alternating role. Pure. */
-export function twinOf(role: AlternatingRole): string {
-  return `${role}${TWIN_SUFFIX}`;
-}
-
-/** Every login user of the roles: each role, then the twins of the alternating ones. Pure. */
-export function loginUsers(roles: readonly string[]): string[] {
-  return [...roles, ...roles.filter(isAlternating).map(twinOf)];
-}
 
 export interface RoleUsers {
   /** The user clients log in as now. */

@@ -7,7 +7,7 @@
  * here throws on a failed connection or statement, it becomes a failed row instead.
  */
 import { Client, type ClientConfig, type QueryResult } from "pg";
-import { type AlternatingRole, isAlternating, twinOf } from "../model/rotation";
+import { type AlternatingRole, isAlternating, twinOf } from "../model/database";
 import { pgSsl } from "../model/tls";
 
 export interface Endpoint {

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { invalid } from "../model/messages";
-import { bucketNameProblems, noncurrentLifecycle, noncurrentOnlyDays, type LifecycleRule } from "../model/minio-policy";
+import { MINIO_REGION, bucketNameProblems, noncurrentLifecycle, noncurrentOnlyDays, type LifecycleRule } from "../model/minio-policy";
 import { knownFailures } from "../model/unknown";
 
 /**
@@ -16,8 +16,6 @@ import { knownFailures } from "../model/unknown";
 
 /** The backup bucket (the seed's name); the same in every stack. */
 export const BACKUP_BUCKET = "kryonix-backups";
-/** MinIO's default region: passed to the client so it never asks for a bucket's location. */
-export const MINIO_REGION = "us-east-1";
 
 export interface MinioBucketInputs {
   /** `https://127.0.0.1:<published api port>`. */

@@ -2,6 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { invalid } from "../model/messages";
 import { pgTlsHandshake, tlsHandshake } from "../io/tls-probe";
+import { containerRunning, readTlsVolumeDigests } from "../io/tls-volume";
 import { type ServerTls, TLS_DIR, tlsVolumeFiles } from "../model/tls";
 import { cliError, type CliOutcome, runDocker } from "../io/docker-cli";
 import { isUnknown, knownFailures } from "../model/unknown";
@@ -9,9 +10,7 @@ import {
   RELOAD_METHODS,
   type ReloadMethod,
   type TlsDigests,
-  digestDockerArgs,
   handshakeProtocol,
-  parseSha256sum,
   reloadDockerArgs,
   reloadNeeded,
   tarArchive,
@@ -108,52 +107,6 @@ export function tlsFilesChanges(olds: Partial<TlsFilesOutputs>, news: TlsFilesIn
   if (differs(olds.digests?.key, news.privateKeyPem)) changed.push("privateKeyPem");
   if (differs(olds.digests?.ca, news.caCertificate)) changed.push("caCertificate");
   return changed;
-}
-
-function containerRunning(docker: DockerRunInput, container: string): boolean {
-  const r = docker(["inspect", "-f", "{{.State.Running}}", container]);
-  return r.code === 0 && r.out.trim() === "true";
-}
-
-/** The TLS file names in a volume, in TlsDigests' terms. */
-export function tlsVolumeFileNames(owner: string): { certificate: string; ca: string; key: string } {
-  const [certificate, ca, key] = tlsVolumeFiles({ certificatePem: "", privateKeyPem: "", caCertificate: "" }, owner).map((f) => f.name);
-  return { certificate, ca, key };
-}
-
-/**
- * The digests of the files now in a TLS volume ("" for a missing file; all "" without the volume),
- * or undefined when they cannot be read. Through the running container when there is one, else a
- * short-lived one of its image. The provider's read, and `npm run drift`.
- */
-export function readTlsVolumeDigests(docker: DockerRunInput, props: Pick<TlsFilesOutputs, "volume" | "container" | "image" | "owner">): TlsDigests | undefined {
-  const names = tlsVolumeFileNames(props.owner);
-  const list = [names.certificate, names.ca, names.key];
-  if (docker(["volume", "inspect", props.volume]).code !== 0) return { certificate: "", key: "", ca: "" };
-  const r = docker(digestDockerArgs({ container: props.container, running: containerRunning(docker, props.container), volume: props.volume, image: props.image, dir: TLS_DIR }, list));
-  const found = parseSha256sum(r.out, list);
-  // sha256sum exits 1 for a missing file and still prints the others; no line at all: not read.
-  if (Object.values(found).every((d) => d === "") && r.code !== 0 && !/No such file/.test(r.out)) return undefined;
-  return { certificate: found[names.certificate], key: found[names.key], ca: found[names.ca] };
-}
-
-/** kryonix:TlsFiles' resource type in the state (a dynamic resource, module "kryonix"). */
-export const TLS_FILES_TYPE = "pulumi-nodejs:dynamic/kryonix:TlsFiles";
-
-/** The TLS volumes the state holds (kryonix:TlsFiles' outputs), each with what is in it now. */
-export function tlsVolumeChecks(
-  resources: readonly { type: string; outputs?: Record<string, unknown> }[],
-  docker: DockerRunInput,
-): { volume: string; expected: Record<string, string>; found: Record<string, string> | undefined }[] {
-  return resources
-    .filter((r) => r.type === TLS_FILES_TYPE && r.outputs?.volume)
-    .map((r) => {
-      const props = r.outputs as unknown as TlsFilesOutputs;
-      const names = tlsVolumeFileNames(props.owner);
-      const byName = (d: TlsDigests) => ({ [names.certificate]: d.certificate, [names.ca]: d.ca, [names.key]: d.key });
-      const found = readTlsVolumeDigests(docker, props);
-      return { volume: props.volume, expected: byName(props.digests), found: found && byName(found) };
-    });
 }
 
 export interface TlsFilesDeps {

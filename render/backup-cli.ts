@@ -3,7 +3,8 @@
  * pgBackRest command lines, the restore container's name, and the status report from
  * `pgbackrest info --output=json` and pg_stat_archiver. No I/O here; scripts/ run the commands.
  */
-import { STANZA } from "./pgbackrest";
+import { STANZA } from "../model/backup";
+import { formatAge, formatBytes } from "../model/format";
 
 export const BACKUP_TYPES = ["full", "diff", "incr"] as const;
 export type BackupType = (typeof BACKUP_TYPES)[number];
@@ -167,26 +168,6 @@ export function backupStatus(input: {
       failing,
     },
   };
-}
-
-/** 93 s → "1 min 33 s"; 90000 s → "1 d 1 h". Pure. */
-export function formatAge(seconds: number): string {
-  if (seconds < 60) return `${seconds} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
-  return `${Math.floor(seconds / 86400)} d ${Math.floor((seconds % 86400) / 3600)} h`;
-}
-
-/** 1536 → "1.5 KiB". Pure. */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let n = bytes;
-  let u = 0;
-  while (n >= 1024 && u < units.length - 1) {
-    n /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${n.toFixed(1)} ${units[u]}`;
 }
 
 /** The human-readable report. Pure. */

@@ -1,4 +1,5 @@
-import { DRILL_DATABASES, DRILL_ROLE } from "../model/drill";
+import { DRILL_ROLE } from "../model/database";
+import { DRILL_DATABASES } from "../model/drill";
 import { invalid } from "../model/messages";
 
 /** Who PgBouncer logs in as over the shared Unix socket (model/pg-socket.ts), and to which database. */

@@ -9,9 +9,9 @@
  * command line names a secret: they reach the container only as uploaded files, never its
  * environment (`docker inspect`), a command line (`ps`) or a log.
  */
+import { STANZA } from "../model/backup";
 import { invalid } from "../model/messages";
 
-export const STANZA = "kryonix";
 export const PGBACKREST_CONF_FILE = "/etc/pgbackrest/pgbackrest.conf";
 export const PGBACKREST_SECRETS_FILE = "/etc/pgbackrest/conf.d/kryonix-secrets.conf";
 /** The stack CA beside the configuration, so one `docker cp` of /etc/pgbackrest gives a restore container everything. */
@@ -22,8 +22,6 @@ export const REPO_PATH = "/pgbackrest";
 export const ARCHIVE_PUSH_IO_TIMEOUT_SECONDS = 5;
 /** Processes of a restore (see renderPgbackrestConf). */
 export const RESTORE_PROCESS_MAX = 4;
-/** What postgresql.conf runs for every finished WAL segment. */
-export const ARCHIVE_COMMAND = `pgbackrest --stanza=${STANZA} archive-push %p`;
 
 export interface PgbackrestConfArgs {
   /** MinIO's host name on the stack network (its container name; the stack CA's certificate names it). */

@@ -1,14 +1,6 @@
 import { invalid } from "../model/messages";
 import { pgbouncerTlsLines } from "../model/tls";
-import { MAX_MAX_CONNECTIONS, MIN_MAX_CONNECTIONS, SUPERUSER_RESERVED_CONNECTIONS } from "../model/tuning";
-
-export interface PgbouncerPools {
-  default_pool_size: number;
-  min_pool_size: number;
-  reserve_pool_size: number;
-  max_db_connections: number;
-  max_client_conn: number;
-}
+import type { PgbouncerPools } from "../model/connection-budget";
 
 export interface PgbouncerIniOptions {
   listenPort: number;
@@ -30,40 +22,11 @@ export interface PgbouncerIniOptions {
 }
 
 export const DEFAULT_MAX_PREPARED_STATEMENTS = 200;
-/** Client slots beyond 10x max_connections, for the admin console's clients (the exporter, an operator). */
-export const CONSOLE_CLIENT_RESERVE = 20;
 export const USERLIST_PATH = "/etc/pgbouncer/userlist.txt";
 // Lower-case only: PgBouncer and PostgreSQL would otherwise disagree on case folding.
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const HOSTNAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?$/;
 const SOCKET_DIR = /^\/[A-Za-z0-9._\/-]{1,200}$/;
-
-/**
- * Pool sizes for a PostgreSQL server with the given max_connections.
- * PgBouncer may use 80% of the non-superuser slots; the rest stays free for
- * pgAdmin, backups, migrations and the superuser connecting directly.
- */
-export function pgbouncerPoolSizes(maxConnections: number): PgbouncerPools {
-  if (!Number.isInteger(maxConnections) || maxConnections < MIN_MAX_CONNECTIONS || maxConnections > MAX_MAX_CONNECTIONS) {
-    throw new Error(invalid("max_connections", maxConnections, `an integer from ${MIN_MAX_CONNECTIONS} to ${MAX_MAX_CONNECTIONS}`));
-  }
-  const maxDbConnections = Math.floor((maxConnections - SUPERUSER_RESERVED_CONNECTIONS) * 0.8);
-  // A pool is per (user, database) pair: a quarter each lets four application
-  // roles share the database before max_db_connections starts queueing them.
-  const defaultPoolSize = Math.max(2, Math.floor(maxDbConnections / 4));
-  return {
-    default_pool_size: defaultPoolSize,
-    // Warm connections spare the first requests after idle the connect cost.
-    min_pool_size: Math.floor(defaultPoolSize / 4),
-    // Burst capacity used only after reserve_pool_timeout.
-    reserve_pool_size: Math.max(1, Math.floor(defaultPoolSize / 4)),
-    max_db_connections: maxDbConnections,
-    // Clients are cheap in transaction mode: 10 per server slot, plus room for the console's
-    // own clients (pgbouncer_exporter, an operator), so 10x max_connections application clients
-    // still all get in (npm run test:db:performance runs exactly that many).
-    max_client_conn: maxConnections * 10 + CONSOLE_CLIENT_RESERVE,
-  };
-}
 
 function checkPort(setting: string, port: number): void {
   if (!Number.isInteger(port) || port < 1 || port > 65535) {

@@ -6,7 +6,7 @@
  */
 import { TLS_CA_FILE } from "../model/tls";
 import * as yaml from "js-yaml";
-import { DEFAULT_THRESHOLDS, type Thresholds } from "../checks/health";
+import { DEFAULT_THRESHOLDS, type Thresholds } from "../model/thresholds";
 import { invalid } from "../model/messages";
 
 export const PROMETHEUS_PORT = 9090;

@@ -3,8 +3,9 @@
  * options or throws a ScriptError naming the bad argument and the allowed ones. Pure.
  */
 import { BACKUP_TYPES, type BackupType, type RestoreOptions, type RestoreTarget } from "../render/backup-cli";
-import { DEFAULT_THRESHOLDS, HEALTH_USAGE, mergeThresholds, type Thresholds } from "../checks/health";
-import { ROTATABLE_ROLES } from "../model/config";
+import { HEALTH_USAGE } from "../checks/health";
+import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "../model/thresholds";
+import { LOGIN_ROLES } from "../model/database";
 import { invalid } from "../model/messages";
 import { JSON_FLAG, parseCli, ScriptError, STACK_FLAG } from "../ops/cli";
 import { PROVIDER_SRC_FLAG } from "../toolchain/source-build";
@@ -120,9 +121,9 @@ export function parsePerformanceArgs(argv: readonly string[]): PerformanceArgs {
 
 /** `npm run rotate -- --role NAME [--stack NAME]`. */
 export function parseRotateArgs(argv: readonly string[]): { role: string; stack: string } {
-  const { values } = parseCli("rotate", argv, { role: { type: "string", value: "NAME", describe: "a role", example: ROTATABLE_ROLES[0] }, stack: STACK_FLAG }, { allowed: "--role NAME and optionally --stack NAME" });
+  const { values } = parseCli("rotate", argv, { role: { type: "string", value: "NAME", describe: "a role", example: LOGIN_ROLES[0] }, stack: STACK_FLAG }, { allowed: "--role NAME and optionally --stack NAME" });
   const role = values.role ?? "";
-  if (!(ROTATABLE_ROLES as readonly string[]).includes(role)) throw new ScriptError(invalid("rotate --role", role, ROTATABLE_ROLES.join(", ")));
+  if (!(LOGIN_ROLES as readonly string[]).includes(role)) throw new ScriptError(invalid("rotate --role", role, LOGIN_ROLES.join(", ")));
   return { role, stack: values.stack };
 }
 

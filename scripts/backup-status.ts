@@ -12,7 +12,7 @@ import { backupStatus, renderStatus, type ArchiverRow } from "../render/backup-c
 import { PARTITIONS_JOB } from "../model/backup-schedule";
 import { PG_CRON_DATABASE } from "../model/config";
 import { renderScheduleStatus, scheduleStatus, type CronRun, type JobRun } from "../model/drill";
-import { STANZA } from "../render/pgbackrest";
+import { STANZA } from "../model/backup";
 import { runMain } from "../ops/cli";
 import { readBackupTarget } from "../ops/stack-run";
 import { parseStackJsonArgs } from "./args";

@@ -30,7 +30,7 @@ import { inspectContainers, readDbSnapshot } from "../ops/drift-probe";
 import { loadMigrationFiles } from "../io/migrations-fs";
 import { connectPg } from "../io/pg-connect";
 import { ensureCaFile, exportedResources, readOutputs, stackCli } from "../ops/stack-run";
-import { tlsVolumeChecks } from "../providers/tls-files";
+import { tlsVolumeChecks } from "../io/tls-volume";
 import { runDocker } from "../io/docker-cli";
 import { parsedOrExit } from "../ops/cli";
 import { parseDriftArgs } from "./args";

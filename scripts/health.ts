@@ -9,8 +9,9 @@
  */
 import { Client } from "pg";
 import { pgSsl } from "../model/tls";
-import { MONITOR_ROLE } from "../components/database";
-import { DEFAULT_THRESHOLDS, HEALTH_QUERIES, buildReport, healthExitCode, mergeThresholds, renderHealth, snapshotFromRows, type Thresholds } from "../checks/health";
+import { MONITOR_ROLE } from "../model/database";
+import { HEALTH_QUERIES, buildReport, healthExitCode, renderHealth, snapshotFromRows } from "../checks/health";
+import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "../model/thresholds";
 import { runMain } from "../ops/cli";
 import { readConnectionTarget, readOutputs } from "../ops/stack-run";
 import { parseHealthArgs } from "./args";

@@ -33,7 +33,7 @@ import { parseRestoreArgs } from "./args";
 import type { BackupTarget } from "../ops/stack-run";
 import { pgSsl } from "../model/tls";
 import { LOOPBACK } from "../model/containers";
-import { POSTGRES_DATA_DIR, POSTGRES_PORT } from "../components/postgres";
+import { POSTGRES_DATA_DIR, POSTGRES_PORT } from "../model/database";
 import { readBackupTarget } from "../ops/stack-run";
 
 const READY_DEADLINE_MS = 600_000;

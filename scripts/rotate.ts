@@ -10,7 +10,8 @@
  * verifier (pgaudit logs the statement with the password <REDACTED>). No password is printed.
  */
 import { runCli } from "../io/docker-cli";
-import { isAlternating, roleUsers } from "../model/rotation";
+import { roleUsers } from "../model/rotation";
+import { isAlternating } from "../model/database";
 import { runMain } from "../ops/cli";
 import { stackCli } from "../ops/stack-run";
 import { repoRoot } from "../toolchain/versions";

@@ -14,7 +14,7 @@
  */
 import { runDocker } from "../io/docker-cli";
 import { Client } from "pg";
-import { APP_ROLE } from "../components/database";
+import { APP_ROLE, DATABASE_NAME, PGBOUNCER_PORT } from "../model/database";
 import { resourceName } from "../model/config";
 import { pgbenchExec } from "../render/pgbench";
 import {
@@ -99,7 +99,7 @@ async function main(): Promise<number> {
     const bouncer = resourceName(stack, "pgbouncer");
     const run = pgbenchExec(
       pgContainer,
-      { host: bouncer, port: 6432, user: APP_ROLE, password: o.credentials.roles[APP_ROLE], database: "kryonix_saas" },
+      { host: bouncer, port: PGBOUNCER_PORT, user: APP_ROLE, password: o.credentials.roles[APP_ROLE], database: DATABASE_NAME },
       ["-n", "-c", String(clients), "-j", "4", "-t", String(options.transactions)],
       PGBENCH_SCRIPT,
     );

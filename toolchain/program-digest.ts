@@ -8,14 +8,11 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
+import { canonicalJson } from "../model/canonical-json";
 import { stackSettings } from "../model/stack-file";
 
 /** What the program runs and reads, relative to the repository: files, and folders taken whole. */
 export const PROGRAM_SOURCES = ["index.ts", "Pulumi.yaml", "package-lock.json", "versions.json", "components", "providers", "model", "render", "checks", "io", "toolchain", "sql"];
-
-/** JSON with every object's keys sorted, to compare two values whatever order they were written in. Pure. */
-export const canonicalJson = (v: unknown): string =>
-  JSON.stringify(v, (_k, x) => (x && typeof x === "object" && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
 
 function filesUnder(root: string, rel: string): string[] {
   const full = path.join(root, rel);

@@ -5,7 +5,7 @@
  * to generate and the go.mod edits it takes. Pure: the toolchain runs the steps planned here.
  */
 import * as path from "node:path";
-import { repoRoot } from "./repo-root";
+import { repoRoot } from "../io/repo-root";
 
 export interface PinnedArchive {
   /** File name inside the provider source folder. */

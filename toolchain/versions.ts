@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { repoRoot } from "./repo-root";
+import { repoRoot } from "../io/repo-root";
 import type { SourceRecipe } from "./source-build";
 
 /**

@@ -24,14 +24,10 @@ import {
   MINIO_ROOT_PASSWORD_FILE,
   MINIO_ROOT_USER_FILE,
 } from "../../components/minio";
-import {
-  BACKUP_BUCKET,
-  MINIO_REGION,
-  makeMinioBucketProvider,
-  type MinioBucketInputs,
-  type MinioBucketOutputs,
-} from "../../providers/minio-bucket";
-import { PG_HBA_FILE, POSTGRES_CONF_FILE, POSTGRES_DATA_DIR, POSTGRES_HEALTHCHECK, POSTGRES_PASSWORD_FILE } from "../../components/postgres";
+import { BACKUP_BUCKET, makeMinioBucketProvider, type MinioBucketInputs, type MinioBucketOutputs } from "../../providers/minio-bucket";
+import { MINIO_REGION } from "../../model/minio-policy";
+import { PG_HBA_FILE, POSTGRES_CONF_FILE, POSTGRES_HEALTHCHECK, POSTGRES_PASSWORD_FILE } from "../../components/postgres";
+import { POSTGRES_DATA_DIR } from "../../model/database";
 import { postgresParameters, validateStackConfig } from "../../model/config";
 import { CONFIG_DIR, LOOPBACK, SECRETS_DIR, memoryMiB } from "../../model/containers";
 import { renderPgHbaConf } from "../../render/pg-hba";

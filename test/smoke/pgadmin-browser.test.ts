@@ -20,18 +20,9 @@ import * as path from "node:path";
 import { type Browser, type Page } from "playwright-core";
 import { CHROMIUM, launchChromium } from "../support/chromium";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DATABASE_NAME, MONITOR_ROLE } from "../../components/database";
-import {
-  PGADMIN_HEALTHCHECK,
-  PGADMIN_PASSWORD_FILE,
-  PGADMIN_PORT,
-  PGADMIN_SERVERS_FILE,
-  checkPgadminArgs,
-  pgadminEnvs,
-  renderServersJson,
-  type PgadminServer,
-} from "../../components/pgadmin";
-import { PGBOUNCER_PORT } from "../../components/pgbouncer";
+import { DATABASE_NAME, MONITOR_ROLE, PGBOUNCER_PORT } from "../../model/database";
+import { PGADMIN_HEALTHCHECK, PGADMIN_PASSWORD_FILE, PGADMIN_PORT, PGADMIN_SERVERS_FILE, checkPgadminArgs, pgadminEnvs, renderServersJson } from "../../components/pgadmin";
+import { type PgadminServer } from "../../model/topology";
 import { resourceName, validateStackConfig } from "../../model/config";
 import { LOG_OPTS, memoryMiB } from "../../model/containers";
 import { readStatus } from "../../toolchain/toolchain-state";

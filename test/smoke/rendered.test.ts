@@ -17,53 +17,19 @@
  * Every name is prefixed kryonix-rtest-<random>, on its own Docker network; ports are published on
  * 127.0.0.1 only and the host connects only through 127.0.0.1. Needs `npm run toolchain` (images).
  */
-import { DRILL_ROLE } from "../../model/drill";
+import { DRILL_ROLE, APP_ROLE, DATABASE_NAME, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, METABASE_MONITORING_VIEWS, MONITORING_VIEWS, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE, READONLY_ROLE, SCHEMAS, TABLE_GRANTS, type LoginRole, PGBOUNCER_PORT, POSTGRES_DATA_DIR, POSTGRES_PORT, SUPERUSER } from "../../model/database";
 import { randomBytes, randomInt } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  APP_ROLE,
-  DATABASE_NAME,
-  LOGIN_ROLES,
-  MIGRATOR_ROLE,
-  MONITOR_ROLE,
-  METABASE_MONITORING_VIEWS,
-  MONITORING_VIEWS,
-  OWNER_ROLE,
-  PGBOUNCER_AUTH_SCHEMA,
-  PGBOUNCER_ROLE,
-  READONLY_ROLE,
-  SCHEMAS,
-  TABLE_GRANTS,
-  type LoginRole,
-} from "../../components/database";
 import { makeMigrationsProvider, migrationInputs, type MigrationsOutputs } from "../../providers/sql-migrations";
-import {
-  PGBOUNCER_HEALTHCHECK,
-  PGBOUNCER_INI_FILE,
-  PGBOUNCER_PORT,
-  PGBOUNCER_USERLIST_FILE,
-  checkPgbouncerArgs,
-  pgbouncerIni,
-  renderUserlist,
-  type PgbouncerArgs,
-} from "../../components/pgbouncer";
-import {
-  PG_HBA_FILE,
-  POSTGRES_CONF_FILE,
-  POSTGRES_DATA_DIR,
-  POSTGRES_HEALTHCHECK,
-  POSTGRES_PASSWORD_FILE,
-  POSTGRES_PORT,
-  SUPERUSER,
-  checkPostgresArgs,
-  postgresConf,
-} from "../../components/postgres";
+import { PGBOUNCER_HEALTHCHECK, PGBOUNCER_INI_FILE, PGBOUNCER_USERLIST_FILE, checkPgbouncerArgs, pgbouncerIni, renderUserlist, type PgbouncerArgs } from "../../components/pgbouncer";
+import { PG_HBA_FILE, POSTGRES_CONF_FILE, POSTGRES_HEALTHCHECK, POSTGRES_PASSWORD_FILE, checkPostgresArgs, postgresConf } from "../../components/postgres";
 import { makeSqlScriptProvider } from "../../providers/sql-script";
 import { postgresParameters, resourceName, validateStackConfig } from "../../model/config";
+import { connectionBudget } from "../../model/connection-budget";
 import { LOOPBACK, memoryMiB } from "../../model/containers";
 import { applyMigrations } from "../../io/migration-runner";
 import { LEDGER_TABLE } from "../../model/migrations";
@@ -588,7 +554,7 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
       hostPort: config.pgbouncerPort,
       postgresHost: resourceName(STACK, "postgres"),
       postgresPort: POSTGRES_PORT,
-      maxConnections: Number(parameters.max_connections),
+      pools: connectionBudget(config.maxConnections).pools,
       database: DATABASE_NAME,
       authUser: PGBOUNCER_ROLE,
       authPassword: passwords[PGBOUNCER_ROLE],

@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  backupCommand,
-  backupStatus,
-  formatAge,
-  formatBytes,
-  inPlaceRestoreCommand,
-  renderStatus,
-  restoreCommand,
-  restoreName,
-  type ArchiverRow,
-} from "../../render/backup-cli";
+import { backupCommand, backupStatus, inPlaceRestoreCommand, renderStatus, restoreCommand, restoreName, type ArchiverRow } from "../../render/backup-cli";
+import { formatAge, formatBytes } from "../../model/format";
 import { backupTargetFrom } from "../../ops/stack-run";
 
 describe("npm run backup", () => {

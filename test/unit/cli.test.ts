@@ -12,8 +12,8 @@ import {
   parseStackJsonArgs,
   parseToolchainArgs,
 } from "../../scripts/args";
-import { DEFAULT_THRESHOLDS } from "../../checks/health";
-import { ROTATABLE_ROLES } from "../../model/config";
+import { DEFAULT_THRESHOLDS } from "../../model/thresholds";
+import { LOGIN_ROLES } from "../../model/database";
 
 describe("the scripts' argument parser (ops/cli.ts)", () => {
   const flags = { stack: STACK_FLAG, json: JSON_FLAG };
@@ -133,9 +133,9 @@ describe("the scripts' command lines (scripts/args.ts)", () => {
   });
 
   it("npm run rotate: --role NAME, one of the login roles, and --stack", () => {
-    expect(parseRotateArgs(["--role", ROTATABLE_ROLES[0], "--stack", "devp"])).toEqual({ role: ROTATABLE_ROLES[0], stack: "devp" });
-    expect(parseRotateArgs([`--role=${ROTATABLE_ROLES[0]}`])).toEqual({ role: ROTATABLE_ROLES[0], stack: "dev" });
-    expect(() => parseRotateArgs([])).toThrow(`rotate --role: "" is invalid: ${ROTATABLE_ROLES.join(", ")}`);
+    expect(parseRotateArgs(["--role", LOGIN_ROLES[0], "--stack", "devp"])).toEqual({ role: LOGIN_ROLES[0], stack: "devp" });
+    expect(parseRotateArgs([`--role=${LOGIN_ROLES[0]}`])).toEqual({ role: LOGIN_ROLES[0], stack: "dev" });
+    expect(() => parseRotateArgs([])).toThrow(`rotate --role: "" is invalid: ${LOGIN_ROLES.join(", ")}`);
     expect(() => parseRotateArgs(["--role", "postgres"])).toThrow(/rotate --role: "postgres" is invalid/);
     expect(() => parseRotateArgs(["--all"])).toThrow('rotate argument: "--all" is invalid: --role NAME and optionally --stack NAME');
   });

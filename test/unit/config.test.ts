@@ -3,14 +3,13 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { LOGIN_ROLES } from "../../components/database";
-import { CONFIG_KEYS, ROTATABLE_ROLES, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, stackOwnedParameters, stackOwnedReason, validateStackConfig } from "../../model/config";
+import { CONFIG_KEYS, PROXY_BIND_ALLOWED, PUBLISH_POSTGRES_ALLOWED, StackConfig, certificateProblems, postgresParameters, resourceName, stackOwnedParameters, stackOwnedReason, validateStackConfig } from "../../model/config";
 import { KNOWN_PARAMETERS, containerParameters } from "../../model/tuning";
 import { postgresTlsParameters } from "../../model/tls";
 import { postgresConf } from "../../components/postgres";
 import { kryonixConfigValues } from "../../io/pulumi-config";
-import { DEFAULT_WAIVERS, defaultWaivers } from "../../checks/cis";
-import { DEFAULT_THRESHOLDS } from "../../checks/health";
+import { DEFAULT_WAIVERS, defaultWaivers } from "../../model/cis";
+import { DEFAULT_THRESHOLDS } from "../../model/thresholds";
 import { ConfigError } from "../../model/messages";
 import { BUCKET_NAME_ALLOWED } from "../../model/minio-policy";
 import { GiB, MiB } from "../../model/size";
@@ -46,6 +45,7 @@ const DEV_DEFAULTS: StackConfig = {
   schedules: { backupFull: "0 1 * * *", backupDiff: "0 7,13,19 * * *", partitions: "0 3 1 * *", restoreDrill: "0 4 * * 0" },
   storage: "ssd",
   postgresOverrides: {},
+  maxConnections: 100,
   protectData: false,
   certRenewBeforeDays: 30,
   cisWaivers: { ...DEFAULT_WAIVERS },
@@ -165,6 +165,7 @@ describe("validateStackConfig parsing", () => {
       schedules: { backupFull: "30 2 * * *", backupDiff: "off", partitions: "@monthly", restoreDrill: "0 5 * * 6" },
       storage: "hdd",
       postgresOverrides: { work_mem: "32MB", max_connections: "200" },
+      maxConnections: 200,
       protectData: true,
       certRenewBeforeDays: 14,
       cisWaivers: defaultWaivers("docker"),
@@ -528,9 +529,6 @@ describe("kryonix:roleRotations", () => {
   it("is empty by default and reads counts per login role", () => {
     expect(validateStackConfig({}, "dev").roleRotations).toEqual({});
     expect(validateStackConfig({ "kryonix:roleRotations": '{"kryonix_app": 2}' }, "dev").roleRotations).toEqual({ kryonix_app: 2 });
-  });
-  it("names the same roles as the Database component", () => {
-    expect([...ROTATABLE_ROLES]).toEqual([...LOGIN_ROLES]);
   });
   it.each([
     [{ postgres: 1 }, /roleRotations\.postgres: .*one of kryonix_migrator/],

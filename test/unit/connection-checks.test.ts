@@ -1,8 +1,6 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
-import { APP_ROLE, DRILL_ROLE, LOGIN_ROLES, LOGIN_USERS, PGBOUNCER_ROLE, READONLY_ROLE, TABLE_GRANTS } from "../../components/database";
-import { ALTERNATING_ROLES, twinOf } from "../../model/rotation";
-import { SUPERUSER } from "../../components/postgres";
+import { APP_ROLE, DRILL_ROLE, LOGIN_ROLES, LOGIN_USERS, PGBOUNCER_ROLE, READONLY_ROLE, TABLE_GRANTS, ALTERNATING_ROLES, twinOf, SUPERUSER } from "../../model/database";
 import {
   EXPECTATIONS,
   describeRows,

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { repoRoot } from "../../toolchain/repo-root";
+import { repoRoot } from "../../io/repo-root";
 
 /** The documents a reader follows links through; docs/ is read whole. */
 const ROOT_DOCUMENTS = ["README.md", "BENCHMARKS.md", "images/README.md"];

@@ -1,19 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SCHEDULE_DEFAULTS } from "../../model/config";
-import {
-  DRILL_ROLE,
-  drillExecArgs,
-  drillGrantsSql,
-  jobRunsSql,
-  parseDrillOutput,
-  renderDrillConf,
-  renderDrillPgpass,
-  renderDrillReport,
-  renderScheduleStatus,
-  scheduleStatus,
-  type DrillReport,
-  type JobRun,
-} from "../../model/drill";
+import { drillExecArgs, drillGrantsSql, jobRunsSql, parseDrillOutput, renderDrillConf, renderDrillPgpass, renderDrillReport, renderScheduleStatus, scheduleStatus, type DrillReport, type JobRun } from "../../model/drill";
+import { DRILL_ROLE } from "../../model/database";
 import { backupTargetFrom } from "../../ops/stack-run";
 
 const passed: DrillReport = {

@@ -1,17 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_THRESHOLDS,
-  mergeThresholds,
-  buildReport,
-  evaluateHealth,
-  formatSeconds,
-  healthExitCode,
-  maskPasswords,
-  overallSeverity,
-  renderHealth,
-  snapshotFromRows,
-  type HealthSnapshot,
-} from "../../checks/health";
+import { buildReport, evaluateHealth, formatSeconds, healthExitCode, maskPasswords, overallSeverity, renderHealth, snapshotFromRows, type HealthSnapshot } from "../../checks/health";
+import { DEFAULT_THRESHOLDS, mergeThresholds } from "../../model/thresholds";
 
 function healthy(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
   return {

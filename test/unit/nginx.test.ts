@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { HSTS, PROXY_CERT_FILE, PROXY_KEY_FILE, TLS_CIPHERS, checkNginxConfInput, httpsOrigin, isDnsName, renderNginxConf } from "../../render/nginx";
+import { HSTS, PROXY_CERT_FILE, PROXY_KEY_FILE, TLS_CIPHERS, checkNginxConfInput, httpsOrigin, renderNginxConf } from "../../render/nginx";
+import { isDnsName } from "../../model/dns-name";
 import { TLS_CERT_FILE, TLS_KEY_FILE } from "../../model/tls";
 import { pgpassField, renderPgpass } from "../../render/pgpass";
 

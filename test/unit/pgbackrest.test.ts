@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { archiveParameters, postgresParameters, validateStackConfig } from "../../model/config";
-import { ARCHIVE_COMMAND, PGBACKREST_CA_FILE, renderPgbackrestConf, renderPgbackrestSecrets, STANZA } from "../../render/pgbackrest";
+import { PGBACKREST_CA_FILE, renderPgbackrestConf, renderPgbackrestSecrets } from "../../render/pgbackrest";
+import { ARCHIVE_COMMAND, STANZA } from "../../model/backup";
 import { renderPostgresqlConf } from "../../model/tuning";
 
 const args = {

@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  PgbouncerIniOptions,
-  pgbouncerAuthQuery,
-  pgbouncerPoolSizes,
-  renderPgbouncerAuthFunctionSql,
-  renderPgbouncerIni,
-} from "../../render/pgbouncer";
+import { PgbouncerIniOptions, pgbouncerAuthQuery, renderPgbouncerAuthFunctionSql, renderPgbouncerIni } from "../../render/pgbouncer";
+import { pgbouncerPoolSizes } from "../../model/connection-budget";
 
 describe("pgbouncerPoolSizes", () => {
   it("sizes pools for the default 100 connections", () => {

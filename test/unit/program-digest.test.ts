@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { canonicalJson, programDigest } from "../../toolchain/program-digest";
+import { programDigest } from "../../toolchain/program-digest";
+import { canonicalJson } from "../../model/canonical-json";
 
 const root = mkdtempSync(path.join(os.tmpdir(), "kryonix-digest-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

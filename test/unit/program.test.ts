@@ -9,16 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { createRequire } from "node:module";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  DATABASE_NAME,
-  DECLARED_DATABASES,
-  DECLARED_ROLES,
-  LOGIN_ROLES,
-  LOGIN_USERS,
-  METABASE_MONITORING_VIEWS,
-  MIGRATOR_ROLE,
-  OWNER_ROLE,
-} from "../../components/database";
+import { DATABASE_NAME, DECLARED_DATABASES, DECLARED_ROLES, LOGIN_ROLES, LOGIN_USERS, METABASE_MONITORING_VIEWS, MIGRATOR_ROLE, OWNER_ROLE, ALTERNATING_ROLES, SINGLE_USER_ROLES, twinOf } from "../../model/database";
 import { migrationInputs } from "../../providers/sql-migrations";
 import { BACKUP_BUCKET } from "../../providers/minio-bucket";
 import type { EngineFeatures } from "../../model/containers";
@@ -28,7 +19,6 @@ import { ConfigError } from "../../model/messages";
 import { checksum } from "../../model/migrations";
 import { loadMigrationFiles } from "../../io/migrations-fs";
 import { kryonixConfigValues } from "../../io/pulumi-config";
-import { ALTERNATING_ROLES, SINGLE_USER_ROLES, twinOf } from "../../model/rotation";
 import { scramSha256Secret } from "../../model/scram";
 import { connectionTargetFrom } from "../../ops/stack-run";
 import { probeAnswer } from "../support/fake-docker";

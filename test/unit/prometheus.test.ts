@@ -1,6 +1,6 @@
 import * as yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_THRESHOLDS } from "../../checks/health";
+import { DEFAULT_THRESHOLDS } from "../../model/thresholds";
 import {
   spokenDuration,
   HEALTH_METRIC,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_THRESHOLDS } from "../../checks/health";
+import { DEFAULT_THRESHOLDS } from "../../model/thresholds";
 import { prometheusRules, renderExporterQueries } from "../../render/prometheus";
 import { MIN_SERVER_LOG_MAX_BYTES, SERVER_LOG_DIR, serverLogCleanupCronLine, serverLogParameters, serverLogRotationKb } from "../../model/server-log";
 

@@ -1,18 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { checkDatabaseArgs, grantProblems, LOGIN_ROLES, LOGIN_USERS, TABLE_GRANTS, type DatabaseArgs } from "../../../components/database";
+import { checkDatabaseArgs, type DatabaseArgs } from "../../../components/database";
+import { grantProblems, LOGIN_ROLES, LOGIN_USERS, TABLE_GRANTS } from "../../../model/database";
 import type { RoleSecret } from "../../../components/secrets";
+import { connectionBudget } from "../../../model/connection-budget";
 
 const roleSecret: RoleSecret = { password: pulumi.output("pw"), scramVerifier: pulumi.output("SCRAM-SHA-256$4096:x$y:z") };
 const databaseArgs: DatabaseArgs = {
   stack: "dev",
   server: {} as pulumi.CustomResource,
-  host: "h",
-  port: 1,
-  superuser: "postgres",
-  superuserPassword: "x",
-  caCertificate: "ca",
-  maxConnections: 100,
+  superuser: { host: "h", port: 1, user: "postgres", password: "x", ca: "ca" },
+  connectionLimits: connectionBudget(100).roleLimits,
   roleSecrets: Object.fromEntries(LOGIN_USERS.map((r) => [r, roleSecret])) as Record<string, RoleSecret>,
   currentUsers: Object.fromEntries(LOGIN_ROLES.map((r) => [r, r])),
   dataVolume: {} as pulumi.Resource,
@@ -31,7 +29,7 @@ describe("Database arguments", () => {
       'privilege for kryonix_app on core: "ALL" is invalid: one of SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER, USAGE (never ALL)',
     ]);
     expect(grantProblems({ kryonix_app: { public: { tables: ["SELECT"] } } as never })[0]).toMatch(/grant schema for kryonix_app/);
-    expect(() => checkDatabaseArgs({ ...databaseArgs, superuser: "Postgres" })).toThrow(/Database superuser: "Postgres"/);
+    expect(() => checkDatabaseArgs({ ...databaseArgs, superuser: { ...databaseArgs.superuser, user: "Postgres" } })).toThrow(/Database superuser.user: "Postgres"/);
   });
 
   it("Database: the data volume, the role secrets and adopt are required", () => {

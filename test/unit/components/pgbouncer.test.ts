@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkPgbouncerArgs, pgbouncerIni, renderUserlist, type PgbouncerArgs } from "../../../components/pgbouncer";
+import { pgbouncerPoolSizes } from "../../../model/connection-budget";
 import type { EngineFeatures } from "../../../model/containers";
 import { MiB } from "../../../model/size";
 
@@ -13,7 +14,7 @@ const pgbouncerArgs: PgbouncerArgs = {
   hostPort: 16432,
   postgresHost: "kryonix-dev-postgres",
   postgresPort: 5432,
-  maxConnections: 100,
+  pools: pgbouncerPoolSizes(100),
   database: "kryonix_saas",
   authUser: "kryonix_pgbouncer",
   authPassword: "x",
@@ -30,7 +31,7 @@ describe("Pgbouncer arguments", () => {
     expect(() => checkPgbouncerArgs({ ...pgbouncerArgs, hostPort: 70000 })).toThrow(/Pgbouncer hostPort: 70000/);
     expect(() => checkPgbouncerArgs({ ...pgbouncerArgs, postgresHost: "bad host" })).toThrow(/\[databases\] host/);
     expect(() => checkPgbouncerArgs({ ...pgbouncerArgs, database: "pgbouncer" })).toThrow(/admin console/);
-    expect(() => checkPgbouncerArgs({ ...pgbouncerArgs, maxConnections: 5 })).toThrow(/max_connections/);
+    expect(() => checkPgbouncerArgs({ ...pgbouncerArgs, pools: { ...pgbouncerArgs.pools, max_db_connections: 1 } })).toThrow(/at most max_db_connections/);
   });
 
   it("Pgbouncer: userlist.txt quotes its values", () => {

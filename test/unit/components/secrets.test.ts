@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { checkSecretsArgs } from "../../../components/secrets";
-import { LOGIN_ROLES } from "../../../components/database";
+import { LOGIN_ROLES } from "../../../model/database";
 import { ofType, resolved, runProgram, stackFile, useProgramMocks } from "../../support/program-mocks";
 
 useProgramMocks();
