@@ -17,6 +17,7 @@
  * Every name is prefixed kryonix-rtest-<random>, on its own Docker network; ports are published on
  * 127.0.0.1 only and the host connects only through 127.0.0.1. Needs `npm run toolchain` (images).
  */
+import { PG_SOCKET_DIR, postgresSocketParameters } from "../../model/pg-socket";
 import { DRILL_ROLE, APP_ROLE, DATABASE_NAME, LOGIN_ROLES, MIGRATOR_ROLE, MONITOR_ROLE, METABASE_MONITORING_VIEWS, MONITORING_VIEWS, OWNER_ROLE, PGBOUNCER_AUTH_SCHEMA, PGBOUNCER_ROLE, READONLY_ROLE, SCHEMAS, TABLE_GRANTS, type LoginRole, PGBOUNCER_PORT, POSTGRES_DATA_DIR, POSTGRES_PORT, SUPERUSER } from "../../model/database";
 import { randomBytes, randomInt } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -51,6 +52,8 @@ const PREFIX = `kryonix-rtest-${randomBytes(4).toString("hex")}`;
 const NETWORK = `${PREFIX}-net`;
 const PG_CONTAINER = `${PREFIX}-postgres`;
 const PG_VOLUME = `${PREFIX}-pgdata`;
+/** PgBouncer's leg to PostgreSQL: the Unix socket volume both containers mount (model/pg-socket.ts). */
+const SOCKET_VOLUME = `${PREFIX}-pgsocket`;
 const BOUNCER_CONTAINER = `${PREFIX}-pgbouncer`;
 const STACK = "dev";
 
@@ -81,12 +84,13 @@ const TABLES = [
 /** ensure_user_sessions_partitions()'s default months_ahead (sql/004_partitions.sql). */
 const MONTHS_AHEAD = 3;
 
-// The dev stack exactly as index.ts builds it.
-const config = validateStackConfig({}, STACK);
+// The dev stack as index.ts builds it, with the server logging to stderr (kryonix:serverLog docker):
+// this test reads the server's log with `docker logs`; the stack tests cover the log files.
+const config = validateStackConfig({ "kryonix:serverLog": "docker" }, STACK);
 const parameters = postgresParameters(config);
 const postgresqlConf = postgresConf({ parameters, stack: STACK });
 /** What the server runs with: the tuned parameters and TLS (components/postgres.ts). */
-const serverParameters: Record<string, string> = { ...parameters, listen_addresses: `localhost,${resourceName(STACK, "postgres")}`, ...postgresTlsParameters() };
+const serverParameters: Record<string, string> = { ...parameters, listen_addresses: `localhost,${resourceName(STACK, "postgres")}`, ...postgresTlsParameters(), ...postgresSocketParameters() };
 // components/pki.ts's certificates, made with openssl: the names index.ts gives PostgreSQL and PgBouncer.
 const ca = createCertificateAuthority({ commonName: "kryonix-rtest CA", validityDays: 30 });
 const serverTls = (service: "postgres" | "pgbouncer") => {
@@ -282,6 +286,7 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       engine: engineOfDocker(),
       cpus: config.postgresCpus,
       parameters,
+      serverLog: config.serverLog,
       hostPort: config.postgresPort,
       protectData: config.protectData,
       superuserPassword,
@@ -298,6 +303,7 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       "--cpus", String(config.postgresCpus),
       "--shm-size", `${Math.max(64, Math.floor(postgresMemoryMiB / 4))}m`,
       "-v", `${PG_VOLUME}:${POSTGRES_DATA_DIR}`,
+      "-v", `${SOCKET_VOLUME}:${PG_SOCKET_DIR}`,
       ...tlsVolume("postgres", postgresTls, tags.postgres),
       "-p", `127.0.0.1:${pgPort}:${POSTGRES_PORT}`,
       // The component's healthcheck command (docker 20.10 has no start-interval: a short interval instead).
@@ -568,6 +574,7 @@ describe("pgbouncer with the rendered pgbouncer.ini and userlist.txt", () => {
       "--network", NETWORK, "--network-alias", "pgbouncer",
       "--memory", `${memoryMiB(config.pgbouncerMemoryBytes)}m`,
       "-p", `127.0.0.1:${bouncerPort}:${PGBOUNCER_PORT}`,
+      "-v", `${SOCKET_VOLUME}:${PG_SOCKET_DIR}:ro`,
       ...tlsVolume("pgbouncer", pgbouncerTls, tags.pgbouncer),
       "--health-cmd", PGBOUNCER_HEALTHCHECK,
       "--health-interval", "1s", "--health-timeout", "5s", "--health-retries", "6", "--health-start-period", "30s",
