@@ -33,6 +33,7 @@
  *
  * Each step prints how long it took.
  */
+import { PGBOUNCER_USER } from "../../model/pg-socket";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { request as httpsRequest, type RequestOptions } from "node:https";
@@ -606,8 +607,8 @@ describe.sequential("security and resilience, for real", () => {
     expect([...https.proxy.counts.failed, ...https.minio.counts.failed]).toEqual([]);
     expect(https.proxy.counts.requests).toBeGreaterThan(10);
     expect(https.minio.counts.requests).toBeGreaterThan(10);
-    // The key the servers read: their user's only (nginx's master reads it as root).
-    for (const [s, owner] of [["postgres", "postgres"], ["pgbouncer", "postgres"], ["minio", "minio"], ["proxy", "root"]]) {
+    // The key the servers read: their user's only (PgBouncer runs as its own user; nginx's master reads it as root).
+    for (const [s, owner] of [["postgres", "postgres"], ["pgbouncer", PGBOUNCER_USER], ["minio", "minio"], ["proxy", "root"]]) {
       expect(sh("docker", ["exec", `${PREFIX}${s}`, "stat", "-c", "%a %U", "/etc/kryonix/tls/server.key"]).stdout.trim(), s).toBe(`600 ${owner}`);
     }
     // And after the renewal, a request to each verifies the new certificate against the stack CA.
