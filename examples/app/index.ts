@@ -30,7 +30,8 @@ interface Session {
   sessionUser: string;
   database: string;
   /** The address PostgreSQL sees the session come from: PgBouncer's on the stack network, not this host. */
-  serverSeesClient: string;
+  /** inet_client_addr() as PostgreSQL sees it: null through PgBouncer (its leg is a Unix socket). */
+  serverSeesClient: string | null;
   tls: { protocol: string; verified: boolean; serverName: string; issuer: string };
   /** The Node the connection ran on (this program's dynamic provider). */
   node: string;
