@@ -9,6 +9,7 @@
  */
 import { resourceName } from "../model/config";
 import { invalid } from "../model/messages";
+import { copiesInTheWay, type RestoreCopy } from "../render/restore-copies";
 import { parseCli, STACK_FLAG } from "./cli";
 
 export const INCLUDING_DATA = "--including-data";
@@ -56,6 +57,27 @@ export function planDestroy(args: string[]): DestroyPlan {
   const unattended = [...(rest.some((a) => isFlag(a, "--yes") || a === "-y") ? [] : ["--yes"]), ...(rest.includes("--non-interactive") ? [] : ["--non-interactive"])];
   return { stack, includingData, pulumiArgs: ["destroy", "--stack", stack, ...unattended, ...rest] };
 }
+
+// Destroys that leave the stack network where it is, so restore copies on it are no obstacle.
+const NETWORK_KEPT_FLAGS = ["--preview-only", "--target", "-t", "--target-dependents"];
+
+/** What the destroy does about the restore copies found on the engine, before anything else. */
+export type CopiesStep = { kind: "none" } | { kind: "remove"; copies: readonly RestoreCopy[] } | { kind: "stop"; message: string };
+
+/**
+ * The scratch copies `npm run restore` made sit on the stack network, outside the state: a whole-stack
+ * destroy could not delete the network while one is there. With --including-data the user asked for
+ * all of the stack's data to go, and the copies are made from its backups: they are removed first.
+ * Without it the destroy keeps data, and a copy may hold rows a DBA still needs: it stops before
+ * touching anything (exit 3), naming them and the ways on.
+ */
+export function copiesStep(plan: DestroyPlan, copies: readonly RestoreCopy[]): CopiesStep {
+  if (!copies.length || plan.pulumiArgs.some((a) => NETWORK_KEPT_FLAGS.some((f) => isFlag(a, f)))) return { kind: "none" };
+  return plan.includingData ? { kind: "remove", copies } : { kind: "stop", message: copiesInTheWay(plan.stack, copies) };
+}
+
+/** `npm run destroy` stopped before touching anything because restore copies are in the way. */
+export const COPIES_IN_THE_WAY_EXIT = 3;
 
 /** Components whose resources a destroy that keeps the data keeps too: the keys to that data (components/secrets.ts, components/pki.ts). */
 export const KEPT_WITH_DATA_TYPES = ["kryonix:db:Secrets", "kryonix:db:Pki"];

@@ -68,6 +68,47 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
   return { stack: values.stack, target: targets[0], inPlace };
 }
 
+/** What `npm run restore` is asked for: a restore, or the stack's scratch copies listed or removed. */
+export type RestoreCommand = { kind: "restore"; options: RestoreOptions } | { kind: "list"; stack: string } | { kind: "remove"; stack: string; names: string[] | "all" };
+
+const COPIES_ALLOWED = "--stack NAME with --list, --remove NAME (repeatable) or --remove --all";
+// A Docker container or volume name.
+const COPY_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/**
+ * `npm run restore -- [--stack NAME] --list`, `--remove NAME [--remove NAME ...]`, `--remove --all`,
+ * or a restore (parseRestoreArgs). The copies' commands take no restore option, and --list and
+ * --remove go on separate runs.
+ */
+export function parseRestoreCommand(argv: readonly string[]): RestoreCommand {
+  if (!argv.some((a) => a === "--list" || a === "--remove" || a.startsWith("--remove="))) return { kind: "restore", options: parseRestoreArgs(argv) };
+  // `--remove --all`: --all stands for the value, which parseCli would take for a missing one.
+  const all = argv.some((a, i) => a === "--remove" && argv[i + 1] === "--all");
+  const rest = argv.filter((a, i) => !(a === "--remove" && argv[i + 1] === "--all") && !(a === "--all" && argv[i - 1] === "--remove"));
+  const { values } = parseCli(
+    "restore",
+    rest,
+    {
+      stack: STACK_FLAG,
+      list: { type: "boolean" },
+      remove: {
+        type: "string",
+        value: "NAME",
+        describe: "the name of a restore copy (npm run restore -- --list shows them), or --all",
+        example: "kryonix-dev-restore-20261207-150000",
+        multiple: true,
+        problem: (v) => (COPY_NAME.test(v) ? undefined : invalid("restore --remove", v, "the name of a restore copy (npm run restore -- --list shows them), or --all")),
+      },
+    },
+    { allowed: COPIES_ALLOWED },
+  );
+  const names = values.remove;
+  if (values.list && (all || names.length)) throw new ScriptError("restore: --list and --remove go on separate runs");
+  if (values.list) return { kind: "list", stack: values.stack };
+  if (all && names.length) throw new ScriptError(`restore: --remove --all removes every copy; drop the names (${names.join(", ")}) or --all`);
+  return { kind: "remove", stack: values.stack, names: all ? "all" : names };
+}
+
 export interface HealthArgs extends StackJsonOptions {
   /** The flags over the defaults. */
   thresholds: Thresholds;

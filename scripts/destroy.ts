@@ -9,9 +9,17 @@
  * `--including-data` everything goes, and the volumes are removed once the destroy succeeded. A stack whose volumes are
  * protected (prod) fails the destroy; the script prints the `pulumi state unprotect` commands and
  * exits 4. It never unprotects anything.
+ *
+ * The scratch copies `npm run restore` made (on the stack network, outside the state) come first
+ * (ops/destroy-plan.ts copiesStep): `--including-data` removes them, naming each; without it the
+ * destroy names them and stops before touching anything, exit 3.
+ *
+ * Exit codes: 0 done, 1 failed (or pulumi's own code), 2 bad arguments, 3 restore copies in the
+ * way (nothing touched), 4 protected volumes.
  */
 import { runDocker } from "../io/docker-cli";
-import { keptVolumesMessage, keptWithDataUrns, managedDataVolumes, planDestroy, presentDataVolumes, protectedMessage, protectedUrns, type DestroyPlan } from "../ops/destroy-plan";
+import { COPIES_IN_THE_WAY_EXIT, copiesStep, keptVolumesMessage, keptWithDataUrns, managedDataVolumes, planDestroy, presentDataVolumes, protectedMessage, protectedUrns, type DestroyPlan } from "../ops/destroy-plan";
+import { listRestoreCopies, removeRestoreCopies } from "../ops/restore-copies";
 import { stackCli, type StackCli } from "../ops/stack-run";
 import { repoRoot } from "../toolchain/versions";
 
@@ -37,6 +45,28 @@ function exportState(): unknown {
     return JSON.parse(r.stdout);
   } catch {
     return undefined;
+  }
+}
+
+let copies;
+try {
+  copies = listRestoreCopies(stack, env);
+} catch (e) {
+  say(`cannot list the restore copies of stack ${stack}, so nothing was destroyed: ${(e as Error).message}`);
+  process.exit(1);
+}
+const step = copiesStep(plan, copies);
+if (step.kind === "stop") {
+  process.stderr.write(step.message);
+  process.exit(COPIES_IN_THE_WAY_EXIT);
+}
+if (step.kind === "remove") {
+  say(`removing the restore copies of stack ${stack} first (outside the state, made from its backups): ${step.copies.map((c) => c.name).join(", ")}`);
+  const errors = removeRestoreCopies(step.copies, env, say);
+  if (errors.length) {
+    for (const e of errors) say(`could not remove ${e}`);
+    say(`the stack itself was not destroyed (the copies removed are named above).`);
+    process.exit(1);
   }
 }
 

@@ -1,4 +1,9 @@
 /**
+ * `npm run restore -- [--stack NAME] --list` lists the stack's scratch copies (name, created, target,
+ * port, state); `--remove NAME` (repeatable) or `--remove --all` removes them, container and volume,
+ * and refuses (exit 2, nothing removed) a name that is not a copy of the stack. Both find the copies
+ * by their labels, so neither needs the stack to be up.
+ *
  * `npm run restore -- [--stack NAME] --target-time "<timestamp>" | --latest`: restores the stack's
  * backups (plus WAL up to the target) into a NEW scratch container, never the live one:
  *
@@ -28,16 +33,46 @@ import { dockerOrThrow, runDocker } from "../io/docker-cli";
 import { createServer } from "node:net";
 import { Client } from "pg";
 import { PRE_RESTORE_BACKUP_TYPE, backupCommand, inPlaceRestoreCommand, restoreCommand, restoreName, type RestoreOptions } from "../render/backup-cli";
-import { runMain } from "../ops/cli";
-import { parseRestoreArgs } from "./args";
+import { runMain, ScriptError } from "../ops/cli";
+import { parseRestoreCommand, type RestoreCommand } from "./args";
+import { listRestoreCopies, removeRestoreCopies } from "../ops/restore-copies";
+import { removeCommand, renderCopies, restoreLabels, unknownCopies } from "../render/restore-copies";
 import type { BackupTarget } from "../ops/stack-run";
 import { pgSsl } from "../model/tls";
 import { LOOPBACK } from "../model/containers";
 import { POSTGRES_DATA_DIR, POSTGRES_PORT } from "../model/database";
-import { readBackupTarget } from "../ops/stack-run";
+import { readBackupTarget, stackCli } from "../ops/stack-run";
 
 const READY_DEADLINE_MS = 600_000;
 const say = (m: string) => process.stderr.write(`[restore] ${m}\n`);
+
+/** `--list` and `--remove`: only the copies labelled with this stack are seen or removed. */
+function manageCopies(command: Exclude<RestoreCommand, { kind: "restore" }>): number {
+  const { env } = stackCli(command.stack);
+  let copies;
+  try {
+    copies = listRestoreCopies(command.stack, env);
+  } catch (err) {
+    say(`cannot list the restore copies of stack ${command.stack}: ${(err as Error).message}`);
+    return 1;
+  }
+  if (command.kind === "list") {
+    process.stdout.write(renderCopies(command.stack, copies));
+    return 0;
+  }
+  const unknown = command.names === "all" ? [] : unknownCopies(command.names, copies);
+  if (unknown.length) {
+    throw new ScriptError(`not a restore copy of stack ${command.stack}: ${unknown.join(", ")} (its copies: ${copies.map((c) => c.name).join(", ") || "none"}); nothing was removed`);
+  }
+  const chosen = command.names === "all" ? copies : copies.filter((c) => command.names.includes(c.name));
+  if (!chosen.length) {
+    say(`no restore copies of stack ${command.stack}; nothing to remove`);
+    return 0;
+  }
+  const errors = removeRestoreCopies(chosen, env, say);
+  for (const e of errors) say(`could not remove ${e}`);
+  return errors.length ? 1 : 0;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -104,7 +139,7 @@ async function restoreInPlace(options: RestoreOptions, target: BackupTarget, env
   say(`stopping ${live}`);
   const t1 = Date.now();
   docker(["stop", live]);
-  docker(["create", "--name", step, "--label", `org.kryonix.stack=${options.stack}`, "--label", "org.kryonix.role=restore", "-u", "postgres", "--network", target.network, "-v", `${volume}:${POSTGRES_DATA_DIR}`, image, ...inPlaceRestoreCommand(options.target)]);
+  docker(["create", "--name", step, ...restoreLabels(options.stack, options.target), "-u", "postgres", "--network", target.network, "-v", `${volume}:${POSTGRES_DATA_DIR}`, image, ...inPlaceRestoreCommand(options.target)]);
   try {
     docker(["cp", "-", `${step}:/etc`], { input: config });
     docker(["start", "-a", step], { inherit: true });
@@ -127,7 +162,9 @@ async function restoreInPlace(options: RestoreOptions, target: BackupTarget, env
 }
 
 async function main(): Promise<number> {
-  const options = parseRestoreArgs(process.argv.slice(2));
+  const command = parseRestoreCommand(process.argv.slice(2));
+  if (command.kind !== "restore") return manageCopies(command);
+  const { options } = command;
   let stack;
   try {
     stack = readBackupTarget(options.stack);
@@ -149,8 +186,8 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   const name = restoreName(options.stack, new Date());
   const step = `${name}-step`;
-  const label = ["--label", `org.kryonix.stack=${options.stack}`, "--label", "org.kryonix.role=restore"];
-  const removal = `docker rm -f ${name} && docker volume rm ${name}`;
+  const label = restoreLabels(options.stack, options.target);
+  const removal = removeCommand(options.stack, name);
   try {
     const image = docker(["inspect", "--format", "{{.Config.Image}}", target.container]).toString().trim();
     // pgbackrest.conf, its secrets and the CA, as a tar stream from the live container.

@@ -12,8 +12,10 @@
  * a restore to a moment inside the outage has exactly the rows committed before it and dumps equal
  * to the live databases' at that moment, amcheck clean; `--in-place` refused without
  * --yes-destroy-current-data, and with it: a fresh backup, the live cluster back at a time, same
- * container, preview clean; then everything removed (restore containers and volumes too). Each step
- * prints how long it took.
+ * container, preview clean; `npm run restore -- --list` shows the copies, a name not among them is
+ * refused, `--remove NAME` removes one, `npm run destroy` stops while the other is there (exit 3,
+ * nothing touched), and `--including-data` removes it with everything else. Each step prints how
+ * long it took.
  */
 import { Client } from "pg";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -443,15 +445,44 @@ describe.sequential("backups and point-in-time restore, for real", () => {
     for (const secret of [o.credentials.minio.secretKey, o.credentials.minio.accessKey, o.credentials.postgres.password, pgbackrestKeys().secretKey]) expect(seen).not.toContain(secret);
   });
 
-  it("12. the restore copies and the stack removed: nothing with the stack's name is left", async () => {
-    for (const name of restores) {
-      const rm = sh("docker", ["rm", "-f", name]);
-      expect(rm.code, rm.out).toBe(0);
-      const vol = sh("docker", ["volume", "rm", name]);
-      expect(vol.code, vol.out).toBe(0);
-    }
-    const down = await timed("npm run destroy --including-data", () => npmScript("destroy", "--including-data"));
+  it("12. the restore copies listed and removed by `npm run restore`; a destroy that keeps data stops while one is there, --including-data removes it", async () => {
+    const [pointInTime, inOutage] = restores;
+    const list = npmScript("restore", "--list");
+    expect(list.code, list.out).toBe(0);
+    const rows = list.stdout.split("\n").filter((l) => l.startsWith(PREFIX));
+    expect(rows.map((l) => l.split(" ")[0])).toEqual([pointInTime, inOutage]);
+    const re = (s: string) => s.replace(/[.+]/g, "\\$&");
+    // Name, created (UTC), target as given, port, state.
+    const row = (name: string, at: string, port: string) => new RegExp(`^${name} +\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}Z +${re(at)} +127\\.0\\.0\\.1:${port} +running$`);
+    expect(rows[0]).toMatch(row(pointInTime, target, String(restored!.port)));
+    expect(rows[1]).toMatch(row(inOutage, outage.target, "\\d+"));
+
+    // A name that is not a copy of this stack (its live server) is refused before anything is removed.
+    const refused = npmScript("restore", "--remove", pointInTime, "--remove", `${PREFIX}postgres`);
+    expect(refused.code, refused.out).toBe(2);
+    expect(refused.stderr).toContain(`not a restore copy of stack ${STACK}: ${PREFIX}postgres`);
+    expect(sh("docker", ["inspect", "--format", "{{.State.Status}}", pointInTime]).stdout.trim()).toBe("running");
+
+    const removed = await timed("npm run restore --remove NAME", () => npmScript("restore", "--remove", pointInTime));
+    expect(removed.code, removed.out).toBe(0);
+    expect(removed.stderr).toContain(`removed ${pointInTime} (container and volume)`);
+    expect(dockerLeftovers(pointInTime)).toEqual([]);
+
+    // The other copy is still there: a destroy that keeps the data names it and touches nothing.
+    const before = t.containerNames();
+    const stopped = await timed("npm run destroy (a restore copy present)", () => npmScript("destroy"));
+    expect(stopped.code, stopped.out).toBe(3);
+    expect(stopped.stderr).toContain(`stopped before touching anything: 1 restore copy of stack ${STACK} is on its network`);
+    expect(stopped.stderr).toContain(`[destroy]   ${inOutage} (running, 127.0.0.1:`);
+    expect(stopped.stderr).toContain(`npm run restore -- --stack ${STACK} --remove --all`);
+    expect(stopped.stderr).toContain(`npm run destroy -- --stack ${STACK} --including-data`);
+    expect(t.containerNames()).toEqual(before);
+    expect(before).toContain(`${PREFIX}postgres`);
+    expect(sh("docker", ["inspect", "--format", "{{.State.Status}}", `${PREFIX}postgres`]).stdout.trim()).toBe("running");
+
+    const down = await timed("npm run destroy --including-data (a restore copy present)", () => npmScript("destroy", "--including-data"));
     expect(down.code, down.out).toBe(0);
+    expect(down.stderr).toContain(`removed ${inOutage} (container and volume)`);
     expect(dockerLeftovers(PREFIX)).toEqual([]);
   });
 });
