@@ -441,20 +441,80 @@ interface RefreshStep {
   detailedDiff?: Record<string, { kind: string }> | null;
 }
 
-/** Findings from the JSON of `pulumi refresh --preview-only --json`: each resource the providers see changed. Pure. */
-export function refreshFindings(stack: string, refreshJson: { steps?: RefreshStep[] }): Finding[] {
+/**
+ * The properties a refresh step changes: the provider's detailed diff when it gives one; a dynamic
+ * provider gives none (kryonix:DatabaseRepair's read finding ALTER SYSTEM, say), so then the
+ * top-level outputs that differ between the state and what the read found. `__` keys are internal. Pure.
+ */
+export function changedProperties(s: Pick<RefreshStep, "detailedDiff" | "oldState" | "newState">): string[] {
+  const detailed = Object.keys(s.detailedDiff ?? {}).filter((k) => !k.startsWith("__"));
+  if (detailed.length) return detailed;
+  const olds = s.oldState?.outputs ?? {};
+  const news = s.newState?.outputs ?? {};
+  return [...new Set([...Object.keys(olds), ...Object.keys(news)])].filter((k) => !k.startsWith("__") && canonical(olds[k]) !== canonical(news[k])).sort();
+}
+
+/** JSON with object keys sorted, so that key order alone is no change. Pure. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "undefined";
+}
+
+/** One line of the engine's event log (`--event-log`): only what the refresh's outcome needs. */
+export interface EngineEvent {
+  resOutputsEvent?: {
+    metadata?: {
+      op?: string;
+      urn?: string;
+      old?: { outputs?: Record<string, unknown> } | null;
+      new?: { outputs?: Record<string, unknown> } | null;
+      detailedDiff?: Record<string, { kind: string }> | null;
+    };
+  };
+}
+
+/**
+ * The refresh's outcome per resource, from the engine's events. The `--json` steps of a refresh
+ * preview carry the state before the read on both sides (op "refresh"), so a change only a
+ * provider's read sees, with no detailed diff, shows only in changeSummary; the events' resOutputs
+ * carry the op the engine decided ("update", "delete") and the outputs the read found. Pure.
+ */
+export function refreshStepsFromEvents(events: readonly EngineEvent[]): RefreshStep[] {
+  const steps: RefreshStep[] = [];
+  for (const e of events) {
+    const m = e.resOutputsEvent?.metadata;
+    if (!m?.urn || !m.op || m.op === "same" || m.op === "refresh" || m.op === "read") continue;
+    steps.push({ op: m.op, urn: m.urn, oldState: m.old ?? null, newState: m.new ?? null, detailedDiff: m.detailedDiff ?? null });
+  }
+  return steps;
+}
+
+/**
+ * Findings from `pulumi refresh --preview-only`: each resource the providers see changed, from the
+ * `--json` steps and, for what those cannot show, the engine's events (refreshStepsFromEvents). Pure.
+ */
+export function refreshFindings(stack: string, refreshJson: { steps?: RefreshStep[] }, events: readonly EngineEvent[] = []): Finding[] {
   const out: Finding[] = [];
+  const named = new Set<string>();
   const up = `npm run up -- --stack ${stack}`;
-  for (const s of refreshJson.steps ?? []) {
-    if (s.op === "same") continue;
+  for (const s of [...(refreshJson.steps ?? []), ...refreshStepsFromEvents(events)]) {
+    if (s.op === "same" || named.has(s.urn)) continue;
     const { name, type } = parseUrn(s.urn);
     if (s.op === "delete" || (s.oldState && s.newState === null)) {
+      named.add(s.urn);
       out.push({ kind: "resource", subject: `${name} (${type})`, detail: "deleted outside Pulumi", repair: "up", action: up });
       continue;
     }
-    const diff = s.detailedDiff ?? {};
-    const keys = Object.keys(diff).filter((k) => !k.startsWith("__"));
+    const keys = changedProperties(s);
     if (!keys.length) continue;
+    named.add(s.urn);
     const changes = keys.map((k) => ({ property: k, old: masked(k, at(s.oldState?.outputs, k)), new: masked(k, at(s.newState?.outputs, k)) }));
     const stopped = type === "docker:index/container:Container" && keys.includes("mustRun") && at(s.newState?.outputs, "mustRun") === false;
     out.push({ kind: "resource", subject: `${name} (${type})`, detail: stopped ? "container stopped" : `changed outside Pulumi: ${keys.join(", ")}`, changes, repair: "up", action: up });

@@ -3,10 +3,41 @@
  * catalogs (as the superuser, over 127.0.0.1) and the stack's containers (docker inspect). The
  * findings are made from these by checks/drift.ts.
  */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { runDocker } from "../io/docker-cli";
 import type { AppliedMigration } from "../model/migrations";
 import { LEDGER_TABLE } from "../model/migrations";
-import type { ContainerState, DbSnapshot } from "../checks/drift";
+import type { ContainerState, DbSnapshot, EngineEvent } from "../checks/drift";
+import { stackCli } from "./stack-run";
+
+/**
+ * `pulumi refresh --preview-only --expect-no-changes --json`, and the engine's events of the same
+ * run (`--event-log`, which the CLI offers only with PULUMI_DEBUG_COMMANDS, as the Automation API
+ * runs it): only the events name a change that a provider's read found without a detailed diff.
+ * The log (secrets masked by the engine) is written to a private directory and removed.
+ */
+export function refreshPreview(stack: string): { code: number; stdout: string; stderr: string; events: EngineEvent[] } {
+  const cli = stackCli(stack, { ...process.env, PULUMI_DEBUG_COMMANDS: "true" });
+  const dir = mkdtempSync(path.join(os.tmpdir(), "kryonix-drift-events-"));
+  const log = path.join(dir, "events.jsonl");
+  try {
+    const r = cli.capture(["refresh", "--preview-only", "--expect-no-changes", "--json", "--non-interactive", "--stack", stack, "--event-log", log]);
+    let events: EngineEvent[] = [];
+    try {
+      events = readFileSync(log, "utf8")
+        .split("\n")
+        .filter((line) => line.trim())
+        .map((line) => JSON.parse(line) as EngineEvent);
+    } catch {
+      // No log (the CLI failed before the engine ran): the JSON and the exit code say why.
+    }
+    return { ...r, events };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 interface Queryable {
   query(sql: string, params?: unknown[]): Promise<{ rows: any[] }>;

@@ -26,7 +26,7 @@ import {
   type Finding,
 } from "../checks/drift";
 import { CHECKED_SCHEMAS, declaredDatabase } from "../checks/drift-declared";
-import { inspectContainers, readDbSnapshot } from "../ops/drift-probe";
+import { inspectContainers, readDbSnapshot, refreshPreview } from "../ops/drift-probe";
 import { loadMigrationFiles } from "../io/migrations-fs";
 import { connectPg } from "../io/pg-connect";
 import { ensureCaFile, exportedResources, readOutputs, stackCli } from "../ops/stack-run";
@@ -45,7 +45,7 @@ async function check(): Promise<DriftReport> {
   ensureCaFile(stack, cli);
 
   // What the providers see.
-  const refresh = cli.capture(["refresh", "--preview-only", "--expect-no-changes", "--json", "--non-interactive", "--stack", stack]);
+  const refresh = refreshPreview(stack);
   let refreshJson: { steps?: unknown[] } | undefined;
   try {
     refreshJson = JSON.parse(refresh.stdout);
@@ -62,7 +62,7 @@ async function check(): Promise<DriftReport> {
   errors.push(...tls.errors);
 
   if (refreshJson) {
-    const found = refreshFindings(stack, refreshJson as Parameters<typeof refreshFindings>[1]);
+    const found = refreshFindings(stack, refreshJson as Parameters<typeof refreshFindings>[1], refresh.events);
     findings.push(...found);
     // --expect-no-changes fails on drift; any other failure is an error.
     if (refresh.code !== 0 && !found.length && !tls.findings.length) errors.push(`pulumi refresh --preview-only exited ${refresh.code}: ${refresh.stderr.trim().split("\n").slice(-3).join(" ")}`);

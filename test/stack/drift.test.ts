@@ -4,7 +4,8 @@
  * own file backend and passphrase, kryonix:protectData true like prod). Each step prints how long it
  * took:
  *  1. `npm run up` from empty, with the policy pack (it passes);
- *  2. `npm run drift` is clean, twice in a row (no perpetual diff);
+ *  2. `npm run drift` is clean; one setting changed with ALTER SYSTEM alone is drift (exit 1, the
+ *     setting and DatabaseRepair's change named); undone by hand, drift is clean again;
  *  3. a state in which the run would delete a data volume: `npm run preview` fails on
  *     stateful-resources-kept; KRYONIX_POLICY_ALLOW lets it pass; the state put back;
  *  4. drift applied by hand, all at once (one up cycle for all): a revoked grant on
@@ -98,13 +99,28 @@ describe.sequential("drift detection and repair, and the policy pack, for real",
     expect(up.out).toMatch(/✅ kryonix@v\d/);
   });
 
-  it("2. a clean stack: `npm run drift` reports no drift, twice in a row", async () => {
-    for (const n of [1, 2]) {
-      const d = await drift(`npm run drift (clean, ${n})`);
-      expect(d.report.findings, d.out).toEqual([]);
-      expect(d.report.errors, d.out).toEqual([]);
-      expect(d.code).toBe(0);
-    }
+  it("2. a clean stack: `npm run drift` reports no drift; one setting changed with ALTER SYSTEM alone is drift (exit 1), not a failed check; undone by hand, clean again", async () => {
+    const first = await drift("npm run drift (clean, 1)");
+    expect(first.report.findings, first.out).toEqual([]);
+    expect(first.report.errors, first.out).toEqual([]);
+    expect(first.code).toBe(0);
+    // Only kryonix:DatabaseRepair's read sees it, with no detailed diff: the refresh still proposes an update.
+    await psql("ALTER SYSTEM SET work_mem = '333MB'", "SELECT pg_reload_conf()");
+    const altered = await drift("npm run drift (ALTER SYSTEM only)");
+    expect(altered.report.errors, altered.out).toEqual([]);
+    expect(altered.code, altered.out).toBe(1);
+    expect(altered.report.exitCode).toBe(1);
+    expect(find(altered.report, "setting", "work_mem")).toEqual([expect.objectContaining({ repair: "up", detail: expect.stringContaining("ALTER SYSTEM to 333MB") })]);
+    expect(find(altered.report, "resource", /^database-repair \(/)).toEqual([
+      expect.objectContaining({ detail: "changed outside Pulumi: alteredSettings", changes: [{ property: "alteredSettings", old: [], new: ["work_mem"] }], repair: "up" }),
+    ]);
+    expect(altered.report.findings).toHaveLength(2);
+    // Undone by hand (step 5 proves `npm run up` repairs it): clean again, so no perpetual diff either.
+    await psql("ALTER SYSTEM RESET ALL", "SELECT pg_reload_conf()");
+    const second = await drift("npm run drift (clean, 2)");
+    expect(second.report.findings, second.out).toEqual([]);
+    expect(second.report.errors, second.out).toEqual([]);
+    expect(second.code).toBe(0);
   });
 
   it("3. the policy pack fails a preview that would delete a data volume, unless allowed for the run", async () => {

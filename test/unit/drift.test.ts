@@ -7,6 +7,8 @@ import {
   masked,
   migrationFindings,
   refreshFindings,
+  refreshStepsFromEvents,
+  changedProperties,
   tlsFileFindings,
   renderDrift,
   settingFindings,
@@ -181,6 +183,43 @@ describe("drift: the refresh and the report", () => {
     expect(f[1].detail).toBe("container stopped");
     expect(masked("uploads[0].content", "hunter2")).toBe("[secret]");
     expect(masked("memory", 512)).toBe(512);
+  });
+
+  it("a change only the engine's events show (a dynamic provider's read, no detailed diff) is named with the outputs that differ", () => {
+    const repair = u("pulumi-nodejs:dynamic/kryonix:DatabaseRepair", "database-repair");
+    const state = { outputs: { alteredSettings: [], missingIndexes: [], indexes: { b: 1, a: 2 }, connection: { ciphertext: "[secret]" } } };
+    // What `--json` shows for it: op "refresh", the same state on both sides.
+    const json = { steps: [{ op: "refresh", urn: repair, oldState: state, newState: state, detailedDiff: null }] };
+    expect(refreshFindings("dev", json)).toEqual([]);
+    const events = [
+      { resOutputsEvent: { metadata: { op: "same", urn: u("docker:index/network:Network", "net") } } },
+      // Key order alone is no change; secrets stay masked.
+      { resOutputsEvent: { metadata: { op: "update", urn: repair, old: state, new: { outputs: { ...state.outputs, indexes: { a: 2, b: 1 }, alteredSettings: ["work_mem"] } } } } },
+      {},
+    ];
+    expect(refreshStepsFromEvents(events).map((s) => [s.op, s.urn])).toEqual([["update", repair]]);
+    expect(refreshFindings("dev", json, events)).toEqual([
+      {
+        kind: "resource",
+        subject: "database-repair (pulumi-nodejs:dynamic/kryonix:DatabaseRepair)",
+        detail: "changed outside Pulumi: alteredSettings",
+        changes: [{ property: "alteredSettings", old: [], new: ["work_mem"] }],
+        repair: "up",
+        action: "npm run up -- --stack dev",
+      },
+    ]);
+    // A resource the steps already name is not named twice; one deleted outside Pulumi is.
+    const pgadmin = u("docker:index/container:Container", "pgadmin");
+    const stopped = { op: "update", urn: pgadmin, oldState: { outputs: { mustRun: true } }, newState: { outputs: { mustRun: false } }, detailedDiff: { mustRun: { kind: "update" } } };
+    const twice = refreshFindings("dev", { steps: [stopped] }, [
+      { resOutputsEvent: { metadata: { op: "update", urn: pgadmin, old: stopped.oldState, new: stopped.newState } } },
+      { resOutputsEvent: { metadata: { op: "delete", urn: u("docker:index/volume:Volume", "data"), old: { outputs: {} }, new: null } } },
+    ]);
+    expect(twice.map((f) => [f.subject, f.detail])).toEqual([
+      ["pgadmin (docker:index/container:Container)", "container stopped"],
+      ["data (docker:index/volume:Volume)", "deleted outside Pulumi"],
+    ]);
+    expect(changedProperties({ detailedDiff: { __meta: { kind: "update" } }, oldState: { outputs: { a: 1 } }, newState: { outputs: { a: 1 } } })).toEqual([]);
   });
 
   it("TLS files changed or removed by hand are named, file by file; an unreadable volume is an error", () => {
