@@ -43,7 +43,10 @@ export function stanzaInputProblems(inputs: Partial<PgbackrestStanzaInputs>): { 
 
 /** What the resource records besides its inputs. */
 export interface PgbackrestStanzaOutputs extends PgbackrestStanzaInputs {
-  /** The label of the first full backup this resource took, or null when the repository already had one. */
+  /**
+   * The label of the first full backup this resource took, or null when the repository already had
+   * one, or a scheduled backup that held the lock made one meanwhile.
+   */
   firstBackup: string | null;
 }
 
@@ -80,20 +83,55 @@ export function stanzaBackups(infoJson: string, stanza: string): string[] {
 /** The docker CLI (io/docker-cli.ts); `check` waits for a WAL segment to be archived. */
 export const runDocker: DockerRun = (args) => runDockerCli(args, { timeoutMs: 600_000 });
 
+/**
+ * pgBackRest's answer when another of its processes holds the stanza's lock: a scheduled backup
+ * (cron in the postgres container) started during the up, say. Pure.
+ */
+export function lockBusy(r: CliOutcome): boolean {
+  return r.code === 50 && /unable to acquire lock/i.test(`${r.out}\n${r.stderr ?? ""}`);
+}
+
+export interface StanzaWaits {
+  /** How long a command waits for a lock another pgBackRest process holds, in ms (the sum of the pauses). */
+  lockWaitMs: number;
+  /** Between two tries, in ms. */
+  retryMs: number;
+  pause(ms: number): Promise<void>;
+}
+
+const DEFAULT_WAITS: StanzaWaits = { lockWaitMs: 900_000, retryMs: 5_000, pause: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+
 /** The dynamic provider; `docker` defaults to the docker CLI. */
-export function makePgbackrestStanzaProvider(docker: DockerRun = runDocker): pulumi.dynamic.ResourceProvider {
-  const run = (inputs: PgbackrestStanzaInputs, command: StanzaCommand): string => {
+export function makePgbackrestStanzaProvider(docker: DockerRun = runDocker, waits: StanzaWaits = DEFAULT_WAITS): pulumi.dynamic.ResourceProvider {
+  const attempt = (inputs: PgbackrestStanzaInputs, command: StanzaCommand) => {
     const args = stanzaCommand(inputs, command);
-    const r = docker(args);
-    if (r.code !== 0) throw new Error(cliError("docker", args, r));
-    return r.out;
+    return { args, r: docker(args) };
   };
-  function ensure(inputs: PgbackrestStanzaInputs): PgbackrestStanzaOutputs {
-    run(inputs, "stanza-create");
-    run(inputs, "check");
-    if (stanzaBackups(run(inputs, "info"), inputs.stanza).length) return { ...inputs, firstBackup: null };
-    run(inputs, "backup");
-    const labels = stanzaBackups(run(inputs, "info"), inputs.stanza);
+  const fail = (args: string[], r: CliOutcome, waited: number) =>
+    new Error(`${cliError("docker", args, r)}${waited ? `\n(another pgBackRest process held the stanza's lock for the ${Math.round(waited / 1000)} s this waited)` : ""}`);
+  /** Runs the command, waiting while another pgBackRest process holds the lock. */
+  const run = async (inputs: PgbackrestStanzaInputs, command: StanzaCommand): Promise<string> => {
+    for (let waited = 0; ; waited += waits.retryMs) {
+      const { args, r } = attempt(inputs, command);
+      if (r.code === 0) return r.out;
+      if (!lockBusy(r) || waited >= waits.lockWaitMs) throw fail(args, r, lockBusy(r) ? waited : 0);
+      await waits.pause(waits.retryMs);
+    }
+  };
+  const backups = async (inputs: PgbackrestStanzaInputs) => stanzaBackups(await run(inputs, "info"), inputs.stanza);
+  async function ensure(inputs: PgbackrestStanzaInputs): Promise<PgbackrestStanzaOutputs> {
+    await run(inputs, "stanza-create");
+    await run(inputs, "check");
+    if ((await backups(inputs)).length) return { ...inputs, firstBackup: null };
+    for (let waited = 0; ; waited += waits.retryMs) {
+      const { args, r } = attempt(inputs, "backup");
+      if (r.code === 0) break;
+      if (!lockBusy(r) || waited >= waits.lockWaitMs) throw fail(args, r, lockBusy(r) ? waited : 0);
+      // A scheduled backup holds the lock: once it is done, the repository has what this backup was for.
+      await waits.pause(waits.retryMs);
+      if ((await backups(inputs)).length) return { ...inputs, firstBackup: null };
+    }
+    const labels = await backups(inputs);
     if (!labels.length) throw new Error(`pgbackrest --stanza=${inputs.stanza} backup succeeded, but pgbackrest info lists no backup`);
     return { ...inputs, firstBackup: labels[labels.length - 1] };
   }
@@ -106,10 +144,10 @@ export function makePgbackrestStanzaProvider(docker: DockerRun = runDocker): pul
       return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
     },
     async create(inputs: PgbackrestStanzaInputs) {
-      return { id: `${inputs.bucket}/${inputs.stanza}`, outs: ensure(inputs) };
+      return { id: `${inputs.bucket}/${inputs.stanza}`, outs: await ensure(inputs) };
     },
     async update(_id: string, olds: PgbackrestStanzaOutputs, news: PgbackrestStanzaInputs) {
-      const outs = ensure(news);
+      const outs = await ensure(news);
       // The first backup stays the one this resource took, if it took one.
       return { outs: { ...outs, firstBackup: outs.firstBackup ?? olds.firstBackup ?? null } };
     },

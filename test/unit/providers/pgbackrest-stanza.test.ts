@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BACKUP_BUCKET } from "../../../providers/minio-bucket";
-import { makePgbackrestStanzaProvider, stanzaBackups, stanzaInputProblems } from "../../../providers/pgbackrest-stanza";
+import { lockBusy, makePgbackrestStanzaProvider, stanzaBackups, stanzaInputProblems, type StanzaWaits } from "../../../providers/pgbackrest-stanza";
 
 describe("PgbackrestStanza provider", () => {
   it("the stanza provider runs stanza-create then check as postgres in the container, and fails naming the command", async () => {
@@ -64,5 +64,57 @@ describe("the stanza provider's first backup", () => {
     expect(() => stanzaBackups("WARN: not json", "kryonix")).toThrow(/pgbackrest info printed no JSON: WARN: not json/);
     expect(stanzaBackups("[]", "kryonix")).toEqual([]);
     expect(stanzaBackups(info(["a", "b"]), "other")).toEqual([]);
+  });
+});
+
+describe("the stanza provider and a scheduled backup holding the lock", () => {
+  const LOCKED = { code: 50, out: "", stderr: "ERROR: [050]: unable to acquire lock on file '/tmp/pgbackrest/kryonix-backup-1.lock': Resource temporarily unavailable\n HINT: is another pgBackRest process running?" };
+  const waits = (lockWaitMs: number): StanzaWaits & { paused: number } => {
+    const w = { lockWaitMs, retryMs: 5_000, paused: 0, pause: async (ms: number) => void (w.paused += ms) };
+    return w;
+  };
+
+  it("waits for the lock, and takes no backup of its own when the scheduled one left a backup", async () => {
+    const repository: string[] = [];
+    const calls: string[][] = [];
+    // The scheduled differential (promoted to a full) finishes during the second wait.
+    let rounds = 0;
+    const w = waits(60_000);
+    w.pause = async () => {
+      if (++rounds === 2) repository.push("20261207-180300F");
+    };
+    const patient = makePgbackrestStanzaProvider((args) => {
+      calls.push(args);
+      const command = args[args.length - 1];
+      if (command === "info") return { code: 0, out: info(repository) };
+      return command === "backup" ? LOCKED : { code: 0, out: "" };
+    }, w);
+    const created = await patient.create!(inputs);
+    expect(created.outs.firstBackup).toBeNull();
+    expect(calls.filter((c) => c[c.length - 1] === "backup")).toHaveLength(2);
+  });
+
+  it("retries its own backup when the lock is free again and nothing was left, and gives up after the wait, saying why", async () => {
+    const repository: string[] = [];
+    let busy = 2;
+    const retrying = makePgbackrestStanzaProvider((args) => {
+      const command = args[args.length - 1];
+      if (command === "info") return { code: 0, out: info(repository) };
+      if (command === "backup") {
+        if (busy-- > 0) return LOCKED;
+        repository.push("20261207-180500F");
+      }
+      return { code: 0, out: "" };
+    }, waits(60_000));
+    expect((await retrying.create!(inputs)).outs.firstBackup).toBe("20261207-180500F");
+
+    const w = waits(12_000);
+    const stuck = makePgbackrestStanzaProvider((args) => (args[args.length - 1] === "info" ? { code: 0, out: info([]) } : args.includes("stanza-create") ? LOCKED : { code: 0, out: "" }), w);
+    await expect(stuck.create!(inputs)).rejects.toThrow(/stanza-create exited 50:[\s\S]*unable to acquire lock[\s\S]*held the stanza's lock for the 15 s this waited/);
+    // In steps of retryMs until the wait reaches lockWaitMs.
+    expect(w.paused).toBe(15_000);
+    expect(lockBusy(LOCKED)).toBe(true);
+    expect(lockBusy({ code: 50, out: "ERROR: [050]: something else" })).toBe(false);
+    expect(lockBusy({ code: 47, out: "unable to acquire lock" })).toBe(false);
   });
 });
