@@ -55,7 +55,9 @@ export async function connectPg(connection: PgConnection, applicationName = "kry
     // Always explicit, so PGOPTIONS (set for the postgresql provider, toolchain/pulumi-env.ts) is
     // not read: its parameters are the superuser's to set, and another role's login would fail.
     options: connection.user === SUPERUSER ? ADMIN_SESSION_OPTIONS : "-c application_name=" + applicationName,
-    connectionTimeoutMillis: 15_000,
+    // TLS and SCRAM on a loaded 2-core machine took over 15 s (an up failed on "timeout expired");
+    // a server that is down is refused at once, so a long wait only ever waits on a slow one.
+    connectionTimeoutMillis: 60_000,
   });
   await client.connect();
   return client;

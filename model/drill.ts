@@ -69,8 +69,10 @@ export function drillGrantsSql(role: string): { sql: string; destroySql: string 
   if (!IDENT.test(role)) throw new Error(invalid("drill role", role, "a role name"));
   const fns = "pg_catalog.pg_create_restore_point(text), pg_catalog.pg_switch_wal()";
   const sql = `GRANT EXECUTE ON FUNCTION ${fns} TO ${role};
--- pg_cron's schema (its tables are locked too); the stack's own schemas get USAGE from components/database.ts.
+-- pg_cron's schema and public (their tables are locked too: a LOCK needs USAGE on the schema, and PUBLIC
+-- has none on public, CIS 4.10); the stack's own schemas get USAGE from components/database.ts.
 GRANT USAGE ON SCHEMA cron TO ${role};
+GRANT USAGE ON SCHEMA public TO ${role};
 CREATE SCHEMA IF NOT EXISTS kryonix;
 REVOKE ALL ON SCHEMA kryonix FROM PUBLIC;
 GRANT USAGE ON SCHEMA kryonix TO ${role};
@@ -97,7 +99,7 @@ $fn$;
 REVOKE ALL ON FUNCTION kryonix.drill_table_sums() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION kryonix.drill_table_sums() TO ${role};
 `;
-  const destroySql = `REVOKE EXECUTE ON FUNCTION ${fns} FROM ${role};\nREVOKE USAGE ON SCHEMA cron FROM ${role};\nDROP FUNCTION IF EXISTS kryonix.drill_table_sums();\n`;
+  const destroySql = `REVOKE EXECUTE ON FUNCTION ${fns} FROM ${role};\nREVOKE USAGE ON SCHEMA cron FROM ${role};\nREVOKE USAGE ON SCHEMA public FROM ${role};\nDROP FUNCTION IF EXISTS kryonix.drill_table_sums();\n`;
   return { sql, destroySql };
 }
 

@@ -68,7 +68,11 @@ describe("the drill container's connection to the live server", () => {
     expect(sql).toContain("FROM %I.%I t', r.nspname, r.relname)");
     expect(sql).not.toMatch(/GRANT SELECT|pg_read_all_data/);
     expect(sql).toContain("GRANT USAGE ON SCHEMA cron TO kryonix_drill;");
-    expect(destroySql).toBe("REVOKE EXECUTE ON FUNCTION pg_catalog.pg_create_restore_point(text), pg_catalog.pg_switch_wal() FROM kryonix_drill;\nREVOKE USAGE ON SCHEMA cron FROM kryonix_drill;\nDROP FUNCTION IF EXISTS kryonix.drill_table_sums();\n");
+    // The drill locks public's tables too, where PUBLIC has no USAGE (CIS 4.10): the role has its own.
+    expect(sql).toContain("GRANT USAGE ON SCHEMA public TO kryonix_drill;");
+    expect(destroySql).toBe(
+      "REVOKE EXECUTE ON FUNCTION pg_catalog.pg_create_restore_point(text), pg_catalog.pg_switch_wal() FROM kryonix_drill;\nREVOKE USAGE ON SCHEMA cron FROM kryonix_drill;\nREVOKE USAGE ON SCHEMA public FROM kryonix_drill;\nDROP FUNCTION IF EXISTS kryonix.drill_table_sums();\n",
+    );
     expect(() => drillGrantsSql("x; DROP TABLE y")).toThrow(/drill role/);
   });
 
