@@ -467,6 +467,9 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? "undefined";
 }
 
+/** The dynamic resource that writes a server's TLS volume (providers/tls-files.ts). */
+export const TLS_FILES_TYPE = "pulumi-nodejs:dynamic/kryonix:TlsFiles";
+
 /** One line of the engine's event log (`--event-log`): only what the refresh's outcome needs. */
 export interface EngineEvent {
   resOutputsEvent?: {
@@ -491,6 +494,8 @@ export function refreshStepsFromEvents(events: readonly EngineEvent[]): RefreshS
   for (const e of events) {
     const m = e.resOutputsEvent?.metadata;
     if (!m?.urn || !m.op || m.op === "same" || m.op === "refresh" || m.op === "read") continue;
+    // Named file by file by tlsFileFindings (the volume read through its server), not once more here.
+    if (parseUrn(m.urn).type === TLS_FILES_TYPE) continue;
     steps.push({ op: m.op, urn: m.urn, oldState: m.old ?? null, newState: m.new ?? null, detailedDiff: m.detailedDiff ?? null });
   }
   return steps;

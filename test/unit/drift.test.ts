@@ -214,6 +214,8 @@ describe("drift: the refresh and the report", () => {
     const twice = refreshFindings("dev", { steps: [stopped] }, [
       { resOutputsEvent: { metadata: { op: "update", urn: pgadmin, old: stopped.oldState, new: stopped.newState } } },
       { resOutputsEvent: { metadata: { op: "delete", urn: u("docker:index/volume:Volume", "data"), old: { outputs: {} }, new: null } } },
+      // A TLS volume's files are named by tlsFileFindings, file by file: not again as a resource.
+      { resOutputsEvent: { metadata: { op: "update", urn: u("pulumi-nodejs:dynamic/kryonix:TlsFiles", "postgres-tls"), old: { outputs: { digests: { "ca.crt": "a" } } }, new: { outputs: { digests: { "ca.crt": "b" } } } } } },
     ]);
     expect(twice.map((f) => [f.subject, f.detail])).toEqual([
       ["pgadmin (docker:index/container:Container)", "container stopped"],
