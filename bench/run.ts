@@ -126,7 +126,8 @@ function pooling(): void {
   let t0 = Date.now();
   const init = sh("docker", ["exec", "-u", "postgres", pg, PGBENCH, "-i", "-q", "-s", "10", DATABASE_NAME], undefined, env);
   if (init.code !== 0) throw new Error(`pgbench -i: ${init.out}`);
-  const grant = psql(`GRANT SELECT, INSERT, UPDATE ON pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history TO ${APP_ROLE};`);
+  // PUBLIC has no USAGE on schema public (CIS 4.10): the bench's role gets it for the run only.
+  const grant = psql(`GRANT USAGE ON SCHEMA public TO ${APP_ROLE}; GRANT SELECT, INSERT, UPDATE ON pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history TO ${APP_ROLE};`);
   if (grant.code !== 0) throw new Error(`grant: ${grant.out}`);
   timings["pooling: pgbench -i -s 10"] = (Date.now() - t0) / 1000;
   const bench = (workload: string, via: "direct" | "pgbouncer", args: string[]) => {
@@ -168,7 +169,7 @@ function pooling(): void {
     );
   } finally {
     t0 = Date.now();
-    psql("DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history;");
+    psql(`DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history; REVOKE USAGE ON SCHEMA public FROM ${APP_ROLE};`);
     if (CLIENT !== "postgres") sh("docker", ["rm", "-f", "-v", client], undefined, env);
   }
 }
