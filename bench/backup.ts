@@ -118,7 +118,9 @@ async function main(): Promise<number> {
     const [, backupSeconds] = await timed("pgBackRest full backup", () => run("docker", ["exec", "-u", "postgres", live, ...backupCommand("full").filter((a) => !a.startsWith("--log-level"))], { inherit: true }));
     const info = JSON.parse(run("docker", ["exec", "-u", "postgres", live, "pgbackrest", "--stanza=kryonix", "info", "--output=json"]));
     const lastFull = [...info[0].backup].reverse().find((b: any) => b.type === "full");
-    const repositoryBytes = Number(lastFull.info.repository.size);
+    // With block incremental (repo1-block) pgBackRest reports no `size`, only `delta`: for a full,
+    // every file is in the delta, so it is the backup's size in the repository.
+    const repositoryBytes = Number(lastFull.info.repository.size ?? lastFull.info.repository.delta);
 
     // pg_dump -Fc streamed into MinIO.
     const key = `pg_dump-${ds.name}-${new Date().toISOString()}.dump`;
