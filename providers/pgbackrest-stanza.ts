@@ -103,34 +103,31 @@ const DEFAULT_WAITS: StanzaWaits = { lockWaitMs: 900_000, retryMs: 5_000, pause:
 
 /** The dynamic provider; `docker` defaults to the docker CLI. */
 export function makePgbackrestStanzaProvider(docker: DockerRun = runDocker, waits: StanzaWaits = DEFAULT_WAITS): pulumi.dynamic.ResourceProvider {
-  const attempt = (inputs: PgbackrestStanzaInputs, command: StanzaCommand) => {
-    const args = stanzaCommand(inputs, command);
-    return { args, r: docker(args) };
-  };
   const fail = (args: string[], r: CliOutcome, waited: number) =>
     new Error(`${cliError("docker", args, r)}${waited ? `\n(another pgBackRest process held the stanza's lock for the ${Math.round(waited / 1000)} s this waited)` : ""}`);
-  /** Runs the command, waiting while another pgBackRest process holds the lock. */
-  const run = async (inputs: PgbackrestStanzaInputs, command: StanzaCommand): Promise<string> => {
+  /**
+   * Runs the command, waiting while another pgBackRest process holds the lock. After each wait
+   * `settled` may say the command is no longer needed: then null.
+   */
+  const attempt = async (inputs: PgbackrestStanzaInputs, command: StanzaCommand, settled?: () => Promise<boolean>): Promise<string | null> => {
     for (let waited = 0; ; waited += waits.retryMs) {
-      const { args, r } = attempt(inputs, command);
+      const args = stanzaCommand(inputs, command);
+      const r = docker(args);
       if (r.code === 0) return r.out;
       if (!lockBusy(r) || waited >= waits.lockWaitMs) throw fail(args, r, lockBusy(r) ? waited : 0);
       await waits.pause(waits.retryMs);
+      if (settled && (await settled())) return null;
     }
   };
+  const run = async (inputs: PgbackrestStanzaInputs, command: StanzaCommand): Promise<string> => (await attempt(inputs, command)) as string;
   const backups = async (inputs: PgbackrestStanzaInputs) => stanzaBackups(await run(inputs, "info"), inputs.stanza);
   async function ensure(inputs: PgbackrestStanzaInputs): Promise<PgbackrestStanzaOutputs> {
     await run(inputs, "stanza-create");
     await run(inputs, "check");
-    if ((await backups(inputs)).length) return { ...inputs, firstBackup: null };
-    for (let waited = 0; ; waited += waits.retryMs) {
-      const { args, r } = attempt(inputs, "backup");
-      if (r.code === 0) break;
-      if (!lockBusy(r) || waited >= waits.lockWaitMs) throw fail(args, r, lockBusy(r) ? waited : 0);
-      // A scheduled backup holds the lock: once it is done, the repository has what this backup was for.
-      await waits.pause(waits.retryMs);
-      if ((await backups(inputs)).length) return { ...inputs, firstBackup: null };
-    }
+    const hasBackup = async () => (await backups(inputs)).length > 0;
+    if (await hasBackup()) return { ...inputs, firstBackup: null };
+    // A scheduled backup holding the lock leaves what this backup was for: then none of its own.
+    if ((await attempt(inputs, "backup", hasBackup)) === null) return { ...inputs, firstBackup: null };
     const labels = await backups(inputs);
     if (!labels.length) throw new Error(`pgbackrest --stanza=${inputs.stanza} backup succeeded, but pgbackrest info lists no backup`);
     return { ...inputs, firstBackup: labels[labels.length - 1] };
