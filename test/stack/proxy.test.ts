@@ -150,6 +150,7 @@ describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
     try {
       // What the page could not load, for the failure's message.
       const failed: string[] = [];
+      const transientDialogs: string[] = [];
       page.on("requestfailed", (r) => failed.push(`${r.url()}: ${r.failure()?.errorText}`));
       page.on("response", (r) => void (r.status() >= 400 && failed.push(`${r.url()}: HTTP ${r.status()}`)));
       page.on("console", (m) => void (m.type() === "error" && failed.push(`console: ${m.text()}`)));
@@ -180,6 +181,25 @@ describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
         // Expands `name` at `depth` until `child` shows one level below. pgAdmin expands some nodes by
         // itself, late on a loaded machine: a click that lands just after it collapses the node again,
         // so each round waits for the child and clicks the toggle only if it is still not there.
+        // pgAdmin answers any failed connection (a timeout on a loaded machine too) with its "Connect
+        // to Server" dialog, the error on top. One that names authentication means the pgpass file
+        // was not used: that fails at once. Any other is closed and the node clicked again, as a user
+        // would, and reported with what pgAdmin logged.
+        const dialog = page.locator(".MuiDialog-root");
+        const closeTransientDialog = async () => {
+          if (!(await dialog.first().isVisible())) return;
+          const text = (await dialog.first().innerText()).replace(/\s+/g, " ").trim();
+          const logged = sh("docker", ["logs", "--tail", "20", `${PREFIX}pgadmin`]).out.split("\n").filter((l) => /Could not connect|Error:/.test(l)).slice(-3).join(" | ");
+          if (/password authentication failed|no password supplied|fe_sendauth/i.test(text)) {
+            throw new Error(`pgAdmin asked for a password: "${text}" (pgAdmin's log: ${logged || "nothing"})`);
+          }
+          transientDialogs.push(text);
+          console.log(`[proxy test] pgAdmin showed a dialog, closed and retried: "${text}" (pgAdmin's log: ${logged || "nothing"})`);
+          await page.keyboard.press("Escape");
+          await dialog.first().waitFor({ state: "hidden", timeout: 10_000 }).catch(async () => {
+            await dialog.first().getByRole("button", { name: /cancel|close/i }).first().click({ timeout: 10_000 });
+          });
+        };
         const expand = async (depth: number, name: string, child: string) => {
           await entry(depth, name).waitFor({ state: "visible", timeout: 60_000 });
           const deadline = Date.now() + 120_000;
@@ -188,8 +208,9 @@ describe.sequential("pgAdmin behind the TLS proxy, for real", () => {
               await entry(depth + 1, child).waitFor({ state: "visible", timeout: round === 0 ? 3_000 : 15_000 });
               return;
             } catch (e) {
-              if (Date.now() > deadline) throw new Error(`${child} did not show under ${name} within 120 s (${round} clicks): ${(e as Error).message}`);
+              if (Date.now() > deadline) throw new Error(`${child} did not show under ${name} within 120 s (${round} clicks; dialogs closed: ${transientDialogs.join(" / ") || "none"}): ${(e as Error).message}`);
             }
+            await closeTransientDialog();
             await entry(depth, name).locator(".directory-toggle").click();
           }
         };
