@@ -140,9 +140,11 @@ export function tunePostgres(input: TuningInput): PgParams {
     authentication_timeout: "30s",
 
     // Statements are audited by pgaudit, which writes CREATE/ALTER ROLE ... PASSWORD as
-    // <REDACTED>; log_statement would write the password (or its SCRAM verifier) in clear. The
-    // seed's log_statement=mod is pgaudit's write and ddl classes, plus role.
-    log_statement: "none",
+    // <REDACTED>. log_statement = ddl as well (CIS 3.1.25): it would write a password (or its SCRAM
+    // verifier) in clear, so the stack's own superuser sessions, the ones that set passwords, turn
+    // it off for themselves (ADMIN_SESSION_OPTIONS). The seed's log_statement=mod is pgaudit's
+    // write and ddl classes, plus role.
+    log_statement: "ddl",
     "pgaudit.log": "ddl,role,write",
     "pgaudit.log_catalog": "off",
     "pgaudit.log_parameter": "off",
@@ -169,11 +171,12 @@ export function tunePostgres(input: TuningInput): PgParams {
 /**
  * Startup options (libpq `options`, PGOPTIONS) of the sessions the stack opens as the superuser:
  * the postgresql provider's and the dynamic providers'. They alone send ALTER ROLE ... PASSWORD
- * with a SCRAM verifier; with these, a statement of theirs that fails or runs long is never
- * written to the log (its error still is), while every other session's failing statement is.
+ * with a SCRAM verifier; with these, a statement of theirs is never written to the log by
+ * log_statement, nor when it fails or runs long (its error still is, and pgaudit's redacted line),
+ * while every other session's DDL and failing statement is.
  * Superuser-only parameters: a session as another role must not send them.
  */
-export const ADMIN_SESSION_OPTIONS = "-c log_min_error_statement=panic -c log_min_duration_statement=-1";
+export const ADMIN_SESSION_OPTIONS = "-c log_statement=none -c log_min_error_statement=panic -c log_min_duration_statement=-1";
 
 type GucSpec =
   | { kind: "size"; special?: readonly string[] }
@@ -267,7 +270,7 @@ const GUCS: Readonly<Record<string, GucSpec>> = {
   "pgaudit.log_parameter": oneOf(["off"], "bind parameters may carry secrets"),
   "pgaudit.log_relation": bool,
 
-  log_statement: oneOf(["none"], "statements are audited by pgaudit (pgaudit.log), which redacts passwords; log_statement would write them"),
+  log_statement: oneOf(["none", "ddl", "mod", "all"]),
   log_line_prefix: str,
   log_checkpoints: bool,
   log_connections: bool,
@@ -471,7 +474,7 @@ export function renderPostgresqlConf(params: PgParams): string {
  */
 const CONF_NOTES: Readonly<Record<string, string>> = {
   log_statement:
-    "none on purpose (CIS 3.1.25, waived): pgaudit (pgaudit.log = ddl, role, write) logs every DDL, role and write statement with passwords <REDACTED>; log_statement would log them, and SCRAM verifiers, in clear.",
+    "ddl (CIS 3.1.25), besides pgaudit (pgaudit.log = ddl, role, write), which writes passwords as <REDACTED>. log_statement writes them in clear: the stack's own superuser sessions, which set passwords, start with log_statement=none (PGOPTIONS); a DBA who sets one by hand starts that session with PGOPTIONS='-c log_statement=none'.",
   log_min_error_statement: "The stack's own superuser sessions start with log_min_error_statement=panic (PGOPTIONS): a failing ALTER ROLE ... PASSWORD of theirs is logged without its text.",
 };
 

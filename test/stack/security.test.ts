@@ -407,8 +407,11 @@ describe.sequential("security and resilience, for real", () => {
     const verifier = after.find((x) => x.startsWith("SCRAM-SHA-256$"))!;
     const adminOptions = pulumiCliEnv({}).PGOPTIONS!;
     expect(adminOptions).toContain("log_min_error_statement=panic");
+    expect(adminOptions).toContain("log_statement=none");
     await superuser(async (c) => {
       expect((await c.query("SHOW log_min_error_statement")).rows[0].log_min_error_statement).toBe("panic");
+      // log_statement = ddl (CIS 3.1.25) for everyone else: these sessions log no statement text.
+      expect((await c.query("SHOW log_statement")).rows[0].log_statement).toBe("none");
       for (const sql of [
         `ALTER ROLE kryonix_no_such_role PASSWORD '${newPassword}'`,
         `ALTER ROLE kryonix_no_such_role PASSWORD '${verifier}'`,
@@ -421,14 +424,18 @@ describe.sequential("security and resilience, for real", () => {
       expect(after).toContain(own);
       await c.query(`ALTER ROLE kryonix_app PASSWORD '${own}'`);
     }, adminOptions);
-    // Any other session's failing statement is logged with its text (no secret in this one).
+    // Any other session's failing statement is logged with its text (no secret in this one), and
+    // its DDL by log_statement.
     const decoy = `kryonix_decoy_${Date.now()}`;
     await superuser(async (c) => {
       expect((await c.query("SHOW log_min_error_statement")).rows[0].log_min_error_statement).toBe("error");
+      expect((await c.query("SHOW log_statement")).rows[0].log_statement).toBe("ddl");
       await expect(c.query(`ALTER ROLE ${decoy} CONNECTION LIMIT 1`)).rejects.toThrow(/does not exist/);
+      await c.query(`CREATE TEMP TABLE ${decoy} (i int)`);
     });
     await sleep(1_000);
     expect(serverLog()).toMatch(new RegExp(`STATEMENT:\\s+ALTER ROLE ${decoy} CONNECTION LIMIT 1`));
+    expect(serverLog()).toMatch(new RegExp(`statement: CREATE TEMP TABLE ${decoy} \\(i int\\)`));
 
     const secrets = [...new Set([...before, ...after])];
     expect(secrets.length).toBeGreaterThan(20);

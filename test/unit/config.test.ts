@@ -566,7 +566,7 @@ describe("malformed configuration: each value fails preview with a message namin
     ["certRenewBeforeDays", "400"],
     ["proxyBindAddress", "10.0.0.1"],
     ["postgresOverrides", '{"password_encryption": "md5"}'],
-    ["postgresOverrides", '{"log_statement": "all"}'],
+    ["postgresOverrides", '{"log_statement": "everything"}'],
     ["postgresOverrides", '{"ssl_ciphers": "ALL"}'],
     ["postgresOverrides", '{"unix_socket_permissions": "0777"}'],
     ["postgresOverrides", '{"log_min_error_statement": "warning"}'],

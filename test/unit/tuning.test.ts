@@ -25,8 +25,8 @@ const FIXED = {
   "pg_stat_statements.track_utility": "off",
   "auth_delay.milliseconds": "500",
   authentication_timeout: "30s",
-  // The seed's log_statement=mod, as pgaudit classes (which redact passwords).
-  log_statement: "none",
+  // The seed's log_statement=mod, as pgaudit classes (which redact passwords); ddl for CIS 3.1.25.
+  log_statement: "ddl",
   "pgaudit.log": "ddl,role,write",
   "pgaudit.log_catalog": "off",
   "pgaudit.log_parameter": "off",
@@ -299,8 +299,8 @@ describe("checkOverrides", () => {
 describe("renderPostgresqlConf", () => {
   it("renders the seed configuration with PostgreSQL quoting, keys sorted", () => {
     const text = renderPostgresqlConf(tunePostgres({ memoryBytes: GiB, cpus: 2, storage: "ssd" }));
-    // Whoever reads a CIS checker's report, then this file, finds why log_statement is none.
-    expect(text).toMatch(/^# none on purpose \(CIS 3\.1\.25, waived\): pgaudit .*\nlog_statement = 'none'$/m);
+    // Whoever reads a CIS checker's report, then this file, finds how log_statement keeps passwords out.
+    expect(text).toMatch(/^# ddl \(CIS 3\.1\.25\), besides pgaudit .*PGOPTIONS='-c log_statement=none'.*\nlog_statement = 'ddl'$/m);
     const settings = text.split("\n").filter((line) => line && !line.startsWith("#"));
     expect(settings).toEqual([
       "auth_delay.milliseconds = 500",
@@ -321,7 +321,7 @@ describe("renderPostgresqlConf", () => {
       "log_parameter_max_length = 0",
       "log_parameter_max_length_on_error = 0",
       "log_replication_commands = on",
-      "log_statement = 'none'",
+      "log_statement = 'ddl'",
       "maintenance_work_mem = 64MB",
       "max_connections = 100",
       "max_parallel_maintenance_workers = 1",
