@@ -82,6 +82,7 @@ const pgbackrestSecrets = (s3Key: pulumi.Output<string>, s3KeySecret: pulumi.Out
 const postgres = new Postgres("postgres", {
   ...common, image: images.postgres, memoryBytes: config.postgresMemoryBytes, cpus: config.postgresCpus, protectData: config.protectData,
   parameters: postgresParameters(config), serverLog: config.serverLog, hostPort: config.postgresPort, superuserPassword: secrets.superuserPassword,
+  tlsKeyPassphrase: secrets.postgresTlsKeyPassphrase,
   pgbackrest: { config: pgbackrestConfig, secrets: pgbackrestSecrets(minio.pgbackrestAccessKey, minio.pgbackrestSecretKey), caCertificate: pki.caCertificate },
   tls: tlsOf("postgres"),
   // The backups, run by cron in the container (pgBackRest needs PGDATA's host); the drill has its own.

@@ -58,6 +58,8 @@ export interface CisFacts {
   cryptoExtensions: string[];
   /** /proc/sys/crypto/fips_enabled: "1" when the kernel runs in FIPS mode. */
   fips: string | null;
+  /** The first line of ssl_key_file (a PEM header, no key material), e.g. "-----BEGIN ENCRYPTED PRIVATE KEY-----". */
+  sslKeyHeader: string | null;
   /** `pgbackrest info` for the stanza: status code (0 = ok) and message. */
   pgbackrest: { code: number; message: string };
 }
@@ -101,6 +103,8 @@ f sslCert "$(q postgres 'SHOW ssl_cert_file')"
 sockdir=$(q postgres 'SHOW unix_socket_directories' | cut -d, -f1)
 f socketDir "$sockdir"
 f socket "$sockdir/.s.PGSQL.$(q postgres 'SHOW port')"
+sec keyheader
+head -n 1 "$(q postgres 'SHOW ssl_key_file')" 2>/dev/null | grep -e '^-----BEGIN [A-Z ]*-----$'
 sec loose
 find "$(q postgres 'SHOW data_directory')" -perm /077 2>/dev/null | head -n 20
 sec umask
@@ -159,6 +163,7 @@ export function parseFacts(stdout: string): CisFacts {
     walLink: need("wallink") || null,
     cryptoExtensions: need("crypto").split(",").filter(Boolean),
     fips: need("fips") || null,
+    sslKeyHeader: need("keyheader") || null,
     pgbackrest,
   };
 }
@@ -402,10 +407,12 @@ const BY_ID: Record<CisControlId, Omit<Control, "id">> = {
       const key = fileCheck(f, "sslKey", 0o600, ["postgres"]);
       const v13 = f.settings.ssl_min_protocol_version === "TLSv1.3";
       const passphrase = !!f.settings.ssl_passphrase_command;
-      const ok = on(f, "ssl") && !!f.settings.ssl_cert_file && !!f.files.sslCert && key.ok && v13 && passphrase;
+      // The checker asks for the command; a key that is not encrypted makes it decoration.
+      const encrypted = f.sslKeyHeader === "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+      const ok = on(f, "ssl") && !!f.settings.ssl_cert_file && !!f.files.sslCert && key.ok && v13 && passphrase && encrypted;
       return {
         ok,
-        detail: `ssl=${f.settings.ssl}, ssl_min_protocol_version=${f.settings.ssl_min_protocol_version}${v13 ? "" : " (want TLSv1.3)"}, key ${key.detail}, ssl_passphrase_command ${passphrase ? "set" : "unset (the key has no passphrase)"}`,
+        detail: `ssl=${f.settings.ssl}, ssl_min_protocol_version=${f.settings.ssl_min_protocol_version}${v13 ? "" : " (want TLSv1.3)"}, key ${key.detail}, ${encrypted ? "encrypted" : `not encrypted (${f.sslKeyHeader ?? "no PEM header"})`}, ssl_passphrase_command ${passphrase ? "set" : "unset"}`,
       };
     },
   },

@@ -24,7 +24,8 @@ import { invalid } from "../model/messages";
 import { type PooledLogins, renderPgHbaConf } from "../render/pg-hba";
 import { PG_SOCKET_DIR, postgresSocketParameters } from "../model/pg-socket";
 import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../render/pgbackrest";
-import { type ServerTls, postgresTlsParameters } from "../model/tls";
+import { POSTGRES_TLS_PASSPHRASE_FILE, type ServerTls, postgresTlsParameters } from "../model/tls";
+import { encryptPrivateKeyPem } from "../model/tls-key";
 import { serverTlsVolume } from "../providers/tls-files";
 import { MAX_CPUS, MIN_CPUS, MIN_POSTGRES_MEMORY, type PgParams, containerParameters, renderPostgresqlConf } from "../model/tuning";
 
@@ -60,6 +61,8 @@ export interface PostgresArgs extends ServiceContainerArgs {
   cpus: number;
   /** The superuser's password (Secrets), a secret: written to a file for initdb, never to the environment. */
   superuserPassword: pulumi.Input<string>;
+  /** What PostgreSQL's TLS key is encrypted with in its volume; only the container gets it (CIS 6.8). */
+  tlsKeyPassphrase: pulumi.Input<string>;
   /** The final postgresql.conf parameters, e.g. postgresParameters(config). */
   parameters: PgParams;
   /**
@@ -235,9 +238,20 @@ export class Postgres extends pulumi.ComponentResource {
     );
     this.imageId = image.imageId;
 
+    // The key goes to its volume encrypted; the passphrase only into the container (CIS 6.8).
+    const keyPassphrase = pulumi.secret(args.tlsKeyPassphrase);
+    const encryptedKey = pulumi.secret(pulumi.all([args.tls.privateKeyPem, keyPassphrase]).apply(([key, passphrase]) => encryptPrivateKeyPem(key, passphrase)));
     const tls = serverTlsVolume(
       name,
-      { container: dockerName, labels: labels(args.stack, "postgres"), image: image.imageId, owner: SUPERUSER, reload: "postgres", hostPort: args.hostPort, tls: args.tls },
+      {
+        container: dockerName,
+        labels: labels(args.stack, "postgres"),
+        image: image.imageId,
+        owner: SUPERUSER,
+        reload: "postgres",
+        hostPort: args.hostPort,
+        tls: { ...args.tls, privateKeyPem: encryptedKey },
+      },
       this,
     );
 
@@ -257,6 +271,7 @@ export class Postgres extends pulumi.ComponentResource {
         ],
         uploads: [
           { file: POSTGRES_PASSWORD_FILE, content: this.superuserPassword, permissions: UPLOAD_MODE },
+          { file: POSTGRES_TLS_PASSPHRASE_FILE, content: keyPassphrase, permissions: UPLOAD_MODE },
           { file: POSTGRES_CONF_FILE, content: postgresConf(args), permissions: UPLOAD_MODE },
           // Root-only: the entrypoint hands PostgreSQL a private 0600 copy (CIS 2.5).
           { file: PG_HBA_FILE, content: renderPgHbaConf(args.pooledLogins), permissions: PG_HBA_MODE },

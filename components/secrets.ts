@@ -50,6 +50,8 @@ export function checkSecretsArgs(args: SecretsArgs): void {
 export class Secrets extends pulumi.ComponentResource {
   /** The PostgreSQL superuser's password (initdb). */
   public readonly superuserPassword: pulumi.Output<string>;
+  /** The passphrase PostgreSQL's TLS key is encrypted with (CIS 6.8). */
+  public readonly postgresTlsKeyPassphrase: pulumi.Output<string>;
   /** Login user (each role and the twins) -> its password and verifier. */
   public readonly roles: Readonly<Record<string, RoleSecret>>;
   /** Role -> the login user its clients use now (model/rotation.ts). */
@@ -78,6 +80,7 @@ export class Secrets extends pulumi.ComponentResource {
       pulumi.secret(new random.RandomPassword(`${name}-${id}`, { length, ...PASSWORD, ...keepers(rotation) }, { parent: this }).result);
 
     this.superuserPassword = password("postgres-superuser", 32);
+    this.postgresTlsKeyPassphrase = password("postgres-tls-key-passphrase", 32);
     const roles: Record<string, RoleSecret> = {};
     const currentUsers: Record<string, string> = {};
     for (const role of args.loginRoles) {

@@ -1,6 +1,6 @@
 import type { Input } from "@pulumi/pulumi";
 import { checkServerIdentity, type ConnectionOptions } from "node:tls";
-import { CONFIG_DIR } from "./containers";
+import { CONFIG_DIR, SECRETS_DIR } from "./containers";
 import { invalid } from "./messages";
 
 /**
@@ -21,6 +21,13 @@ export const TLS_CERT_FILE = `${TLS_DIR}/server.crt`;
 export const TLS_CA_FILE = `${TLS_DIR}/ca.crt`;
 /** Owned by the service's user (root for nginx, whose master reads it), 0600: PostgreSQL refuses a key that others can read (CIS 2.8). */
 export const TLS_KEY_FILE = `${TLS_DIR}/server.key`;
+
+/**
+ * PostgreSQL's key is encrypted (model/tls-key.ts) under a generated passphrase, which the server
+ * reads from this file, uploaded into its container apart from the key's volume (CIS 6.8): a copy
+ * of the TLS volume, or of the key alone, is useless without it.
+ */
+export const POSTGRES_TLS_PASSPHRASE_FILE = `${SECRETS_DIR}/postgres-tls-key-passphrase`;
 
 export const TLS_MIN_VERSION = "TLSv1.2";
 /**
@@ -71,6 +78,9 @@ export function postgresTlsParameters(): Record<string, string> {
     // TLS 1.2's suites, should a stack lower the floor; TLS 1.3's are OpenSSL's, all AEAD.
     ssl_ciphers: TLS12_CIPHERS,
     ssl_prefer_server_ciphers: "on",
+    // The first line the command prints is the passphrase; a reload (a renewed certificate) runs it again.
+    ssl_passphrase_command: `cat ${POSTGRES_TLS_PASSPHRASE_FILE}`,
+    ssl_passphrase_command_supports_reload: "on",
   };
 }
 

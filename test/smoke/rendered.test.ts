@@ -41,7 +41,8 @@ import { renderPgbouncerAuthFunctionSql } from "../../render/pgbouncer";
 import { PGBOUNCER_USER } from "../../model/pg-socket";
 import { scramSha256Secret } from "../../model/scram";
 import { readStatus } from "../../toolchain/toolchain-state";
-import { TLS_DIR, pgSsl, postgresTlsParameters, tlsVolumeFiles } from "../../model/tls";
+import { POSTGRES_TLS_PASSPHRASE_FILE, TLS_DIR, TLS_KEY_FILE, pgSsl, postgresTlsParameters, tlsVolumeFiles } from "../../model/tls";
+import { encryptPrivateKeyPem } from "../../model/tls-key";
 import { tarArchive, writerDockerArgs } from "../../render/tls-volume";
 import { dockerOrThrow } from "../../io/docker-cli";
 import { freePort, sh, sleep, dockerLeftovers, removeDockerObjects } from "../support/process";
@@ -129,10 +130,11 @@ function generatedPassword(): string {
 }
 
 const superuserPassword = generatedPassword();
+const tlsKeyPassphrase = generatedPassword();
 const passwords = Object.fromEntries(LOGIN_ROLES.map((r) => [r, generatedPassword()])) as Record<LoginRole, string>;
 // components/secrets.ts: RandomBytes { length: 16 } as the salt of each role's SCRAM verifier.
 const scram = Object.fromEntries(LOGIN_ROLES.map((r) => [r, scramSha256Secret(passwords[r], randomBytes(16))])) as Record<LoginRole, string>;
-const allPasswords = [superuserPassword, ...LOGIN_ROLES.map((r) => passwords[r])];
+const allPasswords = [superuserPassword, tlsKeyPassphrase, ...LOGIN_ROLES.map((r) => passwords[r])];
 
 let tags: Record<string, string> = {};
 let work = "";
@@ -290,6 +292,7 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       hostPort: config.postgresPort,
       protectData: config.protectData,
       superuserPassword,
+      tlsKeyPassphrase,
       pgbackrest: { config: "", secrets: "", caCertificate: "" },
       tls: postgresTls,
     });
@@ -304,7 +307,8 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
       "--shm-size", `${Math.max(64, Math.floor(postgresMemoryMiB / 4))}m`,
       "-v", `${PG_VOLUME}:${POSTGRES_DATA_DIR}`,
       "-v", `${SOCKET_VOLUME}:${PG_SOCKET_DIR}`,
-      ...tlsVolume("postgres", postgresTls, tags.postgres),
+      // The key encrypted as components/postgres.ts writes it; the server opens it with the uploaded passphrase.
+      ...tlsVolume("postgres", { ...postgresTls, privateKeyPem: encryptPrivateKeyPem(postgresTls.privateKeyPem, tlsKeyPassphrase) }, tags.postgres),
       "-p", `127.0.0.1:${pgPort}:${POSTGRES_PORT}`,
       // The component's healthcheck command (docker 20.10 has no start-interval: a short interval instead).
       "--health-cmd", POSTGRES_HEALTHCHECK.join(" "),
@@ -315,6 +319,7 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
     ]);
     uploadFiles(PG_CONTAINER, [
       { file: POSTGRES_PASSWORD_FILE, content: superuserPassword },
+      { file: POSTGRES_TLS_PASSPHRASE_FILE, content: tlsKeyPassphrase },
       { file: POSTGRES_CONF_FILE, content: postgresqlConf },
       { file: PG_HBA_FILE, content: pgHbaConf },
     ], work);
@@ -327,8 +332,10 @@ describe("postgres with the dev stack's rendered postgresql.conf and pg_hba.conf
     for (const bindings of Object.values(inspect.HostConfig.PortBindings) as { HostIp: string }[][]) {
       for (const b of bindings) expect(b.HostIp).toBe("127.0.0.1");
     }
-    const modes = dockerOk(["exec", PG_CONTAINER, "stat", "-c", "%n %a %U", POSTGRES_PASSWORD_FILE, POSTGRES_CONF_FILE, PG_HBA_FILE]);
-    expect(modes.split("\n")).toEqual([POSTGRES_PASSWORD_FILE, POSTGRES_CONF_FILE, PG_HBA_FILE].map((f) => `${f} 444 root`));
+    const modes = dockerOk(["exec", PG_CONTAINER, "stat", "-c", "%n %a %U", POSTGRES_PASSWORD_FILE, POSTGRES_TLS_PASSPHRASE_FILE, POSTGRES_CONF_FILE, PG_HBA_FILE]);
+    expect(modes.split("\n")).toEqual([POSTGRES_PASSWORD_FILE, POSTGRES_TLS_PASSPHRASE_FILE, POSTGRES_CONF_FILE, PG_HBA_FILE].map((f) => `${f} 444 root`));
+    // The key in the volume is encrypted: it opens only with the passphrase (CIS 6.8).
+    expect(dockerOk(["exec", "-u", "postgres", PG_CONTAINER, "head", "-n", "1", TLS_KEY_FILE]).trim()).toBe("-----BEGIN ENCRYPTED PRIVATE KEY-----");
   });
 
   it("runs with the seed's tuning, both preloaded libraries, checksums and scram-sha-256", async () => {

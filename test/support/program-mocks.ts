@@ -16,7 +16,7 @@
  * runs the program calls useProgramMocks() at its top level, once.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { createHash, randomUUID } from "node:crypto";
+import { createECDH, createHash, createPrivateKey, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -122,6 +122,20 @@ export function useProgramMocks(): void {
 /** The PEMs the tls mocks hand out: recognisable by the resource name. */
 export const pem = (label: string, name: string) => `-----BEGIN ${label}-----\n${name}\n-----END ${label}-----\n`;
 
+/**
+ * The private key the tls mock hands out for `name`: a real P-256 key (the program encrypts
+ * PostgreSQL's), derived from the name so every run gets the same one. SEC 1, as the provider writes it.
+ */
+export function mockPrivateKeyPem(name: string): string {
+  const d = createHash("sha256").update(`mock key ${name}`).digest();
+  const ecdh = createECDH("prime256v1");
+  ecdh.setPrivateKey(d);
+  const point = ecdh.getPublicKey();
+  const b64 = (b: Buffer) => b.toString("base64url");
+  const jwk = { kty: "EC", crv: "P-256", d: b64(d), x: b64(point.subarray(1, 33)), y: b64(point.subarray(33, 65)) };
+  return createPrivateKey({ key: jwk, format: "jwk" }).export({ type: "sec1", format: "pem" }) as string;
+}
+
 function mockState(type: string, name: string, inputs: Record<string, any>, generated: string[], privateKeys: string[]): Record<string, any> {
   const state: Record<string, any> = { ...inputs };
   const hash = createHash("sha256").update(`${type}/${name}`).digest("hex");
@@ -148,7 +162,7 @@ function mockState(type: string, name: string, inputs: Record<string, any>, gene
       break;
     case "tls:index/privateKey:PrivateKey":
       // What the tls provider writes for an ECDSA key (SEC 1).
-      state.privateKeyPem = pem("EC PRIVATE KEY", name);
+      state.privateKeyPem = mockPrivateKeyPem(name);
       state.publicKeyPem = pem("PUBLIC KEY", name);
       privateKeys.push(state.privateKeyPem);
       break;

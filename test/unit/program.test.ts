@@ -17,6 +17,7 @@ import { dataVolumes } from "../../ops/destroy-plan";
 import { caFilePath } from "../../io/ca-file";
 import { ConfigError } from "../../model/messages";
 import { checksum } from "../../model/migrations";
+import { createPrivateKey } from "node:crypto";
 import { loadMigrationFiles } from "../../io/migrations-fs";
 import { kryonixConfigValues } from "../../io/pulumi-config";
 import { scramSha256Secret } from "../../model/scram";
@@ -32,6 +33,7 @@ import {
   IMAGES,
   isAfterDdlGrant,
   NETWORK,
+  mockPrivateKeyPem,
   ofType,
   pem,
   type Recorded,
@@ -302,7 +304,15 @@ describe("the stack program", () => {
       });
       // The proxy answers its public name only: the reload's handshake asks for it.
       expect(files.inputs.serverName).toBe(service === "proxy" ? "pgadmin.kryonix.localhost" : undefined);
-      expect(dev.privateKeys).toContain(files.inputs.privateKeyPem);
+      if (service === "postgres") {
+        // Encrypted under the passphrase the container gets (CIS 6.8), from the key the stack made for it.
+        const passphrase = byName(dev, CONTAINER, "kryonix-dev-postgres").inputs.uploads.find((u: any) => u.file === "/run/kryonix/postgres-tls-key-passphrase").content;
+        expect(files.inputs.privateKeyPem).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/);
+        const opened = createPrivateKey({ key: files.inputs.privateKeyPem, passphrase }).export({ type: "sec1", format: "pem" });
+        expect(dev.privateKeys).toContain(opened);
+      } else {
+        expect(dev.privateKeys).toContain(files.inputs.privateKeyPem);
+      }
       expect(files.secretInputs).toContain("privateKeyPem");
       expect(container.inputs.mounts).toContainEqual({ type: "volume", source: `kryonix-dev-${service}-tls`, target: "/etc/kryonix/tls", readOnly: true });
       expect(dependencyClosure(dev, container).has(files.urn)).toBe(true);
@@ -411,6 +421,7 @@ describe("the stack program", () => {
         "/etc/pgbackrest/kryonix-ca.crt",
         "/etc/pgbackrest/pgbackrest.conf",
         "/run/kryonix/postgres-password",
+        "/run/kryonix/postgres-tls-key-passphrase",
       ]);
       expect(pg["/etc/kryonix/postgresql.conf"]).toContain("ssl = on\n");
       expect(pg["/etc/kryonix/pg_hba.conf"]).not.toMatch(/^host\s/m);
@@ -443,6 +454,10 @@ describe("the stack program", () => {
       expect(cipherResource?.inputs).toMatchObject({ length: 64, special: false });
       expect(pg["/etc/kryonix/postgresql.conf"]).toContain("archive_command = 'pgbackrest --stanza=kryonix archive-push %p'");
       expect(dev.generated).toContain(pg["/run/kryonix/postgres-password"]);
+      // PostgreSQL's TLS key is encrypted with a passphrase of its own, which the server's command reads (CIS 6.8).
+      expect(dev.generated).toContain(pg["/run/kryonix/postgres-tls-key-passphrase"]);
+      expect(pg["/etc/kryonix/postgresql.conf"]).toContain("ssl_passphrase_command = 'cat /run/kryonix/postgres-tls-key-passphrase'\n");
+      expect(pg["/etc/kryonix/postgresql.conf"]).toContain("ssl_passphrase_command_supports_reload = on\n");
       const hba = (pg["/etc/kryonix/pg_hba.conf"] as string).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
       expect(hba.map((l) => l.split(/\s+/))).toEqual([
         ["local", "all", "postgres", "peer"],
@@ -590,7 +605,7 @@ describe("the stack program", () => {
           // No RandomString: its value is its resource ID, in clear in the state. A password and a salt
           // per login user; the other passwords: superuser, MinIO root and its two users, pgAdmin,
           // Prometheus, ...
-          [...Array(LOGIN_USERS.length).fill("RandomBytes"), ...Array(LOGIN_USERS.length + 8).fill("RandomPassword")].sort(),
+          [...Array(LOGIN_USERS.length).fill("RandomBytes"), ...Array(LOGIN_USERS.length + 9).fill("RandomPassword")].sort(),
         );
         for (const r of randoms) {
           expect(r.parent, `${r.type} ${r.name}`).toBe(secrets.urn);
@@ -643,7 +658,7 @@ describe("the stack program", () => {
         const ca = single(run, "tls:index/selfSignedCert:SelfSignedCert");
         expect(ca.inputs).toMatchObject({
           isCaCertificate: true,
-          privateKeyPem: pem("EC PRIVATE KEY", "pki-ca-key"),
+          privateKeyPem: mockPrivateKeyPem("pki-ca-key"),
           subject: { commonName: `kryonix-${stack} CA`, organization: "KRYONIX" },
           validityPeriodHours: 3650 * 24,
           earlyRenewalHours: 30 * 24,
@@ -653,7 +668,7 @@ describe("the stack program", () => {
         expect(ca.dependencies).toContain(caKey.urn);
         const request = run.resources.find((r) => r.name === "pki-minio-request")!;
         expect(request.inputs).toMatchObject({
-          privateKeyPem: pem("EC PRIVATE KEY", "pki-minio-key"),
+          privateKeyPem: mockPrivateKeyPem("pki-minio-key"),
           dnsNames: [`kryonix-${stack}-minio`, "minio", "localhost"],
           ipAddresses: ["127.0.0.1"],
           subject: { commonName: `kryonix-${stack}-minio` },
@@ -662,7 +677,7 @@ describe("the stack program", () => {
         expect(cert.inputs).toMatchObject({
           certRequestPem: pem("CERTIFICATE REQUEST", "pki-minio-request"),
           caCertPem: pem("CERTIFICATE", "pki-ca"),
-          caPrivateKeyPem: pem("EC PRIVATE KEY", "pki-ca-key"),
+          caPrivateKeyPem: mockPrivateKeyPem("pki-ca-key"),
           validityPeriodHours: 825 * 24,
           earlyRenewalHours: 30 * 24,
         });

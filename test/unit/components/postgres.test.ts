@@ -18,6 +18,7 @@ const postgresArgs: PostgresArgs = {
   hostPort: 15432,
   protectData: false,
   superuserPassword: "x",
+  tlsKeyPassphrase: "y",
   pgbackrest: { config: "[global]\n", secrets: "[global]\n", caCertificate: "-----BEGIN CERTIFICATE-----\n" },
   tls: { certificatePem: "cert", privateKeyPem: "key", caCertificate: "ca" },
 };
