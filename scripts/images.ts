@@ -2,7 +2,8 @@
  * The container images of images/<service>/, built on the local Docker engine from our Debian 13 base.
  *
  * Each image is tagged kryonix/<service>:<hash12>, where the hash covers every file of its directory,
- * the base image's id and, for minio, the server binary built by the toolchain. `docker build` runs only
+ * the base image's id, for minio the server binary built by the toolchain, and for an image built FROM
+ * another of ours (patroni FROM postgres) that image's tag. `docker build` runs only
  * when that tag is missing, so an image is rebuilt exactly when one of its inputs changed.
  *
  * `npx tsx scripts/images.ts` builds them all and prints a table (name, tag, seconds, size).
@@ -18,8 +19,33 @@ import { repoRoot } from "../toolchain/versions";
 
 export { SERVICES, type Service } from "../model/config";
 import { SERVICES, type Service } from "../model/config";
+import { CLUSTER_IMAGES, type ClusterImage } from "../model/cluster";
+
+/** An image of images/<name>/: a service of the single stack or a member of the cluster. */
+export type ImageName = Service | ClusterImage;
+/** What `npm run images` and `npm run toolchain` build: the stack's services and the cluster's images. */
+export const ALL_IMAGES: readonly ImageName[] = [...SERVICES, ...CLUSTER_IMAGES];
 
 export const BASE_IMAGE = "kryonix/debian:trixie";
+
+/**
+ * Images built FROM another of ours rather than the Debian base: the other image's tag is passed as
+ * the build argument FROM_IMAGE and hashed as an input, so a rebuilt postgres image rebuilds patroni.
+ */
+const BUILT_FROM: Partial<Record<ImageName, ImageName>> = { patroni: "postgres" };
+
+/** `services`, each preceded by the image it is built from when that one is not listed before it. */
+export function buildOrder(services: readonly ImageName[]): ImageName[] {
+  const order: ImageName[] = [];
+  const add = (s: ImageName) => {
+    if (order.includes(s)) return;
+    const from = BUILT_FROM[s];
+    if (from) add(from);
+    order.push(s);
+  };
+  services.forEach(add);
+  return order;
+}
 
 /** Files of an image directory that are build-time extras, never inputs we hash or commit. */
 const EXTRAS: Record<string, string[]> = {
@@ -30,7 +56,7 @@ const EXTRAS: Record<string, string[]> = {
 export interface BuildImagesOptions {
   log: (s: string) => void;
   /** Default: all of SERVICES. */
-  services?: readonly Service[];
+  services?: readonly ImageName[];
   /** Default: <repo>/images. */
   imagesDir?: string;
   /** Default: the `minio` in the toolchain's binDirs (the toolchain's status file for this clone). */
@@ -38,7 +64,7 @@ export interface BuildImagesOptions {
 }
 
 export interface ImageResult {
-  service: Service;
+  service: ImageName;
   tag: string;
   /** false when the tag already existed. */
   built: boolean;
@@ -114,9 +140,10 @@ function formatSeconds(ms: number): string {
 }
 
 /** Runs `docker build`, output to a log file, with a heartbeat; rejects with the log's tail. */
-function dockerBuild(context: string, tag: string, labels: Record<string, string>, log: string, say: (s: string) => void): Promise<void> {
+function dockerBuild(context: string, tag: string, labels: Record<string, string>, buildArgs: Record<string, string>, log: string, say: (s: string) => void): Promise<void> {
   const args = ["build", "--network", "default", "--tag", tag];
   for (const [k, v] of Object.entries(labels)) args.push("--label", `${k}=${v}`);
+  for (const [k, v] of Object.entries(buildArgs)) args.push("--build-arg", `${k}=${v}`);
   args.push(context);
   return new Promise((resolve, reject) => {
     const out = createWriteStream(log, { flags: "w" });
@@ -146,7 +173,7 @@ function dockerBuild(context: string, tag: string, labels: Record<string, string
 export async function buildImagesDetailed(opts: BuildImagesOptions): Promise<ImageResult[]> {
   const say = opts.log;
   const imagesDir = opts.imagesDir ?? path.join(repoRoot, "images");
-  const services = opts.services ?? SERVICES;
+  const services = buildOrder(opts.services ?? SERVICES);
   const logDir = path.join(cacheRoot(), "logs");
   mkdirSync(logDir, { recursive: true });
 
@@ -174,6 +201,15 @@ export async function buildImagesDetailed(opts: BuildImagesOptions): Promise<Ima
       if (ca) extras["build-ca.crt"] = ca;
     }
 
+    const buildArgs: Record<string, string> = {};
+    const from = BUILT_FROM[service];
+    if (from) {
+      const parent = results.find((r) => r.service === from);
+      if (!parent) throw new Error(`${service} is built FROM ${from}, which was not built first`);
+      buildArgs.FROM_IMAGE = parent.tag;
+      extraInputs["from image"] = parent.tag;
+    }
+
     const hash = inputsHash(dir, service, baseId, extraInputs);
     const tag = `kryonix/${service}:${hash.slice(0, 12)}`;
     if (imageExists(tag)) {
@@ -197,7 +233,7 @@ export async function buildImagesDetailed(opts: BuildImagesOptions): Promise<Ima
       for (const [name, src] of Object.entries(extras)) copyFileSync(src, path.join(context, name));
       if (extras.minio) chmodSync(path.join(context, "minio"), 0o755);
       say(`${service}: building ${tag} (inputs changed or never built; log: ${log})`);
-      await dockerBuild(context, tag, { "org.kryonix.service": service, "org.kryonix.inputs": hash }, log, say);
+      await dockerBuild(context, tag, { "org.kryonix.service": service, "org.kryonix.inputs": hash }, buildArgs, log, say);
     } finally {
       rmSync(context, { recursive: true, force: true });
     }
@@ -216,7 +252,7 @@ export async function buildImages(opts: BuildImagesOptions): Promise<Record<stri
 
 async function main() {
   const t0 = Date.now();
-  const results = await buildImagesDetailed({ log: (s) => process.stdout.write(`[images] ${s}\n`) });
+  const results = await buildImagesDetailed({ log: (s) => process.stdout.write(`[images] ${s}\n`), services: ALL_IMAGES });
   const rows = results.map((r) => {
     const size = imageSize(r.tag);
     return [r.service, r.tag, `${r.seconds.toFixed(1)}${r.built ? "" : " (cached)"}`, Number.isNaN(size) ? "?" : `${(size / 1e6).toFixed(0)} MB`];

@@ -24,7 +24,7 @@ import {
 } from "../toolchain/versions";
 import { ScriptError } from "../ops/cli";
 import { parseToolchainArgs } from "./args";
-import { buildImagesDetailed } from "./images";
+import { ALL_IMAGES, buildImagesDetailed } from "./images";
 import { archiveProblems, planSourceBuild, providerSrcDir, recipeArchives, type SourceRecipe } from "../toolchain/source-build";
 import { ToolchainStatus, cacheRoot, pulumiHome, statusFile, versionsSha } from "../toolchain/toolchain-state";
 
@@ -478,7 +478,7 @@ async function main() {
   const images: Record<string, string> = {};
   if (minio) {
     for (const r of await step("service images", async () => {
-      const results = await buildImagesDetailed({ log: (m) => say(`  ${m}`), minioBinary: minio });
+      const results = await buildImagesDetailed({ log: (m) => say(`  ${m}`), minioBinary: minio, services: ALL_IMAGES });
       const built = results.filter((x) => x.built).map((x) => x.service);
       return { note: built.length ? `built ${built.join(", ")}` : "all cached", value: results };
     })) {

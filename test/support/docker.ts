@@ -19,16 +19,17 @@ export function engineOfDocker(): EngineFeatures {
 /**
  * Copies files into a (created, not started) container the way the docker provider's `uploads`
  * do: one tar of file entries only, owned by root, mode UPLOAD_MODE, extracted at / through
- * Docker's copy API (missing parent directories are created 0755 by the engine).
+ * Docker's copy API (missing parent directories are created 0755 by the engine). `mode` (octal
+ * string) instead of UPLOAD_MODE for a file only root may read.
  */
-export function uploadFiles(container: string, files: { file: string; content: string }[], stagingParent: string): void {
+export function uploadFiles(container: string, files: { file: string; content: string }[], stagingParent: string, mode = UPLOAD_MODE): void {
   const stage = mkdtempSync(path.join(stagingParent, "upload-"));
   const rels = files.map(({ file, content }) => {
     const rel = file.replace(/^\/+/, "");
     const abs = path.join(stage, rel);
     mkdirSync(path.dirname(abs), { recursive: true });
     writeFileSync(abs, content);
-    chmodSync(abs, parseInt(UPLOAD_MODE, 8));
+    chmodSync(abs, parseInt(mode, 8));
     return rel;
   });
   const r = sh("bash", [
