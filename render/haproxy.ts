@@ -32,6 +32,8 @@ export function renderHaproxyCfg(o: HaproxyOptions): string {
     "global",
     "    maxconn 1000",
     "    log stdout format raw daemon",
+    // docker stop's SIGUSR1 lets sessions finish, but PgBouncer's stay open for good: bounded.
+    "    hard-stop-after 5s",
     "",
     // A restarted node may come back on another address, and a stopped one stops resolving: HAProxy
     // re-resolves through Docker's DNS, and starts even while a node's name does not resolve.

@@ -179,6 +179,7 @@ describe("renderHaproxyCfg", () => {
     expect(defaults).toMatch(/default-server .*check port 8008/);
     expect(defaults).toMatch(/default-server .*on-marked-down shutdown-sessions/);
     expect(section("frontend monitor")).toMatch(/bind 127\.0\.0\.1:8404/);
+    expect(section("# Generated")).toMatch(/hard-stop-after 5s/);
   });
 
   it("refuses a lag bound of 0", () => {
