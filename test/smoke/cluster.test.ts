@@ -163,11 +163,13 @@ describe("cluster", () => {
   /** Ids whose INSERT's COMMIT returned through the write port. */
   const acked: number[] = [];
   let nextId = 1;
-  const insert = (c: pg.Client) =>
-    c.query("INSERT INTO ctest (id) VALUES ($1)", [nextId]).then(() => {
-      acked.push(nextId);
-      nextId += 1;
+  // A fresh id per attempt: an INSERT whose COMMIT was lost in flight may have committed anyway.
+  const insert = (c: pg.Client) => {
+    const id = nextId++;
+    return c.query("INSERT INTO ctest (id) VALUES ($1)", [id]).then(() => {
+      acked.push(id);
     });
+  };
 
   it("runs one leader and two streaming replicas, one of them the synchronous standby", async () => {
     const view = anyView(members.nodes);
