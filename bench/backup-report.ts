@@ -10,7 +10,8 @@ export interface BackupBenchMeasures {
   /** The benchmark database's size (pg_database_size) and the whole cluster's. */
   databaseBytes: number;
   clusterBytes: number;
-  pgbackrest: { backupSeconds: number; repositoryBytes: number; restoreSeconds: number };
+  /** restoreCopySeconds / restoreRecoverySeconds: the restore's two parts (scripts/restore.ts's JSON), when measured. */
+  pgbackrest: { backupSeconds: number; repositoryBytes: number; restoreSeconds: number; restoreCopySeconds?: number; restoreRecoverySeconds?: number };
   pgDump: { dumpSeconds: number; dumpBytes: number; restoreSeconds: number };
   /** archive_timeout, and how long a lone committed row waited until its WAL segment was archived. */
   archiveTimeoutSeconds: number;

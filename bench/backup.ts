@@ -140,6 +140,7 @@ async function main(): Promise<number> {
     );
     const restored = JSON.parse(restoreOut.trim().split("\n").pop()!);
     scratches.push(restored.container);
+    say(`restore's parts: pgBackRest restore ${restored.copySeconds} s, then the server's start, WAL replay and promotion ${restored.recoverySeconds} s`);
 
     // pg_restore from MinIO into the scratch server.
     await sql("postgres", "CREATE DATABASE kryonix_bench_pg_restore", restored.port);
@@ -160,7 +161,7 @@ async function main(): Promise<number> {
     return {
       databaseBytes: Number(db),
       clusterBytes: Number(cluster),
-      pgbackrest: { backupSeconds, repositoryBytes, restoreSeconds },
+      pgbackrest: { backupSeconds, repositoryBytes, restoreSeconds, restoreCopySeconds: restored.copySeconds, restoreRecoverySeconds: restored.recoverySeconds },
       pgDump: { dumpSeconds, dumpBytes, restoreSeconds: pgRestoreSeconds },
     };
   };

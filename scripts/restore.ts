@@ -202,7 +202,8 @@ async function main(): Promise<number> {
     } finally {
       runDocker(["rm", "-f", step], { env });
     }
-    say(`pgbackrest restore done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const copySeconds = (Date.now() - t0) / 1000;
+    say(`pgbackrest restore done in ${copySeconds.toFixed(1)} s`);
 
     const port = await freePort();
     docker(["create", "--name", name, ...label, "--network", target.network, "-p", `${LOOPBACK}:${port}:${POSTGRES_PORT}`, "-v", `${name}:${POSTGRES_DATA_DIR}`, "--stop-signal", "SIGINT", image]);
@@ -210,7 +211,9 @@ async function main(): Promise<number> {
     docker(["start", name]);
     say(`${name} started on ${LOOPBACK}:${port}; waiting for recovery to finish (deadline ${READY_DEADLINE_MS / 1000} s)`);
 
+    const started = Date.now();
     await waitOutOfRecovery(docker, name, port, target, false);
+    const recoverySeconds = (Date.now() - started) / 1000;
     const seconds = ((Date.now() - t0) / 1000).toFixed(1);
     process.stdout.write(
       [
@@ -221,7 +224,10 @@ async function main(): Promise<number> {
         "",
       ].join("\n"),
     );
-    process.stdout.write(`${JSON.stringify({ container: name, volume: name, host: LOOPBACK, port, database: target.database, user: target.superuser.user, seconds: Number(seconds) })}\n`);
+    // copySeconds: until pgBackRest's restore ended (volume and step container included); recoverySeconds: the server's start, WAL replay and promotion.
+    process.stdout.write(
+      `${JSON.stringify({ container: name, volume: name, host: LOOPBACK, port, database: target.database, user: target.superuser.user, seconds: Number(seconds), copySeconds: Number(copySeconds.toFixed(1)), recoverySeconds: Number(recoverySeconds.toFixed(1)) })}\n`,
+    );
     return 0;
   } catch (err) {
     say(`failed: ${(err as Error).message}`);

@@ -37,7 +37,7 @@ const OUTAGE_SECONDS = Number(process.env.KRYONIX_OUTAGE_SECONDS ?? 60);
 
 let t: TestStack;
 const restores: string[] = [];
-let restored: { container: string; port: number; database: string; user: string } | undefined;
+let restored: { container: string; port: number; database: string; user: string; seconds: number; copySeconds: number; recoverySeconds: number } | undefined;
 const timed = <T>(step: string, fn: () => Promise<T> | T) => t.timed(step, fn);
 const npmScript = (script: string, ...args: string[]) => t.npm(script, ...args);
 const outputs = () => t.outputs();
@@ -147,6 +147,10 @@ describe.sequential("backups and point-in-time restore, for real", () => {
     restored = JSON.parse(r.stdout.trim().split("\n").pop()!);
     restores.push(restored!.container);
     expect(restored!.container).toMatch(new RegExp(`^${PREFIX}restore-\\d{8}-\\d{6}$`));
+    // Its two parts, as the bench reports them: pgBackRest's restore, then start, replay and promotion.
+    expect(restored!.copySeconds).toBeGreaterThan(0);
+    expect(restored!.recoverySeconds).toBeGreaterThan(0);
+    expect(restored!.copySeconds + restored!.recoverySeconds).toBeLessThanOrEqual(restored!.seconds + 0.2);
     // Published on 127.0.0.1 only.
     const ports = sh("docker", ["port", restored!.container]).stdout.trim().split("\n");
     expect(ports.every((p) => p.includes(`127.0.0.1:${restored!.port}`))).toBe(true);
