@@ -1,6 +1,6 @@
 /** Helpers shared by the real (smoke and providers) tests: run a command, find a free loopback port, wait with a deadline. */
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 export interface Result {
@@ -30,6 +30,52 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Where stablePort's reservations live: one file per port, holding the reserving process's PID. */
+const PORT_RESERVATIONS = "/tmp/kryonix-test-ports";
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Reserves `port` for this process across every test process of the machine. Two test files that
+ * start together both find the same port free (nothing listens on it until their containers start,
+ * minutes later) and one stack's container then fails with "port is already allocated" (a CI run,
+ * 2026-12-07). The reservation is a file created exclusively; one whose process has ended is stale.
+ */
+export function reservePort(port: number, dir = PORT_RESERVATIONS): boolean {
+  mkdirSync(dir, { recursive: true });
+  const file = `${dir}/${port}`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: "wx" });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    let holder: number;
+    try {
+      holder = Number(readFileSync(file, "utf8").trim());
+    } catch {
+      continue; // removed meanwhile: try to take it
+    }
+    if (holder === process.pid) return false;
+    if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) return false;
+    // Stale: removed, then taken exclusively again (whoever removes it second finds it gone or taken).
+    try {
+      unlinkSync(file);
+    } catch {
+      // another process removed it first
+    }
+  }
+  return false;
+}
+
 /**
  * A free port on 127.0.0.1 below the kernel's ephemeral range, for a port a container publishes
  * minutes later: a port from the ephemeral range (what freePort returns) can be taken in between by
@@ -41,6 +87,7 @@ export async function stablePort(): Promise<number> {
   const top = Math.min(low || 32768, 32768) - 1;
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 20000 + Math.floor(Math.random() * (top - 20000));
+    if (!reservePort(port)) continue;
     const free = await new Promise<boolean>((resolve) => {
       const srv = createServer();
       srv.once("error", () => resolve(false));
