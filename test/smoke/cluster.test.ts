@@ -11,6 +11,10 @@
  * synchronous standby; a write through HAProxy's write port is read through the read port on a
  * replica; `docker stop` of the leader elects another node and the write port takes a write again
  * within a deadline, with every acknowledged row still there; the old leader rejoins as a replica.
+ * The operator commands' operations (ops/cluster.ts) run on these members as a stack's `cluster`
+ * output would name them: the status's JSON before and after the stop, and a switchover to the
+ * synchronous standby while the fault tests' writer (test/support/ha-writer.ts) writes, as it does
+ * through the stop too: the time to the first write acknowledged by the new leader, and 0 lost.
  * Every name is prefixed kryonix-ctest-<random>, on a network of its own; the host connects only
  * through ports published on 127.0.0.1.
  */
@@ -27,6 +31,10 @@ import { PATRONI_CONFIG_FILE, renderPatroniYml, type PatroniPasswords } from "..
 import { buildImages } from "../../scripts/images";
 import { dockerLeftovers, freePort, removeDockerObjects, sh, shAsync, waitFor } from "../support/process";
 import { dockerOk, uploadFiles, waitHealthy } from "../support/docker";
+import { lostAcked, startWriter, type Writer, type WriterResult } from "../support/ha-writer";
+import { statusJson, type ClusterOutput } from "../../model/cluster-status";
+import { readClusterStatus, switchover } from "../../ops/cluster";
+import { ScriptError } from "../../ops/cli";
 
 const STACK = `ctest-${randomBytes(3).toString("hex")}`;
 const PREFIX = `kryonix-${STACK}`;
@@ -41,6 +49,19 @@ const passwords: PatroniPasswords = {
 /** A small node: three of them share this machine with whatever else runs. */
 const PARAMETERS = { max_connections: "50", shared_buffers: "64MB", shared_preload_libraries: "pg_stat_statements,pgaudit", log_connections: "on" };
 const PG_HBA = ["host all all samenet scram-sha-256"];
+
+/** The members as the stack's `cluster` output names them, all on this machine's engine. */
+const DOCKER_ENDPOINT = process.env.DOCKER_HOST || "unix:///var/run/docker.sock";
+const cluster: ClusterOutput = {
+  topology: "ha",
+  scope: members.scope,
+  nodes: members.nodes.map((n) => ({ name: n.name, container: n.container, host: DOCKER_ENDPOINT })),
+  etcd: members.etcd.map((m) => ({ name: m.name, container: m.container, host: DOCKER_ENDPOINT })),
+  haproxy: { container: members.haproxy, host: DOCKER_ENDPOINT, writePort: 0, readPort: 0 },
+};
+/** The fault writer's table, and the next id a writer on it starts with. */
+const WRITES = "ha_writes";
+let nextWriterId = 1;
 
 let work = "";
 let tags: Record<string, string> = {};
@@ -150,7 +171,50 @@ beforeAll(async () => {
   await waitHealthy(members.haproxy, 30_000);
   await waitFor("HAProxy's write port reaching the leader", 30_000, () => withClient(writePort, async () => true).catch(() => false));
   say(`haproxy: write port 127.0.0.1:${writePort}, read port 127.0.0.1:${readPort}`);
+  cluster.haproxy.writePort = writePort;
+  cluster.haproxy.readPort = readPort;
 });
+
+/** The fault writer through the write port, once it has `warmup` acknowledged writes. */
+async function writer(warmup = 20): Promise<Writer> {
+  const w = await startWriter({
+    connection: { host: "127.0.0.1", port: writePort, user: "postgres", password: passwords.superuser, ssl: false },
+    table: WRITES,
+    create: nextWriterId === 1,
+    firstId: nextWriterId,
+  });
+  await waitFor(`${warmup} writes acknowledged`, 30_000, () => w.record.acked.length >= warmup);
+  return w;
+}
+
+/** Stops `w`; the acknowledged ids missing on the node behind the write port now. */
+async function stopAndCheck(w: Writer): Promise<{ result: WriterResult; lost: number[] }> {
+  const result = await w.stop();
+  nextWriterId = result.nextId;
+  // Every acknowledgement is in: the snapshot is taken after the writer stopped, before the SELECT.
+  const acked = result.acked.map((a) => a.id);
+  return { result, lost: lostAcked(acked, await onLeader((c) => c.query<{ id: string }>(`SELECT id FROM ${WRITES} WHERE id = ANY($1::bigint[])`, [acked]).then((r) => r.rows.map((row) => row.id)))) };
+}
+
+/**
+ * `run` on the leader through the write port, retried until the deadline: for a second or two
+ * after a switchover HAProxy still counts the old leader up (two failed checks 500 ms apart) and
+ * may hand it a new connection while it shuts down ("the database system is shutting down").
+ */
+async function onLeader<T>(run: (c: pg.Client) => Promise<T>, deadlineMs = 30_000): Promise<T> {
+  let result: { value: T } | undefined;
+  let lastError = "";
+  await waitFor("the leader through the write port", deadlineMs, () =>
+    withClient(writePort, async (c) => {
+      if ((await c.query("SELECT pg_is_in_recovery() AS standby")).rows[0].standby) return false;
+      result = { value: await run(c) };
+      return true;
+    }).catch((e: Error) => ((lastError = e.message), false)),
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; last error: ${lastError}`);
+  });
+  return result!.value;
+}
 
 afterAll(() => {
   removeDockerObjects(PREFIX);
@@ -186,6 +250,25 @@ describe("cluster", () => {
     expect(leader.name).toMatch(/^node-[123]$/);
   });
 
+  it("cluster:status's operation names every node with its role, state, timeline and lag (the JSON contract)", async () => {
+    const status = await readClusterStatus(cluster);
+    expect(status.problems).toEqual([]);
+    const json = JSON.parse(statusJson(status)) as { members: Record<string, unknown>[] };
+    expect(Object.keys(json)).toEqual(["members"]);
+    expect(json.members.map((m) => Object.keys(m))).toEqual(members.nodes.map(() => ["name", "container", "host", "role", "state", "timeline", "lagBytes"]));
+    expect(json.members.map((m) => [m.name, m.container, m.host])).toEqual(members.nodes.map((n) => [n.name, n.container, DOCKER_ENDPOINT]));
+    const view = anyView(members.nodes)!;
+    for (const m of json.members) {
+      const p = view.find((v) => v.name === m.name)!;
+      expect(m.role, m.name as string).toBe(p.role);
+      expect(m.state, m.name as string).toBe(p.state);
+      expect(m.timeline).toBe(1);
+      expect(m.lagBytes, m.name as string).toEqual(m.role === "leader" ? 0 : expect.any(Number));
+    }
+    expect(json.members.filter((m) => m.role === "leader").map((m) => m.state)).toEqual(["running"]);
+    expect(json.members.filter((m) => m.role === "sync_standby").map((m) => m.state)).toEqual(["streaming"]);
+  });
+
   it("serves on the read port, from a replica, what was written through the write port", async () => {
     await withClient(writePort, async (c) => {
       await c.query("CREATE TABLE ctest (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())");
@@ -209,35 +292,44 @@ describe("cluster", () => {
     const oldLeader = members.nodes.find((n) => n.name === oldLeaderName)!;
     const others = members.nodes.filter((n) => n !== oldLeader);
     const oldAddress = dockerOk(["inspect", "-f", `{{(index .NetworkSettings.Networks "${NETWORK}").IPAddress}}`, oldLeader.container]);
+    const w = await writer();
+    // Writes go on while the leader shuts down: the ones it acknowledges must survive too.
     const stopAt = Date.now();
     const stopping = shAsync("docker", ["stop", oldLeader.container], { timeoutMs: 90_000 }).then((r) => ({ ...r, ms: Date.now() - stopAt }));
-    // Writes go on while the leader shuts down: the ones it acknowledges must survive too.
-    let lastError = "";
-    let served = "";
-    await waitFor("a write acknowledged by another node through the write port after the leader stopped", 60_000, () =>
-      withClient(writePort, async (c) => {
-        const r = await c.query("SELECT pg_is_in_recovery() AS standby, host(inet_server_addr()) AS addr");
-        served = JSON.stringify(r.rows[0]);
-        if (r.rows[0].standby) return false;
-        await insert(c);
-        return r.rows[0].addr !== oldAddress;
-      }).catch((e) => ((lastError = (e as Error).message), false)),
-    ).catch((e) => {
-      throw new Error(`${(e as Error).message}; last error: ${lastError}; last server: ${served}; cluster: ${show(anyView(others))}`);
+    const first = await w.waitForAckAfter(stopAt, 60_000, oldAddress).catch((e: Error) => {
+      throw new Error(`${e.message}; cluster: ${show(anyView(others))}`);
     });
-    const writeAfter = Date.now() - stopAt;
     const stopped = await stopping;
     expect(stopped.code, stopped.out).toBe(0);
-    say(`docker stop ${oldLeader.container} (${oldAddress}) took ${(stopped.ms / 1000).toFixed(1)} s; first write acknowledged by another node ${(writeAfter / 1000).toFixed(1)} s after the stop began; ${acked.length} ids acknowledged so far`);
+    const { result, lost } = await stopAndCheck(w);
+    const firstError = result.errors.find((e) => e.at > stopAt);
+    say(
+      `docker stop ${oldLeader.container} (${oldAddress}) took ${(stopped.ms / 1000).toFixed(1)} s; first write acknowledged by ${first.server} ` +
+        `${((first.at - stopAt) / 1000).toFixed(1)} s after the stop began (longest gap between acks ${(w.longestGap(stopAt, first.at) / 1000).toFixed(1)} s, ` +
+        `first error ${firstError ? `${((firstError.at - stopAt) / 1000).toFixed(1)} s` : "none"}, ${result.errors.length} errors); ${result.acked.length} acknowledged, ${lost.length} lost`,
+    );
 
     const view = anyView(others);
     const newLeader = view?.find((m) => m.role === "leader");
     expect(newLeader?.name, show(view)).toBeDefined();
     expect(newLeader!.name).not.toBe(oldLeaderName);
-    const present = await withClient(writePort, (c) => c.query("SELECT id FROM ctest WHERE id = ANY($1::int[])", [acked]));
-    const missing = acked.filter((id) => !present.rows.some((r) => r.id === id));
-    expect(missing, `acknowledged ids missing on ${newLeader!.name}`).toEqual([]);
-    expect(acked.length).toBeGreaterThan(50);
+    expect(lost, `acknowledged ids missing on ${newLeader!.name}`).toEqual([]);
+    expect(result.acked.filter((a) => a.at > stopAt && a.server !== oldAddress).length).toBeGreaterThan(0);
+  });
+
+  it("cluster:status's operation shows the stopped node, and why the cluster is degraded", async () => {
+    const stopped = members.nodes.find((n) => sh("docker", ["inspect", "-f", "{{.State.Running}}", n.container]).stdout.trim() === "false")!;
+    // The remaining replica follows the new leader within seconds: the one problem left is the stopped node.
+    let status = await readClusterStatus(cluster);
+    await waitFor("the stopped node as the only problem", 30_000, async () => {
+      status = await readClusterStatus(cluster);
+      return status.problems.length === 1;
+    }).catch(() => {});
+    const member = status.members.find((m) => m.name === stopped.name)!;
+    expect(member.state).toBe("stopped");
+    expect(member.lagBytes).toBeNull();
+    expect(status.members.filter((m) => m.role === "leader" && m.state === "running").length, JSON.stringify(status.members)).toBe(1);
+    expect(status.problems).toEqual([`${stopped.name} is stopped`]);
   });
 
   it("keeps every password out of docker inspect and the logs, and its file root-only", () => {
@@ -260,5 +352,42 @@ describe("cluster", () => {
     say(`${stopped.container} streaming again ${((Date.now() - startAt) / 1000).toFixed(1)} s after docker start (leader ${leader})`);
     const after = anyView(members.nodes)!;
     expect(after.find((m) => m.role === "leader")!.name).toBe(leader);
+  });
+
+  it("refuses a switchover to a node that is not a streaming replica, naming --to and the nodes allowed", async () => {
+    const status = await readClusterStatus(cluster);
+    const leader = status.members.find((m) => m.role === "leader")!;
+    for (const to of ["node-9", leader.name, leader.container]) {
+      const err = await switchover(cluster, { to }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, to).toBeInstanceOf(ScriptError);
+      expect((err as ScriptError).exitCode).toBe(2);
+      expect((err as Error).message).toMatch(/^cluster:switchover --to: .* is invalid: .*streaming replica/);
+    }
+  });
+
+  it("switches over to the synchronous standby with cluster:switchover's operation, losing no acknowledged write", async () => {
+    const before = await readClusterStatus(cluster);
+    expect(before.problems).toEqual([]);
+    const sync = before.members.find((m) => m.role === "sync_standby")!;
+    const w = await writer();
+    const oldServer = w.record.acked.at(-1)!.server;
+    const startAt = Date.now();
+    const done = await switchover(cluster, { log: say });
+    const first = await w.waitForAckAfter(startAt, 30_000, oldServer);
+    const { result, lost } = await stopAndCheck(w);
+    say(
+      `switchover ${done.from} -> ${done.to}: new leader running after ${done.seconds.toFixed(1)} s; first write acknowledged by ${first.server} ` +
+        `${((first.at - startAt) / 1000).toFixed(1)} s after the switchover began (longest gap between acks ${(w.longestGap(startAt, first.at) / 1000).toFixed(1)} s, ` +
+        `${result.errors.length} errors); ${result.acked.length} acknowledged, ${lost.length} lost`,
+    );
+    expect(done.to).toBe(sync.name);
+    expect(done.seconds).toBeLessThan(30);
+    expect(done.status.members.find((m) => m.name === sync.name)).toMatchObject({ role: "leader", state: "running", lagBytes: 0 });
+    expect(lost).toEqual([]);
+    const leaderAddress = await onLeader((c) => c.query("SELECT host(inet_server_addr()) AS addr").then((r) => r.rows[0].addr as string));
+    expect(leaderAddress).toBe(first.server);
   });
 });
