@@ -13,6 +13,7 @@ import { PGADMIN_PORT, Pgadmin } from "./components/pgadmin";
 import { Pgbouncer } from "./components/pgbouncer";
 import { Pki } from "./components/pki";
 import { Postgres, superuserConnection } from "./components/postgres";
+import { PostgresCluster } from "./components/postgres-cluster";
 import { Proxy } from "./components/proxy";
 import { RestoreDrill } from "./components/restore-drill";
 import { Schedules } from "./components/schedules";
@@ -26,6 +27,7 @@ import { postgresParameters, resourceName, validateStackConfig } from "./model/c
 import { connectionBudget } from "./model/connection-budget";
 import { LOOPBACK } from "./model/containers";
 import * as db from "./model/database";
+import { clusterOutput, topologyChangeProblem } from "./model/cluster";
 import { MINIO_REGION } from "./model/minio-policy";
 import { serverLogCleanupCronLine } from "./model/server-log";
 import { pgadminServers, serverCertificateNames } from "./model/topology";
@@ -36,7 +38,7 @@ import { adoptionMessage } from "./checks/kept-cluster";
 import { adoptExistingCluster, dockerConfigProblems, probeKeptCluster, viewEngine } from "./io/docker-engine";
 import { loadMigrationFiles } from "./io/migrations-fs";
 import { readKryonixConfig } from "./io/pulumi-config";
-import { readImageTags } from "./toolchain/image-tags";
+import { clusterImages, readImageTags } from "./toolchain/image-tags";
 import { programDigest as digestOf } from "./toolchain/program-digest";
 
 const stack = pulumi.getStack();
@@ -50,8 +52,10 @@ const dockerConfig = new pulumi.Config("docker");
 const dockerProblems = dockerConfigProblems({ host: dockerConfig.get("host"), context: dockerConfig.get("context") }, process.env);
 if (dockerProblems.length) throw new Error(`Pulumi.${stack}.yaml: ${dockerProblems.join("; ")}`);
 const engine = viewEngine(stack);
+const topologyProblem = topologyChangeProblem(stack, config.topology, { singleVolume: engine.postgresVolume, clusterVolume: engine.clusterVolume });
+if (topologyProblem) throw new Error(`Pulumi.${stack}.yaml: ${topologyProblem}`);
 // A volume without its container: what its cluster holds decides, role by role, import or create.
-const kept = adoptExistingCluster(engine) ? probeKeptCluster(stack, images.postgres) : false;
+const kept = config.topology === "single" && adoptExistingCluster(engine) ? probeKeptCluster(stack, images.postgres) : false;
 if (kept) pulumi.log.info(adoptionMessage(resourceName(stack, "postgres"), kept, { roles: db.DECLARED_ROLES, databases: db.DECLARED_DATABASES }));
 
 // Protected with the data (prod): without these the kept volumes cannot be opened by the stack.
@@ -74,12 +78,23 @@ const minio = new Minio("minio", {
 // name on the stack network), each with a MinIO user of its own, never MinIO's root.
 const pgbackrestConfig = renderPgbackrestConf({
   s3Endpoint: resourceName(stack, "minio"), s3Port: MINIO_PORT, bucket: config.backupBucket, region: MINIO_REGION,
-  retentionDays: config.backupRetentionDays, pgDataDir: db.POSTGRES_DATA_DIR,
+  retentionDays: config.backupRetentionDays, pgDataDir: db.POSTGRES_DATA_DIR, clusterNode: config.topology === "ha",
 });
 const pgbackrestSecrets = (s3Key: pulumi.Output<string>, s3KeySecret: pulumi.Output<string>) =>
   pulumi.all([s3Key, s3KeySecret, secrets.pgbackrestCipherPass]).apply(([key, secret, cipherPass]) => renderPgbackrestSecrets({ s3Key: key, s3KeySecret: secret, cipherPass }));
 
-const postgres = new Postgres("postgres", {
+// `ha`: three Patroni nodes, etcd and HAProxy; everything below reaches the leader through HAProxy's write port.
+const postgres = config.topology === "ha"
+  ? new PostgresCluster("postgres", {
+    ...common, images: clusterImages(images), memoryBytes: config.postgresMemoryBytes, cpus: config.postgresCpus, protectData: config.protectData,
+    parameters: postgresParameters(config), serverLog: config.serverLog, writePort: config.postgresPort, readPort: config.postgresReadPort,
+    superuserPassword: secrets.superuserPassword, tlsKeyPassphrase: secrets.postgresTlsKeyPassphrase, tls: tlsOf("postgres"),
+    pgbackrest: { config: pgbackrestConfig, secrets: pgbackrestSecrets(minio.pgbackrestAccessKey, minio.pgbackrestSecretKey), caCertificate: pki.caCertificate, stanza: STANZA },
+    crontab: renderCrontab(config.schedules, POSTGRES_CRON_JOBS, config.serverLog === "file" ? [serverLogCleanupCronLine(config.serverLogRetentionDays)] : []),
+    synchronousMode: config.synchronousMode, replicaLagBoundBytes: config.replicaLagBoundBytes,
+    startAfter: [minio.container, minio.pgbackrestUser],
+  })
+  : new Postgres("postgres", {
   ...common, image: images.postgres, memoryBytes: config.postgresMemoryBytes, cpus: config.postgresCpus, protectData: config.protectData,
   parameters: postgresParameters(config), serverLog: config.serverLog, hostPort: config.postgresPort, superuserPassword: secrets.superuserPassword,
   tlsKeyPassphrase: secrets.postgresTlsKeyPassphrase,
@@ -92,7 +107,7 @@ const postgres = new Postgres("postgres", {
   // PgBouncer's lookup role and every user a client logs in as through it (get_auth() refuses the
   // superuser and the drill's role, which logs in directly).
   pooledLogins: { database: db.DATABASE_NAME, users: db.LOGIN_USERS.filter((u) => u !== db.DRILL_ROLE) },
-});
+  });
 
 const database = new Database("database", {
   stack, server: postgres.container, superuser: postgres.superuser, dataVolume: postgres.volume, adopt: kept,
@@ -123,7 +138,7 @@ const pgbouncer = new Pgbouncer(
   "pgbouncer",
   {
     ...common, image: images.pgbouncer, memoryBytes: config.pgbouncerMemoryBytes, hostPort: config.pgbouncerPort,
-    postgresHost: postgres.internalHost, postgresPort: db.POSTGRES_PORT, postgresSocketVolume: postgres.socketVolume.name,
+    postgresHost: postgres.internalHost, postgresPort: postgres.internalPort, postgresSocketVolume: postgres instanceof Postgres ? postgres.socketVolume.name : undefined,
     database: db.DATABASE_NAME, pools: budget.pools,
     authUser: db.PGBOUNCER_ROLE, authPassword: database.passwords[db.PGBOUNCER_ROLE], authSchema: db.PGBOUNCER_AUTH_SCHEMA,
     // pgbouncer_exporter reads the console's SHOW commands as the monitoring role.
@@ -133,7 +148,7 @@ const pgbouncer = new Pgbouncer(
   { dependsOn: [database.pgbouncerAuth] },
 );
 
-const pgadminRegistered = pgadminServers(stack);
+const pgadminRegistered = pgadminServers(stack, { host: postgres.internalHost, port: postgres.internalPort });
 const pgadmin = new Pgadmin(
   "pgadmin",
   {
@@ -165,7 +180,7 @@ const proxy = new Proxy(
 // database objects: a destroy never touches the repository.
 const stanza = new PgbackrestStanza(
   "pgbackrest-stanza",
-  { container: postgres.container.name, stanza: STANZA, bucket: minio.bucketName },
+  { container: postgres.containerName, stanza: STANZA, bucket: minio.bucketName },
   { dependsOn: [postgres.container, minio.bucket], deletedWith: postgres.volume },
 );
 
@@ -177,7 +192,7 @@ const monitoring = new Monitoring(
     images: { prometheus: images.prometheus, postgresExporter: images["postgres-exporter"], pgbouncerExporter: images["pgbouncer-exporter"] },
     prometheusMemoryBytes: config.prometheusMemoryBytes, prometheusPort: config.prometheusPort, protectData: config.protectData,
     thresholds: config.healthThresholds, retentionDays: config.prometheusRetentionDays, webPasswordHash: secrets.prometheusPasswordHash,
-    postgres: { host: postgres.internalHost, port: db.POSTGRES_PORT, database: db.DATABASE_NAME },
+    postgres: { host: postgres.internalHost, port: postgres.internalPort, database: db.DATABASE_NAME },
     pgbouncer: { host: pgbouncer.internalHost, port: pgbouncer.internalPort },
     caCertificate: pki.caCertificate, monitorUser: db.MONITOR_ROLE, monitorPassword: database.passwords[db.MONITOR_ROLE],
   },
@@ -188,7 +203,7 @@ const monitoring = new Monitoring(
 // CPUs; it reads the live server as its own role, once the stanza exists and the tables do.
 const restoreDrill = new RestoreDrill("restore-drill", {
   ...common, image: images.postgres, imageId: postgres.imageId, memoryBytes: config.restoreDrillMemoryBytes, cpus: config.restoreDrillCpus,
-  live: { host: postgres.internalHost, port: db.POSTGRES_PORT }, admin: postgres.superuser, dataVolume: postgres.volume,
+  live: { host: postgres.internalHost, port: postgres.internalPort }, admin: postgres.superuser, dataVolume: postgres.volume,
   role: db.DRILL_ROLE, password: database.passwords[db.DRILL_ROLE], caCertificate: pki.caCertificate,
   // Its own MinIO user, read only: a drill restores and verifies, it never writes to the repository.
   pgbackrest: { config: pgbackrestConfig, secrets: pgbackrestSecrets(minio.drillAccessKey, minio.drillSecretKey) },
@@ -220,6 +235,8 @@ export const backup = {
   container: postgres.containerName, drillContainer: restoreDrill.containerName, stanza: stanza.stanza, bucket: minio.bucketName,
   retentionFullDays: config.backupRetentionDays, archiveTimeoutSeconds: config.archiveTimeoutSeconds, schedules: config.schedules,
 };
+/** The `ha` topology's members (cluster:status, cluster:switchover); no secret. */
+export const cluster = clusterOutput(config, postgres instanceof PostgresCluster ? postgres.members : undefined, dockerConfig.get("host") ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock");
 /** What postgresql.conf was tuned from (`npm run test:db:performance` checks SHOW against it). */
 export const tuning = { storage: config.storage, overrides: config.postgresOverrides };
 /** What `npm run health` and Prometheus' alerting rules judge by (kryonix:healthThresholds over the defaults). No secret. */

@@ -1,3 +1,4 @@
+import { CLUSTER_ROLES } from "../model/cluster";
 import { CIS_CONTROL_IDS, type CisControlId } from "../model/cis";
 import { invalid } from "../model/messages";
 
@@ -326,7 +327,11 @@ const BY_ID: Record<CisControlId, Omit<Control, "id">> = {
     title: "Ensure excessive administrative privileges are revoked",
     check: (f) => {
       const supers = f.roles.filter((r) => r.super).map((r) => r.name);
-      const bad = appRoles(f).flatMap((r) => (["createrole", "createdb", "replication", "bypassrls"] as const).filter((a) => r[a]).map((a) => `${r.name} ${a.toUpperCase()}`));
+      // A `ha` cluster's streaming replication role needs REPLICATION, and only that.
+      const needed = (role: string, attribute: string) => role === CLUSTER_ROLES.replication && attribute === "replication";
+      const bad = appRoles(f).flatMap((r) =>
+        (["createrole", "createdb", "replication", "bypassrls"] as const).filter((a) => r[a] && !needed(r.name, a)).map((a) => `${r.name} ${a.toUpperCase()}`),
+      );
       const ok = supers.length === 1 && supers[0] === "postgres" && bad.length === 0;
       return { ok, detail: `superusers: ${supers.join(", ") || "none"}; ${bad.length ? bad.join(", ") : `${appRoles(f).length} login roles: no CREATEROLE, CREATEDB, REPLICATION or BYPASSRLS`}` };
     },

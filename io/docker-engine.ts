@@ -1,3 +1,4 @@
+import { clusterMembers } from "../model/cluster";
 import { runDocker } from "./docker-cli";
 import { resourceName } from "../model/config";
 import { engineFeatures, type EngineFeatures } from "../model/containers";
@@ -15,6 +16,8 @@ export interface EngineView {
   postgresVolume: boolean;
   /** kryonix-<stack>-postgres exists as a container (running or not). */
   postgresContainer: boolean;
+  /** The `ha` topology's first node's volume, kryonix-<stack>-postgres-1, exists. */
+  clusterVolume: boolean;
 }
 
 /**
@@ -82,6 +85,7 @@ export function viewEngine(stack: string): EngineView {
     features: engineFeatures(version.out),
     postgresVolume: docker(["volume", "inspect", name]).ok,
     postgresContainer: docker(["container", "inspect", name]).ok,
+    clusterVolume: docker(["volume", "inspect", clusterMembers(stack).nodes[0].volume]).ok,
   };
 }
 

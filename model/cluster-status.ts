@@ -7,6 +7,7 @@
  *   {"members": [{"name", "container", "host", "role", "state", "timeline", "lagBytes"}]}
  * with one member per declared node, in the stack's order.
  */
+import type { ClusterOutput, ClusterOutputMember as ClusterMemberRef } from "./cluster";
 import { invalid } from "./messages";
 import { formatBytes } from "./format";
 
@@ -16,22 +17,8 @@ import { formatBytes } from "./format";
  */
 export const PATRONI_PRIVATE_CONFIG = "/run/postgresql/kryonix/patroni.yml";
 
-/** One container of the cluster, and the Docker endpoint it runs on. */
-export interface ClusterMemberRef {
-  name: string;
-  container: string;
-  /** The Docker endpoint (DOCKER_HOST) of the member's host, e.g. unix:///var/run/docker.sock. */
-  host: string;
-}
-
-/** The stack's `cluster` output (index.ts). No secret is in it. */
-export interface ClusterOutput {
-  topology: "single" | "ha";
-  scope: string;
-  nodes: ClusterMemberRef[];
-  etcd: ClusterMemberRef[];
-  haproxy: { container: string; host: string; writePort: number; readPort: number };
-}
+/** One container of the cluster and the Docker endpoint it runs on; the stack's `cluster` output (model/cluster.ts). */
+export type { ClusterOutputMember as ClusterMemberRef, ClusterOutput } from "./cluster";
 
 /** Roles of the contract: Patroni's leader, its synchronous standby, any other replica. */
 export type ClusterRole = "leader" | "sync_standby" | "replica";

@@ -136,5 +136,61 @@ export function clusterMembers(stack: string, settings: Pick<ClusterSettings, "n
 
 /** The roles Patroni creates at bootstrap and logs in as: the superuser, streaming replication, pg_rewind. */
 export const CLUSTER_ROLES = { superuser: "postgres", replication: "replicator", rewind: "rewind" } as const;
+/** Connection limits for Patroni's own roles: two standbys stream and one may rewind, with room for a clone and a retry. */
+export const CLUSTER_ROLE_CONNECTION_LIMITS: Readonly<Record<string, number>> = { [CLUSTER_ROLES.replication]: 10, [CLUSTER_ROLES.rewind]: 3 };
 /** Patroni's REST API user for the unsafe endpoints (switchover, restart, config); health checks need none. */
 export const PATRONI_REST_USER = "patroni";
+
+/** A member as the `cluster` stack output lists it: where it runs (the Docker endpoint) and under which container name. */
+export interface ClusterOutputMember {
+  name: string;
+  container: string;
+  /** The Docker endpoint (DOCKER_HOST) of the member's host, e.g. unix:///var/run/docker.sock. */
+  host: string;
+}
+
+/**
+ * The stack output `cluster`, read by `npm run cluster:status` and `cluster:switchover` and by other
+ * tools: the topology and, for `ha`, every member with its Docker endpoint. No secret. Pure.
+ */
+export interface ClusterOutput {
+  topology: "single" | "ha";
+  scope: string;
+  nodes: ClusterOutputMember[];
+  etcd: ClusterOutputMember[];
+  haproxy?: { container: string; host: string; writePort: number; readPort: number };
+}
+
+export function clusterOutput(
+  config: { stack: string; topology: "single" | "ha"; postgresPort: number; postgresReadPort: number },
+  members: ClusterMembers | undefined,
+  host: string,
+): ClusterOutput {
+  if (config.topology === "single" || !members) return { topology: "single", scope: config.stack, nodes: [], etcd: [] };
+  const at = (m: { name: string; container: string }) => ({ name: m.name, container: m.container, host });
+  return {
+    topology: "ha",
+    scope: members.scope,
+    nodes: members.nodes.map(at),
+    etcd: members.etcd.map(at),
+    haproxy: { container: members.haproxy, host, writePort: config.postgresPort, readPort: config.postgresReadPort },
+  };
+}
+
+/**
+ * Why the stack may not go on with `topology` on an engine that holds the other topology's data, or
+ * undefined. Converting a `single` cluster with data into the first Patroni leader (and back) is not
+ * built: without this check the plan would create an empty cluster beside the kept volume and the
+ * database objects on it. Pure.
+ */
+export function topologyChangeProblem(stack: string, topology: "single" | "ha", volumes: { singleVolume: boolean; clusterVolume: boolean }): string | undefined {
+  const single = `kryonix-${stack}-postgres`;
+  const first = clusterMembers(stack).nodes[0].volume;
+  if (topology === "ha" && volumes.singleVolume) {
+    return `kryonix:topology ha: the Docker engine holds ${single}, the data of this stack's single server; converting it to a cluster is not supported yet. Keep kryonix:topology single, or move the data out (npm run backup, then npm run destroy -- --including-data) before switching`;
+  }
+  if (topology === "single" && volumes.clusterVolume) {
+    return `kryonix:topology single: the Docker engine holds ${first}, the data of this stack's ha cluster; converting it back to one server is not supported. Keep kryonix:topology ha, or remove the cluster (npm run destroy -- --including-data) before switching`;
+  }
+  return undefined;
+}

@@ -121,7 +121,21 @@ export interface StackConfig {
   serverLogRetentionDays: number;
   /** With serverLog=file: the size the log volume must stay under; Prometheus alerts before it is reached. */
   serverLogMaxBytes: number;
+  /**
+   * `single`: one PostgreSQL container. `ha`: three PostgreSQL nodes under Patroni with an etcd of
+   * three and HAProxy in front; postgresPort is HAProxy's write port (the leader), postgresReadPort its read port.
+   */
+  topology: Topology;
+  /** ha: one synchronous standby, so a failover loses no acknowledged commit. */
+  synchronousMode: boolean;
+  /** ha: replicas further behind leave the read port and may not be promoted. */
+  replicaLagBoundBytes: number;
+  /** ha: HAProxy's read port (replicas within the lag bound), on 127.0.0.1 only. */
+  postgresReadPort: number;
 }
+
+export const TOPOLOGIES = ["single", "ha"] as const;
+export type Topology = (typeof TOPOLOGIES)[number];
 
 /** Every key the stack reads, in the order problems are reported. */
 export const CONFIG_KEYS = [
@@ -166,6 +180,10 @@ export const CONFIG_KEYS = [
   "serverLog",
   "serverLogRetentionDays",
   "serverLogMaxSize",
+  "topology",
+  "synchronousMode",
+  "replicaLagBound",
+  "postgresReadPort",
 ] as const;
 type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -185,7 +203,7 @@ export const PGADMIN_DEV_HOST = "pgadmin.kryonix.localhost";
 export const PUBLISH_POSTGRES_ALLOWED =
   "true (PostgreSQL is bound to 127.0.0.1 only; the postgresql provider runs on the host and a container's own IP is never addressed from the host)";
 
-const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "prometheusPort"] as const;
+const PORT_KEYS = ["postgresPort", "postgresReadPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "prometheusPort"] as const;
 
 const MEMORY_KEYS = ["postgresMemory", "pgbouncerMemory", "pgadminMemory", "minioMemory", "proxyMemory", "prometheusMemory", "restoreDrillMemory"] as const;
 type MemoryKey = (typeof MEMORY_KEYS)[number];
@@ -215,6 +233,7 @@ const DEFAULTS = {
   postgresCpus: 2,
   restoreDrillCpus: 1,
   postgresPort: 15432,
+  postgresReadPort: 15433,
   pgbouncerPort: 16432,
   pgadminPort: 15050,
   minioPort: 19000,
@@ -536,6 +555,10 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
   const serverLog = read.oneOf("serverLog", "file" as ServerLogMode, SERVER_LOG_MODES);
   const serverLogRetentionDays = read.number("serverLogRetentionDays", DEFAULT_SERVER_LOG_RETENTION_DAYS, 1, MAX_SERVER_LOG_RETENTION_DAYS, true);
   const serverLogMaxBytes = read.size("serverLogMaxSize", DEFAULT_SERVER_LOG_MAX_BYTES, MIN_SERVER_LOG_MAX_BYTES);
+  const topology = read.oneOf("topology", "single" as Topology, TOPOLOGIES);
+  const synchronousMode = read.boolean("synchronousMode", true);
+  // 0 would take every replica off the read port and forbid every failover.
+  const replicaLagBoundBytes = read.size("replicaLagBound", MiB, 1);
   // Below the server certificates' 825 days (components/pki.ts).
   const certRenewBeforeDays = read.number("certRenewBeforeDays", DEFAULTS.certRenewBeforeDays, 1, 365, true);
   problems.push(...read.problems);
@@ -622,6 +645,10 @@ export function validateStackConfig(raw: Record<string, unknown>, stack: string,
     serverLog: serverLog!,
     serverLogRetentionDays: serverLogRetentionDays!,
     serverLogMaxBytes: serverLogMaxBytes!,
+    topology: topology!,
+    synchronousMode: synchronousMode!,
+    replicaLagBoundBytes: replicaLagBoundBytes!,
+    postgresReadPort: ports.postgresReadPort!,
   };
 }
 

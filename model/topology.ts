@@ -3,6 +3,7 @@
  * registers. Containers are addressed by their name on the stack network (config.ts resourceName),
  * the host reaches published ports on 127.0.0.1 only. Pure.
  */
+import { clusterMembers } from "./cluster";
 import { resourceName, type StackConfig } from "./config";
 import { LOOPBACK } from "./containers";
 import { DATABASE_NAME, MONITOR_ROLE, PGBOUNCER_PORT, POSTGRES_PORT, SUPERUSER } from "./database";
@@ -18,14 +19,19 @@ export interface ServerNames {
  * stack network and as localhost / 127.0.0.1 from the host; the proxy by its public name, unless
  * its certificate comes from config (kryonix:proxyCertificate).
  */
-export function serverCertificateNames(config: Pick<StackConfig, "stack" | "pgadminHost" | "proxyCertificate">): Record<string, ServerNames> {
+export function serverCertificateNames(config: Pick<StackConfig, "stack" | "pgadminHost" | "proxyCertificate"> & Partial<Pick<StackConfig, "topology">>): Record<string, ServerNames> {
   const onNetwork = (service: "minio" | "postgres" | "pgbouncer"): ServerNames => ({
     dnsNames: [resourceName(config.stack, service), service, "localhost"],
     ipAddresses: [LOOPBACK],
   });
+  // ha: every node serves the one certificate, reached by its own name or through HAProxy's
+  // (PgBouncer and the exporters verify the name they dialled: HAProxy passes TLS through).
+  const cluster = config.topology === "ha" ? clusterMembers(config.stack) : undefined;
   return {
     minio: onNetwork("minio"),
-    postgres: onNetwork("postgres"),
+    postgres: cluster
+      ? { dnsNames: [cluster.haproxy, ...cluster.nodes.map((n) => n.container), "postgres", "localhost"], ipAddresses: [LOOPBACK] }
+      : onNetwork("postgres"),
     pgbouncer: onNetwork("pgbouncer"),
     ...(config.proxyCertificate ? {} : { proxy: { dnsNames: [config.pgadminHost], ipAddresses: [] } }),
   };
@@ -47,9 +53,9 @@ export interface PgadminServer {
  * on any schema) through PgBouncer with its password in the pgpass file; and, for DBAs, the
  * superuser straight to PostgreSQL, never stored (pgAdmin asks for the password).
  */
-export function pgadminServers(stack: string): PgadminServer[] {
+export function pgadminServers(stack: string, server: { host: string; port: number } = { host: resourceName(stack, "postgres"), port: POSTGRES_PORT }): PgadminServer[] {
   return [
     { name: `kryonix ${stack} (PgBouncer)`, host: resourceName(stack, "pgbouncer"), port: PGBOUNCER_PORT, database: DATABASE_NAME, username: MONITOR_ROLE, passFile: true },
-    { name: `kryonix ${stack} (PostgreSQL, DBA)`, host: resourceName(stack, "postgres"), port: POSTGRES_PORT, database: DATABASE_NAME, username: SUPERUSER },
+    { name: `kryonix ${stack} (PostgreSQL, DBA)`, host: server.host, port: server.port, database: DATABASE_NAME, username: SUPERUSER },
   ];
 }

@@ -27,6 +27,11 @@ export interface ConnectionTarget {
   roles: Record<string, string>;
   /** The stack CA (PEM): every connection is TLS, verify-full against it. */
   caCertificate: string;
+  /**
+   * How PgBouncer reaches PostgreSQL: over the Unix socket the two containers share (`single`), or
+   * over TCP with TLS through HAProxy to the leader (`ha`). Default socket.
+   */
+  pgbouncerLeg?: "socket" | "tls";
 }
 
 export type ConnectionPath = "pgbouncer" | "direct" | "pgbouncer-admin";
@@ -329,8 +334,13 @@ export function tlsDetail(row: { ssl: boolean; version: string | null; cipher: s
  * TLS: the leg never leaves the host's kernel). The client's leg to PgBouncer is TLS in both cases
  * (the check connects with verify-full). Pure.
  */
-export function backendLegOutcome(path: "direct" | "pgbouncer", row: { ssl: boolean; version: string | null; cipher: string | null; unix: boolean } | undefined): { ok: boolean; detail: string } {
+export function backendLegOutcome(
+  path: "direct" | "pgbouncer",
+  row: { ssl: boolean; version: string | null; cipher: string | null; unix: boolean } | undefined,
+  pgbouncerLeg: "socket" | "tls" = "socket",
+): { ok: boolean; detail: string } {
   if (!row) return { ok: false, detail: tlsDetail(undefined) };
+  if (path === "pgbouncer" && pgbouncerLeg === "tls") return { ok: !row.unix && row.ssl, detail: row.unix ? "PgBouncer's leg: Unix socket, expected TLS over TCP through HAProxy" : `PgBouncer's leg through HAProxy: ${tlsDetail(row)}` };
   if (path === "pgbouncer") return { ok: row.unix && !row.ssl, detail: row.unix ? `PgBouncer's leg: Unix socket, ${tlsDetail(row)}` : `PgBouncer's leg over TCP (${tlsDetail(row)}), expected the shared Unix socket` };
   return { ok: row.ssl && !row.unix, detail: tlsDetail(row) };
 }
@@ -513,7 +523,7 @@ async function runProbes(client: Client, probes: readonly Probe[]): Promise<Outc
   }
 }
 
-async function runSqlSession(client: Client, role: string, probes: readonly Probe[], path: "direct" | "pgbouncer"): Promise<Outcome[]> {
+async function runSqlSession(client: Client, role: string, probes: readonly Probe[], path: "direct" | "pgbouncer", pgbouncerLeg?: "socket" | "tls"): Promise<Outcome[]> {
   const login = await attempt(async () => {
     const { rows } = await client.query<{ current_user: string; version: string }>("SELECT current_user, version()");
     const { current_user: user, version } = rows[0];
@@ -537,7 +547,7 @@ async function runSqlSession(client: Client, role: string, probes: readonly Prob
       const { rows } = await client.query<{ ssl: boolean; version: string | null; cipher: string | null; unix: boolean }>(
         "SELECT s.ssl, s.version, s.cipher, a.client_port = -1 AS unix FROM pg_catalog.pg_stat_ssl s JOIN pg_catalog.pg_stat_activity a USING (pid) WHERE s.pid = pg_backend_pid()",
       );
-      return backendLegOutcome(path, rows[0]);
+      return backendLegOutcome(path, rows[0], pgbouncerLeg);
     } finally {
       await client.query("ROLLBACK").catch(() => undefined);
     }
@@ -585,7 +595,7 @@ async function runSession(target: ConnectionTarget, role: string, session: Sessi
     }
     if (session.login === "refused") return [{ ok: false, detail: "logged in, expected an authentication refusal" }];
     if (session.path === "pgbouncer-admin") return await runAdminSession(client, session.config);
-    return await runSqlSession(client, actsAs ?? role, session.probes, session.path);
+    return await runSqlSession(client, actsAs ?? role, session.probes, session.path, target.pgbouncerLeg);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -7,6 +7,7 @@
  * `docker volume rm`. Volumes protected in the state (prod, kryonix:protectData) make
  * `pulumi destroy` fail; unprotecting them is left to the user.
  */
+import { clusterMembers } from "../model/cluster";
 import { resourceName } from "../model/config";
 import { invalid } from "../model/messages";
 import { copiesInTheWay, type RestoreCopy } from "../render/restore-copies";
@@ -99,7 +100,15 @@ export function keptWithDataUrns(exported: unknown): string[] {
  * pgAdmin has none (its configuration is uploaded on every start), PgBouncer neither.
  */
 export function dataVolumes(stack: string): string[] {
-  return [resourceName(stack, "postgres"), resourceName(stack, "minio"), resourceName(stack, "prometheus")];
+  // The `ha` topology's too (each node's data, each etcd member's): a stack converted either way leaves no volume unnamed.
+  const cluster = clusterMembers(stack);
+  return [
+    resourceName(stack, "postgres"),
+    ...cluster.nodes.map((n) => n.volume),
+    ...cluster.etcd.map((m) => m.volume),
+    resourceName(stack, "minio"),
+    resourceName(stack, "prometheus"),
+  ];
 }
 
 interface ExportedResource {

@@ -2,6 +2,7 @@
  * Running the stack from this project's scripts: the pinned CLI with the project's environment
  * (toolchain/pulumi-env.ts), what `npm run up` does before `pulumi up`, and reading a stack's outputs.
  */
+import { serverContainer } from "./cluster-leader";
 import { runCli, runDocker } from "../io/docker-cli";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -73,9 +74,13 @@ export function dockerUrns(exported: unknown): string[] {
     .map((r) => r.urn);
 }
 
-/** Whether the PostgreSQL container of the state (a container under kryonix:db:Postgres) is running on the engine. */
+/**
+ * Whether the state's PostgreSQL is running on the engine: the container under kryonix:db:Postgres,
+ * or for `ha` HAProxy under kryonix:db:PostgresCluster (the door every SQL resource goes through).
+ */
 export function runningPostgres(exported: unknown, env: NodeJS.ProcessEnv): boolean {
-  const pg = exportedResources(exported).find((r) => r.type === "docker:index/container:Container" && r.urn.includes("kryonix:db:Postgres$")) as
+  const isServer = (urn: string) => urn.includes("kryonix:db:Postgres$") || (urn.includes("kryonix:db:PostgresCluster$") && urn.endsWith("-haproxy"));
+  const pg = exportedResources(exported).find((r) => r.type === "docker:index/container:Container" && isServer(r.urn)) as
     | { outputs?: { name?: string } }
     | undefined;
   const name = pg?.outputs?.name;
@@ -99,6 +104,7 @@ interface StackOutputs {
   endpoints: { postgres: { host: string; port: number; database: string }; pgbouncer: { host: string; port: number; database: string } };
   credentials: { postgres: { user: string; password: string }; roles: Record<string, string> };
   caCertificate: string;
+  cluster?: { topology: "single" | "ha"; nodes?: { name: string; container: string; host: string }[] };
 }
 
 /** The ConnectionTarget of `npm run test:db:connection`, from the stack's outputs. Pure. */
@@ -111,6 +117,7 @@ export function connectionTargetFrom(stack: string, outputs: unknown): Connectio
     superuser: o.credentials.postgres,
     roles: o.credentials.roles,
     caCertificate: o.caCertificate,
+    pgbouncerLeg: o.cluster?.topology === "ha" ? "tls" : "socket",
   };
 }
 
@@ -135,6 +142,8 @@ export interface BackupTarget {
   port: number;
   caCertificate: string;
   superuser: { user: string; password: string };
+  /** A `ha` stack: `container` is the node leading when the target was read. */
+  cluster?: boolean;
 }
 
 /** The BackupTarget from the stack's outputs (index.ts's `backup`, `dockerNetwork`, ...). Pure. */
@@ -161,7 +170,12 @@ export function backupTargetFrom(stack: string, outputs: unknown): BackupTarget 
 
 /** The stack's BackupTarget, and the environment its docker commands run with (DOCKER_HOST pinned). */
 export function readBackupTarget(stack: string): { target: BackupTarget; env: NodeJS.ProcessEnv } {
-  return { target: backupTargetFrom(stack, readOutputs(stack)), env: stackCli(stack).env };
+  const outputs = readOutputs(stack);
+  const target = backupTargetFrom(stack, outputs);
+  const env = stackCli(stack).env;
+  // ha: whichever node leads now (the output names node 1, which leads only until a failover).
+  const cluster = (outputs as unknown as StackOutputs).cluster;
+  return { target: { ...target, container: serverContainer(target.container, cluster, env), cluster: cluster?.topology === "ha" }, env };
 }
 
 /** What a script prints when ensureCaFile wrote the file again. */

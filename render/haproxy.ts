@@ -65,6 +65,8 @@ export function renderHaproxyCfg(o: HaproxyOptions): string {
     "    mode http",
     `    bind 127.0.0.1:${HAPROXY_MONITOR_PORT}`,
     "    monitor-uri /healthz",
+    // Healthy only while the write port leads somewhere: `pulumi up` waits for a leader, not just a process.
+    "    monitor fail if { nbsrv(write) lt 1 }",
     "",
     "listen write",
     `    bind :${HAPROXY_WRITE_PORT}`,

@@ -43,6 +43,17 @@ export interface PatroniNodeOptions {
   stanza: string;
   synchronousMode: boolean;
   replicaLagBoundBytes: number;
+  /**
+   * Parameters every start of this node applies over the DCS's (TLS files, the server log, the
+   * stack's tuning): a changed file reaches the node with its next container. Patroni takes the few
+   * that must match across nodes (max_connections, wal_level, ...) from the DCS only.
+   */
+  localParameters?: PgParams;
+  /**
+   * The stack CA's file on the node: replication and pg_rewind then go over TLS, verified by name
+   * (hostssl lines, sslmode verify-full). Without it (the smoke test's plain cluster) they may use TCP without TLS.
+   */
+  tlsCaFile?: string;
 }
 
 /**
@@ -92,11 +103,17 @@ function check(o: PatroniNodeOptions): void {
   }
 }
 
+function localOnly(parameters: PgParams): PgParams {
+  return Object.fromEntries(Object.entries(parameters).filter(([k]) => !NODE_LOCAL_PARAMETERS.has(k)));
+}
+
 /** patroni.yml for node N. */
 export function renderPatroniYml(o: PatroniNodeOptions): string {
   check(o);
   const node = o.members.nodes[o.node - 1];
-  const tuned = Object.fromEntries(Object.entries(o.parameters).filter(([k]) => !NODE_LOCAL_PARAMETERS.has(k)));
+  const tuned = localOnly(o.parameters);
+  const verified = o.tlsCaFile ? { sslmode: "verify-full", sslrootcert: o.tlsCaFile } : {};
+  const hostType = o.tlsCaFile ? "hostssl" : "host";
   const config = {
     scope: o.members.scope,
     namespace: PATRONI_NAMESPACE,
@@ -140,22 +157,25 @@ export function renderPatroniYml(o: PatroniNodeOptions): string {
       ],
     },
     postgresql: {
-      listen: `0.0.0.0:${POSTGRES_PORT}`,
+      // The loopback and the container's own name only (CIS 5.2), as the single server.
+      listen: `127.0.0.1,${node.container}:${POSTGRES_PORT}`,
       connect_address: `${node.container}:${POSTGRES_PORT}`,
       data_dir: PATRONI_DATA_DIR,
+      // Patroni's own sessions over the socket (peer): pg_hba asks TLS of every TCP client.
+      use_unix_socket: true,
       bin_dir: PATRONI_BIN_DIR,
       pgpass: `${RUNTIME_DIR}/kryonix/pgpass`,
       authentication: {
         superuser: { username: CLUSTER_ROLES.superuser, password: o.passwords.superuser },
-        replication: { username: CLUSTER_ROLES.replication, password: o.passwords.replication },
-        rewind: { username: CLUSTER_ROLES.rewind, password: o.passwords.rewind },
+        replication: { username: CLUSTER_ROLES.replication, password: o.passwords.replication, ...verified },
+        rewind: { username: CLUSTER_ROLES.rewind, password: o.passwords.rewind, ...verified },
       },
-      parameters: { unix_socket_directories: RUNTIME_DIR },
+      parameters: { ...localOnly(o.localParameters ?? {}), unix_socket_directories: RUNTIME_DIR },
       // Read from this file on every start, so a changed list reaches every node.
       pg_hba: [
         "local all all peer",
-        `host replication ${CLUSTER_ROLES.replication} samenet scram-sha-256`,
-        `host postgres ${CLUSTER_ROLES.rewind} samenet scram-sha-256`,
+        `${hostType} replication ${CLUSTER_ROLES.replication} samenet scram-sha-256`,
+        `${hostType} postgres ${CLUSTER_ROLES.rewind} samenet scram-sha-256`,
         ...o.pgHba,
       ],
       use_pg_rewind: true,

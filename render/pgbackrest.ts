@@ -33,6 +33,12 @@ export interface PgbackrestConfArgs {
   retentionDays: number;
   /** PGDATA inside the postgres container. */
   pgDataDir: string;
+  /**
+   * For the nodes of a `ha` cluster, which fetch timeline history files from the archive into
+   * pg_wal after every failover: archive-get keeps the process's umask (0077) instead of
+   * pgBackRest's 0640, so nothing in PGDATA is open to the group (CIS 2.1).
+   */
+  clusterNode?: boolean;
 }
 
 export interface PgbackrestSecrets {
@@ -107,6 +113,7 @@ export function renderPgbackrestConf(args: PgbackrestConfArgs): string {
     "[global:restore]",
     `process-max=${RESTORE_PROCESS_MAX}`,
     "",
+    ...(args.clusterNode ? ["[global:archive-get]", "neutral-umask=n", ""] : []),
     `[${STANZA}]`,
     `pg1-path=${args.pgDataDir}`,
     "",

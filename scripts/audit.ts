@@ -8,6 +8,7 @@
  * Exit code: 0 when nothing FAILs, 1 when a control FAILs, 2 when the stack or the container
  * cannot be read. Reads no secret.
  */
+import { serverContainer } from "../ops/cluster-leader";
 import { runDocker } from "../io/docker-cli";
 import { FACTS_SCRIPT, evaluateControls, parseFacts, renderAudit } from "../checks/cis";
 import { runMain } from "../ops/cli";
@@ -23,6 +24,14 @@ function main(): number {
     return 2;
   }
   const target = JSON.parse(out.stdout) as { container: string; stanza: string; waivers: Record<string, string> };
+  // ha: the leader's container, wherever it is now.
+  const cluster = cli.capture(["stack", "output", "cluster", "--json", "--stack", options.stack]);
+  try {
+    target.container = serverContainer(target.container, cluster.code === 0 ? JSON.parse(cluster.stdout) : undefined, cli.env);
+  } catch (err) {
+    process.stderr.write(`audit: ${(err as Error).message}\n`);
+    return 2;
+  }
   const r = runDocker(["exec", "-i", "-u", "postgres", target.container, "bash", "-s", "--", target.stanza], { input: FACTS_SCRIPT, env: cli.env, timeoutMs: 120_000 });
   if (r.code !== 0 && !r.stdout.includes("@@pgbackrest")) {
     process.stderr.write(`audit: the checks could not run in ${target.container} (exit ${r.code}): ${(r.stderr || r.stdout || r.failure).trim()}\n`);

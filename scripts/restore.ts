@@ -116,7 +116,14 @@ async function waitOutOfRecovery(docker: Docker, container: string, port: number
 }
 
 /** `--in-place --yes-destroy-current-data`: see the header. */
+/** The scratch copy's server settings over what the restored postgresql.conf says. */
+const SCRATCH_SERVER_OPTIONS = ["-c", "ssl=off", "-c", "archive_mode=off", "-c", "synchronous_standby_names="];
+
 async function restoreInPlace(options: RestoreOptions, target: BackupTarget, env: NodeJS.ProcessEnv, docker: Docker): Promise<number> {
+  if (target.cluster) {
+    say(`refused: stack ${options.stack} runs kryonix:topology ha; a restore in place of a Patroni cluster is not supported yet (nothing was stopped or changed). Restore a copy instead (without --in-place) and move the data with pg_dump/pg_restore, or see docs/cluster.md`);
+    return 2;
+  }
   const t0 = Date.now();
   const live = target.container;
   const pgbackrest = (args: string[]) => runDocker(["exec", "-u", "postgres", live, ...args], { env, inherit: "all", timeoutMs: 0 }).code;
@@ -206,7 +213,14 @@ async function main(): Promise<number> {
     say(`pgbackrest restore done in ${copySeconds.toFixed(1)} s`);
 
     const port = await freePort();
-    docker(["create", "--name", name, ...label, "--network", target.network, "-p", `${LOOPBACK}:${port}:${POSTGRES_PORT}`, "-v", `${name}:${POSTGRES_DATA_DIR}`, "--stop-signal", "SIGINT", image]);
+    // The postgres image's entrypoint, also inside a cluster node's image (built FROM it), and a server
+    // that neither serves TLS (the stack's certificate files are not in the copy's container; a `ha`
+    // node's postgresql.conf, restored with the data, names them), nor archives into the live
+    // stanza, nor waits for a synchronous standby.
+    docker([
+      "create", "--name", name, ...label, "--network", target.network, "-p", `${LOOPBACK}:${port}:${POSTGRES_PORT}`, "-v", `${name}:${POSTGRES_DATA_DIR}`, "--stop-signal", "SIGINT",
+      "--entrypoint", "/usr/bin/tini", image, "--", "/usr/local/bin/kryonix-postgres-entrypoint", "postgres", ...SCRATCH_SERVER_OPTIONS,
+    ]);
     docker(["cp", "-", `${name}:/etc`], { input: config });
     docker(["start", name]);
     say(`${name} started on ${LOOPBACK}:${port}; waiting for recovery to finish (deadline ${READY_DEADLINE_MS / 1000} s)`);

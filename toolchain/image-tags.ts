@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
+import { CLUSTER_IMAGES, type ClusterImage } from "../model/cluster";
 import { SERVICES, type Service } from "../model/config";
 import { invalid } from "../model/messages";
 import { statusFile } from "./toolchain-state";
 
 /** The local image tag of each service, `kryonix/<service>:<hash>`, as built by scripts/images.ts. */
-export type ImageTags = Readonly<Record<Service, string>>;
+export type ImageTags = Readonly<Record<Service, string>> & Readonly<Partial<Record<ClusterImage, string>>>;
 
 // A local reference only: no registry host, so Docker never tries to pull it.
 const LOCAL_TAG = /^kryonix\/([a-z0-9]+(?:[._-][a-z0-9]+)*):([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/;
@@ -34,7 +35,9 @@ export function parseImageTags(images: unknown, file: string): ImageTags {
   if (problems.length) {
     throw new Error(`${file} does not list every image the stack needs (${problems.join("; ")}): ${RUN_TOOLCHAIN}`);
   }
-  return Object.fromEntries(SERVICES.map((s) => [s, record[s] as string])) as ImageTags;
+  // The cluster's images when the toolchain built them (a `ha` stack asks for them by name).
+  const cluster = CLUSTER_IMAGES.filter((c) => typeof record[c] === "string" && LOCAL_TAG.exec(record[c] as string)?.[1] === c);
+  return Object.fromEntries([...SERVICES, ...cluster].map((s) => [s, record[s] as string])) as ImageTags;
 }
 
 /**
@@ -54,4 +57,11 @@ export function readImageTags(file: string = statusFile()): ImageTags {
     throw new Error(`${file} is not valid JSON (${(err as Error).message}): ${RUN_TOOLCHAIN}`);
   }
   return parseImageTags((status as { images?: unknown } | null)?.images, file);
+}
+
+/** The images a `ha` stack runs besides the postgres image; throws when the toolchain did not build them. */
+export function clusterImages(tags: ImageTags): { patroni: string; etcd: string; haproxy: string; postgres: string } {
+  const missing = CLUSTER_IMAGES.filter((c) => !tags[c]);
+  if (missing.length) throw new Error(`kryonix:topology ha needs the cluster images (${missing.join(", ")}), which are not built: ${RUN_TOOLCHAIN}`);
+  return { patroni: tags.patroni!, etcd: tags.etcd!, haproxy: tags.haproxy!, postgres: tags.postgres };
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Container health check: the configuration's loopback-only monitor listener (render/haproxy.ts)
-# answers 200. It says HAProxy runs, not that a leader exists: the write port's own checks do that.
+# answers 200, which it does only while the write port has a server up (`monitor fail`): healthy
+# means a leader is reachable.
 # Plain bash (/dev/tcp): the image carries no HTTP client.
 set -euo pipefail
 exec 3<>/dev/tcp/127.0.0.1/8404

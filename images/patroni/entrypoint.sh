@@ -35,6 +35,17 @@ fi
 for d in /var/lib/pgbackrest /var/log/pgbackrest /var/spool/pgbackrest; do
   install -d -o postgres -g postgres -m 0750 "$d"
 done
+# The logging collector's directory (a volume of its own with kryonix:serverLog file).
+install -d -o postgres -g postgres -m 0700 /var/log/postgresql
+
+# The stack's job schedule, as in the single server's container: cron runs it on every node and
+# kryonix-job runs a job only where the server is the leader. Detached (setsid -f) so tini adopts it.
+CRONTAB=/etc/cron.d/kryonix
+if [ -f "$CRONTAB" ]; then
+  setsid -f bash -c 'while :; do cron -f; printf "%s [kryonix-patroni] cron exited (%s); restarting it in 5 s\n" "$(date -u +%FT%TZ)" "$?" >&2; sleep 5; done' </dev/null
+  log "scheduler: cron, jobs from $CRONTAB (UTC), run on the leader only"
+fi
 
 log "starting Patroni as postgres"
-exec setpriv --reuid=postgres --regid=postgres --init-groups -- /usr/bin/patroni "$RUNTIME_DIR/kryonix/patroni.yml"
+# HOME is postgres's: libpq looks for client certificates under ~/.postgresql, which must not be root's.
+exec setpriv --reuid=postgres --regid=postgres --init-groups -- env HOME=/var/lib/postgresql /usr/bin/patroni "$RUNTIME_DIR/kryonix/patroni.yml"

@@ -153,6 +153,7 @@ log "scratch server on $sock: replaying WAL to the restore point (backup set $ba
 run pg_ctl -D "$data" -l "$work/server.log" -w -t 900 -o "-c listen_addresses='' -c unix_socket_directories='$sock' \
   -c shared_buffers=32MB -c max_connections=10 -c hot_standby=off -c archive_mode=off -c shared_preload_libraries=pgaudit -c pgaudit.log=none \
   -c max_worker_processes=4 -c logging_collector=off -c log_destination=stderr -c cluster_name=kryonix-drill \
+  -c ssl=off -c synchronous_standby_names='' \
   -c hba_file=$data/pg_hba.conf -c ident_file=$data/pg_ident.conf" start >/dev/null \
   || { tail -n 30 "$work/server.log" >"$work/last-error"; false; }
 # pg_ctl may return while recovery still runs (no hot standby: no connection until the promotion).

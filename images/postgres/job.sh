@@ -49,6 +49,16 @@ elif ! flock -n 9; then
   exit 0
 fi
 
+# On a cluster node (Patroni's configuration present) only the leader runs jobs: backups and the
+# other jobs need a primary, and exactly one node must run each.
+if [ -f /etc/kryonix/patroni.yml ]; then
+  standby=$(as_postgres psql -XAtq -h /run/postgresql -d postgres -c 'SELECT pg_is_in_recovery()' 2>/dev/null || echo unknown)
+  if [ "$standby" != f ]; then
+    log "skipped: this node is not the leader (in recovery: $standby)"
+    exit 0
+  fi
+fi
+
 out=$(mktemp /tmp/kryonix-job.XXXXXX)
 trap 'rm -f "$out"' EXIT
 started=$(date -u +%FT%T.%3NZ)

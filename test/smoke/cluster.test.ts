@@ -171,8 +171,8 @@ beforeAll(async () => {
   await waitHealthy(members.haproxy, 30_000);
   await waitFor("HAProxy's write port reaching the leader", 30_000, () => withClient(writePort, async () => true).catch(() => false));
   say(`haproxy: write port 127.0.0.1:${writePort}, read port 127.0.0.1:${readPort}`);
-  cluster.haproxy.writePort = writePort;
-  cluster.haproxy.readPort = readPort;
+  cluster.haproxy!.writePort = writePort;
+  cluster.haproxy!.readPort = readPort;
 });
 
 /** The fault writer through the write port, once it has `warmup` acknowledged writes. */

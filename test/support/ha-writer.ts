@@ -24,7 +24,7 @@ export interface WriterConnection {
 
 export interface WriterOptions {
   connection: WriterConnection;
-  /** A plain identifier: [a-z_][a-z0-9_]*. */
+  /** A plain identifier, [a-z_][a-z0-9_]*, optionally schema-qualified (schema.table). */
   table: string;
   /** CREATE TABLE IF NOT EXISTS first (id bigint primary key, at timestamptz, server inet). */
   create?: boolean;
@@ -36,7 +36,7 @@ export interface WriterOptions {
   errorPauseMs?: number;
   /** Connect timeout; short, so a dead door is retried soon. Default 2000 ms. */
   connectTimeoutMs?: number;
-  /** Statement timeout, and (a second more) the client's own query timeout. Default 5000 ms. */
+  /** How long a write may take: the client gives up a second later (query_timeout). Default 5000 ms. */
   statementTimeoutMs?: number;
 }
 
@@ -77,12 +77,12 @@ export interface Writer {
   readonly record: Readonly<WriterResult>;
 }
 
-const TABLE = /^[a-z_][a-z0-9_]*$/;
+const TABLE = /^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts writing; resolves once the table exists (when `create`) and the loop has begun. */
 export async function startWriter(opts: WriterOptions): Promise<Writer> {
-  if (!TABLE.test(opts.table)) throw new Error(`writer table: ${JSON.stringify(opts.table)} is invalid: a plain identifier, [a-z_][a-z0-9_]*`);
+  if (!TABLE.test(opts.table)) throw new Error(`writer table: ${JSON.stringify(opts.table)} is invalid: a plain identifier, [a-z_][a-z0-9_]*, optionally schema-qualified`);
   const statementTimeout = opts.statementTimeoutMs ?? 5000;
   const newClient = () => {
     const c = opts.connection;
@@ -94,7 +94,8 @@ export async function startWriter(opts: WriterOptions): Promise<Writer> {
       database: c.database ?? "postgres",
       ssl: c.ssl === false ? false : { ca: c.ssl.ca, servername: c.ssl.servername, rejectUnauthorized: true },
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 2000,
-      statement_timeout: statementTimeout,
+      // Not as a startup parameter: PgBouncer refuses statement_timeout there ("unsupported startup
+      // parameter"); the client's own timeout bounds a write stuck on a dying server.
       query_timeout: statementTimeout + 1000,
       application_name: "kryonix-ha-writer",
     });

@@ -88,6 +88,9 @@ export const IMAGES = {
   prometheus: "kryonix/prometheus:0123456789ab",
   "postgres-exporter": "kryonix/postgres-exporter:0123456789ab",
   "pgbouncer-exporter": "kryonix/pgbouncer-exporter:0123456789ab",
+  patroni: "kryonix/patroni:0123456789ab",
+  etcd: "kryonix/etcd:0123456789ab",
+  haproxy: "kryonix/haproxy:0123456789ab",
 };
 
 let cacheDir: string;

@@ -12,7 +12,7 @@ import { readStatus } from "../../toolchain/toolchain-state";
 import { repoRoot } from "../../toolchain/versions";
 import { removeDockerObjects, sh, stablePort, type Result } from "./process";
 
-export const PORT_KEYS = ["postgresPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "proxyHttpPort", "proxyHttpsPort", "prometheusPort"] as const;
+export const PORT_KEYS = ["postgresPort", "postgresReadPort", "pgbouncerPort", "pgadminPort", "minioPort", "minioConsolePort", "proxyHttpPort", "proxyHttpsPort", "prometheusPort"] as const;
 export type PortKey = (typeof PORT_KEYS)[number];
 
 /** The services of a stack, one container each (`kryonix-<stack>-<service>`), sorted as their names sort. */
@@ -59,7 +59,7 @@ async function freePorts(): Promise<Record<PortKey, number>> {
 }
 
 /** `label` prefixes the printed timings, e.g. "stack test". */
-export async function openTestStack(name: string, label: string): Promise<TestStack> {
+export async function openTestStack(name: string, label: string, config: Record<string, string> = {}): Promise<TestStack> {
   const prefix = `kryonix-${name}-`;
   const stackFile = path.join(repoRoot, `Pulumi.${name}.yaml`);
   removeDockerObjects(prefix);
@@ -67,7 +67,7 @@ export async function openTestStack(name: string, label: string): Promise<TestSt
   const ports = await freePorts();
   writeFileSync(
     stackFile,
-    [`# Written by a test in test/stack/ (${label}), removed after it.`, "config:", ...PORT_KEYS.map((k) => `  kryonix:${k}: "${ports[k]}"`), ""].join("\n"),
+    [`# Written by a test in test/stack/ (${label}), removed after it.`, "config:", ...PORT_KEYS.map((k) => `  kryonix:${k}: "${ports[k]}"`), ...Object.entries(config).map(([k, v]) => `  kryonix:${k}: "${v}"`), ""].join("\n"),
   );
   const base = { ...process.env, PULUMI_BACKEND_URL: `file://${dir}`, PULUMI_CONFIG_PASSPHRASE_FILE: path.join(dir, "passphrase") };
   writeFileSync(base.PULUMI_CONFIG_PASSPHRASE_FILE, `${prefix}passphrase\n`, { mode: 0o600 });

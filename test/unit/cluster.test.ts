@@ -5,8 +5,10 @@ import {
   DEFAULT_CLUSTER_SETTINGS,
   PATRONI_TIMINGS,
   clusterMembers,
+  clusterOutput,
   clusterResourceName,
   clusterSettingsProblems,
+  topologyChangeProblem,
   type ClusterSettings,
 } from "../../model/cluster";
 import { renderEtcdYml } from "../../render/etcd";
@@ -220,5 +222,48 @@ describe("buildOrder", () => {
     expect(buildOrder(["etcd", "postgres", "patroni", "haproxy"])).toEqual(["etcd", "postgres", "patroni", "haproxy"]);
     expect(buildOrder(ALL_IMAGES).filter((s) => s === "postgres")).toHaveLength(1);
     expect(buildOrder(ALL_IMAGES).indexOf("postgres")).toBeLessThan(buildOrder(ALL_IMAGES).indexOf("patroni"));
+  });
+});
+
+describe("renderPatroniYml: the stack's node", () => {
+  it("applies local parameters (TLS, tuning) on every start, but never node-local ones", () => {
+    const c = patroni({ localParameters: { ssl: "on", ssl_cert_file: "/etc/kryonix/tls/server.crt", work_mem: "8MB", listen_addresses: "*", port: "6000" } });
+    expect(c.postgresql.parameters).toEqual({ ssl: "on", ssl_cert_file: "/etc/kryonix/tls/server.crt", work_mem: "8MB", unix_socket_directories: "/run/postgresql" });
+  });
+
+  it("has Patroni reach its own server over the Unix socket (every TCP client must use TLS)", () => {
+    expect(patroni().postgresql.use_unix_socket).toBe(true);
+  });
+});
+
+describe("the HAProxy monitor", () => {
+  it("answers healthy only while the write port has a server up", () => {
+    const cfg = renderHaproxyCfg({ members, replicaLagBoundBytes: 1024 });
+    expect(cfg).toMatch(/frontend monitor\n(.*\n)*? {4}monitor fail if \{ nbsrv\(write\) lt 1 \}\n/);
+  });
+});
+
+describe("clusterOutput", () => {
+  const config = { stack: "prod", postgresPort: 25432, postgresReadPort: 25433 };
+  it("lists every member with its Docker endpoint for ha, and nothing for single", () => {
+    const out = clusterOutput({ ...config, topology: "ha" }, clusterMembers("prod"), "unix:///var/run/docker.sock");
+    expect(out.topology).toBe("ha");
+    expect(out.nodes).toEqual([1, 2, 3].map((n) => ({ name: `node-${n}`, container: `kryonix-prod-postgres-${n}`, host: "unix:///var/run/docker.sock" })));
+    expect(out.etcd.map((m) => m.container)).toEqual(["kryonix-prod-etcd-1", "kryonix-prod-etcd-2", "kryonix-prod-etcd-3"]);
+    expect(out.haproxy).toEqual({ container: "kryonix-prod-haproxy", host: "unix:///var/run/docker.sock", writePort: 25432, readPort: 25433 });
+    expect(clusterOutput({ ...config, topology: "single" }, undefined, "unix:///var/run/docker.sock")).toEqual({ topology: "single", scope: "prod", nodes: [], etcd: [] });
+  });
+});
+
+describe("topologyChangeProblem", () => {
+  it("refuses ha over a single server's data and single over a cluster's, naming the key and the volume", () => {
+    expect(topologyChangeProblem("dev", "ha", { singleVolume: true, clusterVolume: false })).toMatch(/^kryonix:topology ha: .*kryonix-dev-postgres,.*not supported yet/);
+    expect(topologyChangeProblem("dev", "single", { singleVolume: false, clusterVolume: true })).toMatch(/^kryonix:topology single: .*kryonix-dev-postgres-1,/);
+  });
+
+  it("lets each topology go on over its own data or none", () => {
+    expect(topologyChangeProblem("dev", "ha", { singleVolume: false, clusterVolume: true })).toBeUndefined();
+    expect(topologyChangeProblem("dev", "single", { singleVolume: true, clusterVolume: false })).toBeUndefined();
+    expect(topologyChangeProblem("dev", "ha", { singleVolume: false, clusterVolume: false })).toBeUndefined();
   });
 });

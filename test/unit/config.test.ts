@@ -55,6 +55,10 @@ const DEV_DEFAULTS: StackConfig = {
   serverLog: "file",
   serverLogRetentionDays: 14,
   serverLogMaxBytes: 2 * GiB,
+  topology: "single",
+  synchronousMode: true,
+  replicaLagBoundBytes: 1024 * 1024,
+  postgresReadPort: 15433,
 };
 
 function problemsOf(raw: Record<string, unknown>, stack = "dev"): string[] {
@@ -175,6 +179,10 @@ describe("validateStackConfig parsing", () => {
       serverLog: "docker",
       serverLogRetentionDays: 30,
       serverLogMaxBytes: 512 * MiB,
+      topology: "single",
+      synchronousMode: true,
+      replicaLagBoundBytes: 1024 * 1024,
+      postgresReadPort: 15433,
     });
   });
 
@@ -671,5 +679,20 @@ describe("kryonix:postgresOverrides refuses the parameters the stack sets itself
       expect(stackOwnedReason(name), name).toBeDefined();
     }
     expect(stackOwnedReason("wal_level")).toBeUndefined();
+  });
+});
+
+describe("validateStackConfig: the cluster's settings", () => {
+  it("reads kryonix:topology ha with its settings", () => {
+    const config = validateStackConfig({ "kryonix:topology": "ha", "kryonix:synchronousMode": "false", "kryonix:replicaLagBound": "4MiB", "kryonix:postgresReadPort": "15999" }, "dev");
+    expect(config).toMatchObject({ topology: "ha", synchronousMode: false, replicaLagBoundBytes: 4 * 1024 * 1024, postgresReadPort: 15999 });
+  });
+
+  it("refuses a topology, a lag bound and a read port that cannot work, naming each key", () => {
+    const err = problemsOf({ "kryonix:topology": "cluster", "kryonix:replicaLagBound": "0", "kryonix:postgresReadPort": "15432", "kryonix:synchronousMode": "yes" }, "dev").join("\n");
+    expect(err).toMatch(/kryonix:topology.*single.*ha/);
+    expect(err).toMatch(/kryonix:replicaLagBound/);
+    expect(err).toMatch(/kryonix:postgresReadPort.*already used by kryonix:postgresPort/);
+    expect(err).toMatch(/kryonix:synchronousMode/);
   });
 });

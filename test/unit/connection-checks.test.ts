@@ -222,6 +222,9 @@ describe("backendLegOutcome", () => {
     expect(backendLegOutcome("pgbouncer", socket)).toEqual({ ok: true, detail: "PgBouncer's leg: Unix socket, ssl=off" });
     expect(backendLegOutcome("pgbouncer", tls)).toMatchObject({ ok: false, detail: expect.stringMatching(/over TCP .*expected the shared Unix socket/) });
     expect(backendLegOutcome("pgbouncer", undefined).ok).toBe(false);
+    // ha: through HAProxy the leg must be TLS over TCP, never the socket.
+    expect(backendLegOutcome("pgbouncer", tls, "tls")).toEqual({ ok: true, detail: "PgBouncer's leg through HAProxy: ssl=on (TLSv1.3 TLS_AES_256_GCM_SHA384)" });
+    expect(backendLegOutcome("pgbouncer", socket, "tls").ok).toBe(false);
   });
 });
 

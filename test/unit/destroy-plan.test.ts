@@ -79,9 +79,10 @@ describe("planDestroy", () => {
 });
 
 describe("dataVolumes", () => {
-  it("names PostgreSQL's and MinIO's volumes, kryonix-<stack>-<service>", () => {
-    expect(dataVolumes("dev")).toEqual(["kryonix-dev-postgres", "kryonix-dev-minio", "kryonix-dev-prometheus"]);
-    expect(dataVolumes("prod")).toEqual(["kryonix-prod-postgres", "kryonix-prod-minio", "kryonix-prod-prometheus"]);
+  it("names PostgreSQL's (single, and each ha node's and etcd member's), MinIO's and Prometheus' volumes", () => {
+    const members = (stack: string, kind: string) => [1, 2, 3].map((n) => `kryonix-${stack}-${kind}-${n}`);
+    expect(dataVolumes("dev")).toEqual(["kryonix-dev-postgres", ...members("dev", "postgres"), ...members("dev", "etcd"), "kryonix-dev-minio", "kryonix-dev-prometheus"]);
+    expect(dataVolumes("prod")).toEqual(["kryonix-prod-postgres", ...members("prod", "postgres"), ...members("prod", "etcd"), "kryonix-prod-minio", "kryonix-prod-prometheus"]);
   });
 
   it("rejects an invalid stack name", () => {

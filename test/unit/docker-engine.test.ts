@@ -29,11 +29,13 @@ describe("viewEngine", () => {
       features: { healthcheckStartInterval: false },
       postgresVolume: false,
       postgresContainer: false,
+      clusterVolume: false,
     });
     expect(docker.calls()).toEqual([
       "version --format {{.Server.APIVersion}}",
       "volume inspect kryonix-dev-postgres",
       "container inspect kryonix-dev-postgres",
+      "volume inspect kryonix-dev-postgres-1",
     ]);
   });
 

@@ -103,7 +103,7 @@ describe("the stack program", () => {
   });
 
   describe("the Docker engine, and a cluster a kept volume holds", () => {
-    it("asks the Docker engine its API version and about the postgres volume and container, nothing else", () => {
+    it("asks the Docker engine its API version and about the postgres volumes (single's, ha's first node's) and container, nothing else", () => {
       for (const [stack, run] of [
         ["dev", dev],
         ["prod", prod],
@@ -112,15 +112,21 @@ describe("the stack program", () => {
           "version --format {{.Server.APIVersion}}",
           `volume inspect kryonix-${stack}-postgres`,
           `container inspect kryonix-${stack}-postgres`,
+          `volume inspect kryonix-${stack}-postgres-1`,
         ]);
       }
     });
 
     it("asks a read-only container of the postgres image on a kept volume what its cluster holds, once", () => {
       for (const run of [adopted, older]) {
-        expect(run.dockerCalls.slice(0, 3)).toEqual(["version --format {{.Server.APIVersion}}", "volume inspect kryonix-dev-postgres", "container inspect kryonix-dev-postgres"]);
-        expect(run.dockerCalls).toHaveLength(4);
-        const probe = run.dockerCalls[3];
+        expect(run.dockerCalls.slice(0, 4)).toEqual([
+          "version --format {{.Server.APIVersion}}",
+          "volume inspect kryonix-dev-postgres",
+          "container inspect kryonix-dev-postgres",
+          "volume inspect kryonix-dev-postgres-1",
+        ]);
+        expect(run.dockerCalls).toHaveLength(5);
+        const probe = run.dockerCalls[4];
         expect(probe).toMatch(/^run --rm --pull never --name kryonix-dev-postgres-probe-\d+ --network none /);
         expect(probe).toContain(" --mount type=volume,source=kryonix-dev-postgres,target=/kept,readonly ");
         expect(probe).toMatch(/ --entrypoint bash kryonix\/postgres:0123456789ab -c \.\.\.$/);
@@ -238,7 +244,8 @@ describe("the stack program", () => {
       const run = stack === "dev" ? dev : prod;
       const removed = (v: { inputs: Record<string, any> }) => /-(tls|log|socket)$/.test(v.inputs.name);
       const [gone, data] = [ofType(run, VOLUME).filter(removed), ofType(run, VOLUME).filter((v) => !removed(v))];
-      expect(data.map((v) => v.inputs.name).sort()).toEqual([...dataVolumes(stack)].sort());
+      // dataVolumes names the ha topology's node and etcd volumes too; a single stack declares none of them.
+      expect(data.map((v) => v.inputs.name).sort()).toEqual(dataVolumes(stack).filter((v) => !/-(postgres|etcd)-\d+$/.test(v)).sort());
       expect(gone.map((v) => [v.inputs.name, v.retainOnDelete ?? false, v.protect ?? false]).sort()).toEqual([
         [`kryonix-${stack}-minio-tls`, false, false],
         [`kryonix-${stack}-pgbouncer-tls`, false, false],
@@ -344,7 +351,9 @@ describe("the stack program", () => {
 
     it("uses the images the toolchain recorded, without pulling them away", () => {
       const images = ofType(dev, "docker:index/remoteImage:RemoteImage").map((r) => [r.inputs.name, r.inputs.keepLocally]);
-      expect(images.sort()).toEqual(Object.values(IMAGES).map((tag) => [tag, true]).sort());
+      // The cluster's images (patroni, etcd, haproxy) only with kryonix:topology ha.
+      const single = Object.values(IMAGES).filter((tag) => !/^kryonix\/(patroni|etcd|haproxy):/.test(tag));
+      expect(images.sort()).toEqual(single.map((tag) => [tag, true]).sort());
     });
 
     it.each([

@@ -75,7 +75,10 @@ describe("connectionTargetFrom", () => {
       superuser: { user: "postgres", password: "superuser-pw" },
       roles: outputs.credentials.roles,
       caCertificate: outputs.caCertificate,
+      pgbouncerLeg: "socket",
     });
+    // ha: PgBouncer reaches the leader over TLS through HAProxy.
+    expect(connectionTargetFrom("dev", { ...outputs, cluster: { topology: "ha" } }).pgbouncerLeg).toBe("tls");
   });
 
   it("carries no pgAdmin or MinIO credential", () => {
