@@ -197,8 +197,11 @@ const SECRET_KEY = /(password|passphrase|secret|private_?key|privatekeypem|token
 const SECRET_FILE = /(password|passphrase|secret|\.key$|pgpass|credential|token)/i;
 /** `NAME=value` environment entries whose name says secret. */
 const SECRET_ENV = /^[A-Z0-9_]*(PASSWORD|PASSPHRASE|SECRET|TOKEN|PRIVATE_KEY)[A-Z0-9_]*=(.+)$/i;
-/** Names that look secret-bearing but hold a setting, not a secret (a length, a file path, a flag). */
-const NOT_A_SECRET = /(length|_?file$|path$|count$|special$|upper$|lower$|numeric$|min|override|keepers|algorithm|rsaBits|ecdsaCurve)/i;
+/**
+ * Names that look secret-bearing but hold a setting, not a secret (a length, a file path, a flag,
+ * PostgreSQL's password_encryption: the hashing method, as in Patroni's dynamic configuration).
+ */
+const NOT_A_SECRET = /(length|_?file$|path$|count$|special$|upper$|lower$|numeric$|min|override|keepers|algorithm|rsaBits|ecdsaCurve|^password_encryption$)/i;
 
 /**
  * Violations of secrets-stay-secret for one resource's raw inputs: a non-empty string under a

@@ -15,7 +15,8 @@ import { ETCD_CONFIG_FILE, ETCD_DATA_DIR, renderEtcdYml } from "../render/etcd";
 import { HAPROXY_CONFIG_FILE, renderHaproxyCfg } from "../render/haproxy";
 import { renderPgHbaConf } from "../render/pg-hba";
 import { PGBACKREST_CA_FILE, PGBACKREST_CONF_FILE, PGBACKREST_SECRETS_FILE } from "../render/pgbackrest";
-import { PATRONI_CONFIG_FILE, PATRONI_DATA_DIR, renderPatroniYml } from "../render/patroni";
+import { PATRONI_CONFIG_FILE, PATRONI_DATA_DIR, patroniDynamicConfig, renderPatroniYml } from "../render/patroni";
+import { PatroniConfig } from "../providers/patroni-config";
 import { SqlScript } from "../providers/sql-script";
 import { serverTlsVolume } from "../providers/tls-files";
 import { type SuperuserAccess, superuserConnection } from "./postgres";
@@ -137,6 +138,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
   /** The postgres image's ID, which the restore drill runs. */
   public readonly imageId: pulumi.Output<string>;
   public readonly clusterRoleLimits: SqlScript;
+  public readonly dynamicConfig: PatroniConfig;
 
   constructor(name: string, args: PostgresClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kryonix:db:PostgresCluster", name, {}, opts);
@@ -256,8 +258,9 @@ export class PostgresCluster extends pulumi.ComponentResource {
         },
         {
           parent: this,
-          // Node 1 initialises the cluster; the others clone it once it leads.
-          dependsOn: [volume, tls.files, ...(logVolume ? [logVolume] : []), ...this.etcd, ...(args.startAfter ?? []), ...(i > 0 ? [this.nodes[0]] : [])],
+          // Node 1 initialises the cluster; each other clones once the one before is healthy. A
+          // changed node replaces them in the same order, one at a time (a rolling replacement).
+          dependsOn: [volume, tls.files, ...(logVolume ? [logVolume] : []), ...this.etcd, ...(args.startAfter ?? []), ...(i > 0 ? [this.nodes[i - 1]] : [])],
           deleteBeforeReplace: true,
         },
       );
@@ -286,6 +289,17 @@ export class PostgresCluster extends pulumi.ComponentResource {
         waitTimeout: 120,
       },
       { parent: this, dependsOn: this.nodes, deleteBeforeReplace: true },
+    );
+
+    // The DCS's share of the settings, after bootstrap: synchronous mode, the lag bound, max_connections and the like.
+    this.dynamicConfig = new PatroniConfig(
+      `${name}-dcs`,
+      {
+        containers: members.nodes.map((n) => n.container),
+        scope: members.scope,
+        config: patroniDynamicConfig({ parameters: args.parameters, stanza: args.pgbackrest.stanza, synchronousMode: args.synchronousMode, replicaLagBoundBytes: args.replicaLagBoundBytes }),
+      },
+      { parent: this, dependsOn: [this.container], deletedWith: this.volume },
     );
 
     // Patroni creates its replication and rewind roles without a connection limit (CIS 5.5).

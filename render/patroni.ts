@@ -16,6 +16,7 @@ import {
 } from "../model/cluster";
 import { invalid } from "../model/messages";
 import type { PgParams } from "../model/tuning";
+import type { PatroniDynamicConfig } from "../model/patroni-dcs";
 
 export const PATRONI_DATA_DIR = "/var/lib/postgresql/data";
 export const PATRONI_BIN_DIR = "/usr/lib/postgresql/17/bin";
@@ -107,11 +108,28 @@ function localOnly(parameters: PgParams): PgParams {
   return Object.fromEntries(Object.entries(parameters).filter(([k]) => !NODE_LOCAL_PARAMETERS.has(k)));
 }
 
+/**
+ * The part of Patroni's dynamic configuration (the DCS, shared by every node) the stack owns: what
+ * the bootstrap writes once, and what providers/patroni-config.ts keeps equal to the stack's
+ * settings afterwards (`synchronous_mode`, the lag bound, and the parameters Patroni takes from the
+ * DCS only, such as max_connections). Pure.
+ */
+
+export type { PatroniDynamicConfig };
+
+export function patroniDynamicConfig(o: Pick<PatroniNodeOptions, "parameters" | "stanza" | "synchronousMode" | "replicaLagBoundBytes">): PatroniDynamicConfig {
+  return {
+    synchronous_mode: o.synchronousMode,
+    maximum_lag_on_failover: o.replicaLagBoundBytes,
+    postgresql: { parameters: { ...localOnly(o.parameters), ...replicationParameters(o.stanza) } },
+  };
+}
+
 /** patroni.yml for node N. */
 export function renderPatroniYml(o: PatroniNodeOptions): string {
   check(o);
   const node = o.members.nodes[o.node - 1];
-  const tuned = localOnly(o.parameters);
+  const dynamic = patroniDynamicConfig(o);
   const verified = o.tlsCaFile ? { sslmode: "verify-full", sslrootcert: o.tlsCaFile } : {};
   const hostType = o.tlsCaFile ? "hostssl" : "host";
   const config = {
@@ -134,8 +152,8 @@ export function renderPatroniYml(o: PatroniNodeOptions): string {
         ttl: PATRONI_TIMINGS.ttl,
         loop_wait: PATRONI_TIMINGS.loopWait,
         retry_timeout: PATRONI_TIMINGS.retryTimeout,
-        maximum_lag_on_failover: o.replicaLagBoundBytes,
-        synchronous_mode: o.synchronousMode,
+        maximum_lag_on_failover: dynamic.maximum_lag_on_failover,
+        synchronous_mode: dynamic.synchronous_mode,
         synchronous_node_count: 1,
         // With the only standby gone the leader keeps accepting writes instead of stopping the platform.
         synchronous_mode_strict: false,
@@ -144,7 +162,7 @@ export function renderPatroniYml(o: PatroniNodeOptions): string {
         postgresql: {
           use_pg_rewind: true,
           use_slots: true,
-          parameters: { ...tuned, ...replicationParameters(o.stanza) },
+          parameters: dynamic.postgresql.parameters,
         },
       },
       initdb: [

@@ -13,6 +13,7 @@ import {
 } from "../../model/cluster";
 import { renderEtcdYml } from "../../render/etcd";
 import { renderHaproxyCfg } from "../../render/haproxy";
+import { dynamicConfigPatch } from "../../model/patroni-dcs";
 import { renderPatroniYml, type PatroniNodeOptions } from "../../render/patroni";
 import { ALL_IMAGES, buildOrder } from "../../scripts/images";
 
@@ -265,5 +266,18 @@ describe("topologyChangeProblem", () => {
     expect(topologyChangeProblem("dev", "ha", { singleVolume: false, clusterVolume: true })).toBeUndefined();
     expect(topologyChangeProblem("dev", "single", { singleVolume: true, clusterVolume: false })).toBeUndefined();
     expect(topologyChangeProblem("dev", "ha", { singleVolume: false, clusterVolume: false })).toBeUndefined();
+  });
+});
+
+describe("dynamicConfigPatch", () => {
+  const desired = { synchronous_mode: true, maximum_lag_on_failover: 1048576, postgresql: { parameters: { max_connections: "120", work_mem: "8MB" } } };
+  it("is undefined when the DCS holds the same values (numbers read back as numbers included)", () => {
+    expect(dynamicConfigPatch(desired, { synchronous_mode: true, maximum_lag_on_failover: 1048576, postgresql: { parameters: { max_connections: 120, work_mem: "8MB", other: "x" } } })).toBeUndefined();
+  });
+  it("sets what differs, and removes (null) a parameter the stack set before and no longer does", () => {
+    expect(dynamicConfigPatch(desired, { synchronous_mode: false, maximum_lag_on_failover: 1048576, postgresql: { parameters: { max_connections: "100", work_mem: "8MB", jit: "off" } } }, ["jit", "work_mem"])).toEqual({
+      synchronous_mode: true,
+      postgresql: { parameters: { max_connections: "120", jit: null } },
+    });
   });
 });

@@ -80,6 +80,8 @@ describe("policy rules (checks/policy.ts)", () => {
     expect(secretViolations("postgresql:index/role:Role", { name: "r", password: "p" })).toEqual(["password is not a secret"]);
     // Unknown during a preview, or a setting that is not a secret: no violation.
     expect(secretViolations("postgresql:index/role:Role", { password: UNKNOWN })).toEqual([]);
+    // A setting named after passwords is not one: PostgreSQL's hashing method, in Patroni's DCS configuration.
+    expect(secretViolations("pulumi-nodejs:dynamic/kryonix:PatroniConfig", { config: { postgresql: { parameters: { password_encryption: "scram-sha-256" } } } })).toEqual([]);
     expect(secretViolations("random:index/randomPassword:RandomPassword", { length: 32, overrideSpecial: "_-" })).toEqual([]);
     expect(secretViolations("tls:index/locallySignedCert:LocallySignedCert", { caPrivateKeyPem: "-----BEGIN" })).toEqual(["caPrivateKeyPem is not a secret"]);
     const container = "docker:index/container:Container";

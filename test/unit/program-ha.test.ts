@@ -40,11 +40,18 @@ describe("the stack program, topology ha", () => {
     }
   });
 
-  it("starts node 1 first (it initialises the cluster), the others after it", () => {
+  it("starts node 1 first (it initialises the cluster), then 2, then 3: a rolling order for replacements too", () => {
     const node = (n: number) => byName(ha, CONTAINER, `kryonix-dev-postgres-${n}`);
     expect(node(1).dependencies).not.toContain(node(2).urn);
     expect(node(2).dependencies).toContain(node(1).urn);
-    expect(node(3).dependencies).toContain(node(1).urn);
+    expect(node(3).dependencies).toContain(node(2).urn);
+  });
+
+  it("keeps the DCS's share of the settings with a PatroniConfig after HAProxy", () => {
+    const dcs = ha.resources.find((r) => r.type === "pulumi-nodejs:dynamic/kryonix:PatroniConfig")!;
+    expect(dcs.inputs.containers).toEqual(["kryonix-dev-postgres-1", "kryonix-dev-postgres-2", "kryonix-dev-postgres-3"]);
+    expect(dcs.inputs.config).toMatchObject({ synchronous_mode: true, maximum_lag_on_failover: 1024 * 1024, postgresql: { parameters: expect.objectContaining({ max_connections: "100", wal_level: "replica" }) } });
+    expect(dcs.dependencies).toContain(byName(ha, CONTAINER, "kryonix-dev-haproxy").urn);
   });
 
   it("uploads patroni.yml root-only, as a secret, with the stack's tuning and TLS", async () => {
