@@ -184,7 +184,7 @@ const stanza = new PgbackrestStanza(
   { dependsOn: [postgres.container, minio.bucket], deletedWith: postgres.volume },
 );
 
-// Prometheus and the two exporters, which log in as the monitoring role once its grants exist.
+// Prometheus and the two exporters, which log in as the monitoring role once its grants exist; on `ha` every Patroni and etcd member too.
 const monitoring = new Monitoring(
   "monitoring",
   {
@@ -195,6 +195,7 @@ const monitoring = new Monitoring(
     postgres: { host: postgres.internalHost, port: postgres.internalPort, database: db.DATABASE_NAME },
     pgbouncer: { host: pgbouncer.internalHost, port: pgbouncer.internalPort },
     caCertificate: pki.caCertificate, monitorUser: db.MONITOR_ROLE, monitorPassword: database.passwords[db.MONITOR_ROLE],
+    cluster: postgres instanceof PostgresCluster ? { members: postgres.members, replicaLagBoundBytes: config.replicaLagBoundBytes } : undefined,
   },
   { dependsOn: [pgbouncer, ...monitoringGrants] },
 );

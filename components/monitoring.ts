@@ -20,6 +20,7 @@ import {
   POSTGRES_EXPORTER_PORT,
   PROMETHEUS_PORT,
   PROMETHEUS_RULES_FILE,
+  clusterTargets,
   pgbouncerExporterDsn,
   renderExporterQueries,
   renderPrometheusRules,
@@ -29,6 +30,7 @@ import {
 import { DEFAULT_THRESHOLDS, mergeThresholds, type Thresholds } from "../model/thresholds";
 import { MiB } from "../model/size";
 import { TLS_CA_FILE } from "../model/tls";
+import type { ClusterMembers } from "../model/cluster";
 
 /** Each exporter's memory limit: a Go binary with a handful of connections. */
 export const EXPORTER_MEMORY = 64 * MiB;
@@ -60,6 +62,12 @@ export interface MonitoringArgs {
   retentionDays: number;
   /** Protect the metrics volume (kryonix:protectData). It is retained on delete either way. */
   protectData: boolean;
+  /**
+   * `ha` only: the cluster's members, scraped by container name (each node's Patroni REST API, each
+   * etcd member), and the lag bound its replicas are held to (kryonix:replicaLagBound), with the
+   * cluster's alerts. Absent on `single`.
+   */
+  cluster?: { members: ClusterMembers; replicaLagBoundBytes: number };
 }
 
 /** Where the image keeps its TSDB (images/prometheus/entrypoint.sh); the volume kryonix-<stack>-prometheus is mounted here. */
@@ -77,11 +85,19 @@ export function checkMonitoringArgs(args: MonitoringArgs): void {
     problems.push(invalid("Monitoring retentionDays", args.retentionDays, "a whole number of days from 1 to 3650"));
   }
   if (typeof args.protectData !== "boolean") problems.push(invalid("Monitoring protectData", args.protectData, "true or false"));
+  if (args.cluster && !(Number.isSafeInteger(args.cluster.replicaLagBoundBytes) && args.cluster.replicaLagBoundBytes > 0)) {
+    problems.push(invalid("Monitoring cluster.replicaLagBoundBytes", args.cluster.replicaLagBoundBytes, "a whole number of bytes greater than 0"));
+  }
   for (const [key, image] of Object.entries(args.images ?? {})) {
     if (typeof image !== "string" || !image) problems.push(invalid(`Monitoring images.${key}`, image, "a local image tag"));
   }
   try {
-    renderPrometheusYml({ stack: args.stack, postgresExporter: `exporter:${POSTGRES_EXPORTER_PORT}`, pgbouncerExporter: `exporter:${PGBOUNCER_EXPORTER_PORT}` });
+    renderPrometheusYml({
+      stack: args.stack,
+      postgresExporter: `exporter:${POSTGRES_EXPORTER_PORT}`,
+      pgbouncerExporter: `exporter:${PGBOUNCER_EXPORTER_PORT}`,
+      cluster: args.cluster && clusterTargets(args.cluster.members),
+    });
     pgbouncerExporterDsn(args.pgbouncer?.host, args.pgbouncer?.port, args.monitorUser);
   } catch (err) {
     problems.push((err as Error).message);
@@ -109,6 +125,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const common = { stack: args.stack, network: args.network, engine: args.engine };
     const image = (id: string, tag: string) => new docker.RemoteImage(`${name}-${id}-image`, { name: tag, keepLocally: true }, { parent: this });
     const monitorPassword = pulumi.secret(args.monitorPassword);
+    const clusterRules = args.cluster && { nodes: args.cluster.members.nodes.map((n) => n.name), replicaLagBoundBytes: args.cluster.replicaLagBoundBytes };
 
     this.postgresExporterContainer = new docker.Container(
       `${name}-postgres-exporter`,
@@ -175,10 +192,11 @@ export class Monitoring extends pulumi.ComponentResource {
               stack: args.stack,
               postgresExporter: `${resourceName(args.stack, "postgres-exporter")}:${POSTGRES_EXPORTER_PORT}`,
               pgbouncerExporter: `${resourceName(args.stack, "pgbouncer-exporter")}:${PGBOUNCER_EXPORTER_PORT}`,
+              cluster: args.cluster && clusterTargets(args.cluster.members),
             }),
             permissions: UPLOAD_MODE,
           },
-          { file: PROMETHEUS_RULES_FILE, content: renderPrometheusRules(args.thresholds), permissions: UPLOAD_MODE },
+          { file: PROMETHEUS_RULES_FILE, content: renderPrometheusRules(args.thresholds, clusterRules), permissions: UPLOAD_MODE },
           { file: `${SECRETS_DIR}/prometheus-web.yml`, content: webConfig, permissions: UPLOAD_MODE },
         ],
         healthcheck: healthcheck([PROMETHEUS_HEALTHCHECK], 60, args.engine),

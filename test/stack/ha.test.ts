@@ -15,7 +15,9 @@
  *  6. `npm run backup` runs on the new leader, `npm run audit` finds no CIS control failing there
  *     (after a failover: timeline history files fetched from the archive), and `npm run
  *     backup:verify` restores the backup in the drill's container and checks it;
- *  7. destroyed with its data: nothing named kryonix-hatest-* is left.
+ *  7. Prometheus: every node's Patroni and every etcd member scraped (up = 1), the cluster's rules
+ *     loaded and none firing, and the leader killed in 4 seen down (KryonixClusterMemberDown pending);
+ *  8. destroyed with its data: nothing named kryonix-hatest-* is left.
  * The measured times are printed; their targets are judged by `npm run test:ha:faults` and the bench.
  */
 import pg from "pg";
@@ -23,6 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pgSsl } from "../../model/tls";
 import { lostAcked, startWriter } from "../support/ha-writer";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
+import { prometheusGet, prometheusQuery } from "../support/prometheus";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 
 const STACK = testStackName("hatest");
@@ -192,4 +195,50 @@ describe("ha topology", () => {
     const verify = await timed("npm run backup:verify (restore drill)", () => t.npm("backup-verify"));
     expect(verify.code, verify.out.slice(-4000)).toBe(0);
   }, 600_000);
+
+  it("has Prometheus scrape every node's Patroni and every etcd member, with the cluster's alerts loaded and quiet, and the killed leader seen down", async () => {
+    const o = await t.outputs();
+    const cluster = ["KryonixClusterNoLeader", "KryonixReplicaLagging", "KryonixClusterMemberDown", "KryonixEtcdNoLeader"];
+    const expected = [...[1, 2, 3].map((n) => `patroni ${PREFIX}postgres-${n}:8008`), ...[1, 2, 3].map((n) => `etcd ${PREFIX}etcd-${n}:2379`)].sort();
+    let up: { metric: Record<string, string>; value: [number, string] }[] = [];
+    await timed("Prometheus: every Patroni and etcd target up", () =>
+      waitFor("up = 1 for every Patroni and etcd target", 120_000, async () => {
+        up = await prometheusQuery(o, 'up{job=~"patroni|etcd"}');
+        return up.length === expected.length && up.every((s) => s.value[1] === "1");
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}; last seen: ${up.map((s) => `${s.metric.instance}=${s.value[1]}`).join(" ")}`);
+      }),
+    );
+    expect(up.map((s) => `${s.metric.job} ${s.metric.instance}`).sort()).toEqual(expected);
+    // Patroni's and etcd's own metrics, parsed from their real output.
+    const members = await waitForHealthy("a healthy cluster", 60_000);
+    const leader = members.find((m) => m.role === "leader")!;
+    await waitFor("Prometheus sees one leader, the one Patroni names, and both replicas' lag from their slots", 60_000, async () => {
+      const primary = await prometheusQuery(o, "patroni_primary == 1");
+      const lag = await prometheusQuery(o, "kryonix:pg_replica_lag:bytes");
+      return (
+        primary.length === 1 && primary[0].metric.member === leader.name &&
+        (await prometheusQuery(o, "kryonix:patroni_leaders:count"))[0]?.value[1] === "1" &&
+        lag.map((s) => s.metric.member).sort().join() === members.filter((m) => m.role !== "leader").map((m) => m.name).sort().join()
+      );
+    });
+    expect((await prometheusQuery(o, "min(etcd_server_has_leader)"))[0].value[1]).toBe("1");
+
+    const rules = (await prometheusGet(o, "/api/v1/rules")).body.data.groups.flatMap((g: { rules: { name: string; health: string; lastError?: string }[] }) => g.rules);
+    for (const name of [...cluster, "kryonix:patroni_leaders:count", "kryonix:pg_replica_lag:bytes"]) {
+      const rule = rules.find((r: { name: string }) => r.name === name);
+      expect(rule, `${name} loaded`).toBeDefined();
+      expect([name, rule.health, rule.lastError ?? ""]).toEqual([name, "ok", ""]);
+    }
+    const firing = ((await prometheusGet(o, "/api/v1/alerts")).body.data.alerts as { labels: Record<string, string>; state: string }[]).filter((a) => cluster.includes(a.labels.alertname) && a.state === "firing");
+    expect(firing).toEqual([]);
+
+    // The failover test killed the leader: Prometheus saw that node's target down and the member-down alert at least pending (it fires after 1 min).
+    const wasDown = (await prometheusQuery(o, 'min_over_time(up{job=~"patroni|etcd"}[30m]) == 0')).map((s) => s.metric.member);
+    const alerted = (await prometheusQuery(o, 'max by (member) (max_over_time(ALERTS{alertname="KryonixClusterMemberDown"}[30m]))')).map((s) => s.metric.member);
+    const noLeader = await prometheusQuery(o, 'max_over_time(ALERTS{alertname="KryonixClusterNoLeader"}[30m])');
+    process.stdout.write(`[ha test] Prometheus: down during the test: ${wasDown.join(", ") || "none"}; KryonixClusterMemberDown pending or firing for: ${alerted.join(", ") || "none"}; KryonixClusterNoLeader ${noLeader.length ? "pending or firing" : "never pending"}\n`);
+    expect(wasDown.length).toBeLessThanOrEqual(1);
+    expect(alerted.sort()).toEqual(wasDown.sort());
+  }, 300_000);
 });

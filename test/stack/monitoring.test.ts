@@ -12,6 +12,7 @@ import { pgSsl } from "../../model/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HealthReport } from "../../checks/health";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
+import { prometheusGet, prometheusQuery } from "../support/prometheus";
 import { openTestStack, testStackName, type TestStack } from "../support/stack";
 
 const STACK = testStackName("montest");
@@ -32,22 +33,8 @@ function health(...args: string[]): { code: number; report: HealthReport; out: s
 }
 const finding = (report: HealthReport, check: string) => report.findings.find((f) => f.check === check)!;
 
-/** GET on Prometheus' API over 127.0.0.1, with the stack's generated credentials unless told otherwise. */
-async function prometheus(pathAndQuery: string, auth = true): Promise<{ status: number; body: any }> {
-  const o = await t.outputs();
-  const headers: Record<string, string> = {};
-  if (auth) headers.authorization = `Basic ${Buffer.from(`${o.credentials.prometheus.user}:${o.credentials.prometheus.password}`).toString("base64")}`;
-  const res = await fetch(`http://127.0.0.1:${o.endpoints.prometheus.port}${pathAndQuery}`, { headers });
-  const text = await res.text();
-  let body: any = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON (the 401 page)
-  }
-  return { status: res.status, body };
-}
-const instant = async (query: string) => (await prometheus(`/api/v1/query?query=${encodeURIComponent(query)}`)).body.data.result as { metric: Record<string, string>; value: [number, string] }[];
+const prometheus = async (pathAndQuery: string, auth = true) => prometheusGet(await t.outputs(), pathAndQuery, auth);
+const instant = async (query: string) => prometheusQuery(await t.outputs(), query);
 
 beforeAll(async () => {
   t = await openTestStack(STACK, "monitoring test");

@@ -83,6 +83,21 @@ describe("the stack program, topology ha", () => {
     expect(cluster.haproxy).toMatchObject({ container: "kryonix-dev-haproxy", writePort: 15432, readPort: 15433 });
   });
 
+  it("has Prometheus scrape every node's Patroni and every etcd member, with the cluster's alerts at the stack's lag bound", async () => {
+    const run = await runProgram("dev", { ...HA, "kryonix:replicaLagBound": "4MiB" });
+    const prometheus = byName(run, CONTAINER, "kryonix-dev-prometheus");
+    const files = Object.fromEntries((prometheus.inputs.uploads as { file: string; content: string }[]).map((u) => [u.file, u.content]));
+    const jobs = (load(files["/etc/kryonix/prometheus.yml"]) as any).scrape_configs.map((s: any) => [s.job_name, s.static_configs.flatMap((c: any) => c.targets)]);
+    expect(jobs.slice(2)).toEqual([
+      ["patroni", ["kryonix-dev-postgres-1:8008", "kryonix-dev-postgres-2:8008", "kryonix-dev-postgres-3:8008"]],
+      ["etcd", ["kryonix-dev-etcd-1:2379", "kryonix-dev-etcd-2:2379", "kryonix-dev-etcd-3:2379"]],
+    ]);
+    expect(files["/etc/kryonix/rules.yml"]).toContain(`kryonix:pg_replica_lag:bytes > ${4 * 1048576}`);
+    expect(files["/etc/kryonix/rules.yml"]).toContain("alert: KryonixClusterNoLeader");
+    // Nothing new published: Prometheus reaches the members by name on the stack network.
+    expect(prometheus.inputs.ports).toHaveLength(1);
+  });
+
   it("refuses ha over a single server's kept data before declaring anything", async () => {
     const refused = await runProgram("dev", HA, [], { apiVersion: "1.41", volumes: ["kryonix-dev-postgres"] });
     expect(String(refused.error)).toMatch(/kryonix:topology ha: the Docker engine holds kryonix-dev-postgres,/);

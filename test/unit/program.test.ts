@@ -942,6 +942,10 @@ describe("the stack program", () => {
       expect(prometheus.inputs.envs).toEqual(["PROMETHEUS_RETENTION=15d"]);
       const rules = prometheus.inputs.uploads.find((u: { file: string }) => u.file.endsWith("rules.yml"));
       expect(rules.content).toContain("kryonix:pg_last_backup_age:seconds > 93600");
+      // The cluster's targets and alerts are the ha topology's only.
+      expect(rules.content).not.toMatch(/patroni|etcd|Cluster/);
+      const yml = prometheus.inputs.uploads.find((u: { file: string }) => u.file.endsWith("prometheus.yml"));
+      expect(yml.content).not.toMatch(/patroni|etcd/);
     });
   });
 

@@ -1,7 +1,11 @@
 import * as yaml from "js-yaml";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_THRESHOLDS } from "../../model/thresholds";
+import { clusterMembers } from "../../model/cluster";
 import {
+  CLUSTER_JOBS,
+  clusterTargets,
+  patroniSlotName,
   spokenDuration,
   HEALTH_METRIC,
   PROMETHEUS_RULES_FILE,
@@ -28,6 +32,32 @@ describe("prometheus.yml", () => {
   it("refuses a target that is not host:port, or a bad interval", () => {
     expect(() => renderPrometheusYml({ stack: "dev", postgresExporter: "http://x:1", pgbouncerExporter: "a:1" })).toThrow(/postgresExporter/);
     expect(() => renderPrometheusYml({ stack: "dev", postgresExporter: "a:1", pgbouncerExporter: "a:1", scrapeIntervalSeconds: 0 })).toThrow(/scrape interval/);
+  });
+});
+
+describe("prometheus.yml on ha", () => {
+  const members = clusterMembers("dev");
+  const render = (cluster = clusterTargets(members)) =>
+    renderPrometheusYml({ stack: "dev", postgresExporter: "kryonix-dev-postgres-exporter:9187", pgbouncerExporter: "kryonix-dev-pgbouncer-exporter:9127", cluster });
+  it("scrapes every node's Patroni REST API and every etcd member by container name, one target each with its member's name", () => {
+    const c = yaml.load(render()) as any;
+    expect(c.scrape_configs.map((s: any) => s.job_name)).toEqual(["postgres", "pgbouncer", CLUSTER_JOBS.patroni, CLUSTER_JOBS.etcd]);
+    const targets = (job: string) => c.scrape_configs.find((s: any) => s.job_name === job).static_configs.map((s: any) => [s.targets, s.labels]);
+    expect(targets("patroni")).toEqual([1, 2, 3].map((n) => [[`kryonix-dev-postgres-${n}:8008`], { stack: "dev", member: `node-${n}` }]));
+    expect(targets("etcd")).toEqual([1, 2, 3].map((n) => [[`kryonix-dev-etcd-${n}:2379`], { stack: "dev", member: `etcd-${n}` }]));
+    // The default path: Patroni and etcd both serve /metrics, without authentication, over plain HTTP on the stack network.
+    for (const s of c.scrape_configs) expect([s.metrics_path, s.scheme, s.basic_auth]).toEqual([undefined, undefined, undefined]);
+  });
+  it("renders a single stack's file unchanged without a cluster", () => {
+    const single = renderPrometheusYml({ stack: "dev", postgresExporter: "kryonix-dev-postgres-exporter:9187", pgbouncerExporter: "kryonix-dev-pgbouncer-exporter:9127" });
+    expect(render()).toContain(single.replace(/\n$/, ""));
+    expect(single).not.toMatch(/patroni|etcd|member/);
+  });
+  it("refuses a cluster without members or with a target that is not host:port", () => {
+    const good = clusterTargets(members);
+    expect(() => render({ ...good, etcd: [] })).toThrow(/cluster\.etcd: \[\] is invalid: at least one member/);
+    expect(() => render({ ...good, patroni: [{ member: "node-1", target: "http://x:8008" }] })).toThrow(/cluster\.patroni\[0\]\.target/);
+    expect(() => render({ ...good, patroni: [{ member: "Node 1", target: "x:8008" }] })).toThrow(/cluster\.patroni\[0\]\.member/);
   });
 });
 
@@ -62,6 +92,50 @@ describe("rules", () => {
   });
   it("render as YAML that reads back the same", () => {
     expect(yaml.load(renderPrometheusRules())).toEqual(prometheusRules());
+  });
+});
+
+describe("rules on ha", () => {
+  const cluster = { nodes: ["node-1", "node-2", "node-3"], replicaLagBoundBytes: 1048576 };
+  const rules = prometheusRules(DEFAULT_THRESHOLDS, cluster).groups.flatMap((g) => g.rules);
+  const rule = (name: string) => rules.find((r) => r.alert === name || r.record === name)!;
+  it("alert on no leader, a lagging replica, a member down and etcd without a leader", () => {
+    expect([rule("KryonixClusterNoLeader").expr, rule("KryonixClusterNoLeader").for, rule("KryonixClusterNoLeader").labels]).toEqual(["kryonix:patroni_leaders:count == 0", "30s", { severity: "critical" }]);
+    // No series at all (every node's target down) counts as no leader.
+    expect(rule("kryonix:patroni_leaders:count").expr).toBe("count(patroni_primary == 1) or vector(0)");
+    expect([rule("KryonixReplicaLagging").expr, rule("KryonixReplicaLagging").for, rule("KryonixReplicaLagging").labels!.severity]).toEqual(["kryonix:pg_replica_lag:bytes > 1048576", "1m", "warning"]);
+    expect(rule("KryonixReplicaLagging").annotations!.summary).toContain("over the 1.0 MiB bound (kryonix:replicaLagBound)");
+    expect([rule("KryonixClusterMemberDown").expr, rule("KryonixClusterMemberDown").for, rule("KryonixClusterMemberDown").labels!.severity]).toEqual(['up{job=~"patroni|etcd"} == 0', "1m", "critical"]);
+    expect([rule("KryonixEtcdNoLeader").expr, rule("KryonixEtcdNoLeader").labels!.severity]).toEqual(["etcd_server_has_leader == 0", "critical"]);
+    for (const name of ["KryonixClusterNoLeader", "KryonixReplicaLagging", "KryonixClusterMemberDown", "KryonixEtcdNoLeader"]) expect(rule(name).annotations!.description).toBeTruthy();
+  });
+  it("read each replica's lag from its slot on the leader, named by member", () => {
+    expect(patroniSlotName("node-2")).toBe("node_2");
+    const lag = rule("kryonix:pg_replica_lag:bytes").expr;
+    for (const n of [1, 2, 3]) expect(lag).toContain(`pg_replication_slots_pg_wal_lsn_diff{slot_name="node_${n}"}, "member", "node-${n}"`);
+    expect(lag).toMatch(/^max by \(stack, member\) \(/);
+  });
+  it("leave the members to their own alert, not the generic target-down one", () => {
+    expect(rule("KryonixScrapeTargetDown").expr).toBe('up{job!~"patroni|etcd"} == 0');
+  });
+  it("follow the lag bound", () => {
+    const r = prometheusRules(DEFAULT_THRESHOLDS, { ...cluster, replicaLagBoundBytes: 16 * 1048576 }).groups.flatMap((g) => g.rules);
+    expect(r.find((x) => x.alert === "KryonixReplicaLagging")!.expr).toBe("kryonix:pg_replica_lag:bytes > 16777216");
+  });
+  it("are the single stack's rules plus the cluster's, and a single stack's are unchanged", () => {
+    const single = prometheusRules().groups.flatMap((g) => g.rules);
+    expect(single.map((r) => r.alert ?? r.record).filter((n) => /Cluster|Replica|Etcd|patroni|replica/.test(n!))).toEqual([]);
+    expect(single.find((r) => r.alert === "KryonixScrapeTargetDown")!.expr).toBe("up == 0");
+    const names = (list: typeof rules) => list.map((r) => r.alert ?? r.record);
+    expect(names(rules).filter((n) => !names(single).includes(n))).toEqual([
+      "kryonix:patroni_leaders:count",
+      "kryonix:pg_replica_lag:bytes",
+      "KryonixClusterNoLeader",
+      "KryonixReplicaLagging",
+      "KryonixClusterMemberDown",
+      "KryonixEtcdNoLeader",
+    ]);
+    expect(yaml.load(renderPrometheusRules(DEFAULT_THRESHOLDS, cluster))).toEqual(prometheusRules(DEFAULT_THRESHOLDS, cluster));
   });
 });
 
