@@ -73,6 +73,7 @@ describe("the stack program, topology ha", () => {
     expect(ini).toMatch(/^kryonix_saas = host=kryonix-dev-haproxy port=5000 /m);
     expect(ini).toMatch(/^server_tls_sslmode = verify-full$/m);
     expect(ini).toMatch(/^server_login_retry = 1$/m);
+    expect(ini).toMatch(/^server_connect_timeout = 3$/m);
     expect((pgbouncer.inputs.mounts ?? []).map((m: { target: string }) => m.target)).not.toContain("/run/kryonix-pgsocket");
   });
 
