@@ -265,7 +265,8 @@ afterAll(async () => {
   if (targets.length) say(`targets:\n${targets.map((x) => `  ${formatTarget(x)}`).join("\n")}`);
   const failures: unknown[] = [];
   for (const o of opened) await destroy(o).catch((e) => failures.push(e));
-  expect(dockerLeftovers("kryonix-hafault")).toEqual([]);
+  // This run's stacks only: another clone's (another KRYONIX_TEST_SUFFIX) may be running the same suite.
+  expect([SYNC_STACK, ASYNC_STACK].flatMap((name) => dockerLeftovers(`kryonix-${name}-`))).toEqual([]);
   if (failures.length) throw failures[0];
 }, 1_200_000);
 
