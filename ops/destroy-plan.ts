@@ -99,13 +99,12 @@ export function keptWithDataUrns(exported: unknown): string[] {
  * The Docker volumes holding the stack's data: PostgreSQL's, MinIO's and Prometheus' samples.
  * pgAdmin has none (its configuration is uploaded on every start), PgBouncer neither.
  */
-export function dataVolumes(stack: string): string[] {
-  // The `ha` topology's too (each node's data, each etcd member's): a stack converted either way leaves no volume unnamed.
+export function dataVolumes(stack: string, topology: "single" | "ha" | "any" = "any"): string[] {
+  // Both topologies' by default (each ha node's data, each etcd member's): a destroy leaves no volume of either unnamed.
   const cluster = clusterMembers(stack);
   return [
-    resourceName(stack, "postgres"),
-    ...cluster.nodes.map((n) => n.volume),
-    ...cluster.etcd.map((m) => m.volume),
+    ...(topology === "ha" ? [] : [resourceName(stack, "postgres")]),
+    ...(topology === "single" ? [] : [...cluster.nodes.map((n) => n.volume), ...cluster.etcd.map((m) => m.volume)]),
     resourceName(stack, "minio"),
     resourceName(stack, "prometheus"),
   ];

@@ -244,7 +244,7 @@ describe.sequential("the stack, for real", () => {
     expect(down.code, down.out).toBe(0);
     expect(containerNames()).toEqual([]);
     expect(sh("docker", ["network", "inspect", `${PREFIX}net`]).code).not.toBe(0);
-    for (const v of dataVolumes(STACK)) expect(sh("docker", ["volume", "inspect", v]).code, v).toBe(0);
+    for (const v of dataVolumes(STACK, "single")) expect(sh("docker", ["volume", "inspect", v]).code, v).toBe(0);
 
     // The plan, before anything is touched: the roles the kept cluster has are imported, the others created.
     const control = keptControlFile();

@@ -83,6 +83,8 @@ describe("dataVolumes", () => {
     const members = (stack: string, kind: string) => [1, 2, 3].map((n) => `kryonix-${stack}-${kind}-${n}`);
     expect(dataVolumes("dev")).toEqual(["kryonix-dev-postgres", ...members("dev", "postgres"), ...members("dev", "etcd"), "kryonix-dev-minio", "kryonix-dev-prometheus"]);
     expect(dataVolumes("prod")).toEqual(["kryonix-prod-postgres", ...members("prod", "postgres"), ...members("prod", "etcd"), "kryonix-prod-minio", "kryonix-prod-prometheus"]);
+    expect(dataVolumes("dev", "single")).toEqual(["kryonix-dev-postgres", "kryonix-dev-minio", "kryonix-dev-prometheus"]);
+    expect(dataVolumes("dev", "ha")).toEqual([...members("dev", "postgres"), ...members("dev", "etcd"), "kryonix-dev-minio", "kryonix-dev-prometheus"]);
   });
 
   it("rejects an invalid stack name", () => {

@@ -244,8 +244,7 @@ describe("the stack program", () => {
       const run = stack === "dev" ? dev : prod;
       const removed = (v: { inputs: Record<string, any> }) => /-(tls|log|socket)$/.test(v.inputs.name);
       const [gone, data] = [ofType(run, VOLUME).filter(removed), ofType(run, VOLUME).filter((v) => !removed(v))];
-      // dataVolumes names the ha topology's node and etcd volumes too; a single stack declares none of them.
-      expect(data.map((v) => v.inputs.name).sort()).toEqual(dataVolumes(stack).filter((v) => !/-(postgres|etcd)-\d+$/.test(v)).sort());
+      expect(data.map((v) => v.inputs.name).sort()).toEqual(dataVolumes(stack, "single").sort());
       expect(gone.map((v) => [v.inputs.name, v.retainOnDelete ?? false, v.protect ?? false]).sort()).toEqual([
         [`kryonix-${stack}-minio-tls`, false, false],
         [`kryonix-${stack}-pgbouncer-tls`, false, false],
