@@ -28,7 +28,6 @@ import * as path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClusterOutput } from "../../model/cluster";
-import { pgSsl } from "../../model/tls";
 import { readClusterStatus, switchover } from "../../ops/cluster";
 import { repoRoot } from "../../toolchain/versions";
 import {
@@ -46,7 +45,7 @@ import {
 } from "../support/ha-faults";
 import { lostAcked, startWriter, type Writer } from "../support/ha-writer";
 import { dockerLeftovers, shAsync, sleep, waitFor } from "../support/process";
-import { openTestStack, testStackName, type TestStack } from "../support/stack";
+import { asSuperuser, openTestStack, testStackName, type TestStack } from "../support/stack";
 
 const SHORT = process.env.KRYONIX_HA_SHORT === "1";
 function count(name: string, full: number, short: number): number {
@@ -86,24 +85,7 @@ const targets: Target[] = [];
 const say = (line: string) => process.stdout.write(`[ha faults] ${line}\n`);
 const s1 = (ms: number) => Number((ms / 1000).toFixed(1));
 
-async function superuser<T>(o: Opened, run: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({
-    host: "127.0.0.1",
-    port: o.outputs.endpoints.postgres.port,
-    database: o.outputs.endpoints.postgres.database,
-    user: o.outputs.credentials.postgres.user,
-    password: o.outputs.credentials.postgres.password,
-    ssl: pgSsl(o.outputs.caCertificate, "127.0.0.1"),
-    connectionTimeoutMillis: 5000,
-  });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const superuser = <T>(o: Opened, run: (c: pg.Client) => Promise<T>): Promise<T> => asSuperuser(o.outputs, run);
 
 /** The acknowledged ids (a snapshot taken before the SELECT) missing on the leader the write port leads to now; retried while the door settles. */
 async function lostOnLeader(o: Opened, writer: Writer): Promise<number[]> {

@@ -20,12 +20,10 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Client } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pgSsl } from "../../model/tls";
 import { repoRoot } from "../../toolchain/versions";
 import { dockerLeftovers, sh } from "../support/process";
-import { openTestStack, testStackName, type TestStack } from "../support/stack";
+import { asSuperuser, openTestStack, testStackName, type TestStack } from "../support/stack";
 
 const STACK = testStackName("drifttest");
 const PREFIX = `kryonix-${STACK}-`;
@@ -42,22 +40,10 @@ let t: TestStack;
 const timed = <T>(step: string, fn: () => Promise<T> | T) => t.timed(step, fn);
 
 async function psql(...statements: string[]): Promise<void> {
-  const o = await t.outputs();
-  const client = new Client({
-    host: "127.0.0.1",
-    port: o.endpoints.postgres.port,
-    database: o.endpoints.postgres.database,
-    user: o.credentials.postgres.user,
-    password: o.credentials.postgres.password,
-    ssl: pgSsl(o.caCertificate, "127.0.0.1"),
+  // One at a time, outside a transaction: ALTER SYSTEM refuses to run in one.
+  await asSuperuser(await t.outputs(), async (c) => {
+    for (const s of statements) await c.query(s);
   });
-  await client.connect();
-  try {
-    // One at a time, outside a transaction: ALTER SYSTEM refuses to run in one.
-    for (const s of statements) await client.query(s);
-  } finally {
-    await client.end();
-  }
 }
 
 interface DriftJson {

@@ -22,11 +22,10 @@
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pgSsl } from "../../model/tls";
 import { lostAcked, startWriter } from "../support/ha-writer";
 import { dockerLeftovers, sh, waitFor } from "../support/process";
 import { prometheusGet, prometheusQuery } from "../support/prometheus";
-import { openTestStack, testStackName, type TestStack } from "../support/stack";
+import { asSuperuser, openTestStack, testStackName, type TestStack } from "../support/stack";
 
 const STACK = testStackName("hatest");
 const PREFIX = `kryonix-${STACK}-`;
@@ -74,25 +73,7 @@ async function waitForHealthy(what: string, deadlineMs: number, notLeader?: stri
   return last;
 }
 
-async function superuser<T>(run: (c: pg.Client) => Promise<T>): Promise<T> {
-  const o = await t.outputs();
-  const client = new pg.Client({
-    host: "127.0.0.1",
-    port: o.endpoints.postgres.port,
-    database: o.endpoints.postgres.database,
-    user: o.credentials.postgres.user,
-    password: o.credentials.postgres.password,
-    ssl: pgSsl(o.caCertificate, "127.0.0.1"),
-    connectionTimeoutMillis: 5000,
-  });
-  client.on("error", () => undefined);
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const superuser = async <T>(run: (c: pg.Client) => Promise<T>): Promise<T> => asSuperuser(await t.outputs(), run);
 
 beforeAll(async () => {
   t = await openTestStack(STACK, "ha test", { topology: "ha", postgresMemory: "512MiB" });

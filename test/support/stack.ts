@@ -5,8 +5,10 @@
  */
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import pg from "pg";
 import * as os from "node:os";
 import * as path from "node:path";
+import { pgSsl } from "../../model/tls";
 import { projectEnv, pulumiCliEnv } from "../../toolchain/pulumi-env";
 import { readStatus } from "../../toolchain/toolchain-state";
 import { repoRoot } from "../../toolchain/versions";
@@ -104,4 +106,28 @@ export async function openTestStack(name: string, label: string, config: Record<
       process.stdout.write(`[${label}] timings:\n${timings.map(([s, t]) => `  ${s.padEnd(48)} ${t.toFixed(1).padStart(7)} s`).join("\n")}\n`);
     },
   };
+}
+
+/**
+ * `run` in a session of the stack's superuser through its admin path (127.0.0.1, TLS verified
+ * against the stack CA), from its outputs (TestStack.outputs()); the session ends after it.
+ */
+export async function asSuperuser<T>(outputs: Record<string, any>, run: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({
+    host: "127.0.0.1",
+    port: outputs.endpoints.postgres.port,
+    database: outputs.endpoints.postgres.database,
+    user: outputs.credentials.postgres.user,
+    password: outputs.credentials.postgres.password,
+    ssl: pgSsl(outputs.caCertificate, "127.0.0.1"),
+    connectionTimeoutMillis: 5000,
+  });
+  // A server going away (a failover) emits 'error' on an idle client; the query in flight reports it.
+  client.on("error", () => undefined);
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
